@@ -1,0 +1,19 @@
+//! Public-key infrastructure of the exchange: who a caller is, how TLS is configured, and the
+//! development certificate authority.
+//!
+//! - [`identity`]: SPIFFE IDs and the [`Principal`] taken from a client certificate's URI SAN.
+//! - [`tls`]: rustls server configuration (TLS 1.3, client certificates required, CRLs).
+//! - [`dev_ca`]: an ECDSA P-256 certificate authority for development and tests.
+//! - [`pki_dir`]: the on-disk layout `NAME.pem` / `NAME-key.pem` (keys mode 0600).
+
+#![forbid(unsafe_code)]
+
+pub mod dev_ca;
+mod error;
+pub mod identity;
+pub mod pki_dir;
+pub mod tls;
+
+pub use dev_ca::{DevCa, IssuedCert, Validity};
+pub use error::PkiError;
+pub use identity::{IdentityError, Principal, PrincipalKind, SpiffeId, TrustDomain};

@@ -1,0 +1,94 @@
+//! rustls configuration of the exchange's listener, with ring as the only crypto provider.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+use rustls::crypto::ring as ring_provider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+
+use crate::PkiError;
+
+/// Which TLS versions the listener accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsVersions {
+    /// TLS 1.3 only (the default).
+    #[default]
+    Tls13,
+    /// TLS 1.2 and 1.3, for callers that cannot do 1.3 yet.
+    Tls12And13,
+}
+
+/// The files a listener needs.
+#[derive(Debug, Clone)]
+pub struct ServerTlsFiles {
+    /// The server certificate chain, PEM.
+    pub cert: PathBuf,
+    /// The server private key, PEM.
+    pub key: PathBuf,
+    /// The CA bundle client certificates must chain to, PEM.
+    pub client_ca: PathBuf,
+    /// Certificate revocation lists of the client CAs, PEM or DER.
+    pub crls: Vec<PathBuf>,
+}
+
+/// Builds the server configuration: a client certificate is required and verified against the
+/// CA bundle and CRLs; ALPN offers only `h2`.
+pub fn server_config(
+    files: &ServerTlsFiles,
+    versions: TlsVersions,
+) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+    let provider = Arc::new(ring_provider::default_provider());
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs(&files.client_ca)? {
+        roots.add(cert)?;
+    }
+    let mut crls = Vec::with_capacity(files.crls.len());
+    for path in &files.crls {
+        crls.push(read_crl(path)?);
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .with_crls(crls)
+        .build()?;
+    let protocol_versions: &[&rustls::SupportedProtocolVersion] = match versions {
+        TlsVersions::Tls13 => &[&rustls::version::TLS13],
+        TlsVersions::Tls12And13 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+    };
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(protocol_versions)?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(read_certs(&files.cert)?, read_key(&files.key)?)?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Reads every certificate of a PEM file; an empty file is an error.
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError> {
+    let bytes = std::fs::read(path).map_err(PkiError::io(path))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| PkiError::Pem { path: path.into(), reason: e.to_string() })?;
+    if certs.is_empty() {
+        return Err(PkiError::Pem { path: path.into(), reason: "no certificate found".into() });
+    }
+    Ok(certs)
+}
+
+/// Reads the first private key of a PEM file.
+pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, PkiError> {
+    let bytes = std::fs::read(path).map_err(PkiError::io(path))?;
+    PrivateKeyDer::from_pem_slice(&bytes)
+        .map_err(|e| PkiError::Pem { path: path.into(), reason: e.to_string() })
+}
+
+fn read_crl(path: &Path) -> Result<CertificateRevocationListDer<'static>, PkiError> {
+    let bytes = std::fs::read(path).map_err(PkiError::io(path))?;
+    if bytes.starts_with(b"-----") {
+        CertificateRevocationListDer::from_pem_slice(&bytes)
+            .map_err(|e| PkiError::Pem { path: path.into(), reason: e.to_string() })
+    } else {
+        Ok(CertificateRevocationListDer::from(bytes))
+    }
+}
