@@ -1,0 +1,1 @@
+//! End-to-end tests of store bootstrap on SQLite and PostgreSQL.

@@ -1,1 +1,1 @@
-//! placeholder
+//! Shared harness of the end-to-end tests.

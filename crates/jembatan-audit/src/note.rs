@@ -35,21 +35,31 @@ impl SignerKey {
 
     fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, AuditError> {
         check_name(name)?;
-        let pair = Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| {
-            AuditError::MalformedKey { what: "signer", reason: "not an Ed25519 seed" }
-        })?;
-        Ok(Self { name: name.to_owned(), seed, pair })
+        let pair =
+            Ed25519KeyPair::from_seed_unchecked(&seed).map_err(|_| AuditError::MalformedKey {
+                what: "signer",
+                reason: "not an Ed25519 seed",
+            })?;
+        Ok(Self {
+            name: name.to_owned(),
+            seed,
+            pair,
+        })
     }
 
     /// Parses `PRIVATE+KEY+<name>+<key id hex>+<base64>`.
     pub fn parse(text: &str) -> Result<Self, AuditError> {
-        let malformed = |reason| AuditError::MalformedKey { what: "signer", reason };
+        let malformed = |reason| AuditError::MalformedKey {
+            what: "signer",
+            reason,
+        };
         let rest = text
             .trim_end()
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| malformed("does not start with PRIVATE+KEY+"))?;
         let (name, id, key) = split_key(rest).ok_or_else(|| malformed("not name+id+key"))?;
-        let key = decode_ed25519(key).ok_or_else(|| malformed("key is not base64 of 0x01 and 32 bytes"))?;
+        let key = decode_ed25519(key)
+            .ok_or_else(|| malformed("key is not base64 of 0x01 and 32 bytes"))?;
         let signer = Self::from_seed(name, key)?;
         if signer.key_id_hex() != id {
             return Err(malformed("key id does not match the key"));
@@ -59,14 +69,22 @@ impl SignerKey {
 
     /// The signer key in its text form. Secret: store it with mode 0600.
     pub fn to_text(&self) -> String {
-        format!("PRIVATE+KEY+{}+{}+{}", self.name, self.key_id_hex(), encode_ed25519(&self.seed))
+        format!(
+            "PRIVATE+KEY+{}+{}+{}",
+            self.name,
+            self.key_id_hex(),
+            encode_ed25519(&self.seed)
+        )
     }
 
     /// The matching verifier key.
     pub fn verifier(&self) -> VerifierKey {
         let mut public = [0u8; 32];
         public.copy_from_slice(self.pair.public_key().as_ref());
-        VerifierKey { name: self.name.clone(), public }
+        VerifierKey {
+            name: self.name.clone(),
+            public,
+        }
     }
 
     /// Signs `text` and returns the signature line, ending in `\n`.
@@ -92,11 +110,19 @@ pub struct VerifierKey {
 impl VerifierKey {
     /// Parses `<name>+<key id hex>+<base64>`.
     pub fn parse(text: &str) -> Result<Self, AuditError> {
-        let malformed = |reason| AuditError::MalformedKey { what: "verifier", reason };
-        let (name, id, key) = split_key(text.trim_end()).ok_or_else(|| malformed("not name+id+key"))?;
+        let malformed = |reason| AuditError::MalformedKey {
+            what: "verifier",
+            reason,
+        };
+        let (name, id, key) =
+            split_key(text.trim_end()).ok_or_else(|| malformed("not name+id+key"))?;
         check_name(name)?;
-        let public = decode_ed25519(key).ok_or_else(|| malformed("key is not base64 of 0x01 and 32 bytes"))?;
-        let key = Self { name: name.to_owned(), public };
+        let public = decode_ed25519(key)
+            .ok_or_else(|| malformed("key is not base64 of 0x01 and 32 bytes"))?;
+        let key = Self {
+            name: name.to_owned(),
+            public,
+        };
         if key.key_id_hex() != id {
             return Err(malformed("key id does not match the key"));
         }
@@ -110,7 +136,12 @@ impl VerifierKey {
 
     /// The verifier key in its text form.
     pub fn to_text(&self) -> String {
-        format!("{}+{}+{}", self.name, self.key_id_hex(), encode_ed25519(&self.public))
+        format!(
+            "{}+{}+{}",
+            self.name,
+            self.key_id_hex(),
+            encode_ed25519(&self.public)
+        )
     }
 
     /// Checks a signature line made by this key over `text`.
@@ -120,8 +151,13 @@ impl VerifierKey {
             .strip_prefix(SIGNATURE_PREFIX)
             .ok_or(AuditError::MalformedSignature)?;
         let (name, blob) = rest.split_once(' ').ok_or(AuditError::MalformedSignature)?;
-        let blob = BASE64.decode(blob).map_err(|_| AuditError::MalformedSignature)?;
-        if name != self.name || blob.len() != 4 + 64 || blob[..4] != key_id(&self.name, &self.public) {
+        let blob = BASE64
+            .decode(blob)
+            .map_err(|_| AuditError::MalformedSignature)?;
+        if name != self.name
+            || blob.len() != 4 + 64
+            || blob[..4] != key_id(&self.name, &self.public)
+        {
             return Err(AuditError::BadSignature);
         }
         UnparsedPublicKey::new(&ED25519, &self.public)
@@ -185,7 +221,10 @@ mod tests {
     use super::*;
 
     fn known_answers() -> serde_json::Value {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/testdata/rfc6962/known-answers.json");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/testdata/rfc6962/known-answers.json"
+        );
         let text = std::fs::read_to_string(path).expect("shared/testdata beside the repository");
         serde_json::from_str(&text).expect("known-answers.json is JSON")
     }
@@ -201,7 +240,9 @@ mod tests {
         assert_eq!(signer.sign(&field("text")), field("signature_line"));
 
         let verifier = VerifierKey::parse(&field("verifier_key")).expect("verifier key");
-        verifier.verify(&field("text"), &field("signature_line")).expect("verifies");
+        verifier
+            .verify(&field("text"), &field("signature_line"))
+            .expect("verifies");
         assert!(matches!(
             verifier.verify("another text\n", &field("signature_line")),
             Err(AuditError::BadSignature)
@@ -215,13 +256,22 @@ mod tests {
         assert_eq!(reparsed.verifier(), signer.verifier());
         let verifier = VerifierKey::parse(&signer.verifier().to_text()).expect("parse verifier");
         let line = signer.sign("origin\n1\nroot\n");
-        verifier.verify("origin\n1\nroot\n", &line).expect("verifies");
+        verifier
+            .verify("origin\n1\nroot\n", &line)
+            .expect("verifies");
 
         let other = SignerKey::generate("jembatan.dev.jembatan.local/audit").expect("generate");
-        assert!(verifier.verify("origin\n1\nroot\n", &other.sign("origin\n1\nroot\n")).is_err());
+        assert!(
+            verifier
+                .verify("origin\n1\nroot\n", &other.sign("origin\n1\nroot\n"))
+                .is_err()
+        );
         let mut text = signer.verifier().to_text();
         text.replace_range(..1, "x");
-        assert!(VerifierKey::parse(&text).is_err(), "renamed key keeps a stale key id");
+        assert!(
+            VerifierKey::parse(&text).is_err(),
+            "renamed key keeps a stale key id"
+        );
         assert!(SignerKey::generate("two words").is_err());
     }
 }

@@ -5,8 +5,8 @@
 use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::GeneralName;
@@ -36,7 +36,10 @@ impl Validity {
     /// From an hour ago (tolerating clock skew) until `days` days from now.
     pub fn days(days: i64) -> Self {
         let now = OffsetDateTime::now_utc();
-        Self { not_before: now - Duration::hours(1), not_after: now + Duration::days(days) }
+        Self {
+            not_before: now - Duration::hours(1),
+            not_after: now + Duration::days(days),
+        }
     }
 }
 
@@ -59,10 +62,13 @@ impl DevCa {
     pub fn generate(trust_domain: &TrustDomain) -> Result<Self, PkiError> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::OrganizationName, "Jembatan development");
         params
             .distinguished_name
-            .push(DnType::CommonName, format!("Jembatan dev CA {trust_domain}"));
+            .push(DnType::OrganizationName, "Jembatan development");
+        params.distinguished_name.push(
+            DnType::CommonName,
+            format!("Jembatan dev CA {trust_domain}"),
+        );
         params.subject_alt_names =
             vec![SanType::URI(format!("spiffe://{trust_domain}").try_into()?)];
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -72,7 +78,12 @@ impl DevCa {
         let cert_pem = cert.pem();
         let key_pem = key.serialize_pem();
         let issuer = Issuer::new(params, key);
-        Ok(Self { trust_domain: trust_domain.clone(), cert_pem, key_pem, issuer })
+        Ok(Self {
+            trust_domain: trust_domain.clone(),
+            cert_pem,
+            key_pem,
+            issuer,
+        })
     }
 
     /// Loads a CA made by [`DevCa::generate`] from its PEM certificate and key.
@@ -111,7 +122,12 @@ impl DevCa {
         }
         sans.extend(ips.iter().map(|ip| SanType::IpAddress(*ip)));
         let common_name = dns_names.first().copied().unwrap_or("jembatan");
-        self.issue(common_name, sans, ExtendedKeyUsagePurpose::ServerAuth, Validity::days(LEAF_DAYS))
+        self.issue(
+            common_name,
+            sans,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            Validity::days(LEAF_DAYS),
+        )
     }
 
     /// Issues a client certificate for a SPIFFE ID.
@@ -131,7 +147,12 @@ impl DevCa {
             sans.push(SanType::URI((*uri).try_into()?));
         }
         let common_name = uris.first().copied().unwrap_or("jembatan client");
-        self.issue(common_name, sans, ExtendedKeyUsagePurpose::ClientAuth, validity)
+        self.issue(
+            common_name,
+            sans,
+            ExtendedKeyUsagePurpose::ClientAuth,
+            validity,
+        )
     }
 
     fn issue(
@@ -143,7 +164,9 @@ impl DevCa {
     ) -> Result<IssuedCert, PkiError> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         params.subject_alt_names = sans;
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -151,7 +174,10 @@ impl DevCa {
         params.use_authority_key_identifier_extension = true;
         set_validity(&mut params, validity)?;
         let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(IssuedCert { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        Ok(IssuedCert {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 }
 
@@ -177,7 +203,11 @@ fn trust_domain_of(cert_pem: &str) -> Result<TrustDomain, PkiError> {
         .map_err(|_| PkiError::InvalidName("CA certificate is not PEM".into()))?;
     let (_, cert) = X509Certificate::from_der(&pem.contents)
         .map_err(|_| PkiError::InvalidName("CA certificate cannot be parsed".into()))?;
-    let san = cert.subject_alternative_name().ok().flatten().ok_or_else(not_dev_ca)?;
+    let san = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .ok_or_else(not_dev_ca)?;
     let domain = san
         .value
         .general_names
@@ -214,7 +244,9 @@ mod tests {
     fn certificates_without_exactly_one_uri_san_have_no_identity() {
         let td = TrustDomain::new("test.jembatan.local").expect("trust domain");
         let ca = DevCa::generate(&td).expect("generate");
-        let none = ca.issue_client_with_uris(&[], Validity::days(1)).expect("issue");
+        let none = ca
+            .issue_client_with_uris(&[], Validity::days(1))
+            .expect("issue");
         let two = ca
             .issue_client_with_uris(
                 &[
@@ -228,7 +260,8 @@ mod tests {
             (none, crate::IdentityError::NoUriSan),
             (two, crate::IdentityError::SeveralUriSans(2)),
         ] {
-            let (_, pem) = x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes()).expect("pem");
+            let (_, pem) =
+                x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes()).expect("pem");
             assert_eq!(Principal::from_certificate(&pem.contents, &td), Err(want));
         }
     }

@@ -116,7 +116,10 @@ impl SpiffeId {
         }
         Ok(Self {
             trust_domain: trust_domain.clone(),
-            kind: PrincipalKind::Agency { agency: agency.to_owned(), system: system.to_owned() },
+            kind: PrincipalKind::Agency {
+                agency: agency.to_owned(),
+                system: system.to_owned(),
+            },
         })
     }
 
@@ -127,14 +130,21 @@ impl SpiffeId {
         })?;
         Ok(Self {
             trust_domain: trust_domain.clone(),
-            kind: PrincipalKind::Auditor { office: office.to_owned() },
+            kind: PrincipalKind::Auditor {
+                office: office.to_owned(),
+            },
         })
     }
 
     /// Parses a URI and checks it against the expected trust domain.
     pub fn parse(uri: &str, expected: &TrustDomain) -> Result<Self, IdentityError> {
-        let malformed = |reason| IdentityError::Malformed { uri: uri.to_owned(), reason };
-        let rest = uri.strip_prefix("spiffe://").ok_or_else(|| malformed("scheme is not spiffe"))?;
+        let malformed = |reason| IdentityError::Malformed {
+            uri: uri.to_owned(),
+            reason,
+        };
+        let rest = uri
+            .strip_prefix("spiffe://")
+            .ok_or_else(|| malformed("scheme is not spiffe"))?;
         let (domain, path) = rest.split_once('/').ok_or_else(|| malformed("no path"))?;
         if domain != expected.as_str() {
             return Err(IdentityError::ForeignTrustDomain {
@@ -147,15 +157,27 @@ impl SpiffeId {
             ["agency", agency, system] => {
                 check_name(agency).map_err(malformed)?;
                 check_name(system).map_err(malformed)?;
-                PrincipalKind::Agency { agency: (*agency).to_owned(), system: (*system).to_owned() }
+                PrincipalKind::Agency {
+                    agency: (*agency).to_owned(),
+                    system: (*system).to_owned(),
+                }
             }
             ["auditor", office] => {
                 check_name(office).map_err(malformed)?;
-                PrincipalKind::Auditor { office: (*office).to_owned() }
+                PrincipalKind::Auditor {
+                    office: (*office).to_owned(),
+                }
             }
-            _ => return Err(malformed("path is neither /agency/<agency>/<system> nor /auditor/<office>")),
+            _ => {
+                return Err(malformed(
+                    "path is neither /agency/<agency>/<system> nor /auditor/<office>",
+                ));
+            }
         };
-        Ok(Self { trust_domain: expected.clone(), kind })
+        Ok(Self {
+            trust_domain: expected.clone(),
+            kind,
+        })
     }
 
     /// The kind of caller this ID names.
@@ -185,7 +207,10 @@ fn check_name(name: &str) -> Result<(), &'static str> {
     if bytes[0] == b'-' {
         return Err("a name must not start with '-'");
     }
-    if !bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-') {
+    if !bytes
+        .iter()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    {
         return Err("a name may hold only a-z, 0-9 and '-'");
     }
     Ok(())
@@ -204,7 +229,9 @@ impl Principal {
     /// Reads the principal from a DER certificate that TLS has already verified.
     pub fn from_certificate(der: &[u8], trust_domain: &TrustDomain) -> Result<Self, IdentityError> {
         let (_, cert) = X509Certificate::from_der(der).map_err(|_| IdentityError::Unparsable)?;
-        let san = cert.subject_alternative_name().map_err(|_| IdentityError::Unparsable)?;
+        let san = cert
+            .subject_alternative_name()
+            .map_err(|_| IdentityError::Unparsable)?;
         let uris: Vec<&str> = san
             .map(|ext| {
                 ext.value
@@ -223,7 +250,10 @@ impl Principal {
             several => return Err(IdentityError::SeveralUriSans(several.len())),
         };
         let id = SpiffeId::parse(uri, trust_domain)?;
-        Ok(Self { id, cert_fingerprint: sha256_hex(der) })
+        Ok(Self {
+            id,
+            cert_fingerprint: sha256_hex(der),
+        })
     }
 
     /// The kind of caller.
@@ -257,12 +287,23 @@ mod tests {
             .expect("valid agency id");
         assert_eq!(
             id.kind(),
-            &PrincipalKind::Agency { agency: "kp2mi".into(), system: "siskop2mi".into() }
+            &PrincipalKind::Agency {
+                agency: "kp2mi".into(),
+                system: "siskop2mi".into()
+            }
         );
-        assert_eq!(id.to_string(), "spiffe://dev.jembatan.local/agency/kp2mi/siskop2mi");
+        assert_eq!(
+            id.to_string(),
+            "spiffe://dev.jembatan.local/agency/kp2mi/siskop2mi"
+        );
         let id = SpiffeId::parse("spiffe://dev.jembatan.local/auditor/bpk", &td())
             .expect("valid auditor id");
-        assert_eq!(id.kind(), &PrincipalKind::Auditor { office: "bpk".into() });
+        assert_eq!(
+            id.kind(),
+            &PrincipalKind::Auditor {
+                office: "bpk".into()
+            }
+        );
     }
 
     #[test]
@@ -279,7 +320,10 @@ mod tests {
             "spiffe://dev.jembatan.local/auditor/bpk?x=1",
         ] {
             let err = SpiffeId::parse(uri, &td()).expect_err(uri);
-            assert!(matches!(err, IdentityError::Malformed { .. }), "{uri}: {err:?}");
+            assert!(
+                matches!(err, IdentityError::Malformed { .. }),
+                "{uri}: {err:?}"
+            );
         }
     }
 

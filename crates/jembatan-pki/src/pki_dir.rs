@@ -34,9 +34,19 @@ pub fn init(dir: &Path, trust_domain: &TrustDomain) -> Result<DevCa, PkiError> {
     let ca = DevCa::generate(trust_domain)?;
     let server = ca.issue_server(
         &["localhost"],
-        &[IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
+        &[
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ],
     )?;
-    write_pair(dir, CA, &IssuedCert { cert_pem: ca.cert_pem().into(), key_pem: ca.key_pem().into() })?;
+    write_pair(
+        dir,
+        CA,
+        &IssuedCert {
+            cert_pem: ca.cert_pem().into(),
+            key_pem: ca.key_pem().into(),
+        },
+    )?;
     write_pair(dir, SERVER, &server)?;
     Ok(ca)
 }
@@ -75,7 +85,10 @@ pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError
         .open(path)
         .map_err(|source| match source.kind() {
             std::io::ErrorKind::AlreadyExists => PkiError::AlreadyExists(path.into()),
-            _ => PkiError::Io { path: path.into(), source },
+            _ => PkiError::Io {
+                path: path.into(),
+                source,
+            },
         })?;
     file.write_all(contents).map_err(PkiError::io(path))?;
     file.sync_all().map_err(PkiError::io(path))
@@ -94,7 +107,9 @@ fn check_file_name(name: &str) -> Result<(), PkiError> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('-')
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && name != CA
         && name != SERVER;
     if valid {
@@ -117,16 +132,28 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let td = TrustDomain::new("test.jembatan.local").expect("trust domain");
         init(dir.path(), &td).expect("init");
-        assert!(matches!(init(dir.path(), &td), Err(PkiError::AlreadyExists(_))));
+        assert!(matches!(
+            init(dir.path(), &td),
+            Err(PkiError::AlreadyExists(_))
+        ));
 
         let ca = load_ca(dir.path()).expect("load");
         let id = SpiffeId::auditor(&td, "inspectorate").expect("id");
         issue(dir.path(), &ca, "auditor", &id).expect("issue");
-        assert!(matches!(issue(dir.path(), &ca, "auditor", &id), Err(PkiError::AlreadyExists(_))));
-        assert!(matches!(issue(dir.path(), &ca, "../x", &id), Err(PkiError::InvalidName(_))));
+        assert!(matches!(
+            issue(dir.path(), &ca, "auditor", &id),
+            Err(PkiError::AlreadyExists(_))
+        ));
+        assert!(matches!(
+            issue(dir.path(), &ca, "../x", &id),
+            Err(PkiError::InvalidName(_))
+        ));
 
         for name in [CA, SERVER, "auditor"] {
-            let mode = std::fs::metadata(key_path(dir.path(), name)).expect("key").permissions().mode();
+            let mode = std::fs::metadata(key_path(dir.path(), name))
+                .expect("key")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600, "{name}-key.pem");
         }
     }

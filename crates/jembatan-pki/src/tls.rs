@@ -69,9 +69,15 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError>
     let bytes = std::fs::read(path).map_err(PkiError::io(path))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| PkiError::Pem { path: path.into(), reason: e.to_string() })?;
+        .map_err(|e| PkiError::Pem {
+            path: path.into(),
+            reason: e.to_string(),
+        })?;
     if certs.is_empty() {
-        return Err(PkiError::Pem { path: path.into(), reason: "no certificate found".into() });
+        return Err(PkiError::Pem {
+            path: path.into(),
+            reason: "no certificate found".into(),
+        });
     }
     Ok(certs)
 }
@@ -79,15 +85,19 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError>
 /// Reads the first private key of a PEM file.
 pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, PkiError> {
     let bytes = std::fs::read(path).map_err(PkiError::io(path))?;
-    PrivateKeyDer::from_pem_slice(&bytes)
-        .map_err(|e| PkiError::Pem { path: path.into(), reason: e.to_string() })
+    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| PkiError::Pem {
+        path: path.into(),
+        reason: e.to_string(),
+    })
 }
 
 fn read_crl(path: &Path) -> Result<CertificateRevocationListDer<'static>, PkiError> {
     let bytes = std::fs::read(path).map_err(PkiError::io(path))?;
     if bytes.starts_with(b"-----") {
-        CertificateRevocationListDer::from_pem_slice(&bytes)
-            .map_err(|e| PkiError::Pem { path: path.into(), reason: e.to_string() })
+        CertificateRevocationListDer::from_pem_slice(&bytes).map_err(|e| PkiError::Pem {
+            path: path.into(),
+            reason: e.to_string(),
+        })
     } else {
         Ok(CertificateRevocationListDer::from(bytes))
     }
