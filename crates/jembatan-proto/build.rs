@@ -27,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc);
     tonic_prost_build::configure()
+        .generate_default_stubs(true)
         .file_descriptor_set_path(out_dir.join("jembatan_v1_descriptor.bin"))
         .compile_with_config(config, &files, &[proto_root, include])?;
     Ok(())

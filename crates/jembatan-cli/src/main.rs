@@ -1,1 +1,64 @@
-fn main() {}
+//! `jembatan`: the exchange server, its dev exchange, PKI tools and client commands.
+
+#![forbid(unsafe_code)]
+
+mod connection;
+mod dev;
+mod health;
+mod logging;
+mod pki;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Jembatan: the Kemendag–KP2MI data exchange.
+#[derive(Debug, Parser)]
+#[command(name = "jembatan", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the exchange with a config file.
+    Serve(serve::ServeArgs),
+    /// Make (or reuse) a development exchange in one folder and serve it.
+    Dev(dev::DevArgs),
+    /// Make a certificate authority and issue certificates.
+    #[command(subcommand)]
+    Pki(pki::PkiCommand),
+    /// Ask the exchange whether it is serving.
+    Health(health::HealthArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("jembatan: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Dev(args) => dev::run(args).await,
+            Command::Pki(command) => pki::run(command),
+            Command::Health(args) => health::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("jembatan: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

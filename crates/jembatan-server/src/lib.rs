@@ -1,1 +1,18 @@
-//! placeholder
+//! The Jembatan exchange server.
+//!
+//! A request's way through: TCP accept → TLS 1.3 handshake with a required client certificate
+//! ([`acceptor`]) → the caller's identity from its URI SAN ([`identity_layer`]) → the tonic
+//! services. [`Exchange`] puts these together with the store and serves until shut down.
+
+#![forbid(unsafe_code)]
+
+pub mod acceptor;
+pub mod config;
+mod error;
+mod exchange;
+pub mod identity_layer;
+mod pending;
+
+pub use config::Config;
+pub use error::ServerError;
+pub use exchange::Exchange;

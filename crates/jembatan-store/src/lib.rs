@@ -1,1 +1,160 @@
-//! placeholder
+//! The exchange's database: SQLite (WAL, the embedded default) or PostgreSQL behind one API.
+//!
+//! Migrations are embedded per backend (`migrations/sqlite`, `migrations/postgres`) and applied
+//! when the store opens; applying them again is a no-op. Queries are built at run time, so no
+//! database is needed to build.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod location;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use error::StoreError;
+pub use location::StoreLocation;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file in WAL mode.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+/// Pool settings.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    /// Maximum open connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection, or for an SQLite lock.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The name and age of the database, as the first migration recorded them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Instance {
+    /// Random id given to the database when it was created, 32 hex digits.
+    pub instance_id: String,
+    /// When the database was created, RFC 3339 UTC.
+    pub created_at: String,
+}
+
+/// An open, migrated store.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+impl Store {
+    /// Opens the store (creating an SQLite file if missing) and applies pending migrations.
+    pub async fn open(location: &StoreLocation, options: StoreOptions) -> Result<Self, StoreError> {
+        let store = match location {
+            StoreLocation::Sqlite(path) => {
+                let connect = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(options.acquire_timeout);
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|source| StoreError::Connect {
+                        location: location.to_string(),
+                        source,
+                    })?;
+                SQLITE_MIGRATIONS.run(&pool).await?;
+                Self::Sqlite(pool)
+            }
+            StoreLocation::Postgres(url) => {
+                let connect: PgConnectOptions =
+                    url.parse().map_err(|source| StoreError::Connect {
+                        location: location.to_string(),
+                        source,
+                    })?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await
+                    .map_err(|source| StoreError::Connect {
+                        location: location.to_string(),
+                        source,
+                    })?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                Self::Postgres(pool)
+            }
+        };
+        Ok(store)
+    }
+
+    /// The engine behind this store.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The database's instance row.
+    pub async fn instance(&self) -> Result<Instance, StoreError> {
+        const SQL: &str = "SELECT instance_id, created_at FROM instance WHERE singleton = 1";
+        let instance = match self {
+            Self::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+            Self::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+        };
+        Ok(instance)
+    }
+
+    /// Versions of the migrations applied, in order.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
+        let versions = match self {
+            Self::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+            Self::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+        };
+        Ok(versions)
+    }
+
+    /// Versions of the migrations embedded in this build for this store's backend.
+    pub fn known_migrations(&self) -> Vec<i64> {
+        let migrator = match self {
+            Self::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Self::Postgres(_) => &POSTGRES_MIGRATIONS,
+        };
+        migrator.iter().map(|m| m.version).collect()
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}

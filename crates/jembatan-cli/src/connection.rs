@@ -1,0 +1,65 @@
+//! The connection flags every client command shares.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use jembatan_client::{Client, ClientTls};
+use jembatan_pki::pki_dir;
+
+/// How a client command reaches the exchange: explicit files, or `--dev`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConnectionArgs {
+    /// The exchange's URL.
+    #[arg(
+        long,
+        env = "JEMBATAN_SERVER",
+        default_value = "https://127.0.0.1:7443"
+    )]
+    server: String,
+    /// CA bundle of the exchange's certificate, PEM.
+    #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+    ca: Option<PathBuf>,
+    /// Your client certificate, PEM.
+    #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+    cert: Option<PathBuf>,
+    /// Your client certificate's private key, PEM.
+    #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+    key: Option<PathBuf>,
+    /// Use the dev exchange's CA and the identity that fits the command.
+    #[arg(long)]
+    dev: bool,
+    /// The dev exchange's folder.
+    #[arg(long, default_value = ".jembatan", requires = "dev")]
+    dir: PathBuf,
+    /// With --dev, the identity to use instead: kemendag, kp2mi, auditor or another NAME in
+    /// the dev folder's pki/.
+    #[arg(long = "as", value_name = "NAME", requires = "dev")]
+    identity: Option<String>,
+}
+
+impl ConnectionArgs {
+    /// Connects; with `--dev`, as `--as` or else `default_identity`.
+    pub(crate) async fn connect(&self, default_identity: &str) -> anyhow::Result<Client> {
+        let tls = if self.dev {
+            let pki = self.dir.join("pki");
+            let name = self.identity.as_deref().unwrap_or(default_identity);
+            ClientTls::from_files(
+                &pki_dir::cert_path(&pki, pki_dir::CA),
+                &pki_dir::cert_path(&pki, name),
+                &pki_dir::key_path(&pki, name),
+            )
+            .with_context(|| {
+                format!(
+                    "dev identity {name:?} (is `jembatan dev` set up in {}?)",
+                    self.dir.display()
+                )
+            })?
+        } else {
+            match (&self.ca, &self.cert, &self.key) {
+                (Some(ca), Some(cert), Some(key)) => ClientTls::from_files(ca, cert, key)?,
+                _ => anyhow::bail!("give --ca, --cert and --key, or --dev"),
+            }
+        };
+        Ok(Client::connect(&self.server, tls).await?)
+    }
+}

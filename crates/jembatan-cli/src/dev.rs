@@ -1,0 +1,166 @@
+//! `jembatan dev`: one command to a working exchange. Makes (or reuses) one folder:
+//!
+//! ```text
+//! jembatan.toml, jembatan.db
+//! pki/ca.pem pki/ca-key.pem pki/server.pem pki/server-key.pem
+//! pki/kemendag.pem pki/kp2mi.pem pki/auditor.pem (and their -key.pem)
+//! audit/log.key (0600) audit/log.pub
+//! ```
+//!
+//! and serves it until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use jembatan_audit::note::SignerKey;
+use jembatan_pki::{SpiffeId, TrustDomain, pki_dir};
+use jembatan_server::{Config, Exchange};
+
+/// Trust domain of the dev exchange.
+pub(crate) const TRUST_DOMAIN: &str = "dev.jembatan.local";
+
+/// The dev identities: file name, and agency/system or auditor office.
+const IDENTITIES: &[(&str, Who)] = &[
+    ("kemendag", Who::Agency("kemendag", "export-portal")),
+    ("kp2mi", Who::Agency("kp2mi", "siskop2mi")),
+    ("auditor", Who::Auditor("inspectorate")),
+];
+
+enum Who {
+    Agency(&'static str, &'static str),
+    Auditor(&'static str),
+}
+
+/// Arguments of `jembatan dev`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct DevArgs {
+    /// The dev exchange's folder; made if missing, reused if present.
+    #[arg(long, default_value = ".jembatan")]
+    dir: PathBuf,
+    /// Address to serve on [default: the config's, 127.0.0.1:7443 when new].
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+}
+
+pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+    let created = prepare(&args.dir, args.listen)?;
+    let config_path = args.dir.join("jembatan.toml");
+    let mut config = Config::load(&config_path, std::env::vars())?;
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    crate::logging::init(&config.log)?;
+    let exchange = Exchange::bind(&config).await?;
+    print_welcome(&args.dir, exchange.local_addr(), created);
+    exchange.serve(crate::serve::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Makes whatever of the folder is missing; returns whether anything was made.
+fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
+    let mut created = false;
+    let pki = dir.join("pki");
+    let trust_domain = TrustDomain::new(TRUST_DOMAIN)?;
+    let ca = if pki_dir::cert_path(&pki, pki_dir::CA).exists() {
+        pki_dir::load_ca(&pki).context("dev CA")?
+    } else {
+        created = true;
+        pki_dir::init(&pki, &trust_domain).context("dev CA")?
+    };
+    for (name, who) in IDENTITIES {
+        if pki_dir::cert_path(&pki, name).exists() {
+            continue;
+        }
+        let id = match who {
+            Who::Agency(agency, system) => SpiffeId::agency(ca.trust_domain(), agency, system)?,
+            Who::Auditor(office) => SpiffeId::auditor(ca.trust_domain(), office)?,
+        };
+        pki_dir::issue(&pki, &ca, name, &id)?;
+        created = true;
+    }
+
+    let audit = dir.join("audit");
+    let log_key = audit.join("log.key");
+    if !log_key.exists() {
+        std::fs::create_dir_all(&audit).with_context(|| audit.display().to_string())?;
+        let signer = SignerKey::generate(&format!("jembatan.{}/audit", ca.trust_domain()))?;
+        pki_dir::write_new(
+            &log_key,
+            format!("{}\n", signer.to_text()).as_bytes(),
+            0o600,
+        )?;
+        let log_pub = audit.join("log.pub");
+        let _ = std::fs::remove_file(&log_pub); // a stale verifier key of a lost signer key
+        pki_dir::write_new(
+            &log_pub,
+            format!("{}\n", signer.verifier().to_text()).as_bytes(),
+            0o644,
+        )?;
+        created = true;
+    }
+
+    let config = dir.join("jembatan.toml");
+    if !config.exists() {
+        let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7443)));
+        pki_dir::write_new(
+            &config,
+            dev_config(listen, ca.trust_domain()).as_bytes(),
+            0o644,
+        )?;
+        created = true;
+    }
+    Ok(created)
+}
+
+fn dev_config(listen: SocketAddr, trust_domain: &TrustDomain) -> String {
+    format!(
+        r#"# The dev exchange's config, made by `jembatan dev`. Paths are relative to this file.
+# Every key is documented in deploy/jembatan.example.toml.
+
+[server]
+listen = "{listen}"
+
+[tls]
+cert = "pki/server.pem"
+key = "pki/server-key.pem"
+client_ca = "pki/ca.pem"
+
+[identity]
+trust_domain = "{trust_domain}"
+
+[store]
+url = "sqlite://jembatan.db"
+"#
+    )
+}
+
+fn print_welcome(dir: &Path, addr: SocketAddr, created: bool) {
+    let d = dir.display();
+    let dir_flag = if dir == Path::new(".jembatan") {
+        String::new()
+    } else {
+        format!(" --dir {d}")
+    };
+    let server_flag = if addr == SocketAddr::from(([127, 0, 0, 1], 7443)) {
+        String::new()
+    } else {
+        format!(" --server https://{addr}")
+    };
+    println!(
+        "Jembatan dev exchange {} {d}/ and serving on https://{addr}
+  trust domain  {TRUST_DOMAIN}
+  identities    {d}/pki/kemendag.pem  spiffe://{TRUST_DOMAIN}/agency/kemendag/export-portal
+                {d}/pki/kp2mi.pem     spiffe://{TRUST_DOMAIN}/agency/kp2mi/siskop2mi
+                {d}/pki/auditor.pem   spiffe://{TRUST_DOMAIN}/auditor/inspectorate
+  audit key     {d}/audit/log.pub
+
+Try it from another terminal:
+  jembatan health --dev{dir_flag}{server_flag}
+  (from a checkout: cargo run --release -p jembatan-cli -- health --dev{dir_flag}{server_flag})
+
+Stop with Ctrl-C.",
+        if created { "made in" } else { "reused from" },
+    );
+}

@@ -1,0 +1,317 @@
+//! The server's configuration: one TOML file, `JEMBATAN_<SECTION>_<KEY>` environment overrides.
+//!
+//! Every key is documented in `deploy/jembatan.example.toml`. Unknown keys and badly typed
+//! values are errors that name the key. Relative paths (certificates, the SQLite file) are
+//! taken relative to the directory of the config file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ServerError;
+
+/// Sections of the file; an environment variable `JEMBATAN_<SECTION>_<KEY>` overrides
+/// `<section>.<key>`, lower-cased. Other `JEMBATAN_*` variables are not configuration.
+const SECTIONS: &[&str] = &["server", "tls", "identity", "store", "log"];
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The listener.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// Certificates and TLS versions.
+    #[serde(default)]
+    pub tls: TlsSection,
+    /// Whose identities are accepted.
+    pub identity: IdentitySection,
+    /// The database.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[server]`: the listener and its limits.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Seconds a client has to complete the TLS handshake.
+    pub handshake_timeout_secs: u64,
+    /// TLS handshakes in progress at once; connections beyond are closed at once.
+    pub max_concurrent_handshakes: usize,
+    /// Seconds in-flight calls get to finish after SIGINT or SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7443)),
+            handshake_timeout_secs: 10,
+            max_concurrent_handshakes: 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// `[tls]`: the server's certificate and the CA that client certificates must chain to.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsSection {
+    /// Server certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Server private key, PEM.
+    pub key: PathBuf,
+    /// CA bundle for client certificates, PEM.
+    pub client_ca: PathBuf,
+    /// Certificate revocation lists of the client CAs, PEM or DER.
+    pub crls: Vec<PathBuf>,
+    /// Accept TLS 1.2 besides TLS 1.3.
+    pub allow_tls12: bool,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        Self {
+            cert: "pki/server.pem".into(),
+            key: "pki/server-key.pem".into(),
+            client_ca: "pki/ca.pem".into(),
+            crls: Vec::new(),
+            allow_tls12: false,
+        }
+    }
+}
+
+/// `[identity]`: the SPIFFE trust domain of callers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentitySection {
+    /// Trust domain of client certificates' URI SANs, e.g. `exchange.go.id`.
+    pub trust_domain: String,
+}
+
+/// `[store]`: the database.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    pub url: String,
+    /// Maximum open database connections.
+    pub max_connections: u32,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://jembatan.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+/// `[log]`: what is logged and how.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// A tracing filter, e.g. `info` or `info,jembatan_server=debug`.
+    pub level: String,
+    /// `text` for people, `json` for log collectors.
+    pub format: LogFormat,
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Config {
+    /// Reads the file at `path`, applies `JEMBATAN_*` overrides from `env`, and resolves relative
+    /// paths against the file's directory.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ServerError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ServerError::ConfigRead {
+            path: path.into(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, env, base).map_err(|reason| ServerError::Config {
+            path: path.into(),
+            reason,
+        })
+    }
+
+    /// Parses TOML text with overrides; relative paths are resolved against `base`.
+    pub fn parse(
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        base: &Path,
+    ) -> Result<Self, String> {
+        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        let mut overridden = Vec::new();
+        for (name, raw) in env {
+            let Some((section, key)) = override_key(&name) else {
+                continue;
+            };
+            let section_table = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(section_table) = section_table else {
+                return Err(format!("{section}: must be a table"));
+            };
+            section_table.insert(key.clone(), env_value(&raw));
+            overridden.push((format!("{section}.{key}"), name));
+        }
+        let mut config: Self = serde_path_to_error::deserialize(toml::Value::Table(table))
+            .map_err(|e| {
+                let key = e.path().to_string();
+                let from_env = overridden
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|(_, var)| format!(" (set by {var})"))
+                    .unwrap_or_default();
+                format!("key {key}{from_env}: {}", e.inner())
+            })?;
+        config.resolve_paths(base);
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        let tls = &mut self.tls;
+        for path in [&mut tls.cert, &mut tls.key, &mut tls.client_ca]
+            .into_iter()
+            .chain(tls.crls.iter_mut())
+        {
+            *path = base.join(&*path);
+        }
+        if let Some(path) = self.store.url.strip_prefix("sqlite://") {
+            self.store.url = format!("sqlite://{}", base.join(path).display());
+        }
+    }
+}
+
+/// `JEMBATAN_SERVER_LISTEN` → (`server`, `listen`), for known sections only.
+fn override_key(name: &str) -> Option<(String, String)> {
+    let rest = name.strip_prefix("JEMBATAN_")?.to_ascii_lowercase();
+    let (section, key) = rest.split_once('_')?;
+    (SECTIONS.contains(&section) && !key.is_empty()).then(|| (section.to_owned(), key.to_owned()))
+}
+
+/// An override's value: a TOML value (`10`, `true`, `["a.pem"]`, `"x"`), else the raw string.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[identity]\ntrust_domain = \"dev.jembatan.local\"\n";
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, String> {
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::parse(text, env, Path::new("/etc/jembatan"))
+    }
+
+    #[test]
+    fn minimal_config_takes_defaults_and_resolves_paths() {
+        let config = parse(MINIMAL, &[]).expect("valid");
+        assert_eq!(
+            config.server.listen,
+            SocketAddr::from(([127, 0, 0, 1], 7443))
+        );
+        assert_eq!(
+            config.tls.cert,
+            PathBuf::from("/etc/jembatan/pki/server.pem")
+        );
+        assert_eq!(config.store.url, "sqlite:///etc/jembatan/jembatan.db");
+    }
+
+    #[test]
+    fn unknown_and_mistyped_keys_are_named() {
+        let err =
+            parse(&format!("{MINIMAL}[server]\nlisten_on = \"x\"\n"), &[]).expect_err("unknown");
+        assert!(err.contains("server.listen_on"), "{err}");
+        let err = parse(
+            &format!("{MINIMAL}[server]\nhandshake_timeout_secs = \"ten\"\n"),
+            &[],
+        )
+        .expect_err("mistyped");
+        assert!(err.contains("server.handshake_timeout_secs"), "{err}");
+        let err = parse(&format!("{MINIMAL}[storage]\n"), &[]).expect_err("unknown section");
+        assert!(err.contains("storage"), "{err}");
+        let err = parse("", &[]).expect_err("missing identity");
+        assert!(err.contains("identity"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_keys_and_is_named_when_wrong() {
+        let config = parse(
+            MINIMAL,
+            &[
+                ("JEMBATAN_SERVER_LISTEN", "0.0.0.0:8443"),
+                ("JEMBATAN_SERVER_SHUTDOWN_GRACE_SECS", "3"),
+                ("JEMBATAN_TLS_ALLOW_TLS12", "true"),
+                ("JEMBATAN_STORE_URL", "postgres://postgres@127.0.0.1:5432/x"),
+                ("JEMBATAN_TEST_POSTGRES_URL", "not configuration"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(config.server.listen, SocketAddr::from(([0, 0, 0, 0], 8443)));
+        assert_eq!(config.server.shutdown_grace_secs, 3);
+        assert!(config.tls.allow_tls12);
+        assert_eq!(config.store.url, "postgres://postgres@127.0.0.1:5432/x");
+
+        let err = parse(MINIMAL, &[("JEMBATAN_SERVER_LISTEN", "nowhere")]).expect_err("bad env");
+        assert!(
+            err.contains("server.listen (set by JEMBATAN_SERVER_LISTEN)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn example_config_documents_every_key() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../deploy/jembatan.example.toml"
+        );
+        let text = std::fs::read_to_string(path).expect("deploy/jembatan.example.toml");
+        let example: toml::Table = text.parse().expect("example is TOML");
+        let config = parse(&text, &[]).expect("example config is valid");
+        let full = toml::Table::try_from(&config).expect("serializes");
+        for (section, keys) in &full {
+            let keys = keys.as_table().expect("section");
+            for key in keys.keys() {
+                assert!(
+                    example.get(section).and_then(|s| s.get(key)).is_some(),
+                    "{section}.{key} is not in deploy/jembatan.example.toml"
+                );
+            }
+        }
+    }
+}

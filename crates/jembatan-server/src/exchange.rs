@@ -1,0 +1,169 @@
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jembatan_pki::TrustDomain;
+use jembatan_pki::tls::{ServerTlsFiles, TlsVersions};
+use jembatan_proto::v1::{
+    audit_service_server::AuditServiceServer,
+    market_intel_service_server::MarketIntelServiceServer,
+    placement_service_server::PlacementServiceServer, program_service_server::ProgramServiceServer,
+    workforce_service_server::WorkforceServiceServer,
+};
+use jembatan_store::{Store, StoreLocation, StoreOptions};
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::acceptor::{self, AcceptorLimits};
+use crate::identity_layer::IdentityLayer;
+use crate::pending::Pending;
+use crate::{Config, ServerError};
+
+/// Names of the contract's services, as health reports them.
+const SERVICE_NAMES: &[&str] = &[
+    <PlacementServiceServer<Pending> as NamedService>::NAME,
+    <WorkforceServiceServer<Pending> as NamedService>::NAME,
+    <MarketIntelServiceServer<Pending> as NamedService>::NAME,
+    <ProgramServiceServer<Pending> as NamedService>::NAME,
+    <AuditServiceServer<Pending> as NamedService>::NAME,
+];
+
+/// A bound, ready-to-serve exchange: listener open, TLS loaded, store migrated.
+pub struct Exchange {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    trust_domain: TrustDomain,
+    limits: AcceptorLimits,
+    shutdown_grace: Duration,
+    store: Store,
+}
+
+impl Exchange {
+    /// Loads TLS material, opens and migrates the store, and binds the listener.
+    pub async fn bind(config: &Config) -> Result<Self, ServerError> {
+        let trust_domain = TrustDomain::new(&config.identity.trust_domain).map_err(|e| {
+            ServerError::InvalidValue {
+                key: "identity.trust_domain",
+                reason: e.to_string(),
+            }
+        })?;
+        let versions = if config.tls.allow_tls12 {
+            TlsVersions::Tls12And13
+        } else {
+            TlsVersions::Tls13
+        };
+        let files = ServerTlsFiles {
+            cert: config.tls.cert.clone(),
+            key: config.tls.key.clone(),
+            client_ca: config.tls.client_ca.clone(),
+            crls: config.tls.crls.clone(),
+        };
+        let tls = jembatan_pki::tls::server_config(&files, versions)?;
+        if config.server.max_concurrent_handshakes == 0 {
+            return Err(ServerError::InvalidValue {
+                key: "server.max_concurrent_handshakes",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let location = StoreLocation::parse(&config.store.url)?;
+        let store_options = StoreOptions {
+            max_connections: config.store.max_connections.max(1),
+            ..StoreOptions::default()
+        };
+        let store = Store::open(&location, store_options).await?;
+        let instance = store.instance().await?;
+        tracing::info!(store = %location, instance = %instance.instance_id, "store ready");
+
+        let addr = config.server.listen;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Self {
+            listener,
+            local_addr,
+            tls,
+            trust_domain,
+            limits: AcceptorLimits {
+                handshake_timeout: Duration::from_secs(config.server.handshake_timeout_secs),
+                max_concurrent_handshakes: config.server.max_concurrent_handshakes,
+            },
+            shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+            store,
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The open store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, reports NOT_SERVING, and gives
+    /// in-flight calls the configured grace period to finish.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        for name in SERVICE_NAMES.iter().chain(&[""]) {
+            reporter
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(jembatan_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+
+        let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
+        let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            tracing::info!(grace = ?self.shutdown_grace, "shutting down");
+            for name in SERVICE_NAMES.iter().chain(&[""]) {
+                reporter
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
+            }
+            let _ = grace_tx.send(());
+        };
+        let serve = Server::builder()
+            .layer(IdentityLayer)
+            .add_service(health)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(PlacementServiceServer::new(Pending))
+            .add_service(WorkforceServiceServer::new(Pending))
+            .add_service(MarketIntelServiceServer::new(Pending))
+            .add_service(ProgramServiceServer::new(Pending))
+            .add_service(AuditServiceServer::new(Pending))
+            .serve_with_incoming_shutdown(incoming.connections, signal);
+        let grace_elapsed = async {
+            match grace_rx.await {
+                Ok(()) => tokio::time::sleep(self.shutdown_grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        let result = tokio::select! {
+            result = serve => result.map_err(ServerError::from),
+            () = grace_elapsed => {
+                tracing::warn!("grace period over; closing the calls still in flight");
+                Ok(())
+            }
+        };
+        incoming.task.abort();
+        self.store.close().await;
+        result
+    }
+}

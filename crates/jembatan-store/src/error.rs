@@ -1,0 +1,21 @@
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store location is not an `sqlite://` path or a `postgres://` URL.
+    #[error("store url {0:?}: expected sqlite://PATH or postgres://…")]
+    InvalidLocation(String),
+    /// The database could not be opened or reached.
+    #[error("cannot open store {location}: {source}")]
+    Connect {
+        /// The store, without credentials.
+        location: String,
+        /// The underlying error.
+        source: sqlx::Error,
+    },
+    /// A migration failed.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A query failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
