@@ -1,1 +1,537 @@
-//! End-to-end tests of identity over mutual TLS.
+//! End-to-end tests of the mutual-TLS front door: who gets in, who is refused, and that a
+//! silent connection stalls nobody. Real server, real TLS on loopback, real gRPC clients.
+
+use std::time::Duration;
+
+use jembatan_client::{ClientError, ServingStatus};
+use jembatan_pki::Validity;
+use jembatan_tests::{RunningExchange, TestPki, config};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tonic::Code;
+
+/// A client call that should have answered long before this.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+async fn health_of(
+    exchange: &RunningExchange,
+    tls: jembatan_client::ClientTls,
+) -> Result<ServingStatus, ClientError> {
+    let client = exchange.connect(tls).await?;
+    tokio::time::timeout(PATIENCE, client.health(""))
+        .await
+        .expect("health answered in time")
+}
+
+fn assert_refused(result: Result<ServingStatus, ClientError>, what: &str) {
+    match result {
+        Ok(status) => panic!("{what}: expected refusal, got {status:?}"),
+        Err(ClientError::Status(status)) => {
+            assert_ne!(status.code(), Code::Ok, "{what}");
+            assert_ne!(
+                status.code(),
+                Code::Unimplemented,
+                "{what}: reached a service"
+            );
+        }
+        Err(_) => {} // refused during connection set-up
+    }
+}
+
+fn assert_unauthenticated(result: Result<ServingStatus, ClientError>, what: &str) {
+    match result {
+        Err(ClientError::Status(status)) => {
+            assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}");
+        }
+        other => panic!("{what}: expected UNAUTHENTICATED, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn agencies_and_auditors_get_serving() {
+    let pki = TestPki::new();
+    let exchange = RunningExchange::sqlite(&pki).await;
+    for (what, tls) in [
+        ("kemendag", pki.agency("kemendag", "export-portal")),
+        ("kp2mi", pki.agency("kp2mi", "siskop2mi")),
+        ("auditor", pki.auditor("inspectorate")),
+    ] {
+        assert_eq!(
+            health_of(&exchange, tls).await.expect(what),
+            ServingStatus::Serving,
+            "{what}"
+        );
+    }
+    let client = exchange.connect(pki.auditor("bpk")).await.expect("connect");
+    let status = client
+        .health("jembatan.v1.AuditService")
+        .await
+        .expect("per-service health");
+    assert_eq!(status, ServingStatus::Serving);
+    exchange.stop().await;
+}
+
+#[tokio::test]
+async fn connections_without_a_trusted_valid_certificate_are_refused() {
+    let pki = TestPki::new();
+    let exchange = RunningExchange::sqlite(&pki).await;
+
+    let no_cert = jembatan_client::ClientTls {
+        ca_pem: pki.ca_pem(),
+        identity: None,
+    };
+    assert_refused(health_of(&exchange, no_cert).await, "no client certificate");
+
+    let other_ca = TestPki::new();
+    let mut foreign = other_ca.agency("kemendag", "export-portal");
+    foreign.ca_pem = pki.ca_pem(); // trusts the server, but is signed by another CA
+    assert_refused(
+        health_of(&exchange, foreign).await,
+        "certificate of another CA",
+    );
+
+    let now = time::OffsetDateTime::now_utc();
+    let expired = pki.with_uris(
+        &["spiffe://test.jembatan.local/agency/kemendag/export-portal"],
+        Validity {
+            not_before: now - time::Duration::days(30),
+            not_after: now - time::Duration::days(1),
+        },
+    );
+    assert_refused(health_of(&exchange, expired).await, "expired certificate");
+
+    let not_yet = pki.with_uris(
+        &["spiffe://test.jembatan.local/agency/kemendag/export-portal"],
+        Validity {
+            not_before: now + time::Duration::days(1),
+            not_after: now + time::Duration::days(30),
+        },
+    );
+    assert_refused(
+        health_of(&exchange, not_yet).await,
+        "certificate not yet valid",
+    );
+
+    // The exchange still serves the rightful caller afterwards.
+    let status = health_of(&exchange, pki.agency("kp2mi", "siskop2mi"))
+        .await
+        .expect("kp2mi");
+    assert_eq!(status, ServingStatus::Serving);
+    exchange.stop().await;
+}
+
+#[tokio::test]
+async fn certificates_of_the_right_ca_without_a_valid_identity_are_unauthenticated() {
+    let pki = TestPki::new();
+    let exchange = RunningExchange::sqlite(&pki).await;
+    let valid = Validity::days(1);
+    let cases: &[(&str, &[&str])] = &[
+        ("no URI SAN", &[]),
+        (
+            "malformed SAN: not spiffe",
+            &["https://test.jembatan.local/agency/kemendag/export-portal"],
+        ),
+        (
+            "malformed SAN: unknown path",
+            &["spiffe://test.jembatan.local/operator/root"],
+        ),
+        (
+            "malformed SAN: system missing",
+            &["spiffe://test.jembatan.local/agency/kemendag"],
+        ),
+        (
+            "malformed SAN: upper case",
+            &["spiffe://test.jembatan.local/agency/KEMENDAG/export-portal"],
+        ),
+        (
+            "another trust domain",
+            &["spiffe://other.example/agency/kemendag/export-portal"],
+        ),
+        (
+            "two URI SANs",
+            &[
+                "spiffe://test.jembatan.local/agency/kemendag/export-portal",
+                "spiffe://test.jembatan.local/auditor/inspectorate",
+            ],
+        ),
+    ];
+    for (what, uris) in cases {
+        let tls = pki.with_uris(uris, valid);
+        assert_unauthenticated(health_of(&exchange, tls.clone()).await, what);
+
+        // Every call, not only health: a contract method too.
+        let client = exchange.connect(tls).await.expect("tls connects");
+        let mut workforce =
+            jembatan_proto::v1::workforce_service_client::WorkforceServiceClient::new(
+                client.channel(),
+            );
+        let status = workforce
+            .query_availability(jembatan_proto::v1::QueryAvailabilityRequest::default())
+            .await
+            .expect_err(what);
+        assert_eq!(status.code(), Code::Unauthenticated, "{what}: {status:?}");
+    }
+    exchange.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_connection_does_not_delay_another_client() {
+    let pki = TestPki::new();
+    // A handshake timeout far longer than the test's patience: if handshakes were serialised,
+    // the silent connections would hold the good client past PATIENCE.
+    let exchange = RunningExchange::start(&config(
+        &pki,
+        "sqlite://jembatan.db",
+        "handshake_timeout_secs = 600",
+    ))
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(
+            TcpStream::connect(exchange.addr)
+                .await
+                .expect("tcp connect"),
+        );
+    }
+    let status = tokio::time::timeout(
+        PATIENCE,
+        health_of(&exchange, pki.agency("kemendag", "export-portal")),
+    )
+    .await
+    .expect("served despite silent connections")
+    .expect("health");
+    assert_eq!(status, ServingStatus::Serving);
+    drop(silent);
+    exchange.stop().await;
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_handshake_timeout() {
+    let pki = TestPki::new();
+    let exchange = RunningExchange::start(&config(
+        &pki,
+        "sqlite://jembatan.db",
+        "handshake_timeout_secs = 1",
+    ))
+    .await;
+    let mut silent = TcpStream::connect(exchange.addr)
+        .await
+        .expect("tcp connect");
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(PATIENCE, silent.read(&mut buf))
+        .await
+        .expect("server closed the silent connection");
+    assert!(matches!(read, Ok(0) | Err(_)), "expected EOF, got {read:?}");
+    exchange.stop().await;
+}
+
+#[tokio::test]
+async fn every_method_of_the_contract_exists_and_answers_unimplemented_until_built() {
+    use jembatan_proto::v1::*;
+
+    let pki = TestPki::new();
+    let exchange = RunningExchange::sqlite(&pki).await;
+    let channel = exchange
+        .connect(pki.agency("kemendag", "export-portal"))
+        .await
+        .expect("connect")
+        .channel();
+    let mut placement = placement_service_client::PlacementServiceClient::new(channel.clone());
+    let mut workforce = workforce_service_client::WorkforceServiceClient::new(channel.clone());
+    let mut market = market_intel_service_client::MarketIntelServiceClient::new(channel.clone());
+    let mut program = program_service_client::ProgramServiceClient::new(channel.clone());
+    let mut audit = audit_service_client::AuditServiceClient::new(channel.clone());
+
+    let codes: Vec<(&str, Code)> = vec![
+        (
+            "PushPlacements",
+            placement
+                .push_placements(PushPlacementsRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "StreamPlacements",
+            placement
+                .stream_placements(tokio_stream::iter(vec![StreamPlacementsRequest::default()]))
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "WithdrawConsent",
+            placement
+                .withdraw_consent(WithdrawConsentRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "ErasePersonalData",
+            placement
+                .erase_personal_data(ErasePersonalDataRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "QueryAvailability",
+            workforce
+                .query_availability(QueryAvailabilityRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "ListCandidates",
+            workforce
+                .list_candidates(ListCandidatesRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "WatchAvailability",
+            workforce
+                .watch_availability(WatchAvailabilityRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "SubmitMarketReports",
+            market
+                .submit_market_reports(SubmitMarketReportsRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "QueryMarketReports",
+            market
+                .query_market_reports(QueryMarketReportsRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "PublishPrograms",
+            program
+                .publish_programs(PublishProgramsRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "ListPrograms",
+            program
+                .list_programs(ListProgramsRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "RecordEnrollments",
+            program
+                .record_enrollments(RecordEnrollmentsRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "QueryProgramOutcomes",
+            program
+                .query_program_outcomes(QueryProgramOutcomesRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "ListEntries",
+            audit
+                .list_entries(ListEntriesRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "GetEntry",
+            audit
+                .get_entry(GetEntryRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "GetCheckpoint",
+            audit
+                .get_checkpoint(GetCheckpointRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "GetInclusionProof",
+            audit
+                .get_inclusion_proof(GetInclusionProofRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "GetConsistencyProof",
+            audit
+                .get_consistency_proof(GetConsistencyProofRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "ListSubjectAccesses",
+            audit
+                .list_subject_accesses(ListSubjectAccessesRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+        (
+            "AddCosignature",
+            audit
+                .add_cosignature(AddCosignatureRequest::default())
+                .await
+                .map(drop)
+                .unwrap_err()
+                .code(),
+        ),
+    ];
+    for (method, code) in codes {
+        assert_eq!(code, Code::Unimplemented, "{method}");
+    }
+
+    // A method outside the contract is not found at all: the stubs above are the contract's.
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.expect("ready");
+    let status = grpc
+        .unary::<_, (), _>(
+            tonic::Request::new(()),
+            "/jembatan.v1.WorkforceService/DumpEverything"
+                .parse()
+                .expect("path"),
+            EmptyCodec,
+        )
+        .await
+        .expect_err("unknown method");
+    assert_eq!(status.code(), Code::Unimplemented);
+    exchange.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_lists_the_contract_health_and_reflection() {
+    let pki = TestPki::new();
+    let exchange = RunningExchange::sqlite(&pki).await;
+    let channel = exchange
+        .connect(pki.auditor("inspectorate"))
+        .await
+        .expect("connect")
+        .channel();
+    let mut reflection =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let response = stream
+        .message()
+        .await
+        .expect("message")
+        .expect("one response");
+    let Some(
+        tonic_reflection::pb::v1::server_reflection_response::MessageResponse::ListServicesResponse(
+            list,
+        ),
+    ) = response.message_response
+    else {
+        panic!("expected a service list");
+    };
+    let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "jembatan.v1.AuditService",
+            "jembatan.v1.MarketIntelService",
+            "jembatan.v1.PlacementService",
+            "jembatan.v1.ProgramService",
+            "jembatan.v1.WorkforceService",
+        ]
+    );
+    exchange.stop().await;
+}
+
+/// A codec for calls whose messages are empty, to reach arbitrary paths.
+#[derive(Debug, Clone, Copy, Default)]
+struct EmptyCodec;
+
+impl tonic::codec::Codec for EmptyCodec {
+    type Encode = ();
+    type Decode = ();
+    type Encoder = EmptyCodec;
+    type Decoder = EmptyCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        EmptyCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        EmptyCodec
+    }
+}
+
+impl tonic::codec::Encoder for EmptyCodec {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn encode(&mut self, _: (), _: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for EmptyCodec {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn decode(&mut self, _: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+        Ok(Some(()))
+    }
+}

@@ -1,1 +1,227 @@
-//! Shared harness of the end-to-end tests.
+//! Shared harness of the end-to-end tests: a throw-away PKI made by the project's own dev CA,
+//! the real server on 127.0.0.1:0, and PostgreSQL databases made and dropped per test.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use jembatan_client::{Client, ClientError, ClientTls};
+use jembatan_pki::{DevCa, IssuedCert, SpiffeId, TrustDomain, Validity, pki_dir};
+use jembatan_server::{Config, Exchange};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Trust domain of the test PKI.
+pub const TRUST_DOMAIN: &str = "test.jembatan.local";
+
+/// A CA with a server certificate in a temporary folder.
+pub struct TestPki {
+    /// The folder holding ca.pem, server.pem and their keys.
+    pub dir: tempfile::TempDir,
+    /// The CA.
+    pub ca: DevCa,
+}
+
+impl TestPki {
+    /// Makes a CA for [`TRUST_DOMAIN`] and a server certificate for localhost/127.0.0.1.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = pki_dir::init(dir.path(), &trust_domain()).expect("pki init");
+        Self { dir, ca }
+    }
+
+    /// The CA certificate, PEM.
+    pub fn ca_pem(&self) -> Vec<u8> {
+        self.ca.cert_pem().as_bytes().to_vec()
+    }
+
+    /// Client TLS material for an agency's system.
+    pub fn agency(&self, agency: &str, system: &str) -> ClientTls {
+        let id = SpiffeId::agency(&trust_domain(), agency, system).expect("agency id");
+        self.client(&self.ca.issue_client(&id).expect("issue"))
+    }
+
+    /// Client TLS material for an auditor's office.
+    pub fn auditor(&self, office: &str) -> ClientTls {
+        let id = SpiffeId::auditor(&trust_domain(), office).expect("auditor id");
+        self.client(&self.ca.issue_client(&id).expect("issue"))
+    }
+
+    /// Client TLS material with arbitrary URI SANs and validity, from this CA.
+    pub fn with_uris(&self, uris: &[&str], validity: Validity) -> ClientTls {
+        self.client(
+            &self
+                .ca
+                .issue_client_with_uris(uris, validity)
+                .expect("issue"),
+        )
+    }
+
+    /// Client TLS material carrying `issued`, trusting this PKI's CA.
+    pub fn client(&self, issued: &IssuedCert) -> ClientTls {
+        ClientTls {
+            ca_pem: self.ca_pem(),
+            identity: Some((
+                issued.cert_pem.clone().into_bytes(),
+                issued.key_pem.clone().into_bytes(),
+            )),
+        }
+    }
+}
+
+impl Default for TestPki {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The test trust domain.
+pub fn trust_domain() -> TrustDomain {
+    TrustDomain::new(TRUST_DOMAIN).expect("trust domain")
+}
+
+/// A server config on 127.0.0.1:0 using `pki`, a store URL, and extra TOML for `[server]`.
+pub fn config(pki: &TestPki, store_url: &str, server_toml: &str) -> Config {
+    let dir = pki.dir.path();
+    let text = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n{server_toml}\n\
+         [tls]\ncert = \"server.pem\"\nkey = \"server-key.pem\"\nclient_ca = \"ca.pem\"\n\
+         [identity]\ntrust_domain = \"{TRUST_DOMAIN}\"\n\
+         [store]\nurl = \"{store_url}\"\n"
+    );
+    Config::parse(&text, std::iter::empty(), dir).expect("test config")
+}
+
+/// A running exchange; stopped when dropped.
+pub struct RunningExchange {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), jembatan_server::ServerError>>>,
+}
+
+impl RunningExchange {
+    /// Binds and serves `config`.
+    pub async fn start(config: &Config) -> Self {
+        let exchange = Exchange::bind(config).await.expect("bind exchange");
+        let addr = exchange.local_addr();
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(exchange.serve(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Starts an exchange with `pki`, an SQLite file in the PKI folder and default limits.
+    pub async fn sqlite(pki: &TestPki) -> Self {
+        Self::start(&config(pki, "sqlite://jembatan.db", "")).await
+    }
+
+    /// The exchange's URL.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// Connects with `tls`.
+    pub async fn connect(&self, tls: ClientTls) -> Result<Client, ClientError> {
+        Client::connect(&self.url(), tls).await
+    }
+
+    /// Stops the exchange and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("serve task").expect("serve result");
+        }
+    }
+}
+
+impl Drop for RunningExchange {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A PostgreSQL database made for one test and dropped after it. Its name is random hex of
+/// our own making, so the DDL built from it is safe.
+pub struct PgDatabase {
+    /// The database's URL.
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl PgDatabase {
+    /// Creates an empty database on the server at `JEMBATAN_TEST_POSTGRES_URL`.
+    pub async fn create() -> Self {
+        let admin_url = std::env::var("JEMBATAN_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!("jembatan_test_{}", random_hex(8));
+        let mut admin = admin_connection(&admin_url).await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .unwrap_or(&admin_url);
+        Self {
+            url: format!("{base}/{name}"),
+            name,
+            admin_url,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside a test's runtime; do the async work on a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = admin_connection(&admin_url).await;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .map(|_| ())
+                .map_err(std::io::Error::other)
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+async fn admin_connection(url: &str) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url} (set JEMBATAN_TEST_POSTGRES_URL): {e}"))
+}
+
+/// `n` random bytes as hex.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("random");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Path of a file in the PKI folder.
+pub fn pki_file(pki: &TestPki, name: &str) -> PathBuf {
+    Path::new(pki.dir.path()).join(name)
+}
