@@ -1,1 +1,110 @@
-//! End-to-end tests of store bootstrap on SQLite and PostgreSQL.
+//! Store bootstrap on both backends: migrations on an empty SQLite file and an empty
+//! PostgreSQL database, and a second start that changes nothing.
+
+use jembatan_store::{Backend, Store, StoreLocation, StoreOptions};
+use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config};
+
+async fn open(url: &str) -> Store {
+    Store::open(
+        &StoreLocation::parse(url).expect("location"),
+        StoreOptions::default(),
+    )
+    .await
+    .expect("open store")
+}
+
+async fn migrates_empty_database_and_second_start_is_a_no_op(url: &str, backend: Backend) {
+    let first = open(url).await;
+    assert_eq!(first.backend(), backend);
+    let applied = first.applied_migrations().await.expect("applied");
+    assert!(!applied.is_empty(), "no migration applied");
+    assert_eq!(
+        applied,
+        first.known_migrations(),
+        "every embedded migration applied"
+    );
+    let instance = first.instance().await.expect("instance");
+    assert_eq!(instance.instance_id.len(), 32, "{instance:?}");
+    assert!(
+        instance.instance_id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{instance:?}"
+    );
+    first.close().await;
+
+    let second = open(url).await;
+    assert_eq!(second.applied_migrations().await.expect("applied"), applied);
+    assert_eq!(
+        second.instance().await.expect("instance"),
+        instance,
+        "second start changed the database"
+    );
+    second.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_migrates_an_empty_file_and_restarts_without_change() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("empty.db");
+    std::fs::File::create(&path).expect("empty file");
+    migrates_empty_database_and_second_start_is_a_no_op(
+        &format!("sqlite://{}", path.display()),
+        Backend::Sqlite,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_migrates_an_empty_database_and_restarts_without_change() {
+    let db = PgDatabase::create().await;
+    migrates_empty_database_and_second_start_is_a_no_op(&db.url, Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn the_exchange_serves_on_postgres_and_on_sqlite() {
+    let pki = TestPki::new();
+    let db = PgDatabase::create().await;
+    for url in [db.url.as_str(), "sqlite://exchange.db"] {
+        let exchange = RunningExchange::start(&config(&pki, url, "")).await;
+        let client = exchange
+            .connect(pki.agency("kp2mi", "siskop2mi"))
+            .await
+            .expect("connect");
+        assert_eq!(
+            client.health("").await.expect("health"),
+            jembatan_client::ServingStatus::Serving,
+            "{url}"
+        );
+        exchange.stop().await;
+    }
+    // Both starts left their database migrated.
+    assert_eq!(
+        open(&db.url)
+            .await
+            .applied_migrations()
+            .await
+            .expect("applied")
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_or_unknown_store_is_a_clear_error() {
+    let err = StoreLocation::parse("mysql://root@127.0.0.1/x").expect_err("mysql is not supported");
+    assert!(
+        err.to_string().contains("mysql://root@127.0.0.1/x"),
+        "{err}"
+    );
+    let missing_dir = "sqlite:///nonexistent-dir-of-jembatan/x.db";
+    let err = Store::open(
+        &StoreLocation::parse(missing_dir).expect("location"),
+        StoreOptions::default(),
+    )
+    .await
+    .expect_err("no such directory");
+    assert!(
+        err.to_string()
+            .contains("/nonexistent-dir-of-jembatan/x.db"),
+        "{err}"
+    );
+}
