@@ -242,186 +242,150 @@ async fn every_method_of_the_contract_exists_and_answers_unimplemented_until_bui
     let mut program = program_service_client::ProgramServiceClient::new(channel.clone());
     let mut audit = audit_service_client::AuditServiceClient::new(channel.clone());
 
-    let codes: Vec<(&str, Code)> = vec![
+    let codes = [
         (
             "PushPlacements",
-            placement
-                .push_placements(PushPlacementsRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                placement
+                    .push_placements(PushPlacementsRequest::default())
+                    .await,
+            ),
         ),
         (
             "StreamPlacements",
-            placement
-                .stream_placements(tokio_stream::iter(vec![StreamPlacementsRequest::default()]))
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                placement
+                    .stream_placements(tokio_stream::iter(vec![StreamPlacementsRequest::default()]))
+                    .await,
+            ),
         ),
         (
             "WithdrawConsent",
-            placement
-                .withdraw_consent(WithdrawConsentRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                placement
+                    .withdraw_consent(WithdrawConsentRequest::default())
+                    .await,
+            ),
         ),
         (
             "ErasePersonalData",
-            placement
-                .erase_personal_data(ErasePersonalDataRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                placement
+                    .erase_personal_data(ErasePersonalDataRequest::default())
+                    .await,
+            ),
         ),
         (
             "QueryAvailability",
-            workforce
-                .query_availability(QueryAvailabilityRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                workforce
+                    .query_availability(QueryAvailabilityRequest::default())
+                    .await,
+            ),
         ),
         (
             "ListCandidates",
-            workforce
-                .list_candidates(ListCandidatesRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                workforce
+                    .list_candidates(ListCandidatesRequest::default())
+                    .await,
+            ),
         ),
         (
             "WatchAvailability",
-            workforce
-                .watch_availability(WatchAvailabilityRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                workforce
+                    .watch_availability(WatchAvailabilityRequest::default())
+                    .await,
+            ),
         ),
         (
             "SubmitMarketReports",
-            market
-                .submit_market_reports(SubmitMarketReportsRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                market
+                    .submit_market_reports(SubmitMarketReportsRequest::default())
+                    .await,
+            ),
         ),
         (
             "QueryMarketReports",
-            market
-                .query_market_reports(QueryMarketReportsRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                market
+                    .query_market_reports(QueryMarketReportsRequest::default())
+                    .await,
+            ),
         ),
         (
             "PublishPrograms",
-            program
-                .publish_programs(PublishProgramsRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                program
+                    .publish_programs(PublishProgramsRequest::default())
+                    .await,
+            ),
         ),
         (
             "ListPrograms",
-            program
-                .list_programs(ListProgramsRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(program.list_programs(ListProgramsRequest::default()).await),
         ),
         (
             "RecordEnrollments",
-            program
-                .record_enrollments(RecordEnrollmentsRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                program
+                    .record_enrollments(RecordEnrollmentsRequest::default())
+                    .await,
+            ),
         ),
         (
             "QueryProgramOutcomes",
-            program
-                .query_program_outcomes(QueryProgramOutcomesRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                program
+                    .query_program_outcomes(QueryProgramOutcomesRequest::default())
+                    .await,
+            ),
         ),
         (
             "ListEntries",
-            audit
-                .list_entries(ListEntriesRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(audit.list_entries(ListEntriesRequest::default()).await),
         ),
         (
             "GetEntry",
-            audit
-                .get_entry(GetEntryRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(audit.get_entry(GetEntryRequest::default()).await),
         ),
         (
             "GetCheckpoint",
-            audit
-                .get_checkpoint(GetCheckpointRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(audit.get_checkpoint(GetCheckpointRequest::default()).await),
         ),
         (
             "GetInclusionProof",
-            audit
-                .get_inclusion_proof(GetInclusionProofRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                audit
+                    .get_inclusion_proof(GetInclusionProofRequest::default())
+                    .await,
+            ),
         ),
         (
             "GetConsistencyProof",
-            audit
-                .get_consistency_proof(GetConsistencyProofRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                audit
+                    .get_consistency_proof(GetConsistencyProofRequest::default())
+                    .await,
+            ),
         ),
         (
             "ListSubjectAccesses",
-            audit
-                .list_subject_accesses(ListSubjectAccessesRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                audit
+                    .list_subject_accesses(ListSubjectAccessesRequest::default())
+                    .await,
+            ),
         ),
         (
             "AddCosignature",
-            audit
-                .add_cosignature(AddCosignatureRequest::default())
-                .await
-                .map(drop)
-                .unwrap_err()
-                .code(),
+            code_of(
+                audit
+                    .add_cosignature(AddCosignatureRequest::default())
+                    .await,
+            ),
         ),
     ];
     for (method, code) in codes {
@@ -497,6 +461,11 @@ async fn reflection_lists_the_contract_health_and_reflection() {
         ]
     );
     exchange.stop().await;
+}
+
+/// The status code of a call's result.
+fn code_of<T>(result: Result<tonic::Response<T>, tonic::Status>) -> Code {
+    result.map_or_else(|status| status.code(), |_| Code::Ok)
 }
 
 /// A codec for calls whose messages are empty, to reach arbitrary paths.
