@@ -1,0 +1,347 @@
+//! The `jembatan` binary as an operator meets it: config errors that name the key, `pki`,
+//! `jembatan dev` made once and reused, `health --dev`, and shutdown on SIGTERM within its grace.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
+
+fn jembatan(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run jembatan")
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write file");
+}
+
+#[test]
+fn a_config_with_an_unknown_or_badly_typed_key_exits_non_zero_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("jembatan.toml");
+    let path_arg = path.to_str().expect("utf-8 path");
+    let cases = [
+        (
+            "[identity]\ntrust_domain = \"x.local\"\n[server]\nlisten_port = 1\n",
+            "server.listen_port",
+        ),
+        (
+            "[identity]\ntrust_domain = \"x.local\"\n[server]\nshutdown_grace_secs = \"soon\"\n",
+            "server.shutdown_grace_secs",
+        ),
+        (
+            "[identity]\ntrust_domain = \"x.local\"\n[tls]\nallow_tls12 = \"yes\"\n",
+            "tls.allow_tls12",
+        ),
+        (
+            "[identity]\ntrust_domain = \"x.local\"\nverbose = true\n",
+            "verbose",
+        ),
+    ];
+    for (text, key) in cases {
+        write(&path, text);
+        let out = jembatan(&["serve", "--config", path_arg]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{key}: exited 0");
+        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+    }
+
+    write(&path, "[identity]\ntrust_domain = \"x.local\"\n");
+    let out = Command::new(BIN)
+        .args(["serve", "--config", path_arg])
+        .env("JEMBATAN_SERVER_LISTEN", "not-an-address")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("server.listen (set by JEMBATAN_SERVER_LISTEN)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn pki_init_and_issue_write_the_named_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = dir.path().join("pki");
+    let pki_arg = pki.to_str().expect("utf-8");
+    let out = jembatan(&[
+        "pki",
+        "init",
+        "--dir",
+        pki_arg,
+        "--trust-domain",
+        "exchange.example.go.id",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = jembatan(&[
+        "pki",
+        "issue",
+        "--dir",
+        pki_arg,
+        "--agency",
+        "kemendag",
+        "--system",
+        "export-portal",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("spiffe://exchange.example.go.id/agency/kemendag/export-portal")
+    );
+    let out = jembatan(&[
+        "pki",
+        "issue",
+        "--dir",
+        pki_arg,
+        "--auditor",
+        "bpk",
+        "--name",
+        "bpk",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "ca.pem",
+        "ca-key.pem",
+        "server.pem",
+        "server-key.pem",
+        "kemendag-export-portal.pem",
+        "kemendag-export-portal-key.pem",
+        "bpk.pem",
+        "bpk-key.pem",
+    ] {
+        assert!(pki.join(file).is_file(), "{file}");
+    }
+    // Issuing over an existing name, or an identity that is not one, changes nothing.
+    let before = std::fs::read(pki.join("bpk.pem")).expect("read");
+    let out = jembatan(&[
+        "pki",
+        "issue",
+        "--dir",
+        pki_arg,
+        "--auditor",
+        "bpk",
+        "--name",
+        "bpk",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    assert_eq!(std::fs::read(pki.join("bpk.pem")).expect("read"), before);
+    let out = jembatan(&[
+        "pki", "issue", "--dir", pki_arg, "--agency", "Kemendag", "--system", "x",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("agency \"Kemendag\""));
+}
+
+/// A running `jembatan dev`, killed if the test fails.
+struct Dev {
+    child: Child,
+    url: String,
+    /// Kept open: the server's later prints must not meet a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
+}
+
+impl Dev {
+    fn start(dir: &Path) -> Self {
+        let mut child = Command::new(BIN)
+            .args([
+                "dev",
+                "--dir",
+                dir.to_str().expect("utf-8"),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("JEMBATAN_SERVER_SHUTDOWN_GRACE_SECS", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn jembatan dev");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(stdout);
+        let mut url = None;
+        let mut line = String::new();
+        while url.is_none() && stdout.read_line(&mut line).expect("read stdout") > 0 {
+            if let Some(at) = line.find("serving on ") {
+                url = Some(line[at + "serving on ".len()..].trim().to_owned());
+            }
+            line.clear();
+        }
+        let url = url.expect("jembatan dev printed where it serves");
+        Self {
+            child,
+            url,
+            _stdout: stdout,
+        }
+    }
+
+    fn health(&self, dir: &Path, identity: &str) -> Output {
+        jembatan(&[
+            "health",
+            "--dev",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+            "--as",
+            identity,
+            "--server",
+            &self.url,
+        ])
+    }
+
+    /// Sends SIGTERM and waits for the exit, returning it and how long it took.
+    fn terminate(mut self) -> (std::process::ExitStatus, Duration) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill")
+                .success()
+        );
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (status, start.elapsed());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("exchange");
+    let dev = Dev::start(&root);
+    for file in [
+        "jembatan.toml",
+        "jembatan.db",
+        "pki/ca.pem",
+        "pki/ca-key.pem",
+        "pki/server.pem",
+        "pki/server-key.pem",
+        "pki/kemendag.pem",
+        "pki/kemendag-key.pem",
+        "pki/kp2mi.pem",
+        "pki/kp2mi-key.pem",
+        "pki/auditor.pem",
+        "pki/auditor-key.pem",
+        "audit/log.key",
+        "audit/log.pub",
+    ] {
+        assert!(root.join(file).is_file(), "{file} missing");
+    }
+    let log_pub = std::fs::read_to_string(root.join("audit/log.pub")).expect("log.pub");
+    assert!(
+        log_pub.starts_with("jembatan.dev.jembatan.local/audit+"),
+        "{log_pub}"
+    );
+    for identity in ["kemendag", "kp2mi", "auditor"] {
+        let out = dev.health(&root, identity);
+        assert!(
+            out.status.success(),
+            "{identity}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "SERVING",
+            "{identity}"
+        );
+    }
+    let (status, _) = dev.terminate();
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+
+    let ca_before = std::fs::read(root.join("pki/ca.pem")).expect("ca");
+    let key_before = std::fs::read(root.join("audit/log.key")).expect("log.key");
+    let dev = Dev::start(&root);
+    assert_eq!(
+        std::fs::read(root.join("pki/ca.pem")).expect("ca"),
+        ca_before,
+        "CA was remade"
+    );
+    assert_eq!(
+        std::fs::read(root.join("audit/log.key")).expect("key"),
+        key_before,
+        "log key was remade"
+    );
+    let out = dev.health(&root, "kp2mi");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "SERVING",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(dev);
+}
+
+#[test]
+fn sigterm_ends_the_server_within_its_grace_even_with_a_call_in_flight() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("exchange");
+    let dev = Dev::start(&root);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let pki = root.join("pki");
+    let tls = jembatan_client::ClientTls::from_files(
+        &pki.join("ca.pem"),
+        &pki.join("kemendag.pem"),
+        &pki.join("kemendag-key.pem"),
+    )
+    .expect("tls");
+    // A health watch is a call that never ends by itself.
+    let mut watch = runtime.block_on(async {
+        let client = jembatan_client::Client::connect(&dev.url, tls)
+            .await
+            .expect("connect");
+        let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel());
+        let mut stream = health
+            .watch(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .expect("watch")
+            .into_inner();
+        let first = stream
+            .message()
+            .await
+            .expect("message")
+            .expect("first status");
+        assert_eq!(first.status(), jembatan_client::ServingStatus::Serving);
+        stream
+    });
+    let (status, took) = dev.terminate();
+    assert!(status.success(), "exit after SIGTERM: {status:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "took {took:?} with a 1 s grace"
+    );
+    // The watcher was told the server stopped serving, or its stream ended.
+    let next = runtime.block_on(watch.message());
+    if let Ok(Some(message)) = next {
+        assert_eq!(message.status(), jembatan_client::ServingStatus::NotServing);
+    }
+}
