@@ -460,6 +460,43 @@ async fn reflection_lists_the_contract_health_and_reflection() {
             "jembatan.v1.WorkforceService",
         ]
     );
+
+    // Older tools (grpcurl before v1) ask v1alpha.
+    let channel = exchange
+        .connect(pki.auditor("inspectorate"))
+        .await
+        .expect("connect")
+        .channel();
+    let mut alpha =
+        tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient::new(
+            channel,
+        );
+    let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "jembatan.v1.PlacementService".into(),
+            ),
+        ),
+    };
+    let mut stream = alpha
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("v1alpha reflection")
+        .into_inner();
+    let response = stream
+        .message()
+        .await
+        .expect("message")
+        .expect("one response");
+    assert!(
+        matches!(
+            response.message_response,
+            Some(tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse::FileDescriptorResponse(ref files))
+                if !files.file_descriptor_proto.is_empty()
+        ),
+        "{response:?}"
+    );
     exchange.stop().await;
 }
 
