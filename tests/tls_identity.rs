@@ -121,6 +121,30 @@ async fn connections_without_a_trusted_valid_certificate_are_refused() {
 }
 
 #[tokio::test]
+async fn a_revoked_certificate_is_refused_and_others_of_its_ca_are_not() {
+    let pki = TestPki::new();
+    let td = jembatan_tests::trust_domain();
+    let id = |system: &str| jembatan_pki::SpiffeId::agency(&td, "kemendag", system).expect("id");
+    let revoked = pki.ca.issue_client(&id("export-portal")).expect("issue");
+    let kept = pki.ca.issue_client(&id("analytics")).expect("issue");
+    let crl = jembatan_tests::pki_file(&pki, "revoked.crl.pem");
+    std::fs::write(&crl, pki.ca.revocation_list(&[&revoked]).expect("crl")).expect("write crl");
+    let mut config = config(&pki, "sqlite://jembatan.db", "");
+    config.tls.crls = vec![crl];
+    let exchange = RunningExchange::start(&config).await;
+
+    assert_refused(
+        health_of(&exchange, pki.client(&revoked)).await,
+        "revoked certificate",
+    );
+    let status = health_of(&exchange, pki.client(&kept))
+        .await
+        .expect("certificate not revoked");
+    assert_eq!(status, ServingStatus::Serving);
+    exchange.stop().await;
+}
+
+#[tokio::test]
 async fn certificates_of_the_right_ca_without_a_valid_identity_are_unauthenticated() {
     let pki = TestPki::new();
     let exchange = RunningExchange::sqlite(&pki).await;

@@ -5,8 +5,9 @@
 use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    PKCS_ECDSA_P256_SHA256, RevocationReason, RevokedCertParams, SanType, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::GeneralName;
@@ -153,6 +154,34 @@ impl DevCa {
             ExtendedKeyUsagePurpose::ClientAuth,
             validity,
         )
+    }
+
+    /// A certificate revocation list, PEM, revoking `revoked` (certificates this CA issued).
+    pub fn revocation_list(&self, revoked: &[&IssuedCert]) -> Result<String, PkiError> {
+        let now = OffsetDateTime::now_utc();
+        let mut revoked_certs = Vec::with_capacity(revoked.len());
+        for issued in revoked {
+            let (_, pem) = x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes())
+                .map_err(|_| PkiError::InvalidName("revoked certificate is not PEM".into()))?;
+            let (_, cert) = X509Certificate::from_der(&pem.contents).map_err(|_| {
+                PkiError::InvalidName("revoked certificate cannot be parsed".into())
+            })?;
+            revoked_certs.push(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(cert.raw_serial()),
+                revocation_time: now,
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            });
+        }
+        let params = CertificateRevocationListParams {
+            this_update: now - Duration::minutes(5),
+            next_update: now + Duration::days(7),
+            crl_number: SerialNumber::from(now.unix_timestamp().unsigned_abs()),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.pem()?)
     }
 
     fn issue(

@@ -296,11 +296,10 @@ mod tests {
 
     #[test]
     fn example_config_documents_every_key() {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../deploy/jembatan.example.toml"
-        );
-        let text = std::fs::read_to_string(path).expect("deploy/jembatan.example.toml");
+        // Read at run time, wherever the checkout is.
+        let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo");
+        let path = format!("{manifest_dir}/../../deploy/jembatan.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let example: toml::Table = text.parse().expect("example is TOML");
         let config = parse(&text, &[]).expect("example config is valid");
         let full = toml::Table::try_from(&config).expect("serializes");
