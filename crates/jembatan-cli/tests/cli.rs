@@ -98,7 +98,7 @@ fn pki_init_and_issue_write_the_named_files() {
         String::from_utf8_lossy(&out.stdout)
             .contains("spiffe://exchange.example.go.id/agency/kemendag/export-portal")
     );
-    let out = jembatan(&[
+    let issue_bpk = [
         "pki",
         "issue",
         "--dir",
@@ -107,7 +107,8 @@ fn pki_init_and_issue_write_the_named_files() {
         "bpk",
         "--name",
         "bpk",
-    ]);
+    ];
+    let out = jembatan(&issue_bpk);
     assert!(
         out.status.success(),
         "{}",
@@ -127,16 +128,7 @@ fn pki_init_and_issue_write_the_named_files() {
     }
     // Issuing over an existing name, or an identity that is not one, changes nothing.
     let before = std::fs::read(pki.join("bpk.pem")).expect("read");
-    let out = jembatan(&[
-        "pki",
-        "issue",
-        "--dir",
-        pki_arg,
-        "--auditor",
-        "bpk",
-        "--name",
-        "bpk",
-    ]);
+    let out = jembatan(&issue_bpk);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
     assert_eq!(std::fs::read(pki.join("bpk.pem")).expect("read"), before);

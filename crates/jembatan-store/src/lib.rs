@@ -11,10 +11,9 @@ mod location;
 
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
 pub use error::StoreError;
 pub use location::StoreLocation;
@@ -58,6 +57,12 @@ pub struct Instance {
     pub created_at: String,
 }
 
+fn pool_options<DB: sqlx::Database>(options: StoreOptions) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(options.max_connections)
+        .acquire_timeout(options.acquire_timeout)
+}
+
 /// An open, migrated store.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -70,6 +75,10 @@ pub enum Store {
 impl Store {
     /// Opens the store (creating an SQLite file if missing) and applies pending migrations.
     pub async fn open(location: &StoreLocation, options: StoreOptions) -> Result<Self, StoreError> {
+        let connect_error = |source| StoreError::Connect {
+            location: location.to_string(),
+            source,
+        };
         let store = match location {
             StoreLocation::Sqlite(path) => {
                 let connect = SqliteConnectOptions::new()
@@ -79,33 +88,19 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(options.acquire_timeout);
-                let pool = SqlitePoolOptions::new()
-                    .max_connections(options.max_connections)
-                    .acquire_timeout(options.acquire_timeout)
+                let pool = pool_options(options)
                     .connect_with(connect)
                     .await
-                    .map_err(|source| StoreError::Connect {
-                        location: location.to_string(),
-                        source,
-                    })?;
+                    .map_err(connect_error)?;
                 SQLITE_MIGRATIONS.run(&pool).await?;
                 Self::Sqlite(pool)
             }
             StoreLocation::Postgres(url) => {
-                let connect: PgConnectOptions =
-                    url.parse().map_err(|source| StoreError::Connect {
-                        location: location.to_string(),
-                        source,
-                    })?;
-                let pool = PgPoolOptions::new()
-                    .max_connections(options.max_connections)
-                    .acquire_timeout(options.acquire_timeout)
+                let connect: PgConnectOptions = url.parse().map_err(connect_error)?;
+                let pool = pool_options(options)
                     .connect_with(connect)
                     .await
-                    .map_err(|source| StoreError::Connect {
-                        location: location.to_string(),
-                        source,
-                    })?;
+                    .map_err(connect_error)?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
                 Self::Postgres(pool)
             }
