@@ -1,0 +1,369 @@
+//! The policies in force and the decisions they make.
+//!
+//! An [`Engine`] holds one validated [`Policies`] at a time. A reload builds and validates the
+//! new set first and swaps it in only if it is valid, so a broken file never replaces a working
+//! set; decisions in flight finish under the set they started with.
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+
+use cedar_policy::{
+    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request,
+    RestrictedExpression,
+};
+use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_pki::PrincipalKind;
+use time::OffsetDateTime;
+
+use crate::schema::NAMESPACE;
+use crate::{Decision, Policies, PolicyError, Query};
+
+/// The policy set in force; cheap to share between tasks.
+#[derive(Debug)]
+pub struct Engine {
+    current: RwLock<Arc<Policies>>,
+    types: EntityTypes,
+    authorizer: Authorizer,
+}
+
+impl Engine {
+    /// An engine deciding with `policies`.
+    pub fn new(policies: Policies) -> Result<Self, PolicyError> {
+        Ok(Self {
+            current: RwLock::new(Arc::new(policies)),
+            types: EntityTypes::new()?,
+            authorizer: Authorizer::new(),
+        })
+    }
+
+    /// The policies in force now.
+    pub fn current(&self) -> Arc<Policies> {
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            // A writer cannot panic while holding the lock (it only swaps an Arc).
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Puts `policies` in force and returns the set they replace.
+    pub fn replace(&self, policies: Policies) -> Arc<Policies> {
+        let new = Arc::new(policies);
+        let mut guard = match self.current.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        std::mem::replace(&mut *guard, new)
+    }
+
+    /// Decides `query` under the policies in force.
+    pub fn decide(&self, query: &Query<'_>) -> Result<Decision, PolicyError> {
+        self.decide_with(&self.current(), query)
+    }
+
+    /// Decides `query` under `policies` (for example a set not yet in force, to explain it).
+    pub fn decide_with(
+        &self,
+        policies: &Policies,
+        query: &Query<'_>,
+    ) -> Result<Decision, PolicyError> {
+        let action = policies
+            .actions
+            .get(query.action)
+            .ok_or_else(|| PolicyError::UnknownAction(query.action.to_owned()))?;
+        let (principal, entities) = self.types.principal(query.principal)?;
+        let context = Context::from_pairs([
+            (
+                "purpose".to_owned(),
+                RestrictedExpression::new_entity_uid(self.types.purpose(query.purpose)),
+            ),
+            (
+                "legal_basis".to_owned(),
+                RestrictedExpression::new_entity_uid(self.types.legal_basis(query.legal_basis)),
+            ),
+            (
+                "time".to_owned(),
+                RestrictedExpression::new_datetime(cedar_datetime(query.time)),
+            ),
+        ])
+        .map_err(|e| PolicyError::Request(e.to_string()))?;
+        let request = Request::new(
+            principal,
+            action.clone(),
+            self.types.exchange.clone(),
+            context,
+            Some(&policies.schema),
+        )
+        .map_err(|e| PolicyError::Request(e.to_string()))?;
+        let response = self
+            .authorizer
+            .is_authorized(&request, &policies.set, &entities);
+        for error in response.diagnostics().errors() {
+            tracing::warn!(%error, action = query.action, "policy evaluation error");
+        }
+        let mut policy_ids: Vec<String> = response
+            .diagnostics()
+            .reason()
+            .map(|id| AsRef::<str>::as_ref(id).to_owned())
+            .collect();
+        policy_ids.sort_unstable();
+        Ok(Decision {
+            allowed: response.decision() == cedar_policy::Decision::Allow,
+            action: query.action.to_owned(),
+            purpose: query.purpose,
+            legal_basis: query.legal_basis,
+            policy_ids,
+            policy_set_hash: Arc::clone(policies.hash()),
+        })
+    }
+}
+
+/// The schema's entity types, parsed once.
+#[derive(Debug)]
+struct EntityTypes {
+    agency: EntityTypeName,
+    system: EntityTypeName,
+    auditor: EntityTypeName,
+    exchange: EntityUid,
+    purposes: Vec<(Purpose, EntityUid)>,
+    legal_bases: Vec<(LegalBasis, EntityUid)>,
+}
+
+impl EntityTypes {
+    fn new() -> Result<Self, PolicyError> {
+        let name = |ty: &str| {
+            EntityTypeName::from_str(&format!("{NAMESPACE}::{ty}"))
+                .map_err(|e| PolicyError::BuiltinSchema(e.to_string()))
+        };
+        let purpose = name("Purpose")?;
+        let legal_basis = name("LegalBasis")?;
+        Ok(Self {
+            agency: name("Agency")?,
+            system: name("System")?,
+            auditor: name("Auditor")?,
+            exchange: uid(&name("Exchange")?, "jembatan"),
+            purposes: Purpose::ALL
+                .into_iter()
+                .map(|p| (p, uid(&purpose, p.code())))
+                .collect(),
+            legal_bases: LegalBasis::ALL
+                .into_iter()
+                .map(|b| (b, uid(&legal_basis, b.code())))
+                .collect(),
+        })
+    }
+
+    fn purpose(&self, purpose: Purpose) -> EntityUid {
+        lookup(&self.purposes, purpose)
+    }
+
+    fn legal_basis(&self, basis: LegalBasis) -> EntityUid {
+        lookup(&self.legal_bases, basis)
+    }
+
+    /// The principal's entity and the entities a decision needs: a system and its agency, or
+    /// an auditor's office.
+    fn principal(&self, kind: &PrincipalKind) -> Result<(EntityUid, Entities), PolicyError> {
+        let (principal, entities) = match kind {
+            PrincipalKind::Agency { agency, system } => {
+                let agency = uid(&self.agency, agency);
+                let principal = uid(
+                    &self.system,
+                    &format!("{}/{system}", agency.id().unescaped()),
+                );
+                let entities = vec![
+                    Entity::new_no_attrs(principal.clone(), HashSet::from([agency.clone()])),
+                    Entity::new_no_attrs(agency, HashSet::new()),
+                ];
+                (principal, entities)
+            }
+            PrincipalKind::Auditor { office } => {
+                let principal = uid(&self.auditor, office);
+                let entities = vec![Entity::new_no_attrs(principal.clone(), HashSet::new())];
+                (principal, entities)
+            }
+        };
+        let entities = Entities::from_entities(entities, None)
+            .map_err(|e| PolicyError::Request(e.to_string()))?;
+        Ok((principal, entities))
+    }
+}
+
+fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+}
+
+fn lookup<T: PartialEq>(table: &[(T, EntityUid)], key: T) -> EntityUid {
+    table
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, uid)| uid.clone())
+        .unwrap_or_else(|| unreachable!("every enum value is in its table"))
+}
+
+/// Cedar's datetime form, UTC with milliseconds: `2026-11-22T08:30:00.000Z`.
+fn cedar_datetime(time: OffsetDateTime) -> String {
+    let t = time.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn engine() -> Engine {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::schema::write_defaults(dir.path()).expect("defaults");
+        Engine::new(Policies::load_dir(dir.path()).expect("defaults")).expect("engine")
+    }
+
+    fn kemendag() -> PrincipalKind {
+        PrincipalKind::Agency {
+            agency: "kemendag".into(),
+            system: "export-portal".into(),
+        }
+    }
+
+    fn query<'a>(principal: &'a PrincipalKind, action: &'a str, purpose: Purpose) -> Query<'a> {
+        Query {
+            principal,
+            action,
+            purpose,
+            legal_basis: LegalBasis::Consent,
+            time: datetime!(2026-11-22 08:30:00.250 UTC),
+        }
+    }
+
+    #[test]
+    fn a_permit_names_itself_and_the_set() {
+        let engine = engine();
+        let kemendag = kemendag();
+        let decision = engine
+            .decide(&query(&kemendag, "read/contact", Purpose::BusinessMatching))
+            .expect("decide");
+        assert!(decision.allowed);
+        assert_eq!(decision.policy_ids, ["kemendag-candidate-contact"]);
+        assert_eq!(decision.policy_set_hash, *engine.current().hash());
+    }
+
+    #[test]
+    fn a_forbid_beats_the_permit_and_is_named() {
+        let engine = engine();
+        let kemendag = kemendag();
+        let decision = engine
+            .decide(&Query {
+                legal_basis: LegalBasis::PublicTask,
+                ..query(&kemendag, "read/contact", Purpose::BusinessMatching)
+            })
+            .expect("decide");
+        assert!(!decision.allowed);
+        assert_eq!(decision.policy_ids, ["individual-data-needs-consent"]);
+    }
+
+    #[test]
+    fn nothing_permits_means_denied_with_no_policy_named() {
+        let engine = engine();
+        let bappenas = PrincipalKind::Agency {
+            agency: "bappenas".into(),
+            system: "sipd".into(),
+        };
+        let decision = engine
+            .decide(&query(
+                &bappenas,
+                "WorkforceService/QueryAvailability",
+                Purpose::Statistics,
+            ))
+            .expect("decide");
+        assert!(!decision.allowed);
+        assert!(decision.policy_ids.is_empty());
+        assert!(
+            decision.to_string().ends_with("denied by default)"),
+            "{decision}"
+        );
+    }
+
+    #[test]
+    fn an_agency_named_like_another_agencys_system_gains_nothing() {
+        // System ids are "<agency>/<system>": agency "kemendag-x" is not agency "kemendag".
+        let engine = engine();
+        let lookalike = PrincipalKind::Agency {
+            agency: "kemendag-export-portal".into(),
+            system: "kemendag".into(),
+        };
+        let decision = engine
+            .decide(&query(
+                &lookalike,
+                "WorkforceService/QueryAvailability",
+                Purpose::Statistics,
+            ))
+            .expect("decide");
+        assert!(!decision.allowed);
+    }
+
+    #[test]
+    fn undeclared_actions_are_errors_not_decisions() {
+        let engine = engine();
+        let kemendag = kemendag();
+        let err = engine
+            .decide(&query(
+                &kemendag,
+                "WorkforceService/DumpAll",
+                Purpose::Statistics,
+            ))
+            .expect_err("undeclared");
+        assert!(
+            matches!(err, PolicyError::UnknownAction(ref a) if a == "WorkforceService/DumpAll")
+        );
+    }
+
+    #[test]
+    fn the_request_time_reaches_the_policies() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("until.cedar"),
+            "@id(\"until-2027\")\npermit (principal, action == Jembatan::Action::\"read/aggregate\", resource)\n\
+             when { context.time < datetime(\"2027-01-01T00:00:00Z\") };\n",
+        )
+        .expect("write");
+        let engine = Engine::new(Policies::load_dir(dir.path()).expect("valid")).expect("engine");
+        let kemendag = kemendag();
+        let before = query(&kemendag, "read/aggregate", Purpose::Statistics);
+        assert!(engine.decide(&before).expect("decide").allowed);
+        let after = Query {
+            time: datetime!(2027-01-01 00:00:00.001 UTC),
+            ..before
+        };
+        assert!(!engine.decide(&after).expect("decide").allowed);
+    }
+
+    #[test]
+    fn replace_swaps_the_set_in_force() {
+        let engine = engine();
+        let before = Arc::clone(engine.current().hash());
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("none.cedar"),
+            "@id(\"nobody\")\nforbid (principal, action, resource);\n",
+        )
+        .expect("write");
+        let old = engine.replace(Policies::load_dir(dir.path()).expect("valid"));
+        assert_eq!(*old.hash(), before);
+        assert_ne!(*engine.current().hash(), before);
+        let kemendag = kemendag();
+        let decision = engine
+            .decide(&query(&kemendag, "read/aggregate", Purpose::Statistics))
+            .expect("decide");
+        assert!(!decision.allowed);
+        assert_eq!(decision.policy_ids, ["nobody"]);
+    }
+}

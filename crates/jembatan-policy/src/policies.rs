@@ -1,0 +1,385 @@
+//! A policy folder parsed and validated against the built-in schema.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use cedar_policy::{EntityUid, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use miette::Diagnostic;
+
+use crate::schema::SCHEMA_FILE;
+use crate::source::{PolicySource, SourceFile};
+use crate::{PolicyError, Problem};
+
+/// Where a policy was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// File name within the folder.
+    pub file: String,
+    /// 1-based line of its `@id` annotation.
+    pub line: usize,
+}
+
+/// A validated policy set, ready to decide requests.
+#[derive(Debug)]
+pub struct Policies {
+    pub(crate) schema: Schema,
+    pub(crate) set: PolicySet,
+    pub(crate) actions: HashMap<String, EntityUid>,
+    hash: Arc<str>,
+    origins: BTreeMap<String, Origin>,
+    warnings: Vec<Problem>,
+}
+
+impl Policies {
+    /// Reads and compiles the policy folder `dir`.
+    pub fn load_dir(dir: &Path) -> Result<Self, PolicyError> {
+        Self::compile(&PolicySource::read_dir(dir)?)
+    }
+
+    /// Parses every file, gives each policy its `@id`, and validates the set in strict mode
+    /// against the built-in schema. Reports every problem found, not just the first.
+    pub fn compile(source: &PolicySource) -> Result<Self, PolicyError> {
+        if source.policy_files.is_empty() {
+            return Err(PolicyError::NoPolicies(source.dir.clone()));
+        }
+        let schema = crate::schema::builtin()?;
+        let mut problems: Vec<Problem> = source
+            .foreign_schema_files()
+            .into_iter()
+            .map(|file| Problem {
+                file: file.to_owned(),
+                position: None,
+                policy: None,
+                message: format!(
+                    "differs from the schema built into this program; the schema is not \
+                     configurable: remove the file or copy {SCHEMA_FILE} from deploy/policies"
+                ),
+            })
+            .collect();
+
+        let mut set = PolicySet::new();
+        let mut origins: BTreeMap<String, Origin> = BTreeMap::new();
+        for file in &source.policy_files {
+            let parsed = match PolicySet::from_str(&file.text) {
+                Ok(parsed) => parsed,
+                Err(errors) => {
+                    problems.extend(errors.iter().map(|e| problem(file, None, e)));
+                    continue;
+                }
+            };
+            if parsed.templates().next().is_some() {
+                problems.push(at(
+                    file,
+                    None,
+                    "templates are not supported; write policies",
+                ));
+            }
+            for policy in parsed.policies() {
+                let Some(id) = policy.annotation("id") else {
+                    let text = policy.to_string();
+                    let line = line_of(&file.text, text.lines().next().unwrap_or_default());
+                    problems.push(Problem {
+                        position: line.map(|l| (l, 1)),
+                        ..at(file, None, "every policy needs an @id(\"...\") annotation")
+                    });
+                    continue;
+                };
+                if let Err(reason) = check_id(id) {
+                    problems.push(at(file, Some(id), reason));
+                    continue;
+                }
+                let line = line_of(&file.text, &format!("@id(\"{id}\")")).unwrap_or(1);
+                if let Some(first) = origins.get(id) {
+                    problems.push(Problem {
+                        position: Some((line, 1)),
+                        ..at(
+                            file,
+                            Some(id),
+                            &format!("duplicate @id; first used at {}:{}", first.file, first.line),
+                        )
+                    });
+                    continue;
+                }
+                origins.insert(
+                    id.to_owned(),
+                    Origin {
+                        file: file.name.clone(),
+                        line,
+                    },
+                );
+                let policy = policy.new_id(PolicyId::new(id));
+                if let Err(e) = set.add(policy) {
+                    problems.push(at(file, Some(id), &e.to_string()));
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(invalid(source, problems));
+        }
+
+        let validator = Validator::new(schema);
+        let result = validator.validate(&set, ValidationMode::Strict);
+        let file_of = |id: &PolicyId| {
+            origins
+                .get(AsRef::<str>::as_ref(id))
+                .and_then(|o| source.policy_files.iter().find(|f| f.name == o.file))
+        };
+        for error in result.validation_errors() {
+            if let Some(file) = file_of(error.policy_id()) {
+                problems.push(problem(file, Some(id_str(error.policy_id())), error));
+            }
+        }
+        let warnings = result
+            .validation_warnings()
+            .filter_map(|w| {
+                file_of(w.policy_id()).map(|file| problem(file, Some(id_str(w.policy_id())), w))
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(invalid(source, problems));
+        }
+        let schema = validator.schema().clone();
+        let actions = schema
+            .actions()
+            .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
+            .collect();
+        Ok(Self {
+            schema,
+            set,
+            actions,
+            hash: source.hash.as_str().into(),
+            origins,
+            warnings,
+        })
+    }
+
+    /// `sha256:<hex>` of the folder the set was read from.
+    pub fn hash(&self) -> &Arc<str> {
+        &self.hash
+    }
+
+    /// Ids of every policy with where it was written, sorted by id.
+    pub fn origins(&self) -> &BTreeMap<String, Origin> {
+        &self.origins
+    }
+
+    /// Validator warnings (for example a policy that can never apply). They do not stop a load.
+    pub fn warnings(&self) -> &[Problem] {
+        &self.warnings
+    }
+
+    /// Every action the schema declares, sorted.
+    pub fn action_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.actions.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+fn invalid(source: &PolicySource, problems: Vec<Problem>) -> PolicyError {
+    PolicyError::Invalid {
+        dir: source.dir.clone(),
+        problems,
+    }
+}
+
+fn at(file: &SourceFile, policy: Option<&str>, message: &str) -> Problem {
+    Problem {
+        file: file.name.clone(),
+        position: None,
+        policy: policy.map(str::to_owned),
+        message: message.to_owned(),
+    }
+}
+
+/// A problem from a Cedar diagnostic, located by its first label within `file`.
+fn problem(file: &SourceFile, policy: Option<&str>, diagnostic: &dyn Diagnostic) -> Problem {
+    let position = diagnostic
+        .labels()
+        .and_then(|mut labels| labels.next())
+        .map(|label| position_of(&file.text, label.offset()));
+    let mut message = diagnostic.to_string();
+    if let Some(help) = diagnostic.help() {
+        message = format!("{message} ({help})");
+    }
+    Problem {
+        file: file.name.clone(),
+        position,
+        policy: policy.map(str::to_owned),
+        message,
+    }
+}
+
+fn id_str(id: &PolicyId) -> &str {
+    id.as_ref()
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn position_of(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, offset.min(text.len()) - line_start + 1)
+}
+
+/// 1-based line of the first occurrence of `needle`.
+fn line_of(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle).map(|offset| position_of(text, offset).0)
+}
+
+/// Policy ids go into audit leaves and logs: keep them short and plain.
+fn check_id(id: &str) -> Result<(), &'static str> {
+    let plain = id
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if id.is_empty() || id.len() > 64 || !plain {
+        return Err("@id must be 1 to 64 characters of a-z, 0-9 and '-'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A temporary copy of the default folder plus `extra` files.
+    fn folder(extra: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::schema::write_defaults(dir.path()).expect("defaults");
+        for (name, text) in extra {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
+        dir
+    }
+
+    fn problems(dir: &tempfile::TempDir) -> Vec<Problem> {
+        match Policies::load_dir(dir.path()) {
+            Err(PolicyError::Invalid { problems, .. }) => problems,
+            other => panic!("expected invalid policies, got {other:?}"),
+        }
+    }
+
+    const PERMIT_HEAD: &str = "@id(\"extra\")\npermit (\n  principal in Jembatan::Agency::\"kemendag\",\n  \
+         action == Jembatan::Action::\"WorkforceService/ListCandidates\",\n  resource\n)\n";
+
+    #[test]
+    fn the_default_folder_loads_clean() {
+        let dir = folder(&[]);
+        let policies = Policies::load_dir(dir.path()).expect("defaults are valid");
+        assert_eq!(policies.origins().len(), 14);
+        assert!(policies.warnings().is_empty(), "{:?}", policies.warnings());
+        let origin = &policies.origins()["kemendag-candidate-contact"];
+        assert_eq!(origin.file, "kemendag.cedar");
+        let text = std::fs::read_to_string(dir.path().join("kemendag.cedar")).expect("read");
+        let line = text.lines().nth(origin.line - 1).expect("line");
+        assert_eq!(line, "@id(\"kemendag-candidate-contact\")");
+        assert_eq!(
+            policies.hash().as_ref(),
+            PolicySource::read_dir(dir.path()).expect("read").hash
+        );
+        assert_eq!(policies.action_names().len(), 27);
+    }
+
+    #[test]
+    fn a_syntax_error_is_located_by_file_and_line() {
+        let dir = folder(&[(
+            "broken.cedar",
+            "// one\n// two\npermit (principal, action resource);\n",
+        )]);
+        let found = problems(&dir);
+        assert!(!found.is_empty());
+        for problem in &found {
+            assert_eq!(problem.file, "broken.cedar");
+            assert_eq!(problem.position.map(|(line, _)| line), Some(3), "{problem}");
+        }
+    }
+
+    #[test]
+    fn a_misspelt_purpose_fails_validation() {
+        let text = format!(
+            "{PERMIT_HEAD}when {{ context.purpose == Jembatan::Purpose::\"BUSINES_MATCHING\" }};\n"
+        );
+        let dir = folder(&[("extra.cedar", &text)]);
+        let found = problems(&dir);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].file, "extra.cedar");
+        assert_eq!(found[0].policy.as_deref(), Some("extra"));
+        assert_eq!(found[0].position.map(|(line, _)| line), Some(7));
+        assert!(
+            found[0].message.contains("BUSINES_MATCHING"),
+            "{}",
+            found[0]
+        );
+    }
+
+    #[test]
+    fn a_missing_context_attribute_fails_validation() {
+        let text =
+            format!("{PERMIT_HEAD}when {{ context.purpse == Jembatan::Purpose::\"AUDIT\" }};\n");
+        let found = problems(&folder(&[("extra.cedar", &text)]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].message.contains("purpse"), "{}", found[0]);
+    }
+
+    #[test]
+    fn an_undeclared_action_fails_validation() {
+        let text = "@id(\"dump\")\npermit (principal, action == Jembatan::Action::\"WorkforceService/DumpAll\", resource);\n";
+        let found = problems(&folder(&[("extra.cedar", text)]));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].policy.as_deref(), Some("dump"));
+    }
+
+    #[test]
+    fn ids_are_required_plain_and_unique() {
+        let text = "permit (principal, action, resource);\n\
+                    @id(\"Has Spaces\")\npermit (principal, action, resource);\n\
+                    @id(\"kemendag-witness\")\npermit (principal, action, resource);\n";
+        // "other.cedar" sorts after "kemendag.cedar", which holds the first kemendag-witness.
+        let found = problems(&folder(&[("other.cedar", text)]));
+        let messages: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert_eq!(found.len(), 3, "{messages:#?}");
+        assert!(messages[0].contains("needs an @id"), "{}", messages[0]);
+        assert!(messages[1].contains("Has Spaces"), "{}", messages[1]);
+        assert!(
+            messages[2].starts_with("other.cedar:4:1: policy kemendag-witness: duplicate @id; first used at kemendag.cedar:"),
+            "{}",
+            messages[2]
+        );
+    }
+
+    #[test]
+    fn an_edited_schema_copy_is_refused() {
+        let edited = crate::schema::SCHEMA_TEXT
+            .replace("entity Exchange;", "entity Exchange;\n  entity Extra;");
+        let found = problems(&folder(&[
+            (SCHEMA_FILE, &edited),
+            ("other.cedarschema", ""),
+        ]));
+        let files: Vec<&str> = found.iter().map(|p| p.file.as_str()).collect();
+        assert_eq!(files, [SCHEMA_FILE, "other.cedarschema"]);
+        assert!(
+            found[0].message.contains("not configurable"),
+            "{}",
+            found[0]
+        );
+    }
+
+    #[test]
+    fn a_folder_without_policies_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("README.md"), "no policies here").expect("write");
+        assert!(matches!(
+            Policies::load_dir(dir.path()),
+            Err(PolicyError::NoPolicies(_))
+        ));
+        assert!(matches!(
+            Policies::load_dir(&dir.path().join("missing")),
+            Err(PolicyError::Read { .. })
+        ));
+    }
+}
