@@ -10,6 +10,9 @@ use jembatan_server::{Config, Exchange};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod policy_matrix;
+pub mod raw_call;
+
 /// Trust domain of the test PKI.
 pub const TRUST_DOMAIN: &str = "test.jembatan.local";
 
@@ -79,14 +82,23 @@ pub fn trust_domain() -> TrustDomain {
     TrustDomain::new(TRUST_DOMAIN).expect("trust domain")
 }
 
-/// A server config on 127.0.0.1:0 using `pki`, a store URL, and extra TOML for `[server]`.
+/// A path in the repository (tests run with the package folder as working directory).
+pub fn repo_path(relative: &str) -> PathBuf {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo");
+    Path::new(&manifest_dir).join("..").join(relative)
+}
+
+/// A server config on 127.0.0.1:0 using `pki`, a store URL, and extra TOML for `[server]`; the
+/// default policies of `deploy/policies`, not watched.
 pub fn config(pki: &TestPki, store_url: &str, server_toml: &str) -> Config {
     let dir = pki.dir.path();
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n{server_toml}\n\
          [tls]\ncert = \"server.pem\"\nkey = \"server-key.pem\"\nclient_ca = \"ca.pem\"\n\
          [identity]\ntrust_domain = \"{TRUST_DOMAIN}\"\n\
-         [store]\nurl = \"{store_url}\"\n"
+         [policy]\ndir = \"{policies}\"\nwatch_interval_ms = 0\n\
+         [store]\nurl = \"{store_url}\"\n",
+        policies = repo_path("deploy/policies").display()
     );
     Config::parse(&text, std::iter::empty(), dir).expect("test config")
 }

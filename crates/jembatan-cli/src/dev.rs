@@ -5,6 +5,7 @@
 //! pki/ca.pem pki/ca-key.pem pki/server.pem pki/server-key.pem
 //! pki/kemendag.pem pki/kp2mi.pem pki/auditor.pem (and their -key.pem)
 //! audit/log.key (0600) audit/log.pub
+//! policies/ (the default policies of deploy/policies and their schema)
 //! ```
 //!
 //! and serves it until SIGINT or SIGTERM.
@@ -53,7 +54,8 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     }
     crate::logging::init(&config.log)?;
     let exchange = Exchange::bind(&config).await?;
-    print_welcome(&args.dir, exchange.local_addr(), created);
+    let policy_set = exchange.policy().current().hash().to_string();
+    print_welcome(&args.dir, exchange.local_addr(), created, &policy_set);
     exchange.serve(crate::serve::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -101,6 +103,13 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
         created = true;
     }
 
+    // The folder is the operator's once made: a policy removed from it stays removed.
+    let policies = dir.join("policies");
+    if !policies.exists() {
+        jembatan_policy::schema::write_defaults(&policies)?;
+        created = true;
+    }
+
     let config = dir.join("jembatan.toml");
     if !config.exists() {
         let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7443)));
@@ -130,13 +139,18 @@ client_ca = "pki/ca.pem"
 [identity]
 trust_domain = "{trust_domain}"
 
+[policy]
+# Edit the files there: the exchange reloads them when they change (and on SIGHUP),
+# refusing a folder that does not validate. `jembatan policy check --dir policies` first.
+dir = "policies"
+
 [store]
 url = "sqlite://jembatan.db"
 "#
     )
 }
 
-fn print_welcome(dir: &Path, addr: SocketAddr, created: bool) {
+fn print_welcome(dir: &Path, addr: SocketAddr, created: bool, policy_set: &str) {
     let d = dir.display();
     let dir_flag = if dir == Path::new(".jembatan") {
         String::new()
@@ -155,9 +169,14 @@ fn print_welcome(dir: &Path, addr: SocketAddr, created: bool) {
                 {d}/pki/kp2mi.pem     spiffe://{TRUST_DOMAIN}/agency/kp2mi/siskop2mi
                 {d}/pki/auditor.pem   spiffe://{TRUST_DOMAIN}/auditor/inspectorate
   audit key     {d}/audit/log.pub
+  policies      {d}/policies/  {policy_set}
+                what they allow: docs/policy-matrix.md
 
 Try it from another terminal:
   jembatan health --dev{dir_flag}{server_flag}
+  jembatan policy status --dev{dir_flag}{server_flag}
+  jembatan policy explain --dir {d}/policies --principal kemendag/export-portal \\
+    --action ListCandidates --purpose BUSINESS_MATCHING
   (from a checkout: cargo run --release -p jembatan-cli -- health --dev{dir_flag}{server_flag})
 
 Stop with Ctrl-C.",

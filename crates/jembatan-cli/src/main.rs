@@ -7,6 +7,7 @@ mod dev;
 mod health;
 mod logging;
 mod pki;
+mod policy;
 mod serve;
 
 use std::process::ExitCode;
@@ -30,6 +31,9 @@ enum Command {
     /// Make a certificate authority and issue certificates.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// Check, explain and inspect access policies.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Ask the exchange whether it is serving.
     Health(health::HealthArgs),
 }
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Pki(command) => pki::run(command),
+            Command::Policy(command) => policy::run(command).await,
             Command::Health(args) => health::run(args).await,
         }
     });

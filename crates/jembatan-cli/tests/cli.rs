@@ -1,5 +1,6 @@
 //! The `jembatan` binary as an operator meets it: config errors that name the key, `pki`,
-//! `jembatan dev` made once and reused, `health --dev`, and shutdown on SIGTERM within its grace.
+//! `jembatan dev` made once and reused, `health --dev`, `policy check|explain|status`, policy
+//! reload on SIGHUP, and shutdown on SIGTERM within its grace.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -158,6 +159,8 @@ impl Dev {
                 "127.0.0.1:0",
             ])
             .env("JEMBATAN_SERVER_SHUTDOWN_GRACE_SECS", "1")
+            // Policy changes take effect on SIGHUP only, so a test sees which did it.
+            .env("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -193,16 +196,30 @@ impl Dev {
         ])
     }
 
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill {signal}");
+    }
+
+    fn policy_status(&self, dir: &Path) -> Output {
+        jembatan(&[
+            "policy",
+            "status",
+            "--dev",
+            "--dir",
+            dir.to_str().expect("utf-8"),
+            "--server",
+            &self.url,
+        ])
+    }
+
     /// Sends SIGTERM and waits for the exit, returning it and how long it took.
     fn terminate(mut self) -> (std::process::ExitStatus, Duration) {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .expect("kill")
-                .success()
-        );
+        self.signal("-TERM");
         let start = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
@@ -244,6 +261,11 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
         "pki/auditor-key.pem",
         "audit/log.key",
         "audit/log.pub",
+        "policies/jembatan.cedarschema",
+        "policies/kemendag.cedar",
+        "policies/kp2mi.cedar",
+        "policies/auditors.cedar",
+        "policies/individual-data.cedar",
     ] {
         assert!(root.join(file).is_file(), "{file} missing");
     }
@@ -336,4 +358,206 @@ fn sigterm_ends_the_server_within_its_grace_even_with_a_call_in_flight() {
     if let Ok(Some(message)) = next {
         assert_eq!(message.status(), jembatan_client::ServingStatus::NotServing);
     }
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The `policy set sha256:…` that `jembatan policy check` prints for `dir`.
+fn checked_hash(dir: &Path) -> String {
+    let out = jembatan(&["policy", "check", "--dir", dir.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let hash = text
+        .lines()
+        .find_map(|line| line.strip_prefix("policy set "))
+        .expect("policy set line");
+    hash.to_owned()
+}
+
+#[test]
+fn policy_check_validates_a_folder_and_names_each_problem() {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/policies");
+    let out = jembatan(&["policy", "check", "--dir", deploy.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).starts_with("ok: 14 policies in 4 files"),
+        "{}",
+        stdout(&out)
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    for entry in std::fs::read_dir(&deploy).expect("deploy/policies") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).expect("copy");
+    }
+    write(
+        &dir.path().join("typo.cedar"),
+        "@id(\"typo\")\npermit (principal, action, resource)\n\
+         when { context.purpose == Jembatan::Purpose::\"STATISTIK\" };\n",
+    );
+    let out = jembatan(&[
+        "policy",
+        "check",
+        "--dir",
+        dir.path().to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("typo.cedar:3:"), "{stderr}");
+    assert!(stderr.contains("policy typo:"), "{stderr}");
+    assert!(stderr.contains("STATISTIK"), "{stderr}");
+}
+
+#[test]
+fn policy_explain_prints_the_decision_and_the_deciding_policies() {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/policies");
+    let deploy = deploy.to_str().expect("utf-8");
+    let out = jembatan(&[
+        "policy",
+        "explain",
+        "--dir",
+        deploy,
+        "--principal",
+        "kemendag/export-portal",
+        "--action",
+        "ListCandidates",
+        "--purpose",
+        "BUSINESS_MATCHING",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("action       WorkforceService/ListCandidates"),
+        "{text}"
+    );
+    let consent = text
+        .lines()
+        .find(|l| l.starts_with("CONSENT "))
+        .expect("CONSENT line");
+    assert!(
+        consent.contains("ALLOW")
+            && consent.contains("kemendag-candidate-profiles (kemendag.cedar:"),
+        "{text}"
+    );
+    let public_task = text
+        .lines()
+        .find(|l| l.starts_with("PUBLIC_TASK "))
+        .expect("line");
+    assert!(
+        public_task.contains("DENY") && public_task.contains("individual-data-needs-consent"),
+        "{text}"
+    );
+
+    let out = jembatan(&[
+        "policy",
+        "explain",
+        "--dir",
+        deploy,
+        "--principal",
+        "bappenas/sipd",
+        "--action",
+        "QueryAvailability",
+        "--purpose",
+        "STATISTICS",
+        "--legal-basis",
+        "PUBLIC_TASK",
+    ]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("PUBLIC_TASK          DENY     none permits it (deny by default)"),
+        "{text}"
+    );
+
+    let out = jembatan(&[
+        "policy",
+        "explain",
+        "--dir",
+        deploy,
+        "--principal",
+        "kemendag/export-portal",
+        "--action",
+        "DumpEverything",
+        "--purpose",
+        "STATISTICS",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("action \"DumpEverything\" is not declared")
+    );
+}
+
+#[test]
+fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("exchange");
+    let policies = root.join("policies");
+    let dev = Dev::start(&root);
+    let wait_for = |what: &str, done: &dyn Fn(&Output) -> bool| -> Output {
+        let start = Instant::now();
+        loop {
+            let out = dev.policy_status(&root);
+            if done(&out) {
+                return out;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{what}: {}",
+                stdout(&out)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let initial = checked_hash(&policies);
+    let out = dev.policy_status(&root);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("policy set in force  {initial}")
+    );
+
+    write(
+        &policies.join("freeze.cedar"),
+        "@id(\"freeze\")\nforbid (principal, action, resource);\n",
+    );
+    let frozen = checked_hash(&policies);
+    dev.signal("-HUP");
+    let out = wait_for("reload on SIGHUP", &|out| stdout(out).contains(&frozen));
+    assert!(out.status.success());
+
+    write(
+        &policies.join("broken.cedar"),
+        "permit (principal action resource);\n",
+    );
+    dev.signal("-HUP");
+    let out = wait_for("refusal on SIGHUP", &|out| stdout(out).contains("refused"));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a refused folder is worth a non-zero exit"
+    );
+    assert!(
+        stdout(&out).contains(&format!("policy set in force  {frozen}")),
+        "{}",
+        stdout(&out)
+    );
+    let (status, _) = dev.terminate();
+    assert!(status.success());
 }

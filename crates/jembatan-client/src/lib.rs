@@ -12,6 +12,9 @@ pub use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 pub use jembatan_proto::v1;
+pub use stated::Stated;
+
+mod stated;
 
 /// Errors of the client.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,9 @@ pub enum ClientError {
         /// The underlying error.
         source: tonic::transport::Error,
     },
+    /// A metadata value cannot travel as an HTTP/2 header (non-ASCII or control characters).
+    #[error("metadata {0}: the value must be printable ASCII")]
+    InvalidMetadata(&'static str),
     /// The server answered with an error.
     #[error("{}: {}", .0.code(), .0.message())]
     Status(#[from] tonic::Status),
@@ -115,4 +121,31 @@ impl Client {
             .await?;
         Ok(response.into_inner().status())
     }
+
+    /// The policy set in force on the server, from the headers of a health check.
+    pub async fn policy_status(&self) -> Result<PolicyStatus, ClientError> {
+        let response = HealthClient::new(self.channel.clone())
+            .check(HealthCheckRequest::default())
+            .await?;
+        let header = |key| {
+            response
+                .metadata()
+                .get(key)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        Ok(PolicyStatus {
+            policy_set: header(jembatan_proto::metadata::POLICY_SET),
+            refused: header(jembatan_proto::metadata::POLICY_REFUSED),
+        })
+    }
+}
+
+/// What the server says of its access policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyStatus {
+    /// `sha256:<hex>` of the policy set in force; `None` from a server that does not say.
+    pub policy_set: Option<String>,
+    /// `sha256:<hex>` of a newer policy folder the server refused, if any.
+    pub refused: Option<String>,
 }

@@ -23,6 +23,7 @@ use crate::{Decision, Policies, PolicyError, Query};
 #[derive(Debug)]
 pub struct Engine {
     current: RwLock<Arc<Policies>>,
+    refused: RwLock<Option<Arc<str>>>,
     types: EntityTypes,
     authorizer: Authorizer,
 }
@@ -32,6 +33,7 @@ impl Engine {
     pub fn new(policies: Policies) -> Result<Self, PolicyError> {
         Ok(Self {
             current: RwLock::new(Arc::new(policies)),
+            refused: RwLock::new(None),
             types: EntityTypes::new()?,
             authorizer: Authorizer::new(),
         })
@@ -48,12 +50,21 @@ impl Engine {
 
     /// Puts `policies` in force and returns the set they replace.
     pub fn replace(&self, policies: Policies) -> Arc<Policies> {
-        let new = Arc::new(policies);
-        let mut guard = match self.current.write() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        std::mem::replace(&mut *guard, new)
+        *write(&self.refused) = None;
+        std::mem::replace(&mut *write(&self.current), Arc::new(policies))
+    }
+
+    /// Notes that the folder with hash `hash` was refused; the set in force stays.
+    pub fn record_refusal(&self, hash: &str) {
+        *write(&self.refused) = Some(hash.into());
+    }
+
+    /// The hash of the last folder refused since the set in force was loaded, if any.
+    pub fn refused(&self) -> Option<Arc<str>> {
+        match self.refused.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 
     /// Decides `query` under the policies in force.
@@ -115,6 +126,14 @@ impl Engine {
             policy_ids,
             policy_set_hash: Arc::clone(policies.hash()),
         })
+    }
+}
+
+/// Takes the write lock; the holders only swap values and cannot leave them half-written.
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    match lock.write() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
@@ -356,7 +375,14 @@ mod tests {
             "@id(\"nobody\")\nforbid (principal, action, resource);\n",
         )
         .expect("write");
+        engine.record_refusal("sha256:broken");
+        assert_eq!(engine.refused().as_deref(), Some("sha256:broken"));
         let old = engine.replace(Policies::load_dir(dir.path()).expect("valid"));
+        assert_eq!(
+            engine.refused(),
+            None,
+            "a successful load clears the refusal"
+        );
         assert_eq!(*old.hash(), before);
         assert_ne!(*engine.current().hash(), before);
         let kemendag = kemendag();

@@ -86,11 +86,14 @@ impl Policies {
                     });
                     continue;
                 };
+                let line = line_of(&file.text, &format!("@id(\"{id}\")")).unwrap_or(1);
                 if let Err(reason) = check_id(id) {
-                    problems.push(at(file, Some(id), reason));
+                    problems.push(Problem {
+                        position: Some((line, 1)),
+                        ..at(file, Some(id), reason)
+                    });
                     continue;
                 }
-                let line = line_of(&file.text, &format!("@id(\"{id}\")")).unwrap_or(1);
                 if let Some(first) = origins.get(id) {
                     problems.push(Problem {
                         position: Some((line, 1)),
@@ -115,10 +118,7 @@ impl Policies {
                 }
             }
         }
-        if !problems.is_empty() {
-            return Err(invalid(source, problems));
-        }
-
+        // Validate what did parse, so that one run reports every problem of the folder.
         let validator = Validator::new(schema);
         let result = validator.validate(&set, ValidationMode::Strict);
         let file_of = |id: &PolicyId| {
@@ -138,6 +138,7 @@ impl Policies {
             })
             .collect();
         if !problems.is_empty() {
+            problems.sort_by(|a, b| (&a.file, a.position).cmp(&(&b.file, b.position)));
             return Err(invalid(source, problems));
         }
         let schema = validator.schema().clone();
@@ -168,6 +169,11 @@ impl Policies {
     /// Validator warnings (for example a policy that can never apply). They do not stop a load.
     pub fn warnings(&self) -> &[Problem] {
         &self.warnings
+    }
+
+    /// Whether the schema declares `action`.
+    pub fn declares(&self, action: &str) -> bool {
+        self.actions.contains_key(action)
     }
 
     /// Every action the schema declares, sorted.
@@ -201,6 +207,17 @@ fn problem(file: &SourceFile, policy: Option<&str>, diagnostic: &dyn Diagnostic)
         .and_then(|mut labels| labels.next())
         .map(|label| position_of(&file.text, label.offset()));
     let mut message = diagnostic.to_string();
+    if let Some(id) = policy {
+        // Cedar names the policy at the front; the problem already does.
+        for prefix in [
+            format!("for policy `{id}`, "),
+            format!("for policy `{id}`: "),
+        ] {
+            if let Some(rest) = message.strip_prefix(&prefix) {
+                message = rest.to_owned();
+            }
+        }
+    }
     if let Some(help) = diagnostic.help() {
         message = format!("{message} ({help})");
     }

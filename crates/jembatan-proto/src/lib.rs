@@ -11,6 +11,23 @@ pub mod v1 {
     tonic::include_proto!("jembatan.v1");
 }
 
+/// Request metadata keys and response headers of the contract (documented at the top of each
+/// `.proto` file).
+pub mod metadata {
+    /// The stated purpose, e.g. `BUSINESS_MATCHING`; required on every `jembatan.v1` method.
+    pub const PURPOSE: &str = "jembatan-purpose";
+    /// The stated lawful basis, e.g. `CONSENT`; required on every `jembatan.v1` method.
+    pub const LEGAL_BASIS: &str = "jembatan-legal-basis";
+    /// The caller's case or letter number, at most 128 characters; optional.
+    pub const CASE_REF: &str = "jembatan-case-ref";
+    /// The caller's pseudonymous id of the person acting, at most 128 characters; optional.
+    pub const OPERATOR: &str = "jembatan-operator";
+    /// Response header on every call: `sha256:<hex>` of the policy set that decided it.
+    pub const POLICY_SET: &str = "jembatan-policy-set";
+    /// Response header while a newer policy folder has been refused: its `sha256:<hex>`.
+    pub const POLICY_REFUSED: &str = "jembatan-policy-refused";
+}
+
 /// The encoded `FileDescriptorSet` of every file in `jembatan.v1`, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     tonic::include_file_descriptor_set!("jembatan_v1_descriptor");

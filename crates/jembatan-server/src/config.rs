@@ -13,7 +13,7 @@ use crate::ServerError;
 
 /// Sections of the file; an environment variable `JEMBATAN_<SECTION>_<KEY>` overrides
 /// `<section>.<key>`, lower-cased. Other `JEMBATAN_*` variables are not configuration.
-const SECTIONS: &[&str] = &["server", "tls", "identity", "store", "log"];
+const SECTIONS: &[&str] = &["server", "tls", "identity", "policy", "store", "log"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -27,6 +27,9 @@ pub struct Config {
     pub tls: TlsSection,
     /// Whose identities are accepted.
     pub identity: IdentitySection,
+    /// Access policy.
+    #[serde(default)]
+    pub policy: PolicySection,
     /// The database.
     #[serde(default)]
     pub store: StoreSection,
@@ -94,6 +97,26 @@ impl Default for TlsSection {
 pub struct IdentitySection {
     /// Trust domain of client certificates' URI SANs, e.g. `exchange.go.id`.
     pub trust_domain: String,
+}
+
+/// `[policy]`: the Cedar policy folder and how it is reloaded.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicySection {
+    /// Folder of `*.cedar` policy files, validated against the built-in schema.
+    pub dir: PathBuf,
+    /// Milliseconds between checks of the folder for changes; 0 turns watching off (SIGHUP
+    /// still reloads).
+    pub watch_interval_ms: u64,
+}
+
+impl Default for PolicySection {
+    fn default() -> Self {
+        Self {
+            dir: "policies".into(),
+            watch_interval_ms: 2000,
+        }
+    }
 }
 
 /// `[store]`: the database.
@@ -202,6 +225,7 @@ impl Config {
         for path in [&mut tls.cert, &mut tls.key, &mut tls.client_ca]
             .into_iter()
             .chain(tls.crls.iter_mut())
+            .chain([&mut self.policy.dir])
         {
             *path = base.join(&*path);
         }

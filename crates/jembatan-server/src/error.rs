@@ -30,6 +30,9 @@ pub enum ServerError {
     /// Certificates or TLS configuration.
     #[error(transparent)]
     Pki(#[from] jembatan_pki::PkiError),
+    /// The access policies.
+    #[error(transparent)]
+    Policy(#[from] jembatan_policy::PolicyError),
     /// The store.
     #[error(transparent)]
     Store(#[from] jembatan_store::StoreError),

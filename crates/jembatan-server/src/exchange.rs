@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jembatan_pki::TrustDomain;
 use jembatan_pki::tls::{ServerTlsFiles, TlsVersions};
+use jembatan_policy::{Engine, Policies};
 use jembatan_proto::v1::{
     audit_service_server::AuditServiceServer,
     market_intel_service_server::MarketIntelServiceServer,
@@ -20,6 +21,7 @@ use tonic_health::ServingStatus;
 use crate::acceptor::{self, AcceptorLimits};
 use crate::identity_layer::IdentityLayer;
 use crate::pending::Pending;
+use crate::policy_layer::PolicyLayer;
 use crate::{Config, ServerError};
 
 /// Names of the contract's services, as health reports them.
@@ -40,6 +42,9 @@ pub struct Exchange {
     limits: AcceptorLimits,
     shutdown_grace: Duration,
     store: Store,
+    policy: Arc<Engine>,
+    policy_dir: std::path::PathBuf,
+    policy_watch: Duration,
 }
 
 impl Exchange {
@@ -69,6 +74,18 @@ impl Exchange {
                 reason: "must be at least 1".into(),
             });
         }
+        let policies = Policies::load_dir(&config.policy.dir)?;
+        for warning in policies.warnings() {
+            tracing::warn!(%warning, "policy validation warning");
+        }
+        tracing::info!(
+            policy_set = %policies.hash(),
+            policies = policies.origins().len(),
+            dir = %config.policy.dir.display(),
+            "policy set loaded"
+        );
+        let policy = Arc::new(Engine::new(policies)?);
+
         let location = StoreLocation::parse(&config.store.url)?;
         let store_options = StoreOptions {
             max_connections: config.store.max_connections.max(1),
@@ -96,6 +113,9 @@ impl Exchange {
             },
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             store,
+            policy,
+            policy_dir: config.policy.dir.clone(),
+            policy_watch: Duration::from_millis(config.policy.watch_interval_ms),
         })
     }
 
@@ -107,6 +127,11 @@ impl Exchange {
     /// The open store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The policy engine: the set in force, reloaded while serving.
+    pub fn policy(&self) -> &Arc<Engine> {
+        &self.policy
     }
 
     /// Serves until `shutdown` completes, then stops accepting, reports NOT_SERVING, and gives
@@ -126,6 +151,11 @@ impl Exchange {
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
 
+        let reload = tokio::spawn(crate::policy_reload::run(
+            Arc::clone(&self.policy),
+            self.policy_dir,
+            self.policy_watch,
+        ));
         let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -139,7 +169,11 @@ impl Exchange {
             let _ = grace_tx.send(());
         };
         let serve = Server::builder()
-            .layer(IdentityLayer)
+            .layer(
+                tower::ServiceBuilder::new()
+                    .layer(IdentityLayer)
+                    .layer(PolicyLayer::new(self.policy)),
+            )
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
@@ -163,6 +197,7 @@ impl Exchange {
             }
         };
         incoming.task.abort();
+        reload.abort();
         self.store.close().await;
         result
     }

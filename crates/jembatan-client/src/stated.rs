@@ -1,0 +1,57 @@
+//! The request context a caller states on every `jembatan.v1` call, as gRPC metadata.
+
+use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_proto::metadata;
+use tonic::metadata::{MetadataMap, MetadataValue};
+
+use crate::ClientError;
+
+/// Purpose and lawful basis of a call, and optionally the caller's case reference and operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stated {
+    /// Why the data is processed.
+    pub purpose: Purpose,
+    /// On which lawful basis (UU PDP Article 20).
+    pub legal_basis: LegalBasis,
+    /// The caller's case or letter number, at most 128 characters.
+    pub case_ref: Option<String>,
+    /// The caller's pseudonymous id of the person acting, at most 128 characters.
+    pub operator: Option<String>,
+}
+
+impl Stated {
+    /// A purpose and a basis, without case reference or operator.
+    pub fn new(purpose: Purpose, legal_basis: LegalBasis) -> Self {
+        Self {
+            purpose,
+            legal_basis,
+            case_ref: None,
+            operator: None,
+        }
+    }
+
+    /// `message` as a request carrying this context.
+    pub fn request<T>(&self, message: T) -> Result<tonic::Request<T>, ClientError> {
+        let mut request = tonic::Request::new(message);
+        self.apply(request.metadata_mut())?;
+        Ok(request)
+    }
+
+    /// Writes this context into `metadata`.
+    pub fn apply(&self, metadata: &mut MetadataMap) -> Result<(), ClientError> {
+        let entries = [
+            (metadata::PURPOSE, Some(self.purpose.code())),
+            (metadata::LEGAL_BASIS, Some(self.legal_basis.code())),
+            (metadata::CASE_REF, self.case_ref.as_deref()),
+            (metadata::OPERATOR, self.operator.as_deref()),
+        ];
+        for (key, value) in entries {
+            if let Some(value) = value {
+                let value = MetadataValue::try_from(value)
+                    .map_err(|_| ClientError::InvalidMetadata(key))?;
+                metadata.insert(key, value);
+            }
+        }
+        Ok(())
+    }
+}

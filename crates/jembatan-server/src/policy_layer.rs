@@ -1,0 +1,285 @@
+//! The policy layer: decides each call of the contract from the caller, the method and the
+//! stated purpose and legal basis, before the request body is read.
+//!
+//! - A call outside `jembatan.v1` (health, reflection) carries no data and passes.
+//! - A method the policy schema does not declare is UNIMPLEMENTED, and never reaches a handler.
+//! - A missing, repeated or unknown `jembatan-purpose` or `jembatan-legal-basis`, or an overlong
+//!   `jembatan-case-ref` or `jembatan-operator`, is INVALID_ARGUMENT naming the key.
+//! - A denial is PERMISSION_DENIED naming the caller, method, purpose and basis refused.
+//! - An allowed call reaches its handler with a [`CallContext`] in its extensions.
+//!
+//! Every response carries `jembatan-policy-set: sha256:<hex>`, the policy set that decided it,
+//! and `jembatan-policy-refused: sha256:<hex>` while a newer folder has been refused.
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_util::future::BoxFuture;
+use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_pki::{Principal, PrincipalKind};
+use jembatan_policy::{Decision, Engine, Policies, PolicyError, Query, method_action};
+use time::OffsetDateTime;
+use tonic::body::Body;
+use tonic::codegen::http::{self, HeaderMap, HeaderValue};
+use tower::{Layer, Service};
+
+use jembatan_proto::metadata::{
+    CASE_REF as CASE_REF_KEY, LEGAL_BASIS as LEGAL_BASIS_KEY, OPERATOR as OPERATOR_KEY,
+    POLICY_REFUSED as POLICY_REFUSED_HEADER, POLICY_SET as POLICY_SET_HEADER,
+    PURPOSE as PURPOSE_KEY,
+};
+
+/// Longest `jembatan-case-ref` or `jembatan-operator`, in characters.
+const MAX_FREE_TEXT: usize = 128;
+
+/// What the policy layer hands a handler about an allowed call.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The stated purpose.
+    pub purpose: Purpose,
+    /// The stated lawful basis.
+    pub legal_basis: LegalBasis,
+    /// The caller's case or letter number, if given.
+    pub case_ref: Option<String>,
+    /// The caller's pseudonymous id of the person acting, if given.
+    pub operator: Option<String>,
+    /// When the call arrived.
+    pub received_at: OffsetDateTime,
+    /// The method-level decision, with its deciding policies and policy set hash.
+    pub decision: Decision,
+}
+
+/// Adds [`PolicyCheck`] around a service.
+#[derive(Debug, Clone)]
+pub struct PolicyLayer {
+    engine: Arc<Engine>,
+}
+
+impl PolicyLayer {
+    /// A layer deciding with `engine`.
+    pub fn new(engine: Arc<Engine>) -> Self {
+        Self { engine }
+    }
+}
+
+impl<S> Layer<S> for PolicyLayer {
+    type Service = PolicyCheck<S>;
+
+    fn layer(&self, inner: S) -> PolicyCheck<S> {
+        PolicyCheck {
+            inner,
+            engine: Arc::clone(&self.engine),
+        }
+    }
+}
+
+/// Decides every contract call before its handler runs; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct PolicyCheck<S> {
+    inner: S,
+    engine: Arc<Engine>,
+}
+
+impl<S, B> Service<http::Request<B>> for PolicyCheck<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<http::Response<Body>, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        let policies = self.engine.current();
+        let headers = PolicyHeaders::new(&policies, self.engine.refused());
+        let checked = match method_action(request.uri().path()) {
+            None => Ok(()),
+            Some(action) => {
+                let action = action.to_owned();
+                self.check(&mut request, &action, &policies)
+            }
+        };
+        match checked {
+            Err(status) => {
+                let mut response = status.into_http();
+                headers.apply(response.headers_mut());
+                Box::pin(std::future::ready(Ok(response)))
+            }
+            Ok(()) => {
+                // The instance that was polled ready serves this call; the clone waits for the next.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let call = inner.call(request);
+                Box::pin(async move {
+                    let mut response = call.await?;
+                    headers.apply(response.headers_mut());
+                    Ok(response)
+                })
+            }
+        }
+    }
+}
+
+impl<S> PolicyCheck<S> {
+    fn check<B>(
+        &self,
+        request: &mut http::Request<B>,
+        action: &str,
+        policies: &Policies,
+    ) -> Result<(), tonic::Status> {
+        if !policies.declares(action) {
+            return Err(tonic::Status::unimplemented(format!(
+                "method {action} is not part of the jembatan.v1 contract"
+            )));
+        }
+        let principal = request
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| {
+                tonic::Status::unauthenticated("connection carries no client identity")
+            })?;
+        let headers = request.headers();
+        let purpose = required(headers, PURPOSE_KEY, &Purpose::ALL)?;
+        let legal_basis = required(headers, LEGAL_BASIS_KEY, &LegalBasis::ALL)?;
+        let case_ref = free_text(headers, CASE_REF_KEY)?;
+        let operator = free_text(headers, OPERATOR_KEY)?;
+        let received_at = OffsetDateTime::now_utc();
+        let query = Query {
+            principal: principal.kind(),
+            action,
+            purpose,
+            legal_basis,
+            time: received_at,
+        };
+        let decision = self
+            .engine
+            .decide_with(policies, &query)
+            .map_err(|error| decision_failed(action, &error))?;
+        if !decision.allowed {
+            tracing::info!(
+                principal = %principal,
+                action,
+                purpose = %purpose,
+                legal_basis = %legal_basis,
+                policies = ?decision.policy_ids,
+                policy_set = %decision.policy_set_hash,
+                "call denied by policy"
+            );
+            return Err(tonic::Status::permission_denied(format!(
+                "{} may not call {action} for purpose {purpose} with legal basis {legal_basis}",
+                caller_name(principal.kind())
+            )));
+        }
+        request.extensions_mut().insert(CallContext {
+            purpose,
+            legal_basis,
+            case_ref,
+            operator,
+            received_at,
+            decision,
+        });
+        Ok(())
+    }
+}
+
+/// The policy headers of one response, computed once per call.
+struct PolicyHeaders {
+    set: Option<HeaderValue>,
+    refused: Option<HeaderValue>,
+}
+
+impl PolicyHeaders {
+    fn new(policies: &Policies, refused: Option<Arc<str>>) -> Self {
+        Self {
+            set: HeaderValue::from_str(policies.hash()).ok(),
+            refused: refused.and_then(|hash| HeaderValue::from_str(&hash).ok()),
+        }
+    }
+
+    fn apply(self, headers: &mut HeaderMap) {
+        if let Some(set) = self.set {
+            headers.insert(POLICY_SET_HEADER, set);
+        }
+        if let Some(refused) = self.refused {
+            headers.insert(POLICY_REFUSED_HEADER, refused);
+        }
+    }
+}
+
+/// The single value of metadata `key`, or None when absent.
+fn single<'h>(headers: &'h HeaderMap, key: &str) -> Result<Option<&'h str>, tonic::Status> {
+    let mut values = headers.get_all(key).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid(key, "is given more than once; state it once"));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| invalid(key, "is not printable ASCII"))
+}
+
+/// A required code, one of `all`: a purpose or a legal basis.
+fn required<T>(headers: &HeaderMap, key: &str, all: &[T]) -> Result<T, tonic::Status>
+where
+    T: std::str::FromStr<Err = jembatan_domain::DomainError> + std::fmt::Display,
+{
+    let Some(value) = single(headers, key)? else {
+        let codes: Vec<String> = all.iter().map(ToString::to_string).collect();
+        return Err(invalid(
+            key,
+            &format!(
+                "is missing; every jembatan.v1 method states one of {}",
+                codes.join(", ")
+            ),
+        ));
+    };
+    value
+        .parse()
+        .map_err(|e: jembatan_domain::DomainError| invalid(key, &e.to_string()))
+}
+
+/// An optional free-text value of at most [`MAX_FREE_TEXT`] characters.
+fn free_text(headers: &HeaderMap, key: &str) -> Result<Option<String>, tonic::Status> {
+    let Some(value) = single(headers, key)? else {
+        return Ok(None);
+    };
+    if value.chars().count() > MAX_FREE_TEXT {
+        return Err(invalid(
+            key,
+            &format!("is longer than {MAX_FREE_TEXT} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(key, "holds control characters"));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+fn invalid(key: &str, reason: &str) -> tonic::Status {
+    tonic::Status::invalid_argument(format!("metadata {key}: {reason}"))
+}
+
+fn decision_failed(action: &str, error: &PolicyError) -> tonic::Status {
+    tracing::error!(action, %error, "policy decision failed");
+    tonic::Status::internal(format!(
+        "policy decision for {action} failed; the call was not made"
+    ))
+}
+
+/// `kemendag/export-portal` or `auditor/inspectorate`: who was refused, without the trust domain.
+fn caller_name(kind: &PrincipalKind) -> String {
+    match kind {
+        PrincipalKind::Agency { agency, system } => format!("{agency}/{system}"),
+        PrincipalKind::Auditor { office } => format!("auditor/{office}"),
+    }
+}
