@@ -18,7 +18,7 @@ pub struct Query<'a> {
     pub purpose: Purpose,
     /// The stated lawful basis.
     pub legal_basis: LegalBasis,
-    /// When the request arrived.
+    /// When the request arrived; policies see it to the second.
     pub time: OffsetDateTime,
 }
 

@@ -5,7 +5,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use cedar_policy::{EntityUid, PolicyId, PolicySet, Schema, ValidationMode, Validator};
+use cedar_policy::{
+    ActionConstraint, EntityUid, Policy, PolicyId, PolicySet, Schema, ValidationMode, Validator,
+};
 use miette::Diagnostic;
 
 use crate::schema::SCHEMA_FILE;
@@ -25,8 +27,10 @@ pub struct Origin {
 #[derive(Debug)]
 pub struct Policies {
     pub(crate) schema: Schema,
-    pub(crate) set: PolicySet,
-    pub(crate) actions: HashMap<String, EntityUid>,
+    /// Per action: its entity and the policies whose scope can match it. Cedar evaluates
+    /// every policy it is given; a policy whose action scope excludes the action cannot apply,
+    /// so leaving it out changes no decision and saves most of the work.
+    pub(crate) actions: HashMap<String, (EntityUid, PolicySet)>,
     hash: Arc<str>,
     origins: BTreeMap<String, Origin>,
     warnings: Vec<Problem>,
@@ -142,13 +146,9 @@ impl Policies {
             return Err(invalid(source, problems));
         }
         let schema = validator.schema().clone();
-        let actions = schema
-            .actions()
-            .map(|uid| (uid.id().unescaped().to_owned(), uid.clone()))
-            .collect();
+        let actions = actions_with_their_policies(&schema, &set)?;
         Ok(Self {
             schema,
-            set,
             actions,
             hash: source.hash.as_str().into(),
             origins,
@@ -181,6 +181,42 @@ impl Policies {
         let mut names: Vec<&str> = self.actions.keys().map(String::as_str).collect();
         names.sort_unstable();
         names
+    }
+}
+
+/// Every action of the schema with the policies that can apply to it.
+fn actions_with_their_policies(
+    schema: &Schema,
+    set: &PolicySet,
+) -> Result<HashMap<String, (EntityUid, PolicySet)>, PolicyError> {
+    let action_entities = schema
+        .action_entities()
+        .map_err(|e| PolicyError::BuiltinSchema(e.to_string()))?;
+    let mut actions = HashMap::new();
+    for action in schema.actions() {
+        let groups: Vec<&EntityUid> = action_entities
+            .ancestors(action)
+            .map(Iterator::collect)
+            .unwrap_or_default();
+        let mut subset = PolicySet::new();
+        for policy in set.policies().filter(|p| can_apply(p, action, &groups)) {
+            subset
+                .add(policy.clone())
+                .map_err(|e| PolicyError::Request(e.to_string()))?;
+        }
+        actions.insert(action.id().unescaped().to_owned(), (action.clone(), subset));
+    }
+    Ok(actions)
+}
+
+/// Whether `policy`'s action scope admits `action`, a member of `groups`.
+fn can_apply(policy: &Policy, action: &EntityUid, groups: &[&EntityUid]) -> bool {
+    match policy.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(uid) => uid == *action,
+        ActionConstraint::In(uids) => uids
+            .iter()
+            .any(|uid| uid == action || groups.contains(&uid)),
     }
 }
 
