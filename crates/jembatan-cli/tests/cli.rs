@@ -418,22 +418,33 @@ fn policy_check_validates_a_folder_and_names_each_problem() {
     assert!(stderr.contains("STATISTIK"), "{stderr}");
 }
 
-#[test]
-fn policy_explain_prints_the_decision_and_the_deciding_policies() {
+/// `jembatan policy explain` on deploy/policies.
+fn explain(principal: &str, action: &str, purpose: &str, more: &[&str]) -> Output {
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/policies");
-    let deploy = deploy.to_str().expect("utf-8");
-    let out = jembatan(&[
+    let mut args = vec![
         "policy",
         "explain",
         "--dir",
-        deploy,
+        deploy.to_str().expect("utf-8"),
         "--principal",
-        "kemendag/export-portal",
+        principal,
         "--action",
-        "ListCandidates",
+        action,
         "--purpose",
+        purpose,
+    ];
+    args.extend_from_slice(more);
+    jembatan(&args)
+}
+
+#[test]
+fn policy_explain_prints_the_decision_and_the_deciding_policies() {
+    let out = explain(
+        "kemendag/export-portal",
+        "ListCandidates",
         "BUSINESS_MATCHING",
-    ]);
+        &[],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -444,59 +455,45 @@ fn policy_explain_prints_the_decision_and_the_deciding_policies() {
         text.contains("action       WorkforceService/ListCandidates"),
         "{text}"
     );
-    let consent = text
-        .lines()
-        .find(|l| l.starts_with("CONSENT "))
-        .expect("CONSENT line");
+    let line = |basis: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{basis} ")))
+            .unwrap_or_else(|| panic!("no {basis} line in {text}"))
+    };
     assert!(
-        consent.contains("ALLOW")
-            && consent.contains("kemendag-candidate-profiles (kemendag.cedar:"),
+        line("CONSENT").contains("ALLOW")
+            && line("CONSENT").contains("kemendag-candidate-profiles (kemendag.cedar:"),
         "{text}"
     );
-    let public_task = text
-        .lines()
-        .find(|l| l.starts_with("PUBLIC_TASK "))
-        .expect("line");
     assert!(
-        public_task.contains("DENY") && public_task.contains("individual-data-needs-consent"),
+        line("PUBLIC_TASK").contains("DENY")
+            && line("PUBLIC_TASK").contains("individual-data-needs-consent"),
         "{text}"
     );
 
-    let out = jembatan(&[
-        "policy",
-        "explain",
-        "--dir",
-        deploy,
-        "--principal",
+    let out = explain(
         "bappenas/sipd",
-        "--action",
         "QueryAvailability",
-        "--purpose",
         "STATISTICS",
-        "--legal-basis",
-        "PUBLIC_TASK",
-    ]);
+        &["--legal-basis", "PUBLIC_TASK"],
+    );
     let text = stdout(&out);
     assert!(
         text.contains("PUBLIC_TASK          DENY     none permits it (deny by default)"),
         "{text}"
     );
 
-    let out = jembatan(&[
-        "policy",
-        "explain",
-        "--dir",
-        deploy,
-        "--principal",
+    let out = explain(
         "kemendag/export-portal",
-        "--action",
         "DumpEverything",
-        "--purpose",
         "STATISTICS",
-    ]);
+        &[],
+    );
     assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("action \"DumpEverything\" is not declared")
+        stderr.contains("action \"DumpEverything\" is not declared"),
+        "{stderr}"
     );
 }
 
