@@ -18,6 +18,36 @@ pub enum AuditError {
     /// A signature does not verify.
     #[error("signature does not verify")]
     BadSignature,
+    /// A proof was asked for a leaf outside the tree.
+    #[error("leaf {index} is outside a tree of {size} leaves")]
+    OutOfRange {
+        /// The leaf index.
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// Tree sizes that no consistency proof relates (`0 < size1 <= size2` is required).
+    #[error("no consistency proof from size {size1} to size {size2}")]
+    BadSizes {
+        /// The older size.
+        size1: u64,
+        /// The newer size.
+        size2: u64,
+    },
+    /// A hash is not 32 bytes long.
+    #[error("{0} is not 32 bytes")]
+    NotAHash(&'static str),
+    /// A proof does not verify.
+    #[error("{0}")]
+    BadProof(&'static str),
+    /// A subtree root a proof needs is not stored.
+    #[error("subtree root at level {level}, index {index} is missing")]
+    MissingNode {
+        /// Level: the subtree holds 2^level leaves.
+        level: u32,
+        /// Index of the subtree at its level.
+        index: u64,
+    },
     /// The system random number generator failed.
     #[error("system random number generator failed")]
     Random,

@@ -1,5 +1,7 @@
 //! The audit log's cryptography, independent of storage and of the rest of the exchange.
 //!
+//! - [`merkle`]: RFC 6962 hashing, roots, inclusion and consistency proofs made from stored
+//!   subtree roots and verified against a root.
 //! - [`note`]: C2SP signed-note Ed25519 keys (`PRIVATE+KEY+…` signer keys and
 //!   `<name>+<key id>+<base64>` verifier keys) and signature lines, as used by checkpoints and
 //!   their cosignatures.
@@ -7,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod merkle;
 pub mod note;
 
 pub use error::AuditError;

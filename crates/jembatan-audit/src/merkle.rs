@@ -1,0 +1,280 @@
+//! RFC 6962 (RFC 9162 §2.1) Merkle tree hashing, and inclusion and consistency proofs: made from
+//! any source of subtree roots, and verified against a root alone.
+//!
+//! - leaf hash: `SHA-256(0x00 || leaf)`; node hash: `SHA-256(0x01 || left || right)`;
+//! - the root of the empty tree is `SHA-256()`;
+//! - a tree of `n > 1` leaves splits at `k`, the largest power of two below `n`.
+//!
+//! Proofs are made from [`Subtrees`]: the roots of perfect subtrees (2^level leaves starting at
+//! a multiple of 2^level), which a log stores once and never changes. Any range a proof needs is
+//! composed from O(log n) of them.
+
+use ring::digest;
+
+use crate::AuditError;
+
+/// A SHA-256 hash.
+pub type Hash = [u8; 32];
+
+/// The root of the empty tree, `SHA-256()`.
+pub fn empty_root() -> Hash {
+    sha256(&[&[]])
+}
+
+/// The hash of a leaf: `SHA-256(0x00 || data)`.
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    sha256(&[&[0x00], data])
+}
+
+/// The hash of an inner node: `SHA-256(0x01 || left || right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    sha256(&[&[0x01], left, right])
+}
+
+fn sha256(parts: &[&[u8]]) -> Hash {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for part in parts {
+        context.update(part);
+    }
+    let mut hash = [0u8; 32];
+    hash.copy_from_slice(context.finish().as_ref());
+    hash
+}
+
+/// The roots of perfect subtrees of a log.
+pub trait Subtrees {
+    /// The root of the 2^`level` leaves starting at leaf `index << level`. Asked only for
+    /// subtrees wholly inside the tree the proof is about.
+    fn perfect(&self, level: u32, index: u64) -> Result<Hash, AuditError>;
+}
+
+/// Leaf hashes in memory are their own subtree source (for tests and offline verification).
+impl Subtrees for [Hash] {
+    fn perfect(&self, level: u32, index: u64) -> Result<Hash, AuditError> {
+        let width = 1usize << level;
+        let start = usize::try_from(index)
+            .ok()
+            .and_then(|i| i.checked_mul(width))
+            .filter(|start| start + width <= self.len())
+            .ok_or(AuditError::MissingNode { level, index })?;
+        Ok(perfect_root(&self[start..start + width]))
+    }
+}
+
+/// The root of a power-of-two run of leaf hashes.
+fn perfect_root(leaves: &[Hash]) -> Hash {
+    let mut level: Vec<Hash> = leaves.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks_exact(2)
+            .map(|pair| node_hash(&pair[0], &pair[1]))
+            .collect();
+    }
+    level.first().copied().unwrap_or_else(empty_root)
+}
+
+/// The root of leaves `[start, start + len)`, where `start` is a multiple of the smallest power
+/// of two not below `len`, as every range of the RFC 6962 recursion is.
+pub fn range_root(
+    tree: &(impl Subtrees + ?Sized),
+    start: u64,
+    len: u64,
+) -> Result<Hash, AuditError> {
+    if len == 0 {
+        return Ok(empty_root());
+    }
+    if len.is_power_of_two() {
+        let level = len.trailing_zeros();
+        return tree.perfect(level, start >> level);
+    }
+    let k = split(len);
+    let left = range_root(tree, start, k)?;
+    let right = range_root(tree, start + k, len - k)?;
+    Ok(node_hash(&left, &right))
+}
+
+/// The root of the first `size` leaves.
+pub fn root(tree: &(impl Subtrees + ?Sized), size: u64) -> Result<Hash, AuditError> {
+    range_root(tree, 0, size)
+}
+
+/// The largest power of two smaller than `n` (`n > 1`).
+fn split(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+/// The inclusion proof of leaf `index` in the tree of the first `size` leaves (RFC 6962 PATH).
+pub fn inclusion_proof(
+    tree: &(impl Subtrees + ?Sized),
+    index: u64,
+    size: u64,
+) -> Result<Vec<Hash>, AuditError> {
+    if index >= size {
+        return Err(AuditError::OutOfRange { index, size });
+    }
+    let mut proof = Vec::new();
+    // Walk down from the whole tree, collecting siblings; the proof lists them leaf-up.
+    let (mut start, mut len, mut m) = (0u64, size, index);
+    while len > 1 {
+        let k = split(len);
+        if m < k {
+            proof.push(range_root(tree, start + k, len - k)?);
+            len = k;
+        } else {
+            proof.push(range_root(tree, start, k)?);
+            start += k;
+            len -= k;
+            m -= k;
+        }
+    }
+    proof.reverse();
+    Ok(proof)
+}
+
+/// The consistency proof between the trees of the first `size1` and `size2` leaves
+/// (RFC 6962 PROOF/SUBPROOF). Empty when the sizes are equal.
+pub fn consistency_proof(
+    tree: &(impl Subtrees + ?Sized),
+    size1: u64,
+    size2: u64,
+) -> Result<Vec<Hash>, AuditError> {
+    if size1 == 0 || size1 > size2 {
+        return Err(AuditError::BadSizes { size1, size2 });
+    }
+    let mut proof = Vec::new();
+    let (mut start, mut len, mut m, mut whole) = (0u64, size2, size1, true);
+    while m != len {
+        let k = split(len);
+        if m <= k {
+            proof.push(range_root(tree, start + k, len - k)?);
+            len = k;
+        } else {
+            proof.push(range_root(tree, start, k)?);
+            start += k;
+            len -= k;
+            m -= k;
+            whole = false;
+        }
+    }
+    if !whole {
+        proof.push(range_root(tree, start, len)?);
+    }
+    proof.reverse();
+    Ok(proof)
+}
+
+/// Checks that `leaf_hash` is leaf `index` of the tree of `size` leaves whose root is `root`.
+/// Hashes arrive as bytes from outside; any that is not 32 bytes fails the check.
+pub fn verify_inclusion(
+    index: u64,
+    size: u64,
+    leaf_hash: &[u8],
+    proof: &[impl AsRef<[u8]>],
+    root: &[u8],
+) -> Result<(), AuditError> {
+    if index >= size {
+        return Err(AuditError::OutOfRange { index, size });
+    }
+    let root = to_hash(root, "root")?;
+    let (mut f, mut s) = (index, size - 1);
+    let mut r = to_hash(leaf_hash, "leaf hash")?;
+    for p in proof {
+        let p = &to_hash(p.as_ref(), "proof hash")?;
+        if s == 0 {
+            return Err(AuditError::BadProof("inclusion proof is too long"));
+        }
+        if f & 1 == 1 || f == s {
+            r = node_hash(p, &r);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    if s != 0 {
+        return Err(AuditError::BadProof("inclusion proof is too short"));
+    }
+    if r != root {
+        return Err(AuditError::BadProof(
+            "inclusion proof does not lead to the root",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that the tree of `size1` leaves with root `root1` is a prefix of the tree of `size2`
+/// leaves with root `root2`. Equal sizes need an empty proof and byte-equal roots.
+pub fn verify_consistency(
+    size1: u64,
+    size2: u64,
+    root1: &[u8],
+    root2: &[u8],
+    proof: &[impl AsRef<[u8]>],
+) -> Result<(), AuditError> {
+    if size1 == 0 || size1 > size2 {
+        return Err(AuditError::BadSizes { size1, size2 });
+    }
+    if size1 == size2 {
+        if !proof.is_empty() {
+            return Err(AuditError::BadProof(
+                "consistency proof of equal sizes must be empty",
+            ));
+        }
+        if root1 != root2 {
+            return Err(AuditError::BadProof("equal sizes with different roots"));
+        }
+        return Ok(());
+    }
+    let (root1, root2) = (to_hash(root1, "root")?, to_hash(root2, "root")?);
+    let proof = proof
+        .iter()
+        .map(|p| to_hash(p.as_ref(), "proof hash"))
+        .collect::<Result<Vec<Hash>, _>>()?;
+    let (first, rest) = if size1.is_power_of_two() {
+        (&root1, proof.as_slice())
+    } else {
+        proof
+            .split_first()
+            .ok_or(AuditError::BadProof("consistency proof is empty"))?
+    };
+    let (mut f, mut s) = (size1 - 1, size2 - 1);
+    while f & 1 == 1 {
+        f >>= 1;
+        s >>= 1;
+    }
+    let (mut fr, mut sr) = (*first, *first);
+    for c in rest {
+        if s == 0 {
+            return Err(AuditError::BadProof("consistency proof is too long"));
+        }
+        if f & 1 == 1 || f == s {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    if s != 0 {
+        return Err(AuditError::BadProof("consistency proof is too short"));
+    }
+    if fr != root1 || sr != root2 {
+        return Err(AuditError::BadProof(
+            "consistency proof does not lead to the roots",
+        ));
+    }
+    Ok(())
+}
+
+fn to_hash(bytes: &[u8], what: &'static str) -> Result<Hash, AuditError> {
+    bytes.try_into().map_err(|_| AuditError::NotAHash(what))
+}
