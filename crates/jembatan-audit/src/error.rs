@@ -34,6 +34,9 @@ pub enum AuditError {
         /// The newer size.
         size2: u64,
     },
+    /// A checkpoint or signed note is not of the C2SP form.
+    #[error("malformed checkpoint: {0}")]
+    MalformedCheckpoint(&'static str),
     /// A hash is not 32 bytes long.
     #[error("{0} is not 32 bytes")]
     NotAHash(&'static str),

@@ -1,5 +1,6 @@
 //! The audit log's cryptography, independent of storage and of the rest of the exchange.
 //!
+//! - [`checkpoint`]: C2SP checkpoints (origin, size, root) as signed notes, and cosignatures.
 //! - [`merkle`]: RFC 6962 hashing, roots, inclusion and consistency proofs made from stored
 //!   subtree roots and verified against a root.
 //! - [`note`]: C2SP signed-note Ed25519 keys (`PRIVATE+KEY+…` signer keys and
@@ -8,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
 mod error;
 pub mod merkle;
 pub mod note;
