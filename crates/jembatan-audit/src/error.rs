@@ -51,6 +51,14 @@ pub enum AuditError {
         /// Index of the subtree at its level.
         index: u64,
     },
+    /// A tree's border needs one subtree root per set bit of its size.
+    #[error("a tree of {size} leaves has {} border subtrees, not {roots}", .size.count_ones())]
+    BadBorder {
+        /// The tree size.
+        size: u64,
+        /// How many roots were given.
+        roots: usize,
+    },
     /// The system random number generator failed.
     #[error("system random number generator failed")]
     Random,

@@ -1,6 +1,8 @@
 //! The audit log's cryptography, independent of storage and of the rest of the exchange.
 //!
 //! - [`checkpoint`]: C2SP checkpoints (origin, size, root) as signed notes, and cosignatures.
+//! - [`compact`]: the right border of a growing tree, which turns appended leaves into the
+//!   subtree roots a log stores once, and the new root.
 //! - [`merkle`]: RFC 6962 hashing, roots, inclusion and consistency proofs made from stored
 //!   subtree roots and verified against a root.
 //! - [`note`]: C2SP signed-note Ed25519 keys (`PRIVATE+KEY+…` signer keys and
@@ -10,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
+pub mod compact;
 mod error;
 pub mod merkle;
 pub mod note;
