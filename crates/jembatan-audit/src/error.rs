@@ -37,6 +37,9 @@ pub enum AuditError {
     /// A checkpoint or signed note is not of the C2SP form.
     #[error("malformed checkpoint: {0}")]
     MalformedCheckpoint(&'static str),
+    /// Stored leaf bytes are not a leaf entry.
+    #[error("malformed leaf: {0}")]
+    MalformedLeaf(String),
     /// A hash is not 32 bytes long.
     #[error("{0} is not 32 bytes")]
     NotAHash(&'static str),

@@ -1,0 +1,119 @@
+//! What one audit leaf records: who shared which record, how, why, and under which decision.
+//! Never the payload and never personal data: records appear as pseudonymous keys and salted
+//! digests, whose salt stays with the record (erasing it leaves the log verifiable and the
+//! digest unlinkable).
+//!
+//! A leaf is stored as the exact bytes that were hashed: compact JSON of [`LeafEntry`] with its
+//! fields in declaration order. Verification hashes the stored bytes; the fields are parsed only
+//! to show and filter entries.
+
+use serde::{Deserialize, Serialize};
+
+use crate::AuditError;
+
+/// The layout version written by this program.
+pub const LEAF_VERSION: u32 = 1;
+
+/// The outcome a leaf records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// The record was shared (pushed in, returned, streamed).
+    Allow,
+    /// The request was refused; no record was shared.
+    Deny,
+}
+
+/// One audit leaf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeafEntry {
+    /// Layout version, [`LEAF_VERSION`].
+    pub v: u32,
+    /// When, RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T08:30:00.123Z`.
+    pub time: String,
+    /// The caller's SPIFFE ID.
+    pub principal: String,
+    /// SHA-256 of the caller's certificate, hex.
+    pub cert_fingerprint: String,
+    /// The method, `<Service>/<Method>`.
+    pub method: String,
+    /// The stated purpose code.
+    pub purpose: String,
+    /// The stated lawful basis code.
+    pub legal_basis: String,
+    /// What kind of record, e.g. `placement`; `request` for a refused request.
+    pub record_type: String,
+    /// Pseudonymous key of the record; empty for a refused request.
+    pub record_key: String,
+    /// Data classes disclosed, e.g. `profile`, `contact`.
+    pub data_classes: Vec<String>,
+    /// Salted SHA-256 of the record as shared, hex; empty for a refused request.
+    pub record_digest: String,
+    /// Allowed or denied.
+    pub outcome: Outcome,
+    /// Ids of the deciding policies.
+    pub policy_ids: Vec<String>,
+    /// `sha256:<hex>` of the policy set that decided.
+    pub policy_set: String,
+    /// The request's trace id, hex; empty when there is none.
+    pub trace_id: String,
+}
+
+impl LeafEntry {
+    /// The bytes that are hashed and stored.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serializing plain strings, vectors and enums cannot fail.
+        serde_json::to_vec(self).unwrap_or_else(|_| unreachable!("a leaf always serializes"))
+    }
+
+    /// Parses stored bytes.
+    pub fn parse(bytes: &[u8]) -> Result<Self, AuditError> {
+        serde_json::from_slice(bytes).map_err(|e| AuditError::MalformedLeaf(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> LeafEntry {
+        LeafEntry {
+            v: LEAF_VERSION,
+            time: "2026-11-22T08:30:00.123Z".into(),
+            principal: "spiffe://test.local/agency/kemendag/export-portal".into(),
+            cert_fingerprint: "ab".repeat(32),
+            method: "WorkforceService/ListCandidates".into(),
+            purpose: "BUSINESS_MATCHING".into(),
+            legal_basis: "CONSENT".into(),
+            record_type: "placement".into(),
+            record_key: "cd".repeat(16),
+            data_classes: vec!["profile".into(), "contact".into()],
+            record_digest: "ef".repeat(32),
+            outcome: Outcome::Allow,
+            policy_ids: vec!["kemendag-candidate-contact".into()],
+            policy_set: format!("sha256:{}", "01".repeat(32)),
+            trace_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn bytes_are_stable_and_parse_back() {
+        let bytes = entry().to_bytes();
+        let text = String::from_utf8(bytes.clone()).expect("utf-8");
+        assert!(
+            text.starts_with("{\"v\":1,\"time\":\"2026-11-22T08:30:00.123Z\",\"principal\":"),
+            "{text}"
+        );
+        assert_eq!(LeafEntry::parse(&bytes).expect("parse"), entry());
+        assert_eq!(entry().to_bytes(), bytes, "same entry, same bytes");
+    }
+
+    #[test]
+    fn unknown_fields_and_garbage_are_refused() {
+        let text = String::from_utf8(entry().to_bytes()).expect("utf-8");
+        let extra = text.replacen("{\"v\":1,", "{\"v\":1,\"nik\":\"3175\",", 1);
+        assert!(LeafEntry::parse(extra.as_bytes()).is_err());
+        assert!(LeafEntry::parse(b"\xff\x00garbage").is_err());
+    }
+}
