@@ -15,6 +15,12 @@ pub enum StoreError {
     /// A migration failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The audit log's data does not hold together (a missing or malformed stored hash).
+    #[error("audit log store is inconsistent: {0}")]
+    Corrupt(String),
+    /// A proof or checkpoint could not be made or read.
+    #[error("audit log: {0}")]
+    Audit(jembatan_audit::AuditError),
     /// A query failed.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

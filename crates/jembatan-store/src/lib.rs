@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod error;
 mod location;
 
@@ -15,6 +16,7 @@ use sqlx::pool::PoolOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
+pub use audit::{Receipt, StoreTx, StoredCheckpoint};
 pub use error::StoreError;
 pub use location::StoreLocation;
 

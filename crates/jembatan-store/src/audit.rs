@@ -1,0 +1,406 @@
+//! The audit log's tables: leaves appended in the caller's own transaction (no leaf, no commit),
+//! node hashes and signed checkpoints written by the sequencer. All of them insert-only.
+
+use jembatan_audit::checkpoint::{Checkpoint, SignedNote};
+use jembatan_audit::compact::{CompactRange, Node};
+use jembatan_audit::leaf::{LeafEntry, Outcome};
+use jembatan_audit::merkle::{self, Hash, Subtrees};
+use jembatan_audit::note::SignerKey;
+use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+
+use crate::{Store, StoreError};
+
+/// Rows per multi-row INSERT: far below both engines' limits on bound parameters.
+const INSERT_CHUNK: usize = 1000;
+
+/// The PostgreSQL advisory lock that one sequencer holds while it integrates.
+const SEQUENCER_LOCK: i64 = 0x6a65_6d62_6175_6474; // "jembaudt"
+
+/// Proof that a leaf was written: its index and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// Zero-based index in the log.
+    pub leaf_index: u64,
+    /// RFC 6962 leaf hash.
+    pub leaf_hash: Hash,
+}
+
+/// A checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash.
+    pub root: Hash,
+    /// The signed note, with the log's signature line.
+    pub note: SignedNote,
+}
+
+/// A write transaction of the store, for data work and its audit leaves together.
+#[derive(Debug)]
+pub enum StoreTx {
+    /// On SQLite (`BEGIN IMMEDIATE`: the write lock is taken at once).
+    Sqlite(Transaction<'static, Sqlite>),
+    /// On PostgreSQL.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// Runs the same body on either backend's connection.
+macro_rules! on_either {
+    ($value:expr, $conn:ident => $body:expr) => {
+        match $value {
+            StoreTx::Sqlite($conn) => $body,
+            StoreTx::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// Runs the same body on either backend's pool.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            Store::Sqlite($pool) => $body,
+            Store::Postgres($pool) => $body,
+        }
+    };
+}
+
+impl Store {
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> Result<StoreTx, StoreError> {
+        Ok(match self {
+            Store::Sqlite(pool) => StoreTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Store::Postgres(pool) => StoreTx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Integrates committed leaves not yet in a checkpoint (at most `max_leaves`): stores the
+    /// subtree roots they complete and a checkpoint signed by `signer` under `origin`. The first
+    /// call also signs the empty tree. Returns `None` when there is nothing new or another
+    /// sequencer holds the lock.
+    pub async fn integrate(
+        &self,
+        signer: &SignerKey,
+        origin: &str,
+        max_leaves: u64,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        let mut tx = self.begin().await?;
+        if let StoreTx::Postgres(conn) = &mut tx {
+            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+                .bind(SEQUENCER_LOCK)
+                .fetch_one(&mut **conn)
+                .await?;
+            if !locked {
+                return Ok(None);
+            }
+        }
+        let latest: Option<i64> = on_either!(&mut tx, conn => {
+            sqlx::query_scalar("SELECT MAX(tree_size) FROM audit_checkpoints")
+                .fetch_one(&mut **conn)
+                .await?
+        });
+        let head: i64 = on_either!(&mut tx, conn => {
+            sqlx::query_scalar("SELECT next_index FROM audit_head WHERE singleton = 1")
+                .fetch_one(&mut **conn)
+                .await?
+        });
+        let size = latest.map_or(0, to_u64);
+        let head = to_u64(head);
+        if latest.is_some() && head == size {
+            return Ok(None);
+        }
+        let mut border = Vec::new();
+        for (level, index) in CompactRange::positions(size) {
+            border.push(tx.node(level, index).await?);
+        }
+        let mut range = CompactRange::new(size, border).map_err(StoreError::Audit)?;
+        let end = head.min(size.saturating_add(max_leaves));
+        let hashes: Vec<Vec<u8>> = on_either!(&mut tx, conn => {
+            sqlx::query_scalar(
+                "SELECT leaf_hash FROM audit_leaves \
+                 WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index",
+            )
+            .bind(to_i64(size))
+            .bind(to_i64(end))
+            .fetch_all(&mut **conn)
+            .await?
+        });
+        if hashes.len() as u64 != end - size {
+            return Err(StoreError::Corrupt(format!(
+                "leaves {size}..{end} are not all stored"
+            )));
+        }
+        let mut nodes: Vec<Node> = Vec::new();
+        for hash in hashes {
+            let hash = to_hash(&hash, "leaf hash")?;
+            range.append(hash, |node| {
+                if node.level > 0 {
+                    nodes.push(node);
+                }
+            });
+        }
+        for chunk in nodes.chunks(INSERT_CHUNK) {
+            on_either!(&mut tx, conn => {
+                let mut insert = QueryBuilder::new("INSERT INTO audit_nodes (level, node_index, hash) ");
+                insert.push_values(chunk, |mut row, node| {
+                    row.push_bind(i64::from(node.level))
+                        .push_bind(to_i64(node.index))
+                        .push_bind(node.hash.to_vec());
+                });
+                insert.build().execute(&mut **conn).await?;
+            });
+        }
+        let checkpoint = Checkpoint {
+            origin: origin.to_owned(),
+            size: range.size(),
+            root: range.root(),
+        };
+        let note = checkpoint.sign(signer);
+        on_either!(&mut tx, conn => {
+            sqlx::query(
+                "INSERT INTO audit_checkpoints (tree_size, root, note, created_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(to_i64(checkpoint.size))
+            .bind(checkpoint.root.to_vec())
+            .bind(note.to_string())
+            .bind(now())
+            .execute(&mut **conn)
+            .await?;
+        });
+        tx.commit().await?;
+        Ok(Some(StoredCheckpoint {
+            size: checkpoint.size,
+            root: checkpoint.root,
+            note,
+        }))
+    }
+
+    /// The latest checkpoint, or the one of exactly `size` leaves.
+    pub async fn checkpoint(
+        &self,
+        size: Option<u64>,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        const LATEST: &str = "SELECT tree_size, root, note FROM audit_checkpoints \
+                              ORDER BY tree_size DESC LIMIT 1";
+        const AT: &str = "SELECT tree_size, root, note FROM audit_checkpoints WHERE tree_size = $1";
+        let row: Option<(i64, Vec<u8>, String)> = on_pool!(self, pool => match size {
+            None => sqlx::query_as(LATEST).fetch_optional(pool).await?,
+            Some(size) => sqlx::query_as(AT).bind(to_i64(size)).fetch_optional(pool).await?,
+        });
+        row.map(|(size, root, note)| {
+            Ok(StoredCheckpoint {
+                size: to_u64(size),
+                root: to_hash(&root, "checkpoint root")?,
+                note: SignedNote::parse(&note).map_err(StoreError::Audit)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves, from stored hashes.
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        let nodes = self
+            .nodes_for(|tree| merkle::inclusion_proof(tree, index, size))
+            .await?;
+        merkle::inclusion_proof(&nodes, index, size).map_err(StoreError::Audit)
+    }
+
+    /// The consistency proof from `size1` to `size2` leaves, from stored hashes.
+    pub async fn consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>, StoreError> {
+        let nodes = self
+            .nodes_for(|tree| merkle::consistency_proof(tree, size1, size2))
+            .await?;
+        merkle::consistency_proof(&nodes, size1, size2).map_err(StoreError::Audit)
+    }
+
+    /// Fetches the subtree roots that `proof` asks for. Which roots a proof needs depends only
+    /// on sizes and indexes, so a first pass with placeholder hashes finds them.
+    async fn nodes_for<T>(
+        &self,
+        proof: impl Fn(&Fetched) -> Result<T, jembatan_audit::AuditError>,
+    ) -> Result<Fetched, StoreError> {
+        let wanted = Fetched::default();
+        proof(&wanted).map_err(StoreError::Audit)?;
+        let positions: Vec<(u32, u64)> = wanted.asked.take();
+        let mut known = std::collections::HashMap::new();
+        for (level, index) in positions {
+            let hash: Option<Vec<u8>> = on_pool!(self, pool => if level == 0 {
+                sqlx::query_scalar("SELECT leaf_hash FROM audit_leaves WHERE leaf_index = $1")
+                    .bind(to_i64(index))
+                    .fetch_optional(pool)
+                    .await?
+            } else {
+                sqlx::query_scalar(
+                    "SELECT hash FROM audit_nodes WHERE level = $1 AND node_index = $2",
+                )
+                .bind(i64::from(level))
+                .bind(to_i64(index))
+                .fetch_optional(pool)
+                .await?
+            });
+            let hash = hash.ok_or(StoreError::Audit(jembatan_audit::AuditError::MissingNode {
+                level,
+                index,
+            }))?;
+            known.insert((level, index), to_hash(&hash, "node hash")?);
+        }
+        Ok(Fetched {
+            known: Some(known),
+            asked: std::cell::RefCell::default(),
+        })
+    }
+}
+
+/// Subtree roots fetched for one proof. Without `known` it only records what it is asked for
+/// and answers placeholders.
+#[derive(Debug, Default)]
+struct Fetched {
+    known: Option<std::collections::HashMap<(u32, u64), Hash>>,
+    asked: std::cell::RefCell<Vec<(u32, u64)>>,
+}
+
+impl Subtrees for Fetched {
+    fn perfect(&self, level: u32, index: u64) -> Result<Hash, jembatan_audit::AuditError> {
+        let Some(known) = &self.known else {
+            self.asked.borrow_mut().push((level, index));
+            return Ok([0; 32]);
+        };
+        known
+            .get(&(level, index))
+            .copied()
+            .ok_or(jembatan_audit::AuditError::MissingNode { level, index })
+    }
+}
+
+impl StoreTx {
+    /// Appends one leaf per entry, in order, and returns their receipts. Indexes are taken from
+    /// `audit_head`, whose row stays locked until this transaction ends: a rollback leaves no
+    /// gap, and leaves become visible in index order.
+    pub async fn append_leaves(
+        &mut self,
+        entries: &[LeafEntry],
+    ) -> Result<Vec<Receipt>, StoreError> {
+        if entries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let count = to_i64(entries.len() as u64);
+        let first: i64 = on_either!(self, conn => {
+            sqlx::query_scalar(
+                "UPDATE audit_head SET next_index = next_index + $1 WHERE singleton = 1 \
+                 RETURNING next_index - $1",
+            )
+            .bind(count)
+            .fetch_one(&mut **conn)
+            .await?
+        });
+        let first = to_u64(first);
+        let rows: Vec<(u64, Vec<u8>, Hash, &LeafEntry)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let data = entry.to_bytes();
+                let hash = merkle::leaf_hash(&data);
+                (first + i as u64, data, hash, entry)
+            })
+            .collect();
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            on_either!(self, conn => {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO audit_leaves (leaf_index, leaf_hash, data, time, principal, \
+                     method, purpose, outcome, record_type, record_key) ",
+                );
+                insert.push_values(chunk, |mut row, (index, data, hash, entry)| {
+                    row.push_bind(to_i64(*index))
+                        .push_bind(hash.to_vec())
+                        .push_bind(data.clone())
+                        .push_bind(entry.time.clone())
+                        .push_bind(entry.principal.clone())
+                        .push_bind(entry.method.clone())
+                        .push_bind(entry.purpose.clone())
+                        .push_bind(outcome_name(entry.outcome))
+                        .push_bind(entry.record_type.clone())
+                        .push_bind(entry.record_key.clone());
+                });
+                insert.build().execute(&mut **conn).await?;
+            });
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(leaf_index, _, leaf_hash, _)| Receipt {
+                leaf_index,
+                leaf_hash,
+            })
+            .collect())
+    }
+
+    /// Commits the data work and its leaves together.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        on_either!(self, tx => tx.commit().await?);
+        Ok(())
+    }
+
+    /// Rolls everything back (also what dropping the transaction does).
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        on_either!(self, tx => tx.rollback().await?);
+        Ok(())
+    }
+
+    /// A stored subtree root: a leaf hash at level 0, else a node.
+    async fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
+        let hash: Option<Vec<u8>> = on_either!(self, conn => if level == 0 {
+            sqlx::query_scalar("SELECT leaf_hash FROM audit_leaves WHERE leaf_index = $1")
+                .bind(to_i64(index))
+                .fetch_optional(&mut **conn)
+                .await?
+        } else {
+            sqlx::query_scalar("SELECT hash FROM audit_nodes WHERE level = $1 AND node_index = $2")
+                .bind(i64::from(level))
+                .bind(to_i64(index))
+                .fetch_optional(&mut **conn)
+                .await?
+        });
+        let hash = hash.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "subtree root at level {level}, index {index} is missing"
+            ))
+        })?;
+        to_hash(&hash, "node hash")
+    }
+}
+
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Allow => "allow",
+        Outcome::Deny => "deny",
+    }
+}
+
+fn to_hash(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("a stored {what} is not 32 bytes")))
+}
+
+/// Indexes and sizes are stored as BIGINT; a log never reaches 2^63 leaves.
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}

@@ -1,0 +1,210 @@
+//! The audit log's storage on SQLite and PostgreSQL: leaves appended in the caller's
+//! transaction, a sequencer that stores subtree roots once and signs checkpoints, proofs served
+//! from stored hashes, and tables that refuse UPDATE and DELETE.
+
+use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
+use jembatan_audit::merkle::{self, Hash};
+use jembatan_audit::note::SignerKey;
+use jembatan_store::{Store, StoreLocation, StoreOptions};
+use jembatan_tests::PgDatabase;
+
+const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
+
+fn entry(n: u64) -> LeafEntry {
+    LeafEntry {
+        v: LEAF_VERSION,
+        time: "2026-11-22T08:30:00.000Z".into(),
+        principal: "spiffe://test.jembatan.local/agency/kp2mi/siskop2mi".into(),
+        cert_fingerprint: "ab".repeat(32),
+        method: "PlacementService/PushPlacements".into(),
+        purpose: "STATISTICS".into(),
+        legal_basis: "PUBLIC_TASK".into(),
+        record_type: "placement".into(),
+        record_key: format!("{n:032x}"),
+        data_classes: vec!["profile".into()],
+        record_digest: "cd".repeat(32),
+        outcome: Outcome::Allow,
+        policy_ids: vec!["kp2mi-placements".into()],
+        policy_set: format!("sha256:{}", "01".repeat(32)),
+        trace_id: String::new(),
+    }
+}
+
+async fn sqlite() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let location = StoreLocation::parse(&format!("sqlite://{}/audit.db", dir.path().display()))
+        .expect("location");
+    let store = Store::open(&location, StoreOptions::default())
+        .await
+        .expect("open");
+    (dir, store)
+}
+
+async fn postgres() -> (PgDatabase, Store) {
+    let db = PgDatabase::create().await;
+    let location = StoreLocation::parse(&db.url).expect("location");
+    let store = Store::open(&location, StoreOptions::default())
+        .await
+        .expect("open");
+    (db, store)
+}
+
+/// Appends `count` leaves numbered from `from` in one committed transaction.
+async fn append(store: &Store, from: u64, count: u64) -> Vec<jembatan_store::Receipt> {
+    let mut tx = store.begin().await.expect("begin");
+    let entries: Vec<LeafEntry> = (from..from + count).map(entry).collect();
+    let receipts = tx.append_leaves(&entries).await.expect("append");
+    tx.commit().await.expect("commit");
+    receipts
+}
+
+fn leaf_hashes(count: u64) -> Vec<Hash> {
+    (0..count)
+        .map(|n| merkle::leaf_hash(&entry(n).to_bytes()))
+        .collect()
+}
+
+async fn leaves_integrate_into_signed_checkpoints_with_proofs(store: Store) {
+    let log = SignerKey::generate(ORIGIN).expect("key");
+    let empty = store
+        .integrate(&log, ORIGIN, 1000)
+        .await
+        .expect("integrate")
+        .expect("first");
+    assert_eq!((empty.size, empty.root), (0, merkle::empty_root()));
+    assert!(
+        store
+            .integrate(&log, ORIGIN, 1000)
+            .await
+            .expect("integrate")
+            .is_none(),
+        "nothing new"
+    );
+
+    let receipts = append(&store, 0, 700).await;
+    assert_eq!(receipts[699].leaf_index, 699);
+    assert_eq!(receipts[5].leaf_hash, leaf_hashes(6)[5]);
+    // A transaction that rolls back leaves no leaf and no gap.
+    let mut tx = store.begin().await.expect("begin");
+    tx.append_leaves(&[entry(9999)]).await.expect("append");
+    tx.rollback().await.expect("rollback");
+    append(&store, 700, 300).await;
+
+    // At most 600 leaves per round: two rounds reach 1000.
+    let first = store
+        .integrate(&log, ORIGIN, 600)
+        .await
+        .expect("integrate")
+        .expect("new");
+    let second = store
+        .integrate(&log, ORIGIN, 600)
+        .await
+        .expect("integrate")
+        .expect("new");
+    assert_eq!((first.size, second.size), (600, 1000));
+    let hashes = leaf_hashes(1000);
+    assert_eq!(
+        second.root,
+        merkle::root(hashes.as_slice(), 1000).expect("root")
+    );
+    let latest = store.checkpoint(None).await.expect("read").expect("latest");
+    assert_eq!(latest, second);
+    let checkpoint = latest
+        .note
+        .verify_checkpoint(&log.verifier())
+        .expect("signature");
+    assert_eq!((checkpoint.size, checkpoint.root), (1000, second.root));
+
+    for index in [0, 1, 599, 600, 777, 999] {
+        let proof = store.inclusion_proof(index, 1000).await.expect("proof");
+        merkle::verify_inclusion(index, 1000, &hashes[index as usize], &proof, &second.root)
+            .unwrap_or_else(|e| panic!("leaf {index}: {e}"));
+    }
+    let proof = store.consistency_proof(600, 1000).await.expect("proof");
+    merkle::verify_consistency(600, 1000, &first.root, &second.root, &proof).expect("consistent");
+    assert!(
+        store.inclusion_proof(1000, 1000).await.is_err(),
+        "outside the tree"
+    );
+}
+
+async fn audit_tables_refuse_update_and_delete(store: Store) {
+    let log = SignerKey::generate(ORIGIN).expect("key");
+    append(&store, 0, 4).await;
+    store.integrate(&log, ORIGIN, 100).await.expect("integrate");
+    let pool_sql = [
+        "UPDATE audit_leaves SET purpose = 'AUDIT' WHERE leaf_index = 1",
+        "DELETE FROM audit_leaves WHERE leaf_index = 3",
+        "UPDATE audit_nodes SET hash = hash WHERE level = 1",
+        "DELETE FROM audit_nodes",
+        "UPDATE audit_checkpoints SET note = '' WHERE tree_size = 4",
+        "DELETE FROM audit_checkpoints",
+    ];
+    for sql in pool_sql {
+        let result = match &store {
+            Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        };
+        let error = result.expect_err(sql).to_string();
+        assert!(error.contains("insert-only"), "{sql}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_leaves_integrate_into_signed_checkpoints_with_proofs() {
+    let (_dir, store) = sqlite().await;
+    leaves_integrate_into_signed_checkpoints_with_proofs(store).await;
+}
+
+#[tokio::test]
+async fn postgres_leaves_integrate_into_signed_checkpoints_with_proofs() {
+    let (_db, store) = postgres().await;
+    leaves_integrate_into_signed_checkpoints_with_proofs(store.clone()).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_audit_tables_refuse_update_and_delete() {
+    let (_dir, store) = sqlite().await;
+    audit_tables_refuse_update_and_delete(store).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_tables_refuse_update_and_delete() {
+    let (_db, store) = postgres().await;
+    audit_tables_refuse_update_and_delete(store.clone()).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_one_sequencer_at_a_time() {
+    let (_db, store) = postgres().await;
+    let log = SignerKey::generate(ORIGIN).expect("key");
+    append(&store, 0, 10).await;
+    // Hold the sequencer's lock in another session, as a second server process would.
+    let Store::Postgres(pool) = &store else {
+        unreachable!()
+    };
+    let mut other = pool.begin().await.expect("begin");
+    let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
+        .bind(0x6a65_6d62_6175_6474_i64)
+        .fetch_one(&mut *other)
+        .await
+        .expect("lock");
+    assert!(held);
+    assert!(
+        store
+            .integrate(&log, ORIGIN, 100)
+            .await
+            .expect("integrate")
+            .is_none()
+    );
+    other.rollback().await.expect("release");
+    let checkpoint = store
+        .integrate(&log, ORIGIN, 100)
+        .await
+        .expect("integrate")
+        .expect("new");
+    assert_eq!(checkpoint.size, 10);
+    store.close().await;
+}
