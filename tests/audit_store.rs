@@ -19,6 +19,8 @@ fn entry(n: u64) -> LeafEntry {
         method: "PlacementService/PushPlacements".into(),
         purpose: "STATISTICS".into(),
         legal_basis: "PUBLIC_TASK".into(),
+        case_ref: String::new(),
+        operator: String::new(),
         record_type: "placement".into(),
         record_key: format!("{n:032x}"),
         data_classes: vec!["profile".into()],

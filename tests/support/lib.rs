@@ -25,11 +25,25 @@ pub struct TestPki {
 }
 
 impl TestPki {
-    /// Makes a CA for [`TRUST_DOMAIN`] and a server certificate for localhost/127.0.0.1.
+    /// Makes a CA for [`TRUST_DOMAIN`], a server certificate for localhost/127.0.0.1, and the
+    /// audit log's signing key at `audit/log.key` (where the config's default looks).
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca = pki_dir::init(dir.path(), &trust_domain()).expect("pki init");
+        let key =
+            jembatan_audit::note::SignerKey::generate(&format!("jembatan.{TRUST_DOMAIN}/audit"))
+                .expect("log key");
+        std::fs::create_dir_all(dir.path().join("audit")).expect("audit dir");
+        std::fs::write(dir.path().join("audit/log.key"), key.to_text()).expect("log key");
         Self { dir, ca }
+    }
+
+    /// The audit log's verifier key.
+    pub fn log_verifier(&self) -> jembatan_audit::note::VerifierKey {
+        let text = std::fs::read_to_string(self.dir.path().join("audit/log.key")).expect("log key");
+        jembatan_audit::note::SignerKey::parse(&text)
+            .expect("log key")
+            .verifier()
     }
 
     /// The CA certificate, PEM.

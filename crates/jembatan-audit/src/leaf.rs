@@ -42,6 +42,10 @@ pub struct LeafEntry {
     pub purpose: String,
     /// The stated lawful basis code.
     pub legal_basis: String,
+    /// The caller's case or letter number; empty when not given.
+    pub case_ref: String,
+    /// The caller's pseudonymous id of the person acting; empty when not given.
+    pub operator: String,
     /// What kind of record, e.g. `placement`; `request` for a refused request.
     pub record_type: String,
     /// Pseudonymous key of the record; empty for a refused request.
@@ -58,6 +62,22 @@ pub struct LeafEntry {
     pub policy_set: String,
     /// The request's trace id, hex; empty when there is none.
     pub trace_id: String,
+}
+
+/// A time as leaves and checkpoints record it: RFC 3339 in UTC with milliseconds,
+/// `2026-11-22T08:30:00.123Z`. Strings of this form sort by time.
+pub fn timestamp(time: time::OffsetDateTime) -> String {
+    let t = time.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 impl LeafEntry {
@@ -86,6 +106,8 @@ mod tests {
             method: "WorkforceService/ListCandidates".into(),
             purpose: "BUSINESS_MATCHING".into(),
             legal_basis: "CONSENT".into(),
+            case_ref: "ND.12/PEN/2026".into(),
+            operator: String::new(),
             record_type: "placement".into(),
             record_key: "cd".repeat(16),
             data_classes: vec!["profile".into(), "contact".into()],

@@ -13,7 +13,9 @@ use crate::ServerError;
 
 /// Sections of the file; an environment variable `JEMBATAN_<SECTION>_<KEY>` overrides
 /// `<section>.<key>`, lower-cased. Other `JEMBATAN_*` variables are not configuration.
-const SECTIONS: &[&str] = &["server", "tls", "identity", "policy", "store", "log"];
+const SECTIONS: &[&str] = &[
+    "server", "tls", "identity", "policy", "audit", "store", "log",
+];
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -30,6 +32,9 @@ pub struct Config {
     /// Access policy.
     #[serde(default)]
     pub policy: PolicySection,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: AuditSection,
     /// The database.
     #[serde(default)]
     pub store: StoreSection,
@@ -115,6 +120,28 @@ impl Default for PolicySection {
         Self {
             dir: "policies".into(),
             watch_interval_ms: 2000,
+        }
+    }
+}
+
+/// `[audit]`: the audit log's signing key and checkpoints.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSection {
+    /// The log's C2SP signer key (`PRIVATE+KEY+…`), mode 0600.
+    pub key: PathBuf,
+    /// The checkpoints' origin line; empty for `jembatan.<trust_domain>/audit`.
+    pub origin: String,
+    /// Milliseconds between checkpoints while leaves arrive.
+    pub checkpoint_interval_ms: u64,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        Self {
+            key: "audit/log.key".into(),
+            origin: String::new(),
+            checkpoint_interval_ms: 1000,
         }
     }
 }
@@ -225,7 +252,7 @@ impl Config {
         for path in [&mut tls.cert, &mut tls.key, &mut tls.client_ca]
             .into_iter()
             .chain(tls.crls.iter_mut())
-            .chain([&mut self.policy.dir])
+            .chain([&mut self.policy.dir, &mut self.audit.key])
         {
             *path = base.join(&*path);
         }

@@ -3,6 +3,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use jembatan_audit::note::SignerKey;
 use jembatan_pki::TrustDomain;
 use jembatan_pki::tls::{ServerTlsFiles, TlsVersions};
 use jembatan_policy::{Engine, Policies};
@@ -45,6 +46,9 @@ pub struct Exchange {
     policy: Arc<Engine>,
     policy_dir: std::path::PathBuf,
     policy_watch: Duration,
+    log_signer: Arc<SignerKey>,
+    log_origin: String,
+    checkpoint_interval: Duration,
 }
 
 impl Exchange {
@@ -86,6 +90,31 @@ impl Exchange {
         );
         let policy = Arc::new(Engine::new(policies)?);
 
+        let key_path = &config.audit.key;
+        let key_text =
+            std::fs::read_to_string(key_path).map_err(|e| ServerError::InvalidValue {
+                key: "audit.key",
+                reason: format!("{}: {e}", key_path.display()),
+            })?;
+        let log_signer =
+            Arc::new(
+                SignerKey::parse(&key_text).map_err(|e| ServerError::InvalidValue {
+                    key: "audit.key",
+                    reason: format!("{}: {e}", key_path.display()),
+                })?,
+            );
+        let log_origin = if config.audit.origin.is_empty() {
+            format!("jembatan.{trust_domain}/audit")
+        } else {
+            config.audit.origin.clone()
+        };
+        if log_origin.chars().any(char::is_control) {
+            return Err(ServerError::InvalidValue {
+                key: "audit.origin",
+                reason: "must not hold control characters".into(),
+            });
+        }
+
         let location = StoreLocation::parse(&config.store.url)?;
         let store_options = StoreOptions {
             max_connections: config.store.max_connections.max(1),
@@ -116,6 +145,9 @@ impl Exchange {
             policy,
             policy_dir: config.policy.dir.clone(),
             policy_watch: Duration::from_millis(config.policy.watch_interval_ms),
+            log_signer,
+            log_origin,
+            checkpoint_interval: Duration::from_millis(config.audit.checkpoint_interval_ms.max(1)),
         })
     }
 
@@ -156,6 +188,12 @@ impl Exchange {
             self.policy_dir,
             self.policy_watch,
         ));
+        let sequencer = tokio::spawn(crate::sequencer::run(
+            self.store.clone(),
+            self.log_signer,
+            self.log_origin,
+            self.checkpoint_interval,
+        ));
         let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -172,7 +210,7 @@ impl Exchange {
             .layer(
                 tower::ServiceBuilder::new()
                     .layer(IdentityLayer)
-                    .layer(PolicyLayer::new(self.policy)),
+                    .layer(PolicyLayer::new(self.policy, self.store.clone())),
             )
             .add_service(health)
             .add_service(reflection_v1)
@@ -198,6 +236,7 @@ impl Exchange {
         };
         incoming.task.abort();
         reload.abort();
+        sequencer.abort();
         self.store.close().await;
         result
     }

@@ -16,6 +16,7 @@ pub mod identity_layer;
 mod pending;
 pub mod policy_layer;
 mod policy_reload;
+mod sequencer;
 
 pub use config::Config;
 pub use error::ServerError;

@@ -5,7 +5,8 @@
 //! - A method the policy schema does not declare is UNIMPLEMENTED, and never reaches a handler.
 //! - A missing, repeated or unknown `jembatan-purpose` or `jembatan-legal-basis`, or an overlong
 //!   `jembatan-case-ref` or `jembatan-operator`, is INVALID_ARGUMENT naming the key.
-//! - A denial is PERMISSION_DENIED naming the caller, method, purpose and basis refused.
+//! - A denial is PERMISSION_DENIED naming the caller, method, purpose and basis refused, after
+//!   its audit leaf is committed; if the leaf cannot be written, UNAVAILABLE.
 //! - An allowed call reaches its handler with a [`CallContext`] in its extensions.
 //!
 //! Every response carries `jembatan-policy-set: sha256:<hex>`, the policy set that decided it,
@@ -15,9 +16,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
+use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome, timestamp};
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::{Principal, PrincipalKind};
 use jembatan_policy::{Decision, Engine, Policies, PolicyError, Query, method_action};
+use jembatan_store::Store;
 use time::OffsetDateTime;
 use tonic::body::Body;
 use tonic::codegen::http::{self, HeaderMap, HeaderValue};
@@ -53,12 +56,13 @@ pub struct CallContext {
 #[derive(Debug, Clone)]
 pub struct PolicyLayer {
     engine: Arc<Engine>,
+    store: Store,
 }
 
 impl PolicyLayer {
-    /// A layer deciding with `engine`.
-    pub fn new(engine: Arc<Engine>) -> Self {
-        Self { engine }
+    /// A layer deciding with `engine` and logging denials to `store`'s audit log.
+    pub fn new(engine: Arc<Engine>, store: Store) -> Self {
+        Self { engine, store }
     }
 }
 
@@ -69,6 +73,7 @@ impl<S> Layer<S> for PolicyLayer {
         PolicyCheck {
             inner,
             engine: Arc::clone(&self.engine),
+            store: self.store.clone(),
         }
     }
 }
@@ -78,6 +83,15 @@ impl<S> Layer<S> for PolicyLayer {
 pub struct PolicyCheck<S> {
     inner: S,
     engine: Arc<Engine>,
+    store: Store,
+}
+
+/// What the check found, besides a request refused outright.
+enum Checked {
+    /// The call goes on to its handler.
+    Allowed,
+    /// The policies refused it: log the leaf, then answer the status.
+    Denied(Box<LeafEntry>, tonic::Status),
 }
 
 impl<S, B> Service<http::Request<B>> for PolicyCheck<S>
@@ -99,7 +113,7 @@ where
         let policies = self.engine.current();
         let headers = PolicyHeaders::new(&policies, self.engine.refused());
         let checked = match method_action(request.uri().path()) {
-            None => Ok(()),
+            None => Ok(Checked::Allowed),
             Some(action) => {
                 let action = action.to_owned();
                 self.check(&mut request, &action, &policies)
@@ -111,7 +125,22 @@ where
                 headers.apply(response.headers_mut());
                 Box::pin(std::future::ready(Ok(response)))
             }
-            Ok(()) => {
+            Ok(Checked::Denied(leaf, status)) => {
+                let store = self.store.clone();
+                Box::pin(async move {
+                    let status = match log_denial(&store, &leaf).await {
+                        Ok(()) => status,
+                        Err(error) => {
+                            tracing::error!(%error, "cannot write the audit leaf of a denial");
+                            tonic::Status::unavailable("the audit log cannot be written; try later")
+                        }
+                    };
+                    let mut response = status.into_http();
+                    headers.apply(response.headers_mut());
+                    Ok(response)
+                })
+            }
+            Ok(Checked::Allowed) => {
                 // The instance that was polled ready serves this call; the clone waits for the next.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -132,7 +161,7 @@ impl<S> PolicyCheck<S> {
         request: &mut http::Request<B>,
         action: &str,
         policies: &Policies,
-    ) -> Result<(), tonic::Status> {
+    ) -> Result<Checked, tonic::Status> {
         if !policies.declares(action) {
             return Err(tonic::Status::unimplemented(format!(
                 "method {action} is not part of the jembatan.v1 contract"
@@ -172,10 +201,30 @@ impl<S> PolicyCheck<S> {
                 policy_set = %decision.policy_set_hash,
                 "call denied by policy"
             );
-            return Err(tonic::Status::permission_denied(format!(
+            let status = tonic::Status::permission_denied(format!(
                 "{} may not call {action} for purpose {purpose} with legal basis {legal_basis}",
                 caller_name(principal.kind())
-            )));
+            ));
+            let leaf = LeafEntry {
+                v: LEAF_VERSION,
+                time: timestamp(received_at),
+                principal: principal.to_string(),
+                cert_fingerprint: principal.cert_fingerprint.clone(),
+                method: action.to_owned(),
+                purpose: purpose.code().to_owned(),
+                legal_basis: legal_basis.code().to_owned(),
+                case_ref: case_ref.unwrap_or_default(),
+                operator: operator.unwrap_or_default(),
+                record_type: "request".to_owned(),
+                record_key: String::new(),
+                data_classes: Vec::new(),
+                record_digest: String::new(),
+                outcome: Outcome::Deny,
+                policy_ids: decision.policy_ids,
+                policy_set: decision.policy_set_hash.to_string(),
+                trace_id: String::new(),
+            };
+            return Ok(Checked::Denied(Box::new(leaf), status));
         }
         request.extensions_mut().insert(CallContext {
             purpose,
@@ -185,8 +234,15 @@ impl<S> PolicyCheck<S> {
             received_at,
             decision,
         });
-        Ok(())
+        Ok(Checked::Allowed)
     }
+}
+
+/// Commits the audit leaf of a denied call.
+async fn log_denial(store: &Store, leaf: &LeafEntry) -> Result<(), jembatan_store::StoreError> {
+    let mut tx = store.begin().await?;
+    tx.append_leaves(std::slice::from_ref(leaf)).await?;
+    tx.commit().await
 }
 
 /// The policy headers of one response, computed once per call.

@@ -392,15 +392,5 @@ fn to_u64(value: i64) -> u64 {
 }
 
 fn now() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    jembatan_audit::leaf::timestamp(time::OffsetDateTime::now_utc())
 }
