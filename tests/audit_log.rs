@@ -162,3 +162,254 @@ async fn a_call_whose_leaf_cannot_be_written_is_unavailable() {
     store.close().await;
     exchange.stop().await;
 }
+
+mod audit_service {
+    use super::*;
+    use jembatan_audit::checkpoint::SignedNote;
+    use jembatan_client::Stated;
+    use jembatan_proto::v1::audit_service_client::AuditServiceClient;
+    use jembatan_proto::v1::get_inclusion_proof_request::Leaf;
+    use jembatan_proto::v1::{
+        Decision, GetCheckpointRequest, GetConsistencyProofRequest, GetEntryRequest,
+        GetInclusionProofRequest, ListEntriesRequest,
+    };
+    use tonic::transport::Channel;
+
+    fn audit() -> Stated {
+        Stated::new(Purpose::Audit, LegalBasis::LegalObligation)
+    }
+
+    async fn deny(exchange: &RunningExchange, pki: &TestPki, agency: &str, system: &str) {
+        let client = exchange
+            .connect(pki.agency(agency, system))
+            .await
+            .expect("connect");
+        let status = call(
+            client.channel(),
+            "PlacementService/PushPlacements",
+            &stated(Purpose::Statistics, LegalBasis::PublicTask),
+        )
+        .await
+        .expect_err("denied");
+        assert_eq!(status.code(), Code::PermissionDenied, "{agency}");
+    }
+
+    async fn latest(
+        client: &mut AuditServiceClient<Channel>,
+        size: u64,
+    ) -> jembatan_proto::v1::Checkpoint {
+        for _ in 0..200 {
+            let response = client
+                .get_checkpoint(
+                    audit()
+                        .request(GetCheckpointRequest::default())
+                        .expect("request"),
+                )
+                .await;
+            if let Ok(response) = response {
+                let checkpoint = response.into_inner().checkpoint.expect("checkpoint");
+                if checkpoint.tree_size >= size {
+                    return checkpoint;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no checkpoint of {size} leaves");
+    }
+
+    async fn auditors_list_show_and_prove_entries(pki: &TestPki, url: &str) {
+        let mut config = config(pki, url, "");
+        config.audit.checkpoint_interval_ms = 20;
+        let exchange = RunningExchange::start(&config).await;
+        let auditor = exchange
+            .connect(pki.auditor("inspectorate"))
+            .await
+            .expect("connect");
+        let mut audit_client = AuditServiceClient::new(auditor.channel());
+
+        deny(&exchange, pki, "kemendag", "export-portal").await;
+        let first = latest(&mut audit_client, 1).await;
+        deny(&exchange, pki, "bappenas", "sipd").await;
+        deny(&exchange, pki, "kemendag", "statistics").await;
+        let checkpoint = latest(&mut audit_client, 3).await;
+        let note = SignedNote::parse(&checkpoint.signed_note).expect("note");
+        let body = note
+            .verify_checkpoint(&pki.log_verifier())
+            .expect("signed by the log");
+        assert_eq!(
+            (body.size, body.root.to_vec()),
+            (3, checkpoint.root_hash.clone())
+        );
+
+        // Pages of two, then one; filters by agency and decision.
+        let lister = audit_client.clone();
+        let list = |request: ListEntriesRequest| {
+            let mut client = lister.clone();
+            async move {
+                client
+                    .list_entries(audit().request(request).expect("request"))
+                    .await
+            }
+        };
+        let page = list(ListEntriesRequest {
+            page_size: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+        assert_eq!(
+            page.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+            [0, 1]
+        );
+        assert!(!page.next_page_token.is_empty());
+        let rest = list(ListEntriesRequest {
+            page_size: 2,
+            page_token: page.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+        assert_eq!(
+            rest.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+            [2]
+        );
+        assert!(rest.next_page_token.is_empty());
+        let kemendag = list(ListEntriesRequest {
+            agency: "kemendag".into(),
+            decision: Decision::Deny as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+        assert_eq!(
+            kemendag.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
+            [0, 2]
+        );
+        let entry = &kemendag.entries[1];
+        assert_eq!(
+            entry.principal,
+            "spiffe://test.jembatan.local/agency/kemendag/statistics"
+        );
+        assert_eq!(entry.method, "/jembatan.v1.PlacementService/PushPlacements");
+        assert_eq!(
+            entry.purpose,
+            jembatan_proto::v1::Purpose::Statistics as i32
+        );
+
+        // An entry with its proof, checked here against the signed root.
+        let shown = audit_client
+            .get_entry(
+                audit()
+                    .request(GetEntryRequest {
+                        index: 1,
+                        tree_size: 0,
+                    })
+                    .expect("request"),
+            )
+            .await
+            .expect("entry")
+            .into_inner();
+        let (entry, proof) = (shown.entry.expect("entry"), shown.proof.expect("proof"));
+        merkle::verify_inclusion(1, 3, &entry.leaf_hash, &proof.hashes, &checkpoint.root_hash)
+            .expect("entry 1 is in the signed tree");
+
+        // A proof by leaf hash, and consistency with the earlier checkpoint.
+        let by_hash = audit_client
+            .get_inclusion_proof(
+                audit()
+                    .request(GetInclusionProofRequest {
+                        leaf: Some(Leaf::LeafHash(entry.leaf_hash.clone())),
+                        tree_size: 3,
+                    })
+                    .expect("request"),
+            )
+            .await
+            .expect("proof")
+            .into_inner()
+            .proof
+            .expect("proof");
+        assert_eq!((by_hash.leaf_index, by_hash.hashes), (1, proof.hashes));
+        let consistency = audit_client
+            .get_consistency_proof(
+                audit()
+                    .request(GetConsistencyProofRequest {
+                        from_size: first.tree_size,
+                        to_size: 3,
+                    })
+                    .expect("request"),
+            )
+            .await
+            .expect("consistency")
+            .into_inner();
+        merkle::verify_consistency(
+            first.tree_size,
+            3,
+            &first.root_hash,
+            &checkpoint.root_hash,
+            &consistency.hashes,
+        )
+        .expect("the log only grew");
+
+        // Bad requests are named.
+        let status = list(ListEntriesRequest {
+            page_size: 5000,
+            ..Default::default()
+        })
+        .await
+        .expect_err("too big");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("page_size"), "{status:?}");
+        let status = list(ListEntriesRequest {
+            page_token: "garbage".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("bad token");
+        assert!(status.message().contains("page_token"), "{status:?}");
+
+        // A witness proves its own agency's leaves only.
+        let kemendag = exchange
+            .connect(pki.agency("kemendag", "export-portal"))
+            .await
+            .expect("connect");
+        let mut witness = AuditServiceClient::new(kemendag.channel());
+        let prove = |index| {
+            audit()
+                .request(GetInclusionProofRequest {
+                    leaf: Some(Leaf::LeafIndex(index)),
+                    tree_size: 0,
+                })
+                .expect("request")
+        };
+        witness
+            .get_inclusion_proof(prove(2))
+            .await
+            .expect("own leaf");
+        let status = witness
+            .get_inclusion_proof(prove(1))
+            .await
+            .expect_err("bappenas's leaf");
+        assert_eq!(status.code(), Code::PermissionDenied);
+        assert!(
+            status.message().contains("not written for agency kemendag"),
+            "{status:?}"
+        );
+        exchange.stop().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_auditors_list_show_and_prove_entries() {
+        let pki = TestPki::new();
+        auditors_list_show_and_prove_entries(&pki, "sqlite://jembatan.db").await;
+    }
+
+    #[tokio::test]
+    async fn postgres_auditors_list_show_and_prove_entries() {
+        let pki = TestPki::new();
+        let db = PgDatabase::create().await;
+        auditors_list_show_and_prove_entries(&pki, &db.url).await;
+    }
+}

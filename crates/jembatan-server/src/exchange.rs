@@ -20,6 +20,7 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::acceptor::{self, AcceptorLimits};
+use crate::audit_service::AuditApi;
 use crate::identity_layer::IdentityLayer;
 use crate::pending::Pending;
 use crate::policy_layer::PolicyLayer;
@@ -31,7 +32,7 @@ const SERVICE_NAMES: &[&str] = &[
     <WorkforceServiceServer<Pending> as NamedService>::NAME,
     <MarketIntelServiceServer<Pending> as NamedService>::NAME,
     <ProgramServiceServer<Pending> as NamedService>::NAME,
-    <AuditServiceServer<Pending> as NamedService>::NAME,
+    <AuditServiceServer<AuditApi> as NamedService>::NAME,
 ];
 
 /// A bound, ready-to-serve exchange: listener open, TLS loaded, store migrated.
@@ -194,6 +195,11 @@ impl Exchange {
             self.log_origin,
             self.checkpoint_interval,
         ));
+        let audit_api = AuditApi::new(
+            self.store.clone(),
+            Arc::clone(&self.policy),
+            self.trust_domain.clone(),
+        );
         let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
@@ -219,7 +225,7 @@ impl Exchange {
             .add_service(WorkforceServiceServer::new(Pending))
             .add_service(MarketIntelServiceServer::new(Pending))
             .add_service(ProgramServiceServer::new(Pending))
-            .add_service(AuditServiceServer::new(Pending))
+            .add_service(AuditServiceServer::new(audit_api))
             .serve_with_incoming_shutdown(incoming.connections, signal);
         let grace_elapsed = async {
             match grace_rx.await {

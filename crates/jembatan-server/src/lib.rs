@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod acceptor;
+mod audit_service;
 pub mod config;
 mod error;
 mod exchange;

@@ -2,8 +2,8 @@
 //! UNIMPLEMENTED (tonic's default stubs) until its implementation replaces the impl here.
 
 use jembatan_proto::v1::{
-    audit_service_server, market_intel_service_server, placement_service_server,
-    program_service_server, workforce_service_server,
+    market_intel_service_server, placement_service_server, program_service_server,
+    workforce_service_server,
 };
 
 /// Stands in for the services not implemented yet.
@@ -14,4 +14,3 @@ impl placement_service_server::PlacementService for Pending {}
 impl workforce_service_server::WorkforceService for Pending {}
 impl market_intel_service_server::MarketIntelService for Pending {}
 impl program_service_server::ProgramService for Pending {}
-impl audit_service_server::AuditService for Pending {}

@@ -34,6 +34,29 @@ pub struct StoredCheckpoint {
     pub root: Hash,
     /// The signed note, with the log's signature line.
     pub note: SignedNote,
+    /// When it was signed, RFC 3339 UTC.
+    pub signed_at: String,
+}
+
+/// Which leaves to list; every condition given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct LeafFilter {
+    /// Earliest time, inclusive, RFC 3339 UTC as leaves record it.
+    pub from_time: Option<String>,
+    /// Latest time, exclusive.
+    pub to_time: Option<String>,
+    /// Exact principal (SPIFFE ID).
+    pub principal: Option<String>,
+    /// Principals starting with this, e.g. `spiffe://td/agency/kemendag/`.
+    pub principal_prefix: Option<String>,
+    /// Exact method, `<Service>/<Method>`.
+    pub method: Option<String>,
+    /// Purpose code.
+    pub purpose: Option<String>,
+    /// Allowed or denied.
+    pub outcome: Option<Outcome>,
+    /// Record type.
+    pub record_type: Option<String>,
 }
 
 /// A write transaction of the store, for data work and its audit leaves together.
@@ -156,6 +179,7 @@ impl Store {
             root: range.root(),
         };
         let note = checkpoint.sign(signer);
+        let signed_at = now();
         on_either!(&mut tx, conn => {
             sqlx::query(
                 "INSERT INTO audit_checkpoints (tree_size, root, note, created_at) \
@@ -164,7 +188,7 @@ impl Store {
             .bind(to_i64(checkpoint.size))
             .bind(checkpoint.root.to_vec())
             .bind(note.to_string())
-            .bind(now())
+            .bind(&signed_at)
             .execute(&mut **conn)
             .await?;
         });
@@ -173,6 +197,7 @@ impl Store {
             size: checkpoint.size,
             root: checkpoint.root,
             note,
+            signed_at,
         }))
     }
 
@@ -181,21 +206,88 @@ impl Store {
         &self,
         size: Option<u64>,
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
-        const LATEST: &str = "SELECT tree_size, root, note FROM audit_checkpoints \
+        const LATEST: &str = "SELECT tree_size, root, note, created_at FROM audit_checkpoints \
                               ORDER BY tree_size DESC LIMIT 1";
-        const AT: &str = "SELECT tree_size, root, note FROM audit_checkpoints WHERE tree_size = $1";
-        let row: Option<(i64, Vec<u8>, String)> = on_pool!(self, pool => match size {
+        const AT: &str = "SELECT tree_size, root, note, created_at FROM audit_checkpoints \
+                          WHERE tree_size = $1";
+        let row: Option<(i64, Vec<u8>, String, String)> = on_pool!(self, pool => match size {
             None => sqlx::query_as(LATEST).fetch_optional(pool).await?,
             Some(size) => sqlx::query_as(AT).bind(to_i64(size)).fetch_optional(pool).await?,
         });
-        row.map(|(size, root, note)| {
+        row.map(|(size, root, note, signed_at)| {
             Ok(StoredCheckpoint {
                 size: to_u64(size),
                 root: to_hash(&root, "checkpoint root")?,
                 note: SignedNote::parse(&note).map_err(StoreError::Audit)?,
+                signed_at,
             })
         })
         .transpose()
+    }
+
+    /// The stored bytes of leaf `index`.
+    pub async fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        const SQL: &str = "SELECT data FROM audit_leaves WHERE leaf_index = $1";
+        Ok(on_pool!(self, pool => {
+            sqlx::query_scalar(SQL).bind(to_i64(index)).fetch_optional(pool).await?
+        }))
+    }
+
+    /// The index of the first leaf with hash `hash`.
+    pub async fn leaf_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
+        const SQL: &str = "SELECT MIN(leaf_index) FROM audit_leaves WHERE leaf_hash = $1";
+        let index: Option<i64> = on_pool!(self, pool => {
+            sqlx::query_scalar(SQL).bind(hash.to_vec()).fetch_one(pool).await?
+        });
+        Ok(index.map(to_u64))
+    }
+
+    /// Up to `limit` leaves after index `after` (all when `None`) that match `filter`, in index
+    /// order, as (index, stored bytes).
+    pub async fn list_leaves(
+        &self,
+        filter: &LeafFilter,
+        after: Option<u64>,
+        below: u64,
+        limit: u32,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        let rows: Vec<(i64, Vec<u8>)> = on_pool!(self, pool => {
+            let mut query = QueryBuilder::new("SELECT leaf_index, data FROM audit_leaves WHERE leaf_index < ");
+            query.push_bind(to_i64(below));
+            if let Some(after) = after {
+                query.push(" AND leaf_index > ").push_bind(to_i64(after));
+            }
+            let exact = [
+                (" AND time >= ", &filter.from_time),
+                (" AND time < ", &filter.to_time),
+                (" AND principal = ", &filter.principal),
+                (" AND method = ", &filter.method),
+                (" AND purpose = ", &filter.purpose),
+                (" AND record_type = ", &filter.record_type),
+            ];
+            for (condition, value) in exact {
+                if let Some(value) = value {
+                    query.push(condition).push_bind(value.clone());
+                }
+            }
+            if let Some(prefix) = &filter.principal_prefix {
+                // substr and length are alike on both engines; LIKE would need escaping.
+                query
+                    .push(" AND substr(principal, 1, length(")
+                    .push_bind(prefix.clone())
+                    .push(")) = ")
+                    .push_bind(prefix.clone());
+            }
+            if let Some(outcome) = filter.outcome {
+                query.push(" AND outcome = ").push_bind(outcome_name(outcome));
+            }
+            query.push(" ORDER BY leaf_index LIMIT ").push_bind(i64::from(limit));
+            query.build_query_as().fetch_all(pool).await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(index, data)| (to_u64(index), data))
+            .collect())
     }
 
     /// The inclusion proof of leaf `index` in the tree of `size` leaves, from stored hashes.

@@ -27,6 +27,7 @@ CREATE TABLE audit_leaves (
 CREATE INDEX audit_leaves_time ON audit_leaves (time);
 CREATE INDEX audit_leaves_principal ON audit_leaves (principal, time);
 CREATE INDEX audit_leaves_record_key ON audit_leaves (record_key);
+CREATE INDEX audit_leaves_hash ON audit_leaves (leaf_hash);
 
 -- Roots of perfect subtrees of 2^level leaves (level >= 1; level 0 is audit_leaves.leaf_hash),
 -- written once by the sequencer when the subtree is complete.

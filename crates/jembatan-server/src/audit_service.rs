@@ -1,0 +1,423 @@
+//! The AuditService: entries, checkpoints and proofs of the audit log, answered from the store.
+//!
+//! Every method first asks the policies for the data class `audit_metadata`, as the handlers of
+//! every service ask for the classes they return. Agencies (the witness role) may prove only
+//! leaves written for their own agency. AddCosignature and ListSubjectAccesses are not built yet
+//! and answer UNIMPLEMENTED.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jembatan_audit::leaf::{LeafEntry, Outcome, timestamp};
+use jembatan_audit::merkle;
+use jembatan_pki::{Principal, PrincipalKind, TrustDomain};
+use jembatan_policy::{DataClass, Engine, Query};
+use jembatan_proto::v1::{
+    self, AuditEntry, GetCheckpointRequest, GetCheckpointResponse, GetConsistencyProofRequest,
+    GetConsistencyProofResponse, GetEntryRequest, GetEntryResponse, GetInclusionProofRequest,
+    GetInclusionProofResponse, InclusionProof, ListEntriesRequest, ListEntriesResponse,
+    audit_service_server::AuditService, get_inclusion_proof_request::Leaf,
+};
+use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint};
+use tonic::{Request, Response, Status};
+
+use crate::policy_layer::CallContext;
+
+/// Largest page of ListEntries.
+const MAX_PAGE: u32 = 1000;
+/// Page of ListEntries when the caller asks for none.
+const DEFAULT_PAGE: u32 = 100;
+
+/// The AuditService over the store.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditApi {
+    store: Store,
+    engine: Arc<Engine>,
+    trust_domain: TrustDomain,
+}
+
+impl AuditApi {
+    pub(crate) fn new(store: Store, engine: Arc<Engine>, trust_domain: TrustDomain) -> Self {
+        Self {
+            store,
+            engine,
+            trust_domain,
+        }
+    }
+
+    /// The caller, after checking that it may read audit metadata for its stated purpose.
+    fn reader<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        let principal = request
+            .extensions()
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| Status::unauthenticated("connection carries no client identity"))?;
+        let context = request.extensions().get::<CallContext>().ok_or_else(|| {
+            Status::internal("call reached the audit log without a policy decision")
+        })?;
+        let class = DataClass::AuditMetadata;
+        let decision = self
+            .engine
+            .decide(&Query {
+                principal: principal.kind(),
+                action: class.action(),
+                purpose: context.purpose,
+                legal_basis: context.legal_basis,
+                time: context.received_at,
+            })
+            .map_err(|error| {
+                tracing::error!(%error, "policy decision failed");
+                Status::internal("policy decision failed")
+            })?;
+        if !decision.allowed {
+            return Err(Status::permission_denied(format!(
+                "{principal} may not read {} for purpose {}",
+                class.name(),
+                context.purpose
+            )));
+        }
+        Ok(principal)
+    }
+
+    /// The latest checkpoint, or the one of exactly `size` leaves (0 for the latest).
+    async fn checkpoint(&self, size: u64) -> Result<StoredCheckpoint, Status> {
+        let wanted = (size != 0).then_some(size);
+        self.store
+            .checkpoint(wanted)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| match wanted {
+                Some(size) => Status::not_found(format!("no checkpoint of tree_size {size}")),
+                None => Status::unavailable("the log has no checkpoint yet"),
+            })
+    }
+
+    /// A tree size to prove against: 0 for the latest checkpoint, else at most its size.
+    async fn provable_size(&self, field: &str, size: u64) -> Result<u64, Status> {
+        let latest = self.checkpoint(0).await?.size;
+        match size {
+            0 => Ok(latest),
+            size if size > latest => Err(Status::failed_precondition(format!(
+                "{field} {size} is beyond the latest checkpoint ({latest} leaves)"
+            ))),
+            size => Ok(size),
+        }
+    }
+
+    /// The stored leaf `index`, parsed.
+    async fn leaf(&self, index: u64) -> Result<(Vec<u8>, LeafEntry), Status> {
+        let data = self
+            .store
+            .leaf(index)
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("no leaf {index}")))?;
+        let entry = parse_leaf(index, &data)?;
+        Ok((data, entry))
+    }
+
+    /// Agencies prove only their own leaves; auditors any.
+    fn may_prove(&self, principal: &Principal, index: u64, leaf: &LeafEntry) -> Result<(), Status> {
+        let PrincipalKind::Agency { agency, .. } = principal.kind() else {
+            return Ok(());
+        };
+        let own = format!("spiffe://{}/agency/{agency}/", self.trust_domain);
+        if leaf.principal.starts_with(&own) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(format!(
+                "leaf {index} was not written for agency {agency}"
+            )))
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl AuditService for AuditApi {
+    async fn list_entries(
+        &self,
+        request: Request<ListEntriesRequest>,
+    ) -> Result<Response<ListEntriesResponse>, Status> {
+        self.reader(&request)?;
+        let r = request.into_inner();
+        let page_size = match r.page_size {
+            0 => DEFAULT_PAGE,
+            n if n > MAX_PAGE => {
+                return Err(Status::invalid_argument(format!(
+                    "page_size {n} is above {MAX_PAGE}"
+                )));
+            }
+            n => n,
+        };
+        let after = parse_page_token(&r.page_token)?;
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        let filter = LeafFilter {
+            from_time: r
+                .from_time
+                .map(|t| timestamp_text("from_time", &t))
+                .transpose()?,
+            to_time: r
+                .to_time
+                .map(|t| timestamp_text("to_time", &t))
+                .transpose()?,
+            principal: non_empty(r.principal),
+            principal_prefix: non_empty(r.agency)
+                .map(|agency| format!("spiffe://{}/agency/{agency}/", self.trust_domain)),
+            method: non_empty(r.method).map(|m| {
+                m.strip_prefix("/jembatan.v1.")
+                    .map(str::to_owned)
+                    .unwrap_or(m)
+            }),
+            purpose: match v1::Purpose::try_from(r.purpose) {
+                Ok(v1::Purpose::Unspecified) => None,
+                Ok(purpose) => Some(code_of(purpose.as_str_name(), "PURPOSE_")),
+                Err(_) => return Err(Status::invalid_argument("purpose is not a known value")),
+            },
+            outcome: match v1::Decision::try_from(r.decision) {
+                Ok(v1::Decision::Unspecified) => None,
+                Ok(v1::Decision::Allow) => Some(Outcome::Allow),
+                Ok(v1::Decision::Deny) => Some(Outcome::Deny),
+                Err(_) => return Err(Status::invalid_argument("decision is not a known value")),
+            },
+            record_type: non_empty(r.record_type),
+        };
+        let rows = self
+            .store
+            .list_leaves(&filter, after, u64::MAX, page_size)
+            .await
+            .map_err(store_status)?;
+        let next_page_token = match rows.last() {
+            Some((index, _)) if rows.len() == page_size as usize => page_token(*index),
+            _ => String::new(),
+        };
+        let entries = rows
+            .iter()
+            .map(|(index, data)| entry_message(*index, data))
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(ListEntriesResponse {
+            entries,
+            next_page_token,
+        }))
+    }
+
+    async fn get_entry(
+        &self,
+        request: Request<GetEntryRequest>,
+    ) -> Result<Response<GetEntryResponse>, Status> {
+        let principal = self.reader(&request)?;
+        let r = request.into_inner();
+        let checkpoint = self.checkpoint(r.tree_size).await?;
+        let (data, leaf) = self.leaf(r.index).await?;
+        self.may_prove(&principal, r.index, &leaf)?;
+        let proof = self.inclusion(r.index, checkpoint.size).await?;
+        Ok(Response::new(GetEntryResponse {
+            entry: Some(entry_message(r.index, &data)?),
+            proof: Some(proof),
+            checkpoint: Some(checkpoint_message(&checkpoint)?),
+        }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        request: Request<GetCheckpointRequest>,
+    ) -> Result<Response<GetCheckpointResponse>, Status> {
+        self.reader(&request)?;
+        let checkpoint = self.checkpoint(request.into_inner().tree_size).await?;
+        Ok(Response::new(GetCheckpointResponse {
+            checkpoint: Some(checkpoint_message(&checkpoint)?),
+        }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<GetInclusionProofRequest>,
+    ) -> Result<Response<GetInclusionProofResponse>, Status> {
+        let principal = self.reader(&request)?;
+        let r = request.into_inner();
+        let index = match r.leaf {
+            Some(Leaf::LeafIndex(index)) => index,
+            Some(Leaf::LeafHash(hash)) => {
+                let hash: merkle::Hash = hash
+                    .try_into()
+                    .map_err(|_| Status::invalid_argument("leaf_hash must be 32 bytes"))?;
+                self.store
+                    .leaf_index(&hash)
+                    .await
+                    .map_err(store_status)?
+                    .ok_or_else(|| Status::not_found("no leaf with that leaf_hash"))?
+            }
+            None => return Err(Status::invalid_argument("give leaf_index or leaf_hash")),
+        };
+        let size = self.provable_size("tree_size", r.tree_size).await?;
+        let (_, leaf) = self.leaf(index).await?;
+        self.may_prove(&principal, index, &leaf)?;
+        Ok(Response::new(GetInclusionProofResponse {
+            proof: Some(self.inclusion(index, size).await?),
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<GetConsistencyProofRequest>,
+    ) -> Result<Response<GetConsistencyProofResponse>, Status> {
+        self.reader(&request)?;
+        let r = request.into_inner();
+        if r.from_size == 0 {
+            return Err(Status::invalid_argument("from_size must be at least 1"));
+        }
+        let to_size = self.provable_size("to_size", r.to_size).await?;
+        if r.from_size > to_size {
+            return Err(Status::invalid_argument(format!(
+                "from_size {} is above to_size {to_size}",
+                r.from_size
+            )));
+        }
+        let hashes = self
+            .store
+            .consistency_proof(r.from_size, to_size)
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(GetConsistencyProofResponse {
+            from_size: r.from_size,
+            to_size,
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+        }))
+    }
+}
+
+impl AuditApi {
+    async fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, Status> {
+        if index >= size {
+            return Err(Status::failed_precondition(format!(
+                "leaf {index} is not in the tree of {size} leaves yet; ask after the next checkpoint"
+            )));
+        }
+        let hashes = self
+            .store
+            .inclusion_proof(index, size)
+            .await
+            .map_err(store_status)?;
+        Ok(InclusionProof {
+            leaf_index: index,
+            tree_size: size,
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+        })
+    }
+}
+
+/// The one mapping of store errors to statuses: the caller learns what it can act on, the log
+/// the rest.
+fn store_status(error: StoreError) -> Status {
+    match error {
+        StoreError::Corrupt(_) | StoreError::Audit(_) => {
+            tracing::error!(%error, "audit log store");
+            Status::internal("the audit log store is inconsistent; the operator has been told")
+        }
+        error => {
+            tracing::error!(%error, "audit log store");
+            Status::unavailable("the audit log store is unavailable; try later")
+        }
+    }
+}
+
+fn parse_leaf(index: u64, data: &[u8]) -> Result<LeafEntry, Status> {
+    LeafEntry::parse(data).map_err(|error| {
+        tracing::error!(index, %error, "stored audit leaf does not parse");
+        Status::internal(format!("audit leaf {index} is malformed"))
+    })
+}
+
+/// An entry as the contract shows it, from the stored bytes.
+fn entry_message(index: u64, data: &[u8]) -> Result<AuditEntry, Status> {
+    let leaf = parse_leaf(index, data)?;
+    let purpose = v1::Purpose::from_str_name(&format!("PURPOSE_{}", leaf.purpose))
+        .unwrap_or(v1::Purpose::Unspecified);
+    let legal_basis = v1::LegalBasis::from_str_name(&format!("LEGAL_BASIS_{}", leaf.legal_basis))
+        .unwrap_or(v1::LegalBasis::Unspecified);
+    Ok(AuditEntry {
+        index,
+        time: Some(proto_time(&leaf.time)),
+        principal: leaf.principal,
+        cert_fingerprint: leaf.cert_fingerprint,
+        method: format!("/jembatan.v1.{}", leaf.method),
+        purpose: purpose as i32,
+        legal_basis: legal_basis as i32,
+        case_ref: leaf.case_ref,
+        operator: leaf.operator,
+        record_type: leaf.record_type,
+        record_key: leaf.record_key,
+        data_classes: leaf.data_classes,
+        record_digest: unhex(&leaf.record_digest),
+        decision: match leaf.outcome {
+            Outcome::Allow => v1::Decision::Allow,
+            Outcome::Deny => v1::Decision::Deny,
+        } as i32,
+        policy_ids: leaf.policy_ids,
+        policy_set_hash: unhex(leaf.policy_set.strip_prefix("sha256:").unwrap_or_default()),
+        trace_id: leaf.trace_id,
+        leaf_hash: merkle::leaf_hash(data).to_vec(),
+    })
+}
+
+fn checkpoint_message(checkpoint: &StoredCheckpoint) -> Result<v1::Checkpoint, Status> {
+    let body = jembatan_audit::checkpoint::Checkpoint::parse_body(&checkpoint.note.text).map_err(
+        |error| {
+            tracing::error!(%error, size = checkpoint.size, "stored checkpoint does not parse");
+            Status::internal("a stored checkpoint is malformed")
+        },
+    )?;
+    Ok(v1::Checkpoint {
+        origin: body.origin,
+        tree_size: checkpoint.size,
+        root_hash: checkpoint.root.to_vec(),
+        signed_note: checkpoint.note.to_string(),
+        cosignatures: Vec::new(),
+        signed_at: Some(proto_time(&checkpoint.signed_at)),
+    })
+}
+
+/// `PURPOSE_STATISTICS` → `STATISTICS`.
+fn code_of(name: &str, prefix: &str) -> String {
+    name.strip_prefix(prefix).unwrap_or(name).to_owned()
+}
+
+fn proto_time(text: &str) -> prost_types::Timestamp {
+    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    prost_types::Timestamp {
+        seconds: parsed.unix_timestamp(),
+        nanos: i32::try_from(parsed.nanosecond()).unwrap_or(0),
+    }
+}
+
+/// A filter time in the form leaves record, so that text order is time order.
+fn timestamp_text(field: &str, t: &prost_types::Timestamp) -> Result<String, Status> {
+    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .map(timestamp)
+        .map_err(|_| Status::invalid_argument(format!("{field} is out of range")))
+}
+
+fn page_token(last_index: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("after:{last_index}"))
+}
+
+fn parse_page_token(token: &str) -> Result<Option<u64>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("after:")?.parse().ok())
+        .map(Some)
+        .ok_or_else(|| Status::invalid_argument("page_token is not one this exchange gave"))
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len() / 2)
+        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect()
+}
