@@ -6,6 +6,8 @@
 //! - [`leaf`]: what one leaf records, and the exact bytes that are hashed.
 //! - [`merkle`]: RFC 6962 hashing, roots, inclusion and consistency proofs made from stored
 //!   subtree roots and verified against a root.
+//! - [`verify`]: offline verification of a whole log, naming the first bad leaf, node or
+//!   checkpoint.
 //! - [`note`]: C2SP signed-note Ed25519 keys (`PRIVATE+KEY+…` signer keys and
 //!   `<name>+<key id>+<base64>` verifier keys) and signature lines, as used by checkpoints and
 //!   their cosignatures.
@@ -18,5 +20,6 @@ mod error;
 pub mod leaf;
 pub mod merkle;
 pub mod note;
+pub mod verify;
 
 pub use error::AuditError;
