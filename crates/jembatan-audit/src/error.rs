@@ -40,6 +40,9 @@ pub enum AuditError {
     /// Stored leaf bytes are not a leaf entry.
     #[error("malformed leaf: {0}")]
     MalformedLeaf(String),
+    /// An export could not be written or read.
+    #[error("audit export: {0}")]
+    Export(String),
     /// A hash is not 32 bytes long.
     #[error("{0} is not 32 bytes")]
     NotAHash(&'static str),

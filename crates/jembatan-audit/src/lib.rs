@@ -3,6 +3,7 @@
 //! - [`checkpoint`]: C2SP checkpoints (origin, size, root) as signed notes, and cosignatures.
 //! - [`compact`]: the right border of a growing tree, which turns appended leaves into the
 //!   subtree roots a log stores once, and the new root.
+//! - [`export`]: the JSON Lines export of a log that `jembatan audit verify` reads offline.
 //! - [`leaf`]: what one leaf records, and the exact bytes that are hashed.
 //! - [`merkle`]: RFC 6962 hashing, roots, inclusion and consistency proofs made from stored
 //!   subtree roots and verified against a root.
@@ -17,6 +18,7 @@
 pub mod checkpoint;
 pub mod compact;
 mod error;
+pub mod export;
 pub mod leaf;
 pub mod merkle;
 pub mod note;

@@ -247,6 +247,15 @@ impl Config {
         Ok(config)
     }
 
+    /// The audit log's origin: `audit.origin`, or `jembatan.<identity.trust_domain>/audit`.
+    pub fn audit_origin(&self) -> String {
+        if self.audit.origin.is_empty() {
+            format!("jembatan.{}/audit", self.identity.trust_domain)
+        } else {
+            self.audit.origin.clone()
+        }
+    }
+
     fn resolve_paths(&mut self, base: &Path) {
         let tls = &mut self.tls;
         for path in [&mut tls.cert, &mut tls.key, &mut tls.client_ca]

@@ -104,11 +104,7 @@ impl Exchange {
                     reason: format!("{}: {e}", key_path.display()),
                 })?,
             );
-        let log_origin = if config.audit.origin.is_empty() {
-            format!("jembatan.{trust_domain}/audit")
-        } else {
-            config.audit.origin.clone()
-        };
+        let log_origin = config.audit_origin();
         if log_origin.chars().any(char::is_control) {
             return Err(ServerError::InvalidValue {
                 key: "audit.origin",

@@ -225,6 +225,51 @@ impl Store {
         .transpose()
     }
 
+    /// Writes the whole log in the export format of [`jembatan_audit::export`], streaming rows,
+    /// and returns how many leaves it wrote.
+    pub async fn export(
+        &self,
+        origin: &str,
+        out: &mut impl std::io::Write,
+    ) -> Result<u64, StoreError> {
+        use futures_util::TryStreamExt;
+        use jembatan_audit::export::Line;
+
+        let write = |line: Line, out: &mut dyn std::io::Write| {
+            let mut out = out;
+            line.write(&mut out).map_err(StoreError::Audit)
+        };
+        write(Line::header(origin), out)?;
+        let mut leaves = 0u64;
+        on_pool!(self, pool => {
+            let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, Vec<u8>)>(
+                "SELECT leaf_index, leaf_hash, data FROM audit_leaves ORDER BY leaf_index",
+            )
+            .fetch(pool);
+            while let Some((index, hash, data)) = rows.try_next().await? {
+                write(Line::leaf(to_u64(index), &hash, &data), out)?;
+                leaves += 1;
+            }
+            let mut rows = sqlx::query_as::<_, (i64, i64, Vec<u8>)>(
+                "SELECT CAST(level AS BIGINT), node_index, hash FROM audit_nodes \
+                 ORDER BY level, node_index",
+            )
+            .fetch(pool);
+            while let Some((level, index, hash)) = rows.try_next().await? {
+                let level = u32::try_from(level).unwrap_or(u32::MAX);
+                write(Line::node(level, to_u64(index), &hash), out)?;
+            }
+            let mut rows = sqlx::query_scalar::<_, String>(
+                "SELECT note FROM audit_checkpoints ORDER BY tree_size",
+            )
+            .fetch(pool);
+            while let Some(note) = rows.try_next().await? {
+                write(Line::Checkpoint { note }, out)?;
+            }
+        });
+        Ok(leaves)
+    }
+
     /// The stored bytes of leaf `index`.
     pub async fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         const SQL: &str = "SELECT data FROM audit_leaves WHERE leaf_index = $1";
