@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit;
 mod connection;
 mod dev;
 mod health;
@@ -31,6 +32,9 @@ enum Command {
     /// Make a certificate authority and issue certificates.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
+    /// Export the audit log and verify an export offline.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Check, explain and inspect access policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Pki(command) => pki::run(command),
+            Command::Audit(command) => audit::run(command).await,
             Command::Policy(command) => policy::run(command).await,
             Command::Health(args) => health::run(args).await,
         }

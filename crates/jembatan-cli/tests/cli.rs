@@ -161,6 +161,7 @@ impl Dev {
             .env("JEMBATAN_SERVER_SHUTDOWN_GRACE_SECS", "1")
             // Policy changes take effect on SIGHUP only, so a test sees which did it.
             .env("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0")
+            .env("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -557,4 +558,99 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
     );
     let (status, _) = dev.terminate();
     assert!(status.success());
+}
+
+#[test]
+fn audit_export_and_verify_catch_a_removed_leaf() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("exchange");
+    let dev = Dev::start(&root);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let pki = root.join("pki");
+    let tls = jembatan_client::ClientTls::from_files(
+        &pki.join("ca.pem"),
+        &pki.join("kemendag.pem"),
+        &pki.join("kemendag-key.pem"),
+    )
+    .expect("tls");
+    runtime.block_on(async {
+        let client = jembatan_client::Client::connect(&dev.url, tls)
+            .await
+            .expect("connect");
+        let mut placements =
+            jembatan_client::v1::placement_service_client::PlacementServiceClient::new(
+                client.channel(),
+            );
+        let stated = jembatan_client::Stated::new(
+            jembatan_domain::Purpose::Statistics,
+            jembatan_domain::LegalBasis::PublicTask,
+        );
+        for _ in 0..3 {
+            let request = stated
+                .request(jembatan_client::v1::PushPlacementsRequest::default())
+                .expect("request");
+            let status = placements
+                .push_placements(request)
+                .await
+                .expect_err("denied");
+            assert_eq!(status.code(), tonic::Code::PermissionDenied);
+        }
+    });
+    // The sequencer signs within its 50 ms interval; give it time, then stop the server.
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, _) = dev.terminate();
+    assert!(status.success());
+
+    let export = dir.path().join("audit.jsonl");
+    let config = root.join("jembatan.toml");
+    let out = jembatan(&[
+        "audit",
+        "export",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--out",
+        export.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout(&out).starts_with("exported 3 leaves of jembatan.dev.jembatan.local/audit"),
+        "{}",
+        stdout(&out)
+    );
+    let key = root.join("audit/log.pub");
+    let verify = |export: &Path| {
+        jembatan(&[
+            "audit",
+            "verify",
+            "--export",
+            export.to_str().expect("utf-8"),
+            "--key",
+            key.to_str().expect("utf-8"),
+        ])
+    };
+    let out = verify(&export);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout(&out).contains("3 leaves"), "{}", stdout(&out));
+
+    let text = std::fs::read_to_string(&export).expect("export");
+    let without_leaf_1: String = text
+        .lines()
+        .filter(|line| !line.starts_with("{\"type\":\"leaf\",\"index\":1,"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(without_leaf_1, text);
+    let tampered = dir.path().join("tampered.jsonl");
+    write(&tampered, &without_leaf_1);
+    let out = verify(&tampered);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("FAILED: leaf 1 is missing"), "{stderr}");
 }
