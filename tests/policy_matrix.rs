@@ -105,6 +105,14 @@ async fn the_method_matrix_in_docs_is_what_the_exchange_enforces() {
                     (true, Code::InvalidArgument) if message.starts_with("metadata ") => {
                         Some(format!("{what}: metadata refused: {message}"))
                     }
+                    // The layer's own refusals; a handler's answer (the stubs' UNIMPLEMENTED,
+                    // or an audit method's) is what an allowed call gets.
+                    (true, Code::Unauthenticated | Code::Internal) => {
+                        Some(format!("{what}: refused before the handler: {message}"))
+                    }
+                    (true, Code::Unimplemented) if message.contains("not part of the jembatan.v1") => {
+                        Some(format!("{what}: refused as unknown: {message}"))
+                    }
                     (true, _) => None,
                     (false, Code::PermissionDenied) if message == refusal => None,
                     (false, code) => Some(format!("{what}: docs deny, got {code:?}: {message}")),
@@ -299,6 +307,22 @@ async fn purpose_and_legal_basis_are_required_and_named_when_wrong() {
             .message()
             .contains("not part of the jembatan.v1 contract"),
         "{status:?}"
+    );
+
+    // Data-class reads are not methods: no decision, no audit leaf, whatever is stated.
+    let status = call_path(channel.clone(), "/jembatan.v1.read/contact", &metadata)
+        .await
+        .expect_err("not a method");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    // A long path is not echoed whole.
+    let long = format!("/jembatan.v1.{}", "X".repeat(4000));
+    let status = call_path(channel, &long, &metadata)
+        .await
+        .expect_err("unknown");
+    assert!(
+        status.message().len() < 200,
+        "{} bytes echoed",
+        status.message().len()
     );
     exchange.stop().await;
 }

@@ -97,11 +97,13 @@ async fn a_broken_policy_file_is_refused_while_the_old_set_serves() {
     assert_eq!(availability_code(&client).await, Code::PermissionDenied);
 
     // A folder that vanishes (a ConfigMap being swapped) leaves the set in force alone.
-    std::fs::remove_file(&freeze).expect("remove");
-    std::fs::rename(folder.path(), folder.path().with_extension("moved")).expect("move away");
+    let moved = folder.path().with_extension("moved");
+    std::fs::rename(folder.path(), &moved).expect("move away");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(availability_code(&client).await, Code::PermissionDenied);
-    std::fs::rename(folder.path().with_extension("moved"), folder.path()).expect("move back");
+    // Back without the freeze: the default set again.
+    std::fs::remove_file(moved.join("freeze.cedar")).expect("remove");
+    std::fs::rename(&moved, folder.path()).expect("move back");
     let status = wait_for(&client, "restore", |s| s.policy_set == initial.policy_set).await;
     assert_eq!(status.refused, None);
     assert_eq!(availability_code(&client).await, Code::Unimplemented);

@@ -108,7 +108,7 @@ impl Engine {
             .actions
             .get(query.action)
             .ok_or_else(|| PolicyError::UnknownAction(query.action.to_owned()))?;
-        let principal = self.principal(query.principal)?;
+        let principal = self.principal(query.principal, &policies.schema)?;
         let context = self.context(query)?;
         // Our requests are built to the schema; debug builds (and so every test) check it.
         let schema = cfg!(debug_assertions).then_some(&policies.schema);
@@ -123,17 +123,33 @@ impl Engine {
         let response = self
             .authorizer
             .is_authorized(&request, applicable, &principal.entities);
-        for error in response.diagnostics().errors() {
-            tracing::warn!(%error, action = query.action, "policy evaluation error");
-        }
-        let mut policy_ids: Vec<String> = response
+        // Cedar skips a policy whose evaluation fails, so a failing forbid would let a permit
+        // win. Fail closed: any evaluation error denies, naming the policies that failed.
+        let failed: Vec<String> = response
             .diagnostics()
-            .reason()
-            .map(|id| AsRef::<str>::as_ref(id).to_owned())
+            .errors()
+            .map(|error| {
+                let cedar_policy::AuthorizationError::PolicyEvaluationError(error) = error;
+                tracing::error!(%error, action = query.action, "policy evaluation error; denied");
+                AsRef::<str>::as_ref(error.policy_id()).to_owned()
+            })
             .collect();
+        let (allowed, mut policy_ids) = if failed.is_empty() {
+            let reasons = response
+                .diagnostics()
+                .reason()
+                .map(|id| AsRef::<str>::as_ref(id).to_owned())
+                .collect();
+            (
+                response.decision() == cedar_policy::Decision::Allow,
+                reasons,
+            )
+        } else {
+            (false, failed)
+        };
         policy_ids.sort_unstable();
         Ok(Decision {
-            allowed: response.decision() == cedar_policy::Decision::Allow,
+            allowed,
             action: query.action.to_owned(),
             purpose: query.purpose,
             legal_basis: query.legal_basis,
@@ -144,7 +160,11 @@ impl Engine {
 }
 
 impl Engine {
-    fn principal(&self, kind: &PrincipalKind) -> Result<Arc<PrincipalEntities>, PolicyError> {
+    fn principal(
+        &self,
+        kind: &PrincipalKind,
+        schema: &cedar_policy::Schema,
+    ) -> Result<Arc<PrincipalEntities>, PolicyError> {
         let cached = match self.principals.read() {
             Ok(map) => map.get(kind).cloned(),
             Err(poisoned) => poisoned.into_inner().get(kind).cloned(),
@@ -152,7 +172,7 @@ impl Engine {
         if let Some(entities) = cached {
             return Ok(entities);
         }
-        let entities = Arc::new(self.types.principal(kind)?);
+        let entities = Arc::new(self.types.principal(kind, schema)?);
         let mut map = write(&self.principals);
         if map.len() < MAX_CACHED_PRINCIPALS {
             map.insert(kind.clone(), Arc::clone(&entities));
@@ -237,8 +257,13 @@ impl EntityTypes {
     }
 
     /// The principal's entity and the entities a decision needs: a system and its agency, or
-    /// an auditor's office.
-    fn principal(&self, kind: &PrincipalKind) -> Result<PrincipalEntities, PolicyError> {
+    /// an auditor's office, and the schema's action entities (so `action in <group>` holds).
+    /// The schema is built in, the same for every policy set, so the result can be kept.
+    fn principal(
+        &self,
+        kind: &PrincipalKind,
+        schema: &cedar_policy::Schema,
+    ) -> Result<PrincipalEntities, PolicyError> {
         let (uid, entities) = match kind {
             PrincipalKind::Agency { agency, system } => {
                 let agency = uid(&self.agency, agency);
@@ -258,7 +283,7 @@ impl EntityTypes {
                 (principal, entities)
             }
         };
-        let entities = Entities::from_entities(entities, None)
+        let entities = Entities::from_entities(entities, Some(schema))
             .map_err(|e| PolicyError::Request(e.to_string()))?;
         Ok(PrincipalEntities { uid, entities })
     }
@@ -360,6 +385,29 @@ mod tests {
             .expect("decide");
         assert!(!decision.allowed);
         assert_eq!(decision.policy_ids, ["individual-data-needs-consent"]);
+    }
+
+    #[test]
+    fn a_forbid_that_fails_to_evaluate_still_denies() {
+        // Overflow passes strict validation and fails at run time; Cedar would skip the policy.
+        let dir = tempfile::tempdir().expect("tempdir");
+        crate::schema::write_defaults(dir.path()).expect("defaults");
+        std::fs::write(
+            dir.path().join("broken-forbid.cedar"),
+            "@id(\"overflowing-forbid\")\nforbid (principal, action == Jembatan::Action::\"read/aggregate\", resource)\n\
+             when { 9223372036854775807 + 1 > 0 };\n",
+        )
+        .expect("write");
+        let engine = Engine::new(Policies::load_dir(dir.path()).expect("valid")).expect("engine");
+        let kemendag = kemendag();
+        let decision = engine
+            .decide(&query(&kemendag, "read/aggregate", Purpose::Statistics))
+            .expect("decide");
+        assert!(
+            !decision.allowed,
+            "a failing forbid must not let the permit through"
+        );
+        assert_eq!(decision.policy_ids, ["overflowing-forbid"]);
     }
 
     #[test]

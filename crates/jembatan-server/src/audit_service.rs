@@ -59,13 +59,16 @@ impl AuditApi {
         let class = DataClass::AuditMetadata;
         let decision = self
             .engine
-            .decide(&Query {
-                principal: principal.kind(),
-                action: class.action(),
-                purpose: context.purpose,
-                legal_basis: context.legal_basis,
-                time: context.received_at,
-            })
+            .decide_with(
+                &context.policies,
+                &Query {
+                    principal: principal.kind(),
+                    action: class.action(),
+                    purpose: context.purpose,
+                    legal_basis: context.legal_basis,
+                    time: context.received_at,
+                },
+            )
             .map_err(|error| {
                 tracing::error!(%error, "policy decision failed");
                 Status::internal("policy decision failed")

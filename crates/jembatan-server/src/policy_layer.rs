@@ -50,6 +50,8 @@ pub struct CallContext {
     pub received_at: OffsetDateTime,
     /// The method-level decision, with its deciding policies and policy set hash.
     pub decision: Decision,
+    /// The policy set that decided; handlers decide data classes with the same set.
+    pub policies: Arc<Policies>,
 }
 
 /// Adds [`PolicyCheck`] around a service.
@@ -160,11 +162,13 @@ impl<S> PolicyCheck<S> {
         &self,
         request: &mut http::Request<B>,
         action: &str,
-        policies: &Policies,
+        policies: &Arc<Policies>,
     ) -> Result<Checked, tonic::Status> {
-        if !policies.declares(action) {
+        // Only methods are decided here; data-class reads (`read/…`) are for handlers.
+        if action.starts_with("read/") || !policies.declares(action) {
+            let shown: String = action.chars().take(64).collect();
             return Err(tonic::Status::unimplemented(format!(
-                "method {action} is not part of the jembatan.v1 contract"
+                "method {shown} is not part of the jembatan.v1 contract"
             )));
         }
         let principal = request
@@ -233,6 +237,7 @@ impl<S> PolicyCheck<S> {
             operator,
             received_at,
             decision,
+            policies: Arc::clone(policies),
         });
         Ok(Checked::Allowed)
     }

@@ -3,6 +3,10 @@
 //! A new folder is read and validated off the async threads; only a valid set replaces the one
 //! in force. A refused folder is logged with every problem, its hash shows in the
 //! `jembatan-policy-refused` response header, and it is not retried until its files change again.
+//!
+//! A change seen by polling is applied only when two polls in a row read the same folder, so a
+//! file caught half-written, or a rule caught between two files, is not put in force. SIGHUP
+//! applies at once: the operator says the folder is ready.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +38,7 @@ pub(crate) async fn run(engine: Arc<Engine>, dir: PathBuf, interval: Duration) {
         ticks
     });
     let mut last_read_error = None;
+    let mut seen = None;
     loop {
         let trigger = tokio::select! {
             Some(()) = async { hangup.as_mut()?.recv().await } => Trigger::Signal,
@@ -42,9 +47,14 @@ pub(crate) async fn run(engine: Arc<Engine>, dir: PathBuf, interval: Duration) {
         };
         let engine = Arc::clone(&engine);
         let dir = dir.clone();
-        let outcome = tokio::task::spawn_blocking(move || reload(&engine, dir, trigger)).await;
+        let previous = seen.take();
+        let outcome =
+            tokio::task::spawn_blocking(move || reload(&engine, dir, trigger, previous)).await;
         match outcome {
-            Ok(Ok(())) => last_read_error = None,
+            Ok(Ok(read)) => {
+                last_read_error = None;
+                seen = Some(read);
+            }
             Ok(Err(error)) => {
                 // A folder being replaced (a ConfigMap swap) can be briefly unreadable; say it once.
                 if last_read_error.as_ref() != Some(&error) || trigger == Trigger::Signal {
@@ -57,18 +67,25 @@ pub(crate) async fn run(engine: Arc<Engine>, dir: PathBuf, interval: Duration) {
     }
 }
 
-/// One reload attempt; Err only when the folder could not be read.
-fn reload(engine: &Engine, dir: PathBuf, trigger: Trigger) -> Result<(), String> {
+/// One reload attempt, given the hash the previous poll read; returns the hash read now. Err
+/// only when the folder could not be read.
+fn reload(
+    engine: &Engine,
+    dir: PathBuf,
+    trigger: Trigger,
+    previous: Option<String>,
+) -> Result<String, String> {
     let source = PolicySource::read_dir(&dir).map_err(|e| e.to_string())?;
     let current = engine.current();
     let unchanged = source.hash == **current.hash();
     let refused_before = engine.refused().as_deref() == Some(source.hash.as_str());
-    if trigger == Trigger::Watch && (unchanged || refused_before) {
-        return Ok(());
+    let settled = previous.as_deref() == Some(source.hash.as_str());
+    if trigger == Trigger::Watch && (unchanged || refused_before || !settled) {
+        return Ok(source.hash);
     }
     if unchanged {
         tracing::info!(policy_set = %source.hash, "SIGHUP: policy folder unchanged");
-        return Ok(());
+        return Ok(source.hash);
     }
     match Policies::compile(&source) {
         Ok(policies) => {
@@ -97,5 +114,5 @@ fn reload(engine: &Engine, dir: PathBuf, trigger: Trigger) -> Result<(), String>
             engine.record_refusal(&source.hash);
         }
     }
-    Ok(())
+    Ok(source.hash)
 }
