@@ -206,6 +206,17 @@ impl Dev {
         assert!(sent.success(), "kill {signal}");
     }
 
+    /// The dev folder's CA and the identity `name`, for a client of this exchange.
+    fn tls(&self, dir: &Path, name: &str) -> jembatan_client::ClientTls {
+        let pki = dir.join("pki");
+        jembatan_client::ClientTls::from_files(
+            &pki.join("ca.pem"),
+            &pki.join(format!("{name}.pem")),
+            &pki.join(format!("{name}-key.pem")),
+        )
+        .expect("dev identity")
+    }
+
     fn policy_status(&self, dir: &Path) -> Output {
         jembatan(&[
             "policy",
@@ -320,13 +331,7 @@ fn sigterm_ends_the_server_within_its_grace_even_with_a_call_in_flight() {
     let root = dir.path().join("exchange");
     let dev = Dev::start(&root);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let pki = root.join("pki");
-    let tls = jembatan_client::ClientTls::from_files(
-        &pki.join("ca.pem"),
-        &pki.join("kemendag.pem"),
-        &pki.join("kemendag-key.pem"),
-    )
-    .expect("tls");
+    let tls = dev.tls(&root, "kemendag");
     // A health watch is a call that never ends by itself.
     let mut watch = runtime.block_on(async {
         let client = jembatan_client::Client::connect(&dev.url, tls)
@@ -566,13 +571,7 @@ fn audit_export_and_verify_catch_a_removed_leaf() {
     let root = dir.path().join("exchange");
     let dev = Dev::start(&root);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let pki = root.join("pki");
-    let tls = jembatan_client::ClientTls::from_files(
-        &pki.join("ca.pem"),
-        &pki.join("kemendag.pem"),
-        &pki.join("kemendag-key.pem"),
-    )
-    .expect("tls");
+    let tls = dev.tls(&root, "kemendag");
     runtime.block_on(async {
         let client = jembatan_client::Client::connect(&dev.url, tls)
             .await
