@@ -1,6 +1,8 @@
 //! The audit log's tables: leaves appended in the caller's own transaction (no leaf, no commit),
 //! node hashes and signed checkpoints written by the sequencer. All of them insert-only.
 
+use std::collections::HashMap;
+
 use jembatan_audit::checkpoint::{Checkpoint, SignedNote};
 use jembatan_audit::compact::{CompactRange, Node};
 use jembatan_audit::leaf::{LeafEntry, Outcome};
@@ -88,6 +90,71 @@ macro_rules! on_pool {
     };
 }
 
+/// Fetches stored subtree roots at `positions` (level 0: leaf hashes; above: nodes) in at most
+/// two queries on `executor`; evaluates to a map from (level, index) to hash.
+macro_rules! fetch_subtrees {
+    ($executor:expr, $positions:expr) => {{
+        let positions: &[(u32, u64)] = $positions;
+        let mut found: HashMap<(u32, u64), Vec<u8>> = HashMap::new();
+        let leaves: Vec<u64> = positions.iter().filter(|p| p.0 == 0).map(|p| p.1).collect();
+        if !leaves.is_empty() {
+            let mut query = QueryBuilder::new(
+                "SELECT leaf_index, leaf_hash FROM audit_leaves WHERE leaf_index IN (",
+            );
+            let mut list = query.separated(", ");
+            for index in &leaves {
+                list.push_bind(to_i64(*index));
+            }
+            query.push(")");
+            let rows: Vec<(i64, Vec<u8>)> = query.build_query_as().fetch_all($executor).await?;
+            found.extend(
+                rows.into_iter()
+                    .map(|(index, hash)| ((0, to_u64(index)), hash)),
+            );
+        }
+        let nodes: Vec<(u32, u64)> = positions.iter().filter(|p| p.0 > 0).copied().collect();
+        if !nodes.is_empty() {
+            let mut query = QueryBuilder::new(
+                "SELECT CAST(level AS BIGINT), node_index, hash FROM audit_nodes WHERE ",
+            );
+            for (i, (level, index)) in nodes.iter().enumerate() {
+                query.push(if i == 0 { "(level = " } else { " OR (level = " });
+                query
+                    .push_bind(i64::from(*level))
+                    .push(" AND node_index = ");
+                query.push_bind(to_i64(*index)).push(")");
+            }
+            let rows: Vec<(i64, i64, Vec<u8>)> =
+                query.build_query_as().fetch_all($executor).await?;
+            found.extend(rows.into_iter().map(|(level, index, hash)| {
+                (
+                    (u32::try_from(level).unwrap_or(u32::MAX), to_u64(index)),
+                    hash,
+                )
+            }));
+        }
+        found
+    }};
+}
+
+/// The hashes at `positions`, in order; a missing or malformed one is a corrupt store.
+fn subtree_hashes(
+    positions: &[(u32, u64)],
+    found: &HashMap<(u32, u64), Vec<u8>>,
+) -> Result<Vec<Hash>, StoreError> {
+    positions
+        .iter()
+        .map(|&(level, index)| {
+            let hash = found.get(&(level, index)).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "subtree root at level {level}, index {index} is missing"
+                ))
+            })?;
+            to_hash(hash, "node hash")
+        })
+        .collect()
+}
+
 impl Store {
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
@@ -132,10 +199,9 @@ impl Store {
         if latest.is_some() && head == size {
             return Ok(None);
         }
-        let mut border = Vec::new();
-        for (level, index) in CompactRange::positions(size) {
-            border.push(tx.node(level, index).await?);
-        }
+        let positions = CompactRange::positions(size);
+        let found = on_either!(&mut tx, conn => fetch_subtrees!(&mut **conn, &positions));
+        let border = subtree_hashes(&positions, &found)?;
         let mut range = CompactRange::new(size, border).map_err(StoreError::Audit)?;
         let end = head.min(size.saturating_add(max_leaves));
         let hashes: Vec<Vec<u8>> = on_either!(&mut tx, conn => {
@@ -360,28 +426,9 @@ impl Store {
         let wanted = Fetched::default();
         proof(&wanted).map_err(StoreError::Audit)?;
         let positions: Vec<(u32, u64)> = wanted.asked.take();
-        let mut known = std::collections::HashMap::new();
-        for (level, index) in positions {
-            let hash: Option<Vec<u8>> = on_pool!(self, pool => if level == 0 {
-                sqlx::query_scalar("SELECT leaf_hash FROM audit_leaves WHERE leaf_index = $1")
-                    .bind(to_i64(index))
-                    .fetch_optional(pool)
-                    .await?
-            } else {
-                sqlx::query_scalar(
-                    "SELECT hash FROM audit_nodes WHERE level = $1 AND node_index = $2",
-                )
-                .bind(i64::from(level))
-                .bind(to_i64(index))
-                .fetch_optional(pool)
-                .await?
-            });
-            let hash = hash.ok_or(StoreError::Audit(jembatan_audit::AuditError::MissingNode {
-                level,
-                index,
-            }))?;
-            known.insert((level, index), to_hash(&hash, "node hash")?);
-        }
+        let found = on_pool!(self, pool => fetch_subtrees!(pool, &positions));
+        let hashes = subtree_hashes(&positions, &found)?;
+        let known = positions.into_iter().zip(hashes).collect();
         Ok(Fetched {
             known: Some(known),
             asked: std::cell::RefCell::default(),
@@ -393,7 +440,7 @@ impl Store {
 /// and answers placeholders.
 #[derive(Debug, Default)]
 struct Fetched {
-    known: Option<std::collections::HashMap<(u32, u64), Hash>>,
+    known: Option<HashMap<(u32, u64), Hash>>,
     asked: std::cell::RefCell<Vec<(u32, u64)>>,
 }
 
@@ -481,28 +528,6 @@ impl StoreTx {
     pub async fn rollback(self) -> Result<(), StoreError> {
         on_either!(self, tx => tx.rollback().await?);
         Ok(())
-    }
-
-    /// A stored subtree root: a leaf hash at level 0, else a node.
-    async fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
-        let hash: Option<Vec<u8>> = on_either!(self, conn => if level == 0 {
-            sqlx::query_scalar("SELECT leaf_hash FROM audit_leaves WHERE leaf_index = $1")
-                .bind(to_i64(index))
-                .fetch_optional(&mut **conn)
-                .await?
-        } else {
-            sqlx::query_scalar("SELECT hash FROM audit_nodes WHERE level = $1 AND node_index = $2")
-                .bind(i64::from(level))
-                .bind(to_i64(index))
-                .fetch_optional(&mut **conn)
-                .await?
-        });
-        let hash = hash.ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "subtree root at level {level}, index {index} is missing"
-            ))
-        })?;
-        to_hash(&hash, "node hash")
     }
 }
 
