@@ -7,21 +7,10 @@ use std::time::Duration;
 use jembatan_audit::leaf::{LeafEntry, Outcome};
 use jembatan_audit::merkle;
 use jembatan_domain::{LegalBasis, Purpose};
-use jembatan_store::{Store, StoreLocation, StoreOptions, StoredCheckpoint};
+use jembatan_store::{Store, StoredCheckpoint};
 use jembatan_tests::raw_call::{call, stated};
-use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config};
+use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config, denied_call, open_store};
 use tonic::Code;
-
-async fn open(url: &str, pki: &TestPki) -> Store {
-    let url = match url.strip_prefix("sqlite://") {
-        Some(path) => format!("sqlite://{}", pki.dir.path().join(path).display()),
-        None => url.to_owned(),
-    };
-    let location = StoreLocation::parse(&url).expect("location");
-    Store::open(&location, StoreOptions::default())
-        .await
-        .expect("open")
-}
 
 /// Waits for a checkpoint of at least `size` leaves.
 async fn checkpoint_of(store: &Store, size: u64) -> StoredCheckpoint {
@@ -49,7 +38,7 @@ async fn a_denied_call_is_logged_and_proved(pki: &TestPki, url: &str) {
     let mut config = config(pki, url, "");
     config.audit.checkpoint_interval_ms = 20;
     let exchange = RunningExchange::start(&config).await;
-    let store = open(url, pki).await;
+    let store = open_store(pki, url).await;
     let client = exchange
         .connect(pki.agency("kemendag", "export-portal"))
         .await
@@ -126,7 +115,7 @@ async fn postgres_a_denied_call_is_logged_and_proved() {
 async fn a_call_whose_leaf_cannot_be_written_is_unavailable() {
     let pki = TestPki::new();
     let exchange = RunningExchange::sqlite(&pki).await;
-    let store = open("sqlite://jembatan.db", &pki).await;
+    let store = open_store(&pki, "sqlite://jembatan.db").await;
     let Store::Sqlite(pool) = &store else {
         unreachable!("sqlite")
     };
@@ -179,21 +168,6 @@ mod audit_service {
         Stated::new(Purpose::Audit, LegalBasis::LegalObligation)
     }
 
-    async fn deny(exchange: &RunningExchange, pki: &TestPki, agency: &str, system: &str) {
-        let client = exchange
-            .connect(pki.agency(agency, system))
-            .await
-            .expect("connect");
-        let status = call(
-            client.channel(),
-            "PlacementService/PushPlacements",
-            &stated(Purpose::Statistics, LegalBasis::PublicTask),
-        )
-        .await
-        .expect_err("denied");
-        assert_eq!(status.code(), Code::PermissionDenied, "{agency}");
-    }
-
     async fn latest(
         client: &mut AuditServiceClient<Channel>,
         size: u64,
@@ -227,10 +201,10 @@ mod audit_service {
             .expect("connect");
         let mut audit_client = AuditServiceClient::new(auditor.channel());
 
-        deny(&exchange, pki, "kemendag", "export-portal").await;
+        denied_call(&exchange, pki, "kemendag", "export-portal").await;
         let first = latest(&mut audit_client, 1).await;
-        deny(&exchange, pki, "bappenas", "sipd").await;
-        deny(&exchange, pki, "kemendag", "statistics").await;
+        denied_call(&exchange, pki, "bappenas", "sipd").await;
+        denied_call(&exchange, pki, "kemendag", "statistics").await;
         let checkpoint = latest(&mut audit_client, 3).await;
         let note = SignedNote::parse(&checkpoint.signed_note).expect("note");
         let body = note

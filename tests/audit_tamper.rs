@@ -7,6 +7,7 @@ use jembatan_audit::note::SignerKey;
 use jembatan_audit::verify::{Finding, verify_log};
 use jembatan_store::{Store, StoreLocation, StoreOptions};
 use jembatan_tests::PgDatabase;
+use jembatan_tests::tamper::{Bind, leaf_row, node_hash, tamper};
 
 const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
 
@@ -92,75 +93,6 @@ async fn verify(store: &Store, key: &SignerKey) -> Result<u64, Finding> {
     verify_log(&contents, &key.verifier(), ORIGIN).map(|verified| verified.leaves)
 }
 
-/// A value bound into the attacker's SQL.
-#[derive(Clone)]
-enum Bind {
-    Bytes(Vec<u8>),
-    Text(String),
-}
-
-/// Runs SQL as the attacker, with the insert-only triggers dropped first.
-async fn tamper(store: &Store, statements: &[(&str, Vec<Bind>)]) {
-    let drops: &[&str] = match store {
-        Store::Sqlite(_) => &[
-            "DROP TRIGGER audit_leaves_no_update",
-            "DROP TRIGGER audit_leaves_no_delete",
-            "DROP TRIGGER audit_nodes_no_update",
-            "DROP TRIGGER audit_checkpoints_no_update",
-        ],
-        Store::Postgres(_) => &[
-            "DROP TRIGGER audit_leaves_insert_only ON audit_leaves",
-            "DROP TRIGGER audit_nodes_insert_only ON audit_nodes",
-            "DROP TRIGGER audit_checkpoints_insert_only ON audit_checkpoints",
-        ],
-    };
-    let run = |sql: &str, binds: &[Bind]| {
-        let sql = sql.to_owned();
-        let binds = binds.to_vec();
-        let store = store.clone();
-        async move {
-            match &store {
-                Store::Sqlite(pool) => {
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-                    for bind in binds {
-                        query = match bind {
-                            Bind::Bytes(bytes) => query.bind(bytes),
-                            Bind::Text(text) => query.bind(text),
-                        };
-                    }
-                    query.execute(pool).await.map(|_| ())
-                }
-                Store::Postgres(pool) => {
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-                    for bind in binds {
-                        query = match bind {
-                            Bind::Bytes(bytes) => query.bind(bytes),
-                            Bind::Text(text) => query.bind(text),
-                        };
-                    }
-                    query.execute(pool).await.map(|_| ())
-                }
-            }
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        }
-    };
-    for sql in drops {
-        run(sql, &[]).await;
-    }
-    for (sql, binds) in statements {
-        run(sql, binds).await;
-    }
-}
-
-async fn leaf_data(store: &Store, index: i64) -> (Vec<u8>, Vec<u8>) {
-    const SQL: &str = "SELECT data, leaf_hash FROM audit_leaves WHERE leaf_index = $1";
-    match store {
-        Store::Sqlite(pool) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
-        Store::Postgres(pool) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
-    }
-    .expect("leaf")
-}
-
 async fn each_tampering_is_detected(postgres: bool) {
     let key = SignerKey::generate(ORIGIN).expect("key");
 
@@ -169,7 +101,7 @@ async fn each_tampering_is_detected(postgres: bool) {
     assert_eq!(verify(&store, &key).await, Ok(40), "an intact log verifies");
 
     // A changed leaf field: the purpose of leaf 7, rewritten in its stored bytes.
-    let (data, _) = leaf_data(&store, 7).await;
+    let (data, _) = leaf_row(&store, 7).await;
     let mut changed = LeafEntry::parse(&data).expect("leaf");
     changed.purpose = "STATISTICS".into();
     tamper(
@@ -199,7 +131,7 @@ async fn each_tampering_is_detected(postgres: bool) {
     // Two leaves swapped, each with its own hash, so that every leaf still matches its hash.
     let (_place, store) = Place::new(postgres).await;
     build(&store, &key).await;
-    let ((data3, hash3), (data8, hash8)) = (leaf_data(&store, 3).await, leaf_data(&store, 8).await);
+    let ((data3, hash3), (data8, hash8)) = (leaf_row(&store, 3).await, leaf_row(&store, 8).await);
     tamper(
         &store,
         &[
@@ -223,12 +155,7 @@ async fn each_tampering_is_detected(postgres: bool) {
     // One bit flipped in a stored node hash.
     let (_place, store) = Place::new(postgres).await;
     build(&store, &key).await;
-    const NODE: &str = "SELECT hash FROM audit_nodes WHERE level = 2 AND node_index = 3";
-    let mut hash: Vec<u8> = match &store {
-        Store::Sqlite(pool) => sqlx::query_scalar(NODE).fetch_one(pool).await,
-        Store::Postgres(pool) => sqlx::query_scalar(NODE).fetch_one(pool).await,
-    }
-    .expect("node");
+    let mut hash = node_hash(&store, 2, 3).await;
     hash[31] ^= 0x01;
     tamper(
         &store,

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 pub mod policy_matrix;
 pub mod raw_call;
+pub mod tamper;
 
 /// Trust domain of the test PKI.
 pub const TRUST_DOMAIN: &str = "test.jembatan.local";
@@ -245,6 +246,36 @@ pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("random");
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Opens the store of a test exchange: `url` as given to [`config`] (a relative SQLite path is
+/// in the PKI folder).
+pub async fn open_store(pki: &TestPki, url: &str) -> jembatan_store::Store {
+    let url = match url.strip_prefix("sqlite://") {
+        Some(path) => format!("sqlite://{}", pki.dir.path().join(path).display()),
+        None => url.to_owned(),
+    };
+    let location = jembatan_store::StoreLocation::parse(&url).expect("location");
+    jembatan_store::Store::open(&location, jembatan_store::StoreOptions::default())
+        .await
+        .expect("open store")
+}
+
+/// Makes one call that the policies deny (an agency pushing placements), which logs one leaf.
+pub async fn denied_call(exchange: &RunningExchange, pki: &TestPki, agency: &str, system: &str) {
+    use jembatan_domain::{LegalBasis, Purpose};
+    let client = exchange
+        .connect(pki.agency(agency, system))
+        .await
+        .expect("connect");
+    let status = raw_call::call(
+        client.channel(),
+        "PlacementService/PushPlacements",
+        &raw_call::stated(Purpose::Statistics, LegalBasis::PublicTask),
+    )
+    .await
+    .expect_err("denied");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{agency}");
 }
 
 /// Path of a file in the PKI folder.

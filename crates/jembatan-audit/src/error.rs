@@ -65,6 +65,50 @@ pub enum AuditError {
         /// How many roots were given.
         roots: usize,
     },
+    /// A witness was offered a checkpoint of another log.
+    #[error("the checkpoint is of log {offered:?}, not of {remembered:?}")]
+    ForeignOrigin {
+        /// The origin the witness remembers.
+        remembered: String,
+        /// The origin offered.
+        offered: String,
+    },
+    /// A witness was offered a smaller tree than it verified before.
+    #[error(
+        "ROLLBACK: the log offers {offered} leaves but was verified at {remembered} leaves before"
+    )]
+    Rollback {
+        /// The size the witness remembers.
+        remembered: u64,
+        /// The size offered.
+        offered: u64,
+    },
+    /// Two checkpoints of one size with different roots.
+    #[error(
+        "FORK: the log offers a checkpoint of {size} leaves whose root differs from the one verified before"
+    )]
+    Fork {
+        /// The size of both checkpoints.
+        size: u64,
+    },
+    /// A newer checkpoint does not extend the one verified before.
+    #[error(
+        "INCONSISTENT: the checkpoint of {to} leaves does not extend the one of {from} leaves verified before; the log was rewritten"
+    )]
+    Inconsistent {
+        /// The size verified before.
+        from: u64,
+        /// The size offered.
+        to: u64,
+    },
+    /// A checkpoint lacks a required witness's cosignature.
+    #[error("the checkpoint of {size} leaves is not cosigned by {witness}")]
+    NotCosigned {
+        /// The witness key's name.
+        witness: String,
+        /// The checkpoint's size.
+        size: u64,
+    },
     /// The system random number generator failed.
     #[error("system random number generator failed")]
     Random,

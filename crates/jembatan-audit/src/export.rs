@@ -4,7 +4,9 @@
 //! {"type":"header","format":"jembatan-audit-export","version":1,"origin":"jembatan.td/audit"}
 //! {"type":"leaf","index":0,"hash":"<base64>","data":"<base64 of the exact bytes hashed>"}
 //! {"type":"node","level":1,"index":0,"hash":"<base64>"}
-//! {"type":"checkpoint","note":"<the signed note, signature lines included>"}
+//! {"type":"checkpoint","note":"<the signed note with the log's signature line>"}
+//! {"type":"cosignature","size":120,"verifier_key":"<name>+<id>+<base64>",
+//!  "signature":"— <name> <base64>\n","principal":"spiffe://…","received_at":"<RFC 3339>"}
 //! ```
 //!
 //! The header comes first; the other lines in any order. Hashes are 32 bytes. The verifier key
@@ -19,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::AuditError;
 use crate::checkpoint::SignedNote;
 use crate::merkle::Hash;
-use crate::verify::{ExportedLeaf, LogContents};
+use crate::verify::{ExportedCosignature, ExportedLeaf, LogContents};
 
 /// The `format` value of the header.
 pub const FORMAT: &str = "jembatan-audit-export";
@@ -61,6 +63,19 @@ pub enum Line {
     Checkpoint {
         /// The signed note.
         note: String,
+    },
+    /// A witness's cosignature of the checkpoint of `size` leaves.
+    Cosignature {
+        /// The cosigned checkpoint's size.
+        size: u64,
+        /// The witness's verifier key, as registered with the exchange.
+        verifier_key: String,
+        /// The signature line over the checkpoint's text.
+        signature: String,
+        /// The principal that submitted it.
+        principal: String,
+        /// When the exchange stored it.
+        received_at: String,
     },
 }
 
@@ -140,6 +155,19 @@ pub fn read(input: impl BufRead) -> Result<(String, LogContents), AuditError> {
             (Line::Checkpoint { note }, Some(_)) => contents
                 .checkpoints
                 .push(SignedNote::parse(&note).map_err(|e| at(&e.to_string()))?),
+            (
+                Line::Cosignature {
+                    size,
+                    verifier_key,
+                    signature,
+                    ..
+                },
+                Some(_),
+            ) => contents.cosignatures.push(ExportedCosignature {
+                size,
+                verifier_key,
+                signature,
+            }),
         }
     }
     let origin = origin.ok_or_else(|| AuditError::Export("the export is empty".into()))?;

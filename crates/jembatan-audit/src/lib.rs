@@ -9,6 +9,8 @@
 //!   subtree roots and verified against a root.
 //! - [`verify`]: offline verification of a whole log, naming the first bad leaf, node or
 //!   checkpoint.
+//! - [`witness`]: the witness's side of cosigning: a checkpoint is cosigned only if it extends
+//!   the last one the witness verified.
 //! - [`note`]: C2SP signed-note Ed25519 keys (`PRIVATE+KEY+…` signer keys and
 //!   `<name>+<key id>+<base64>` verifier keys) and signature lines, as used by checkpoints and
 //!   their cosignatures.
@@ -23,5 +25,6 @@ pub mod leaf;
 pub mod merkle;
 pub mod note;
 pub mod verify;
+pub mod witness;
 
 pub use error::AuditError;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::AuditError;
-use crate::checkpoint::SignedNote;
+use crate::checkpoint::{Checkpoint, SignedNote};
 use crate::compact::CompactRange;
 use crate::merkle::{self, Hash, Subtrees};
 use crate::note::VerifierKey;
@@ -22,6 +22,17 @@ pub struct ExportedLeaf {
     pub hash: Hash,
 }
 
+/// A witness's cosignature as exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportedCosignature {
+    /// The cosigned checkpoint's size.
+    pub size: u64,
+    /// The witness's verifier key text.
+    pub verifier_key: String,
+    /// The signature line.
+    pub signature: String,
+}
+
 /// What a log holds, as exported.
 #[derive(Debug, Clone, Default)]
 pub struct LogContents {
@@ -31,6 +42,8 @@ pub struct LogContents {
     pub nodes: BTreeMap<(u32, u64), Hash>,
     /// Signed checkpoints as stored, in any order.
     pub checkpoints: Vec<SignedNote>,
+    /// Witnesses' cosignatures, in any order.
+    pub cosignatures: Vec<ExportedCosignature>,
 }
 
 /// The first thing in a log that does not hold.
@@ -73,6 +86,13 @@ pub enum Finding {
         /// The newer size.
         to: u64,
     },
+    /// A cosignature is not its witness key's signature of a checkpoint in the log.
+    BadCosignature {
+        /// The cosigned size.
+        size: u64,
+        /// The witness's verifier key as stored.
+        witness: String,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -114,6 +134,10 @@ impl fmt::Display for Finding {
             Finding::Inconsistent { from, to } => {
                 write!(f, "checkpoints of sizes {from} and {to} are not consistent")
             }
+            Finding::BadCosignature { size, witness } => write!(
+                f,
+                "cosignature of the checkpoint of size {size} by {witness}: does not verify"
+            ),
         }
     }
 }
@@ -127,12 +151,34 @@ pub struct Verified {
     pub nodes: usize,
     /// Checkpoints checked.
     pub checkpoints: usize,
+    /// Leaves in the latest checkpoint; the rest await the sequencer.
+    pub integrated: u64,
+    /// For each witness verifier key, the largest checkpoint size it cosigned.
+    pub witnessed: BTreeMap<String, u64>,
     /// The root of all the leaves.
     pub root: Hash,
 }
 
 /// Verifies `log` against the log's verifier key and origin.
 pub fn verify_log(log: &LogContents, key: &VerifierKey, origin: &str) -> Result<Verified, Finding> {
+    let mut by_size: BTreeMap<u64, Hash> = BTreeMap::new();
+    for note in &log.checkpoints {
+        let checkpoint = note.verify_checkpoint(key).map_err(|_| {
+            Finding::BadCheckpointSignature(note.text.lines().nth(1).unwrap_or("?").to_owned())
+        })?;
+        if checkpoint.origin != origin {
+            return Err(Finding::ForeignCheckpoint(checkpoint.size));
+        }
+        if let Some(root) = by_size.insert(checkpoint.size, checkpoint.root)
+            && root != checkpoint.root
+        {
+            return Err(Finding::Fork(checkpoint.size));
+        }
+    }
+    // Leaves beyond the latest checkpoint may be committed but not integrated yet: their
+    // subtree roots need not be stored.
+    let integrated = by_size.keys().next_back().copied().unwrap_or(0);
+
     let mut leaves: Vec<&ExportedLeaf> = log.leaves.iter().collect();
     leaves.sort_by_key(|leaf| leaf.index);
     let mut range = CompactRange::default();
@@ -155,43 +201,25 @@ pub fn verify_log(log: &LogContents, key: &VerifierKey, origin: &str) -> Result<
             if node.level == 0 || finding.is_some() {
                 return;
             }
-            match log.nodes.get(&(node.level, node.index)) {
+            let (level, index) = (node.level, node.index);
+            match log.nodes.get(&(level, index)) {
                 Some(stored) if *stored == node.hash => checked_nodes += 1,
-                Some(_) => {
-                    finding = Some(Finding::NodeMismatch {
-                        level: node.level,
-                        index: node.index,
-                    })
+                Some(_) => finding = Some(Finding::NodeMismatch { level, index }),
+                None if (index + 1) << level <= integrated => {
+                    finding = Some(Finding::MissingNode { level, index })
                 }
-                None => {
-                    finding = Some(Finding::MissingNode {
-                        level: node.level,
-                        index: node.index,
-                    })
-                }
+                None => {}
             }
         });
         if let Some(finding) = finding.take() {
             return Err(finding);
         }
-        roots.insert(range.size(), range.root());
+        if by_size.contains_key(&range.size()) {
+            roots.insert(range.size(), range.root());
+        }
     }
     let size = range.size();
 
-    let mut by_size: BTreeMap<u64, Hash> = BTreeMap::new();
-    for note in &log.checkpoints {
-        let checkpoint = note.verify_checkpoint(key).map_err(|_| {
-            Finding::BadCheckpointSignature(note.text.lines().nth(1).unwrap_or("?").to_owned())
-        })?;
-        if checkpoint.origin != origin {
-            return Err(Finding::ForeignCheckpoint(checkpoint.size));
-        }
-        if let Some(root) = by_size.insert(checkpoint.size, checkpoint.root)
-            && root != checkpoint.root
-        {
-            return Err(Finding::Fork(checkpoint.size));
-        }
-    }
     for (&checkpoint_size, root) in &by_size {
         let computed = roots
             .get(&checkpoint_size)
@@ -214,10 +242,33 @@ pub fn verify_log(log: &LogContents, key: &VerifierKey, origin: &str) -> Result<
         merkle::verify_consistency(from, to, from_root, to_root, &proof)
             .map_err(|_| Finding::Inconsistent { from, to })?;
     }
+    let mut witnessed = BTreeMap::new();
+    for cosignature in &log.cosignatures {
+        let bad = || Finding::BadCosignature {
+            size: cosignature.size,
+            witness: cosignature.verifier_key.clone(),
+        };
+        let root = by_size.get(&cosignature.size).ok_or_else(bad)?;
+        let text = Checkpoint {
+            origin: origin.to_owned(),
+            size: cosignature.size,
+            root: *root,
+        }
+        .body();
+        VerifierKey::parse(&cosignature.verifier_key)
+            .and_then(|key| key.verify(&text, &cosignature.signature))
+            .map_err(|_| bad())?;
+        let largest = witnessed
+            .entry(cosignature.verifier_key.clone())
+            .or_insert(cosignature.size);
+        *largest = (*largest).max(cosignature.size);
+    }
     Ok(Verified {
         leaves: size,
         nodes: checked_nodes,
         checkpoints: log.checkpoints.len(),
+        integrated,
+        witnessed,
         root: range.root(),
     })
 }
@@ -244,7 +295,6 @@ impl Subtrees for VerifiedTree<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::Checkpoint;
     use crate::note::SignerKey;
 
     const ORIGIN: &str = "jembatan.test.local/audit";
@@ -283,6 +333,23 @@ mod tests {
         let verified = verify_log(&contents, &key.verifier(), ORIGIN).expect("intact");
         assert_eq!((verified.leaves, verified.checkpoints), (50, 3));
         assert_eq!(verified.nodes, 25 + 12 + 6 + 3 + 1);
+    }
+
+    #[test]
+    fn leaves_awaiting_the_sequencer_need_no_stored_nodes() {
+        let key = SignerKey::generate(ORIGIN).expect("key");
+        let mut contents = log(50, &[10, 37], &key);
+        contents
+            .nodes
+            .retain(|&(level, index), _| (index + 1) << level <= 37);
+        let verified = verify_log(&contents, &key.verifier(), ORIGIN).expect("pending leaves");
+        assert_eq!((verified.leaves, verified.integrated), (50, 37));
+        contents.nodes.remove(&(2, 8));
+        assert_eq!(
+            verify_log(&contents, &key.verifier(), ORIGIN).expect_err("missing"),
+            Finding::MissingNode { level: 2, index: 8 },
+            "a node inside the latest checkpoint is still required"
+        );
     }
 
     #[test]
@@ -355,6 +422,26 @@ mod tests {
         };
         forked.checkpoints.push(other_root.sign(&key));
         assert_eq!(check(&forked), Finding::Fork(20));
+
+        let witness = SignerKey::generate("kemendag.test.local/witness").expect("key");
+        let mut cosigned = log(50, &[20, 50], &key);
+        let text = cosigned.checkpoints[0].text.clone();
+        cosigned.cosignatures.push(ExportedCosignature {
+            size: 20,
+            verifier_key: witness.verifier().to_text(),
+            signature: witness.sign(&text),
+        });
+        let verified = verify_log(&cosigned, &verifier, ORIGIN).expect("cosigned");
+        assert_eq!(verified.witnessed[&witness.verifier().to_text()], 20);
+        cosigned.cosignatures[0].size = 50;
+        assert_eq!(
+            check(&cosigned),
+            Finding::BadCosignature {
+                size: 50,
+                witness: witness.verifier().to_text()
+            },
+            "a cosignature moved to another checkpoint"
+        );
 
         let mut beyond = log(40, &[], &key);
         beyond.checkpoints = log(50, &[50], &key).checkpoints;

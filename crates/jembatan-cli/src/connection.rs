@@ -1,6 +1,6 @@
 //! The connection flags every client command shares.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use jembatan_client::{Client, ClientTls};
@@ -16,14 +16,14 @@ pub(crate) struct ConnectionArgs {
         default_value = "https://127.0.0.1:7443"
     )]
     server: String,
-    /// CA bundle of the exchange's certificate, PEM.
-    #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+    /// CA bundle of the exchange's certificate, PEM (or --dev).
+    #[arg(long, conflicts_with = "dev")]
     ca: Option<PathBuf>,
-    /// Your client certificate, PEM.
-    #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+    /// Your client certificate, PEM (or --dev).
+    #[arg(long, conflicts_with = "dev")]
     cert: Option<PathBuf>,
-    /// Your client certificate's private key, PEM.
-    #[arg(long, required_unless_present = "dev", conflicts_with = "dev")]
+    /// Your client certificate's private key, PEM (or --dev).
+    #[arg(long, conflicts_with = "dev")]
     key: Option<PathBuf>,
     /// Use the dev exchange's CA and the identity that fits the command.
     #[arg(long)]
@@ -38,11 +38,21 @@ pub(crate) struct ConnectionArgs {
 }
 
 impl ConnectionArgs {
+    /// With `--dev`, the dev exchange's folder.
+    pub(crate) fn dev_dir(&self) -> Option<&Path> {
+        self.dev.then_some(self.dir.as_path())
+    }
+
+    /// With `--dev`, the identity used: `--as`, or else `default_identity`.
+    pub(crate) fn dev_identity<'a>(&'a self, default_identity: &'a str) -> &'a str {
+        self.identity.as_deref().unwrap_or(default_identity)
+    }
+
     /// Connects; with `--dev`, as `--as` or else `default_identity`.
     pub(crate) async fn connect(&self, default_identity: &str) -> anyhow::Result<Client> {
         let tls = if self.dev {
             let pki = self.dir.join("pki");
-            let name = self.identity.as_deref().unwrap_or(default_identity);
+            let name = self.dev_identity(default_identity);
             ClientTls::from_files(
                 &pki_dir::cert_path(&pki, pki_dir::CA),
                 &pki_dir::cert_path(&pki, name),

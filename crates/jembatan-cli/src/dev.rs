@@ -5,6 +5,8 @@
 //! pki/ca.pem pki/ca-key.pem pki/server.pem pki/server-key.pem
 //! pki/kemendag.pem pki/kp2mi.pem pki/auditor.pem (and their -key.pem)
 //! audit/log.key (0600) audit/log.pub
+//! audit/witness-kemendag.key (0600) audit/witness-kemendag.pub (and kp2mi's), registered in
+//!   jembatan.toml's [audit.witnesses]
 //! policies/ (the default policies of deploy/policies and their schema)
 //! ```
 //!
@@ -28,6 +30,9 @@ const IDENTITIES: &[(&str, Who)] = &[
     ("kp2mi", Who::Agency("kp2mi", "siskop2mi")),
     ("auditor", Who::Auditor("inspectorate")),
 ];
+
+/// The agencies whose witness keys the dev exchange makes and registers.
+const WITNESSES: &[&str] = &["kemendag", "kp2mi"];
 
 enum Who {
     Agency(&'static str, &'static str),
@@ -103,6 +108,23 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
         created = true;
     }
 
+    for agency in WITNESSES {
+        let key = audit.join(format!("witness-{agency}.key"));
+        if key.exists() {
+            continue;
+        }
+        let signer = SignerKey::generate(&format!("{agency}.{}/witness", ca.trust_domain()))?;
+        pki_dir::write_new(&key, format!("{}\n", signer.to_text()).as_bytes(), 0o600)?;
+        let public = key.with_extension("pub");
+        let _ = std::fs::remove_file(&public); // a stale verifier key of a lost signer key
+        pki_dir::write_new(
+            &public,
+            format!("{}\n", signer.verifier().to_text()).as_bytes(),
+            0o644,
+        )?;
+        created = true;
+    }
+
     // The folder is the operator's once made: a policy removed from it stays removed.
     let policies = dir.join("policies");
     if !policies.exists() {
@@ -113,9 +135,16 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
     let config = dir.join("jembatan.toml");
     if !config.exists() {
         let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7443)));
+        let mut witnesses = String::new();
+        for agency in WITNESSES {
+            let public = audit.join(format!("witness-{agency}.pub"));
+            let key =
+                std::fs::read_to_string(&public).with_context(|| public.display().to_string())?;
+            witnesses.push_str(&format!("{agency} = [\"{}\"]\n", key.trim()));
+        }
         pki_dir::write_new(
             &config,
-            dev_config(listen, ca.trust_domain()).as_bytes(),
+            dev_config(listen, ca.trust_domain(), &witnesses).as_bytes(),
             0o644,
         )?;
         created = true;
@@ -123,7 +152,7 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
     Ok(created)
 }
 
-fn dev_config(listen: SocketAddr, trust_domain: &TrustDomain) -> String {
+fn dev_config(listen: SocketAddr, trust_domain: &TrustDomain, witnesses: &str) -> String {
     format!(
         r#"# The dev exchange's config, made by `jembatan dev`. Paths are relative to this file.
 # Every key is documented in deploy/jembatan.example.toml.
@@ -144,6 +173,10 @@ trust_domain = "{trust_domain}"
 # refusing a folder that does not validate. `jembatan policy check --dir policies` first.
 dir = "policies"
 
+[audit.witnesses]
+# Each agency's witness key (audit/witness-<agency>.key): `jembatan audit witness --dev
+# --as <agency> --state F` cosigns checkpoints with it.
+{witnesses}
 [store]
 url = "sqlite://jembatan.db"
 "#
@@ -169,12 +202,15 @@ fn print_welcome(dir: &Path, addr: SocketAddr, created: bool, policy_set: &str) 
                 {d}/pki/kp2mi.pem     spiffe://{TRUST_DOMAIN}/agency/kp2mi/siskop2mi
                 {d}/pki/auditor.pem   spiffe://{TRUST_DOMAIN}/auditor/inspectorate
   audit key     {d}/audit/log.pub
+  witnesses     {d}/audit/witness-kemendag.key, {d}/audit/witness-kp2mi.key
   policies      {d}/policies/  {policy_set}
                 what they allow: docs/policy-matrix.md
 
 Try it from another terminal:
   jembatan health --dev{dir_flag}{server_flag}
   jembatan policy status --dev{dir_flag}{server_flag}
+  jembatan audit checkpoint --dev{dir_flag}{server_flag}
+  jembatan audit witness --dev{dir_flag}{server_flag} --state {d}/kemendag-witness.json
   jembatan policy explain --dir {d}/policies --principal kemendag/export-portal \\
     --action ListCandidates --purpose BUSINESS_MATCHING
   (from a checkout: cargo run --release -p jembatan-cli -- health --dev{dir_flag}{server_flag})

@@ -10,6 +10,7 @@ mod logging;
 mod pki;
 mod policy;
 mod serve;
+mod value_parsers;
 
 use std::process::ExitCode;
 
@@ -34,7 +35,7 @@ enum Command {
     Pki(pki::PkiCommand),
     /// Export the audit log and verify an export offline.
     #[command(subcommand)]
-    Audit(audit::AuditCommand),
+    Audit(Box<audit::AuditCommand>),
     /// Check, explain and inspect access policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -59,7 +60,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Dev(args) => dev::run(args).await,
             Command::Pki(command) => pki::run(command),
-            Command::Audit(command) => audit::run(command).await,
+            Command::Audit(command) => audit::run(*command).await,
             Command::Policy(command) => policy::run(command).await,
             Command::Health(args) => health::run(args).await,
         }

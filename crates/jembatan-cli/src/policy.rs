@@ -11,6 +11,7 @@ use jembatan_policy::{DataClass, Engine, Policies, PolicyError, Query};
 use time::OffsetDateTime;
 
 use crate::connection::ConnectionArgs;
+use crate::value_parsers::{parse_code, parse_time};
 
 /// `jembatan policy …`
 #[derive(Debug, clap::Subcommand)]
@@ -173,18 +174,6 @@ async fn status(args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
         None => Ok(ExitCode::SUCCESS),
     }
-}
-
-fn parse_code<T: std::str::FromStr<Err = jembatan_domain::DomainError>>(
-    code: &str,
-) -> Result<T, String> {
-    code.parse()
-        .map_err(|e: jembatan_domain::DomainError| e.to_string())
-}
-
-fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| format!("not an RFC 3339 time such as 2026-11-22T08:30:00Z: {e}"))
 }
 
 /// `kemendag/export-portal`, `auditor/inspectorate`, `agency/kemendag/export-portal`, or a

@@ -273,6 +273,10 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
         "pki/auditor-key.pem",
         "audit/log.key",
         "audit/log.pub",
+        "audit/witness-kemendag.key",
+        "audit/witness-kemendag.pub",
+        "audit/witness-kp2mi.key",
+        "audit/witness-kp2mi.pub",
         "policies/jembatan.cedarschema",
         "policies/kemendag.cedar",
         "policies/kp2mi.cedar",
@@ -566,7 +570,7 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
 }
 
 #[test]
-fn audit_export_and_verify_catch_a_removed_leaf() {
+fn auditors_read_prove_and_verify_the_log_and_agencies_cosign_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
     let dev = Dev::start(&root);
@@ -595,8 +599,157 @@ fn audit_export_and_verify_catch_a_removed_leaf() {
             assert_eq!(status.code(), tonic::Code::PermissionDenied);
         }
     });
-    // The sequencer signs within its 50 ms interval; give it time, then stop the server.
+    // The sequencer signs within its 50 ms interval.
     std::thread::sleep(Duration::from_millis(500));
+    let audit = |args: &[&str]| {
+        let mut all = vec!["audit"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&[
+            "--dev",
+            "--dir",
+            root.to_str().expect("utf-8"),
+            "--server",
+            &dev.url,
+        ]);
+        jembatan(&all)
+    };
+    let ok = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}{}",
+            stdout(out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout(out)
+    };
+
+    let listed = ok(&audit(&["list"]));
+    assert!(listed.starts_with("   INDEX  TIME"), "{listed}");
+    assert_eq!(
+        listed
+            .lines()
+            .filter(|l| l.contains("agency/kemendag/export-portal")
+                && l.contains("PlacementService/PushPlacements")
+                && l.contains(" deny "))
+            .count(),
+        3,
+        "{listed}"
+    );
+    let json = ok(&audit(&[
+        "list",
+        "--json",
+        "--decision",
+        "deny",
+        "--limit",
+        "2",
+    ]));
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{json}");
+    assert_eq!(lines[1]["index"], 1);
+    assert_eq!(lines[1]["leaf"]["purpose"], "STATISTICS");
+    let leaf_hash = lines[1]["leaf_hash"].as_str().expect("hash").to_owned();
+
+    let shown = ok(&audit(&["show", "1"]));
+    assert!(
+        shown.contains(&format!("leaf hash      {leaf_hash}")),
+        "{shown}"
+    );
+    assert!(shown.contains("legal basis    PUBLIC_TASK"), "{shown}");
+    let tail = ok(&audit(&["tail", "-n", "1"]));
+    assert_eq!(tail.lines().count(), 2, "header and one entry: {tail}");
+
+    let proved = ok(&audit(&["prove", "1"]));
+    assert!(
+        proved.starts_with(&format!(
+            "proved: leaf 1 (hash {leaf_hash}) is in the checkpoint of"
+        )),
+        "{proved}"
+    );
+    // Kemendag proves its own receipt without reading the entry.
+    let proved = ok(&audit(&[
+        "prove",
+        "1",
+        "--leaf-hash",
+        &leaf_hash,
+        "--as",
+        "kemendag",
+    ]));
+    assert!(proved.starts_with("proved: leaf 1"), "{proved}");
+    let forged = audit(&[
+        "prove",
+        "1",
+        "--leaf-hash",
+        &"ab".repeat(32),
+        "--as",
+        "kemendag",
+    ]);
+    assert_eq!(
+        forged.status.code(),
+        Some(2),
+        "a wrong leaf hash does not prove"
+    );
+    let stderr = String::from_utf8_lossy(&forged.stderr);
+    assert!(
+        stderr.contains("FAILED: the audit log does not verify"),
+        "{stderr}"
+    );
+
+    // Both agencies witness the log; a checkpoint then carries both cosignatures.
+    let state = |agency: &str| dir.path().join(format!("{agency}-witness.json"));
+    for agency in ["kemendag", "kp2mi"] {
+        let state = state(agency);
+        let out = ok(&audit(&[
+            "witness",
+            "--as",
+            agency,
+            "--state",
+            state.to_str().expect("utf-8"),
+        ]));
+        assert!(out.starts_with("first use: trusting"), "{out}");
+        assert!(
+            out.contains(&format!("as {agency}.dev.jembatan.local/witness")),
+            "{out}"
+        );
+    }
+    let kemendag_pub = root.join("audit/witness-kemendag.pub");
+    let kp2mi_pub = root.join("audit/witness-kp2mi.pub");
+    let checkpoint = ok(&audit(&[
+        "checkpoint",
+        "--witness",
+        kemendag_pub.to_str().expect("utf-8"),
+        "--witness",
+        kp2mi_pub.to_str().expect("utf-8"),
+    ]));
+    assert!(
+        checkpoint.contains("signature  verified with jembatan.dev.jembatan.local/audit"),
+        "{checkpoint}"
+    );
+    assert!(
+        checkpoint.contains("cosigned by kemendag.dev.jembatan.local/witness")
+            && checkpoint.contains("cosigned by kp2mi.dev.jembatan.local/witness"),
+        "{checkpoint}"
+    );
+    let again = ok(&audit(&[
+        "witness",
+        "--as",
+        "kemendag",
+        "--state",
+        state("kemendag").to_str().expect("utf-8"),
+    ]));
+    assert!(
+        again.starts_with("no new leaves since the checkpoint of"),
+        "{again}"
+    );
+
+    let verified = ok(&audit(&["verify"]));
+    assert!(
+        verified.starts_with("ok: jembatan.dev.jembatan.local/audit:"),
+        "{verified}"
+    );
+
     let (status, _) = dev.terminate();
     assert!(status.success());
 
@@ -610,15 +763,11 @@ fn audit_export_and_verify_catch_a_removed_leaf() {
         "--out",
         export.to_str().expect("utf-8"),
     ]);
+    let exported = ok(&out);
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout(&out).starts_with("exported 3 leaves of jembatan.dev.jembatan.local/audit"),
-        "{}",
-        stdout(&out)
+        exported.starts_with("exported ")
+            && exported.contains(" leaves of jembatan.dev.jembatan.local/audit"),
+        "{exported}"
     );
     let key = root.join("audit/log.pub");
     let verify = |export: &Path| {
@@ -627,17 +776,21 @@ fn audit_export_and_verify_catch_a_removed_leaf() {
             "verify",
             "--export",
             export.to_str().expect("utf-8"),
-            "--key",
+            "--log-key",
             key.to_str().expect("utf-8"),
         ])
     };
-    let out = verify(&export);
+    let verified = ok(&verify(&export));
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        verified.starts_with("ok: jembatan.dev.jembatan.local/audit: "),
+        "{verified}"
     );
-    assert!(stdout(&out).contains("3 leaves"), "{}", stdout(&out));
+    assert!(
+        verified
+            .contains("cosigned by kemendag.dev.jembatan.local/witness up to the checkpoint of")
+            && verified.contains("cosigned by kp2mi.dev.jembatan.local/witness"),
+        "{verified}"
+    );
 
     let text = std::fs::read_to_string(&export).expect("export");
     let without_leaf_1: String = text
@@ -649,7 +802,7 @@ fn audit_export_and_verify_catch_a_removed_leaf() {
     let tampered = dir.path().join("tampered.jsonl");
     write(&tampered, &without_leaf_1);
     let out = verify(&tampered);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("FAILED: leaf 1 is missing"), "{stderr}");
 }

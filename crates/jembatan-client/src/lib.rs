@@ -11,9 +11,11 @@ use tonic_health::pb::HealthCheckRequest;
 pub use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
+pub use audit::AuditClient;
 pub use jembatan_proto::v1;
 pub use stated::Stated;
 
+pub mod audit;
 mod stated;
 
 /// Errors of the client.
@@ -42,8 +44,73 @@ pub enum ClientError {
     #[error("metadata {0}: the value must be printable ASCII")]
     InvalidMetadata(&'static str),
     /// The server answered with an error.
-    #[error("{}: {}", .0.code(), .0.message())]
-    Status(#[from] tonic::Status),
+    #[error("{}: {}", code_name(.0.code()), .0.message())]
+    Status(tonic::Status),
+    /// The server's answer lacks a part the contract promises.
+    #[error("the exchange's answer has no {0}")]
+    Incomplete(&'static str),
+    /// A checkpoint, proof or entry of the audit log does not verify, or a witness refuses a
+    /// checkpoint: the log misbehaves (or the wrong verifier key was given).
+    #[error("the audit log does not verify: {0}")]
+    Proof(jembatan_audit::AuditError),
+    /// The exchange listed an entry whose bytes do not hash to its leaf hash.
+    #[error("the audit log does not verify: entry {0}'s bytes do not hash to its leaf hash")]
+    LeafHashMismatch(u64),
+    /// The exchange did not list a leaf below the signed size.
+    #[error("the audit log does not verify: leaf {0} is missing from the listed entries")]
+    LeafMissing(u64),
+    /// The listed leaves do not recompute the signed root. The exchange proves its first
+    /// `index` leaves as listed to be a prefix of the signed tree, but not the first `index + 1`.
+    /// A proof cannot tell which of two sibling leaves changed, so the change is at `index` or
+    /// next to it (or in a stored hash those proofs need).
+    #[error(
+        "the audit log does not verify: the listed leaves do not recompute the root signed for {size} leaves; the exchange proves its first {index} leaves but not leaf {index}: it, a leaf next to it, or a stored hash its proofs need was changed"
+    )]
+    LeafNotInCheckpoint {
+        /// The first leaf that differs.
+        index: u64,
+        /// The signed size.
+        size: u64,
+    },
+}
+
+impl From<tonic::Status> for ClientError {
+    fn from(status: tonic::Status) -> Self {
+        ClientError::Status(status)
+    }
+}
+
+/// The canonical gRPC name of a status code, e.g. `PERMISSION_DENIED`.
+fn code_name(code: tonic::Code) -> String {
+    let mut name = String::new();
+    for (i, c) in format!("{code:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
+impl ClientError {
+    /// The status the server answered with, if that is the error.
+    pub fn status(&self) -> Option<&tonic::Status> {
+        match self {
+            ClientError::Status(status) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Whether the error says the log misbehaves, as opposed to the call failing.
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Proof(_)
+                | ClientError::LeafHashMismatch(_)
+                | ClientError::LeafMissing(_)
+                | ClientError::LeafNotInCheckpoint { .. }
+        )
+    }
 }
 
 /// The caller's TLS material, PEM.
@@ -120,6 +187,11 @@ impl Client {
             })
             .await?;
         Ok(response.into_inner().status())
+    }
+
+    /// The AuditService, each call stating `stated`.
+    pub fn audit(&self, stated: Stated) -> AuditClient {
+        AuditClient::new(self.channel.clone(), stated)
     }
 
     /// The policy set in force on the server, from the headers of a health check.

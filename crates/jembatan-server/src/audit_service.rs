@@ -2,8 +2,9 @@
 //!
 //! Every method first asks the policies for the data class `audit_metadata`, as the handlers of
 //! every service ask for the classes they return. Agencies (the witness role) may prove only
-//! leaves written for their own agency. AddCosignature and ListSubjectAccesses are not built yet
-//! and answer UNIMPLEMENTED.
+//! leaves written for their own agency. AddCosignature takes a witness's cosignature only with a
+//! key registered for the caller in `[audit.witnesses]`. ListSubjectAccesses needs the subject
+//! keys of the placement exchange and answers UNIMPLEMENTED until it exists.
 
 use std::sync::Arc;
 
@@ -14,15 +15,17 @@ use jembatan_audit::merkle;
 use jembatan_pki::{Principal, PrincipalKind, TrustDomain};
 use jembatan_policy::{DataClass, Engine, Query};
 use jembatan_proto::v1::{
-    self, AuditEntry, GetCheckpointRequest, GetCheckpointResponse, GetConsistencyProofRequest,
-    GetConsistencyProofResponse, GetEntryRequest, GetEntryResponse, GetInclusionProofRequest,
-    GetInclusionProofResponse, InclusionProof, ListEntriesRequest, ListEntriesResponse,
-    audit_service_server::AuditService, get_inclusion_proof_request::Leaf,
+    self, AddCosignatureRequest, AddCosignatureResponse, AuditEntry, GetCheckpointRequest,
+    GetCheckpointResponse, GetConsistencyProofRequest, GetConsistencyProofResponse,
+    GetEntryRequest, GetEntryResponse, GetInclusionProofRequest, GetInclusionProofResponse,
+    InclusionProof, ListEntriesRequest, ListEntriesResponse, audit_service_server::AuditService,
+    get_inclusion_proof_request::Leaf,
 };
-use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint};
+use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint, StoredCosignature};
 use tonic::{Request, Response, Status};
 
 use crate::policy_layer::CallContext;
+use crate::witnesses::Witnesses;
 
 /// Largest page of ListEntries.
 const MAX_PAGE: u32 = 1000;
@@ -35,14 +38,21 @@ pub(crate) struct AuditApi {
     store: Store,
     engine: Arc<Engine>,
     trust_domain: TrustDomain,
+    witnesses: Arc<Witnesses>,
 }
 
 impl AuditApi {
-    pub(crate) fn new(store: Store, engine: Arc<Engine>, trust_domain: TrustDomain) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        engine: Arc<Engine>,
+        trust_domain: TrustDomain,
+        witnesses: Witnesses,
+    ) -> Self {
         Self {
             store,
             engine,
             trust_domain,
+            witnesses: Arc::new(witnesses),
         }
     }
 
@@ -153,7 +163,13 @@ impl AuditService for AuditApi {
             }
             n => n,
         };
-        let after = parse_page_token(&r.page_token)?;
+        let after = match (
+            parse_page_token(&r.page_token)?,
+            r.from_index.checked_sub(1),
+        ) {
+            (Some(token), Some(from)) => Some(token.max(from)),
+            (token, from) => token.or(from),
+        };
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
         let filter = LeafFilter {
             from_time: r
@@ -217,7 +233,7 @@ impl AuditService for AuditApi {
         Ok(Response::new(GetEntryResponse {
             entry: Some(entry_message(r.index, &data)?),
             proof: Some(proof),
-            checkpoint: Some(checkpoint_message(&checkpoint)?),
+            checkpoint: Some(self.checkpoint_message(&checkpoint).await?),
         }))
     }
 
@@ -228,7 +244,7 @@ impl AuditService for AuditApi {
         self.reader(&request)?;
         let checkpoint = self.checkpoint(request.into_inner().tree_size).await?;
         Ok(Response::new(GetCheckpointResponse {
-            checkpoint: Some(checkpoint_message(&checkpoint)?),
+            checkpoint: Some(self.checkpoint_message(&checkpoint).await?),
         }))
     }
 
@@ -287,9 +303,90 @@ impl AuditService for AuditApi {
             hashes: hashes.iter().map(|h| h.to_vec()).collect(),
         }))
     }
+
+    async fn add_cosignature(
+        &self,
+        request: Request<AddCosignatureRequest>,
+    ) -> Result<Response<AddCosignatureResponse>, Status> {
+        let principal = self.reader(&request)?;
+        let r = request.into_inner();
+        let key = self.witnesses.key_of(principal.kind(), &r.verifier_key)?;
+        let size = r.tree_size;
+        let checkpoint = self
+            .store
+            .checkpoint(Some(size))
+            .await
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("no checkpoint of tree_size {size}")))?;
+        if checkpoint.root.as_slice() != r.root_hash.as_slice() {
+            tracing::warn!(%principal, size, "a witness cosigned another root than the log's");
+            return Err(Status::failed_precondition(format!(
+                "root_hash differs from the root of this log's checkpoint of {size} leaves: \
+                 the witness has seen another history"
+            )));
+        }
+        let line = format!("{}\n", r.signature_line.trim_end_matches('\n'));
+        key.verify(&checkpoint.note.text, &line).map_err(|_| {
+            Status::invalid_argument(format!(
+                "signature_line is not {}'s signature of the checkpoint of {size} leaves",
+                key.name()
+            ))
+        })?;
+        let offered = StoredCosignature {
+            size,
+            witness: key.name().to_owned(),
+            verifier_key: key.to_text(),
+            signature: line,
+            principal: principal.to_string(),
+            received_at: timestamp(time::OffsetDateTime::now_utc()),
+        };
+        let stored = self
+            .store
+            .add_cosignature(&offered)
+            .await
+            .map_err(store_status)?;
+        if stored.signature != offered.signature {
+            return Err(Status::already_exists(format!(
+                "{} cosigned the checkpoint of {size} leaves before, with another key",
+                key.name()
+            )));
+        }
+        tracing::info!(%principal, witness = key.name(), size, "checkpoint cosigned");
+        Ok(Response::new(AddCosignatureResponse {
+            cosignature: Some(cosignature_message(&stored)),
+        }))
+    }
 }
 
 impl AuditApi {
+    /// A checkpoint as the contract shows it: its note carries the cosignatures' lines too.
+    async fn checkpoint_message(
+        &self,
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<v1::Checkpoint, Status> {
+        let body = jembatan_audit::checkpoint::Checkpoint::parse_body(&checkpoint.note.text)
+            .map_err(|error| {
+                tracing::error!(%error, size = checkpoint.size, "stored checkpoint does not parse");
+                Status::internal("a stored checkpoint is malformed")
+            })?;
+        let cosignatures = self
+            .store
+            .cosignatures(checkpoint.size)
+            .await
+            .map_err(store_status)?;
+        let mut note = checkpoint.note.clone();
+        note.signatures
+            .extend(cosignatures.iter().map(|c| c.signature.clone()));
+        Ok(v1::Checkpoint {
+            origin: body.origin,
+            tree_size: checkpoint.size,
+            root_hash: checkpoint.root.to_vec(),
+            signed_note: note.to_string(),
+            cosignatures: cosignatures.iter().map(cosignature_message).collect(),
+            signed_at: Some(proto_time(&checkpoint.signed_at)),
+        })
+    }
+
     async fn inclusion(&self, index: u64, size: u64) -> Result<InclusionProof, Status> {
         if index >= size {
             return Err(Status::failed_precondition(format!(
@@ -360,24 +457,23 @@ fn entry_message(index: u64, data: &[u8]) -> Result<AuditEntry, Status> {
         policy_set_hash: unhex(leaf.policy_set.strip_prefix("sha256:").unwrap_or_default()),
         trace_id: leaf.trace_id,
         leaf_hash: merkle::leaf_hash(data).to_vec(),
+        leaf_data: data.to_vec(),
     })
 }
 
-fn checkpoint_message(checkpoint: &StoredCheckpoint) -> Result<v1::Checkpoint, Status> {
-    let body = jembatan_audit::checkpoint::Checkpoint::parse_body(&checkpoint.note.text).map_err(
-        |error| {
-            tracing::error!(%error, size = checkpoint.size, "stored checkpoint does not parse");
-            Status::internal("a stored checkpoint is malformed")
-        },
-    )?;
-    Ok(v1::Checkpoint {
-        origin: body.origin,
-        tree_size: checkpoint.size,
-        root_hash: checkpoint.root.to_vec(),
-        signed_note: checkpoint.note.to_string(),
-        cosignatures: Vec::new(),
-        signed_at: Some(proto_time(&checkpoint.signed_at)),
-    })
+fn cosignature_message(stored: &StoredCosignature) -> v1::Cosignature {
+    v1::Cosignature {
+        witness_name: stored.witness.clone(),
+        key_id: stored
+            .verifier_key
+            .split('+')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned(),
+        signature_line: stored.signature.clone(),
+        principal: stored.principal.clone(),
+        received_at: Some(proto_time(&stored.received_at)),
+    }
 }
 
 /// `PURPOSE_STATISTICS` → `STATISTICS`.

@@ -4,6 +4,7 @@
 //! values are errors that name the key. Relative paths (certificates, the SQLite file) are
 //! taken relative to the directory of the config file.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -134,6 +135,9 @@ pub struct AuditSection {
     pub origin: String,
     /// Milliseconds between checkpoints while leaves arrive.
     pub checkpoint_interval_ms: u64,
+    /// Witnesses' verifier keys (`<name>+<id>+<base64>`) by owner: an agency (`kemendag`),
+    /// whose systems may submit their cosignatures, or `auditor/<office>`.
+    pub witnesses: BTreeMap<String, Vec<String>>,
 }
 
 impl Default for AuditSection {
@@ -142,6 +146,7 @@ impl Default for AuditSection {
             key: "audit/log.key".into(),
             origin: String::new(),
             checkpoint_interval_ms: 1000,
+            witnesses: BTreeMap::new(),
         }
     }
 }

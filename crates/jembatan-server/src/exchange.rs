@@ -24,6 +24,7 @@ use crate::audit_service::AuditApi;
 use crate::identity_layer::IdentityLayer;
 use crate::pending::Pending;
 use crate::policy_layer::PolicyLayer;
+use crate::witnesses::Witnesses;
 use crate::{Config, ServerError};
 
 /// Names of the contract's services, as health reports them.
@@ -50,6 +51,7 @@ pub struct Exchange {
     log_signer: Arc<SignerKey>,
     log_origin: String,
     checkpoint_interval: Duration,
+    witnesses: Witnesses,
 }
 
 impl Exchange {
@@ -112,6 +114,10 @@ impl Exchange {
             });
         }
 
+        let witnesses =
+            Witnesses::from_config(&config.audit.witnesses, log_signer.verifier().name())?;
+        tracing::info!(keys = witnesses.len(), "audit witnesses registered");
+
         let location = StoreLocation::parse(&config.store.url)?;
         let store_options = StoreOptions {
             max_connections: config.store.max_connections.max(1),
@@ -145,6 +151,7 @@ impl Exchange {
             log_signer,
             log_origin,
             checkpoint_interval: Duration::from_millis(config.audit.checkpoint_interval_ms.max(1)),
+            witnesses,
         })
     }
 
@@ -195,6 +202,7 @@ impl Exchange {
             self.store.clone(),
             Arc::clone(&self.policy),
             self.trust_domain.clone(),
+            self.witnesses,
         );
         let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();

@@ -18,6 +18,7 @@ mod pending;
 pub mod policy_layer;
 mod policy_reload;
 mod sequencer;
+mod witnesses;
 
 pub use config::Config;
 pub use error::ServerError;

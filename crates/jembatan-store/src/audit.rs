@@ -40,6 +40,23 @@ pub struct StoredCheckpoint {
     pub signed_at: String,
 }
 
+/// A witness's cosignature of a checkpoint, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCosignature {
+    /// The cosigned checkpoint's size.
+    pub size: u64,
+    /// The witness key's name.
+    pub witness: String,
+    /// The witness's verifier key, `<name>+<id>+<base64>`.
+    pub verifier_key: String,
+    /// The signature line over the checkpoint's text, ending in `\n`.
+    pub signature: String,
+    /// The principal that submitted it.
+    pub principal: String,
+    /// When it was stored, RFC 3339 UTC.
+    pub received_at: String,
+}
+
 /// Which leaves to list; every condition given must hold.
 #[derive(Debug, Clone, Default)]
 pub struct LeafFilter {
@@ -291,6 +308,45 @@ impl Store {
         .transpose()
     }
 
+    /// Stores a cosignature, already verified by the caller, unless the witness cosigned this
+    /// checkpoint before. Returns the cosignature stored for the witness, which differs from
+    /// `cosignature` only if an earlier one was kept.
+    pub async fn add_cosignature(
+        &self,
+        cosignature: &StoredCosignature,
+    ) -> Result<StoredCosignature, StoreError> {
+        const INSERT: &str = "INSERT INTO audit_cosignatures \
+             (tree_size, witness, signature, created_at, verifier_key, principal) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tree_size, witness) DO NOTHING";
+        on_pool!(self, pool => {
+            sqlx::query(INSERT)
+                .bind(to_i64(cosignature.size))
+                .bind(&cosignature.witness)
+                .bind(&cosignature.signature)
+                .bind(&cosignature.received_at)
+                .bind(&cosignature.verifier_key)
+                .bind(&cosignature.principal)
+                .execute(pool)
+                .await?;
+        });
+        self.cosignatures(cosignature.size)
+            .await?
+            .into_iter()
+            .find(|stored| stored.witness == cosignature.witness)
+            .ok_or_else(|| StoreError::Corrupt("a stored cosignature vanished".into()))
+    }
+
+    /// The cosignatures of the checkpoint of `size` leaves, in the order they arrived.
+    pub async fn cosignatures(&self, size: u64) -> Result<Vec<StoredCosignature>, StoreError> {
+        const SQL: &str = "SELECT tree_size, witness, verifier_key, signature, principal, \
+                           created_at FROM audit_cosignatures WHERE tree_size = $1 \
+                           ORDER BY created_at, witness";
+        let rows: Vec<CosignatureRow> = on_pool!(self, pool => {
+            sqlx::query_as(SQL).bind(to_i64(size)).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(CosignatureRow::into_stored).collect())
+    }
+
     /// Writes the whole log in the export format of [`jembatan_audit::export`], streaming rows,
     /// and returns how many leaves it wrote.
     pub async fn export(
@@ -308,6 +364,39 @@ impl Store {
         write(Line::header(origin), out)?;
         let mut leaves = 0u64;
         on_pool!(self, pool => {
+            // Checkpoints first: the leaves and nodes they cover were committed with or before
+            // them, so whatever the sequencer does meanwhile, the export is consistent.
+            let mut exported_size = 0i64;
+            let mut rows = sqlx::query_as::<_, (i64, String)>(
+                "SELECT tree_size, note FROM audit_checkpoints ORDER BY tree_size",
+            )
+            .fetch(pool);
+            while let Some((size, note)) = rows.try_next().await? {
+                exported_size = size;
+                write(Line::Checkpoint { note }, out)?;
+            }
+            drop(rows);
+            let mut rows = sqlx::query_as::<_, CosignatureRow>(
+                "SELECT tree_size, witness, verifier_key, signature, principal, created_at \
+                 FROM audit_cosignatures WHERE tree_size <= $1 \
+                 ORDER BY tree_size, created_at, witness",
+            )
+            .bind(exported_size)
+            .fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                let stored = row.into_stored();
+                write(
+                    Line::Cosignature {
+                        size: stored.size,
+                        verifier_key: stored.verifier_key,
+                        signature: stored.signature,
+                        principal: stored.principal,
+                        received_at: stored.received_at,
+                    },
+                    out,
+                )?;
+            }
+            drop(rows);
             let mut rows = sqlx::query_as::<_, (i64, Vec<u8>, Vec<u8>)>(
                 "SELECT leaf_index, leaf_hash, data FROM audit_leaves ORDER BY leaf_index",
             )
@@ -316,6 +405,7 @@ impl Store {
                 write(Line::leaf(to_u64(index), &hash, &data), out)?;
                 leaves += 1;
             }
+            drop(rows);
             let mut rows = sqlx::query_as::<_, (i64, i64, Vec<u8>)>(
                 "SELECT CAST(level AS BIGINT), node_index, hash FROM audit_nodes \
                  ORDER BY level, node_index",
@@ -324,13 +414,6 @@ impl Store {
             while let Some((level, index, hash)) = rows.try_next().await? {
                 let level = u32::try_from(level).unwrap_or(u32::MAX);
                 write(Line::node(level, to_u64(index), &hash), out)?;
-            }
-            let mut rows = sqlx::query_scalar::<_, String>(
-                "SELECT note FROM audit_checkpoints ORDER BY tree_size",
-            )
-            .fetch(pool);
-            while let Some(note) = rows.try_next().await? {
-                write(Line::Checkpoint { note }, out)?;
             }
         });
         Ok(leaves)
@@ -433,6 +516,30 @@ impl Store {
             known: Some(known),
             asked: std::cell::RefCell::default(),
         })
+    }
+}
+
+/// A row of `audit_cosignatures`.
+#[derive(sqlx::FromRow)]
+struct CosignatureRow {
+    tree_size: i64,
+    witness: String,
+    verifier_key: String,
+    signature: String,
+    principal: String,
+    created_at: String,
+}
+
+impl CosignatureRow {
+    fn into_stored(self) -> StoredCosignature {
+        StoredCosignature {
+            size: to_u64(self.tree_size),
+            witness: self.witness,
+            verifier_key: self.verifier_key,
+            signature: self.signature,
+            principal: self.principal,
+            received_at: self.created_at,
+        }
     }
 }
 

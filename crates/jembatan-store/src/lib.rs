@@ -16,7 +16,7 @@ use sqlx::pool::PoolOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
-pub use audit::{LeafFilter, Receipt, StoreTx, StoredCheckpoint};
+pub use audit::{LeafFilter, Receipt, StoreTx, StoredCheckpoint, StoredCosignature};
 pub use error::StoreError;
 pub use location::StoreLocation;
 
