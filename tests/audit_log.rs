@@ -7,6 +7,7 @@ use std::time::Duration;
 use jembatan_audit::leaf::{LeafEntry, Outcome};
 use jembatan_audit::merkle;
 use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_pki::Validity;
 use jembatan_store::{Store, StoredCheckpoint};
 use jembatan_tests::raw_call::{call, stated};
 use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config, denied_call, open_store};
@@ -109,6 +110,70 @@ async fn postgres_a_denied_call_is_logged_and_proved() {
     let pki = TestPki::new();
     let db = PgDatabase::create().await;
     a_denied_call_is_logged_and_proved(&pki, &db.url).await;
+}
+
+async fn a_caller_refused_for_its_identity_is_logged(pki: &TestPki, url: &str) {
+    let mut config = config(pki, url, "");
+    config.audit.checkpoint_interval_ms = 20;
+    let exchange = RunningExchange::start(&config).await;
+    let store = open_store(pki, url).await;
+    // Issued by the exchange's own CA, so the handshake succeeds, but for another trust domain.
+    let claimed = "spiffe://other.example/agency/kemendag/export-portal";
+    let client = exchange
+        .connect(pki.with_uris(&[claimed], Validity::days(1)))
+        .await
+        .expect("connect");
+    let status = client.health("").await.expect_err("health is refused");
+    assert!(
+        matches!(&status, jembatan_client::ClientError::Status(s) if s.code() == Code::Unauthenticated),
+        "{status:?}"
+    );
+    let status = call(
+        client.channel(),
+        "PlacementService/PushPlacements",
+        &stated(Purpose::Statistics, LegalBasis::PublicTask),
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert!(
+        status.message().contains("not in trust domain"),
+        "{status:?}"
+    );
+
+    let checkpoint = checkpoint_of(&store, 1).await;
+    assert_eq!(
+        checkpoint.size, 1,
+        "one leaf: the contract call, not the health check"
+    );
+    let leaf = LeafEntry::parse(&stored_leaf(&store, 0).await).expect("leaf");
+    assert_eq!(leaf.outcome, Outcome::Deny);
+    assert_eq!(
+        leaf.principal, claimed,
+        "the identity the certificate claimed"
+    );
+    assert_eq!(leaf.cert_fingerprint.len(), 64);
+    assert_eq!(leaf.method, "PlacementService/PushPlacements");
+    assert_eq!(
+        (leaf.purpose.as_str(), leaf.legal_basis.as_str()),
+        ("STATISTICS", "PUBLIC_TASK")
+    );
+    assert_eq!(leaf.record_type, "request");
+    store.close().await;
+    exchange.stop().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_caller_refused_for_its_identity_is_logged() {
+    let pki = TestPki::new();
+    a_caller_refused_for_its_identity_is_logged(&pki, "sqlite://jembatan.db").await;
+}
+
+#[tokio::test]
+async fn postgres_a_caller_refused_for_its_identity_is_logged() {
+    let pki = TestPki::new();
+    let db = PgDatabase::create().await;
+    a_caller_refused_for_its_identity_is_logged(&pki, &db.url).await;
 }
 
 #[tokio::test]

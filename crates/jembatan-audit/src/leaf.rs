@@ -32,7 +32,8 @@ pub struct LeafEntry {
     pub v: u32,
     /// When, RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T08:30:00.123Z`.
     pub time: String,
-    /// The caller's SPIFFE ID.
+    /// The caller's SPIFFE ID; for a caller refused for its identity, the URI its certificate
+    /// claimed (empty if none).
     pub principal: String,
     /// SHA-256 of the caller's certificate, hex.
     pub cert_fingerprint: String,

@@ -252,7 +252,7 @@ impl Principal {
         let id = SpiffeId::parse(uri, trust_domain)?;
         Ok(Self {
             id,
-            cert_fingerprint: sha256_hex(der),
+            cert_fingerprint: certificate_fingerprint(der),
         })
     }
 
@@ -268,7 +268,9 @@ impl fmt::Display for Principal {
     }
 }
 
-fn sha256_hex(data: &[u8]) -> String {
+/// SHA-256 of a certificate's DER encoding, lower-case hex: how the audit log names a
+/// certificate.
+pub fn certificate_fingerprint(data: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, data);
     digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -16,4 +16,6 @@ pub mod tls;
 
 pub use dev_ca::{DevCa, IssuedCert, Validity};
 pub use error::PkiError;
-pub use identity::{IdentityError, Principal, PrincipalKind, SpiffeId, TrustDomain};
+pub use identity::{
+    IdentityError, Principal, PrincipalKind, SpiffeId, TrustDomain, certificate_fingerprint,
+};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use jembatan_pki::{IdentityError, Principal, TrustDomain};
+use jembatan_pki::{IdentityError, Principal, TrustDomain, certificate_fingerprint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
@@ -27,6 +27,8 @@ pub struct PeerInfo {
     pub remote_addr: SocketAddr,
     /// The caller's principal, or why its certificate names none.
     pub identity: Result<Principal, IdentityError>,
+    /// SHA-256 of the client certificate (DER), hex; `None` without one.
+    pub cert_fingerprint: Option<String>,
 }
 
 /// A connection whose TLS handshake is complete.
@@ -147,9 +149,12 @@ pub fn spawn(
                         return;
                     }
                 };
-                let identity = match stream.get_ref().1.peer_certificates() {
-                    Some([leaf, ..]) => Principal::from_certificate(leaf, &trust_domain),
-                    _ => Err(IdentityError::NoCertificate),
+                let (identity, cert_fingerprint) = match stream.get_ref().1.peer_certificates() {
+                    Some([leaf, ..]) => (
+                        Principal::from_certificate(leaf, &trust_domain),
+                        Some(certificate_fingerprint(leaf)),
+                    ),
+                    _ => (Err(IdentityError::NoCertificate), None),
                 };
                 if let Err(error) = &identity {
                     tracing::warn!(%remote_addr, %error, "client certificate names no caller");
@@ -159,6 +164,7 @@ pub fn spawn(
                     peer: PeerInfo {
                         remote_addr,
                         identity,
+                        cert_fingerprint,
                     },
                 };
                 let _ = tx.send(Ok(connection)).await;

@@ -219,7 +219,7 @@ impl Exchange {
         let serve = Server::builder()
             .layer(
                 tower::ServiceBuilder::new()
-                    .layer(IdentityLayer)
+                    .layer(IdentityLayer::new(self.store.clone()))
                     .layer(PolicyLayer::new(self.policy, self.store.clone())),
             )
             .add_service(health)

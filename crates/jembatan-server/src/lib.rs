@@ -11,6 +11,7 @@
 pub mod acceptor;
 mod audit_service;
 pub mod config;
+mod denial;
 mod error;
 mod exchange;
 pub mod identity_layer;

@@ -130,14 +130,9 @@ where
             Ok(Checked::Denied(leaf, status)) => {
                 let store = self.store.clone();
                 Box::pin(async move {
-                    let status = match log_denial(&store, &leaf).await {
-                        Ok(()) => status,
-                        Err(error) => {
-                            tracing::error!(%error, "cannot write the audit leaf of a denial");
-                            tonic::Status::unavailable("the audit log cannot be written; try later")
-                        }
-                    };
-                    let mut response = status.into_http();
+                    let mut response = crate::denial::logged(&store, &leaf, status)
+                        .await
+                        .into_http();
                     headers.apply(response.headers_mut());
                     Ok(response)
                 })
@@ -241,13 +236,6 @@ impl<S> PolicyCheck<S> {
         });
         Ok(Checked::Allowed)
     }
-}
-
-/// Commits the audit leaf of a denied call.
-async fn log_denial(store: &Store, leaf: &LeafEntry) -> Result<(), jembatan_store::StoreError> {
-    let mut tx = store.begin().await?;
-    tx.append_leaves(std::slice::from_ref(leaf)).await?;
-    tx.commit().await
 }
 
 /// The policy headers of one response, computed once per call.

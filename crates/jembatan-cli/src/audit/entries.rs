@@ -322,11 +322,13 @@ impl Printer {
             );
             self.header = true;
         }
-        let principal = leaf
-            .principal
-            .strip_prefix("spiffe://")
-            .and_then(|rest| rest.split_once('/'))
-            .map_or(leaf.principal.as_str(), |(_, path)| path);
+        let principal = match leaf.principal.as_str() {
+            "" => "(no identity)",
+            claimed => claimed
+                .strip_prefix("spiffe://")
+                .and_then(|rest| rest.split_once('/'))
+                .map_or(claimed, |(_, path)| path),
+        };
         let record = if leaf.record_key.is_empty() {
             leaf.record_type.clone()
         } else {
