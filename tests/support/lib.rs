@@ -97,25 +97,34 @@ pub fn trust_domain() -> TrustDomain {
     TrustDomain::new(TRUST_DOMAIN).expect("trust domain")
 }
 
-/// A path in the repository (tests run with the package folder as working directory).
+/// A path in the repository, wherever the checkout is and whichever package's tests ask.
 pub fn repo_path(relative: &str) -> PathBuf {
-    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo");
-    Path::new(&manifest_dir).join("..").join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
 }
 
 /// A server config on 127.0.0.1:0 using `pki`, a store URL, and extra TOML for `[server]`; the
 /// default policies of `deploy/policies`, not watched.
 pub fn config(pki: &TestPki, store_url: &str, server_toml: &str) -> Config {
-    let dir = pki.dir.path();
-    let text = format!(
+    Config::parse(
+        &config_toml(store_url, server_toml),
+        std::iter::empty(),
+        pki.dir.path(),
+    )
+    .expect("test config")
+}
+
+/// The text of [`config`], for a `jembatan serve` process: write it into the PKI folder.
+pub fn config_toml(store_url: &str, server_toml: &str) -> String {
+    format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n{server_toml}\n\
          [tls]\ncert = \"server.pem\"\nkey = \"server-key.pem\"\nclient_ca = \"ca.pem\"\n\
          [identity]\ntrust_domain = \"{TRUST_DOMAIN}\"\n\
          [policy]\ndir = \"{policies}\"\nwatch_interval_ms = 0\n\
          [store]\nurl = \"{store_url}\"\n",
         policies = repo_path("deploy/policies").display()
-    );
-    Config::parse(&text, std::iter::empty(), dir).expect("test config")
+    )
 }
 
 /// A running exchange; stopped when dropped.
@@ -263,19 +272,22 @@ pub async fn open_store(pki: &TestPki, url: &str) -> jembatan_store::Store {
 
 /// Makes one call that the policies deny (an agency pushing placements), which logs one leaf.
 pub async fn denied_call(exchange: &RunningExchange, pki: &TestPki, agency: &str, system: &str) {
+    let denied = denied_call_at(pki.agency(agency, system), &exchange.url()).await;
+    assert_eq!(denied, Some(tonic::Code::PermissionDenied), "{agency}");
+}
+
+/// Makes the call of [`denied_call`] as `tls` to the exchange at `url`; the status code it was
+/// answered with, or `None` if it could not connect.
+pub async fn denied_call_at(tls: ClientTls, url: &str) -> Option<tonic::Code> {
     use jembatan_domain::{LegalBasis, Purpose};
-    let client = exchange
-        .connect(pki.agency(agency, system))
-        .await
-        .expect("connect");
-    let status = raw_call::call(
+    let client = Client::connect(url, tls).await.ok()?;
+    let result = raw_call::call(
         client.channel(),
         "PlacementService/PushPlacements",
         &raw_call::stated(Purpose::Statistics, LegalBasis::PublicTask),
     )
-    .await
-    .expect_err("denied");
-    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{agency}");
+    .await;
+    Some(result.err().map_or(tonic::Code::Ok, |status| status.code()))
 }
 
 /// Path of a file in the PKI folder.

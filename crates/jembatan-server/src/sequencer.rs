@@ -9,8 +9,10 @@ use std::time::Duration;
 use jembatan_audit::note::SignerKey;
 use jembatan_store::Store;
 
-/// Most leaves integrated in one transaction; a backlog is worked off in rounds of this size.
-const MAX_LEAVES_PER_ROUND: u64 = 100_000;
+/// Most leaves integrated in one transaction; a backlog is worked off in rounds of this size,
+/// back to back. Small enough that on SQLite, whose one write lock a round holds, callers
+/// writing their leaves wait a fraction of a second, not seconds.
+const MAX_LEAVES_PER_ROUND: u64 = 10_000;
 
 /// Runs until the task is aborted.
 pub(crate) async fn run(store: Store, signer: Arc<SignerKey>, origin: String, interval: Duration) {

@@ -1,0 +1,186 @@
+//! A `jembatan serve` process killed with SIGKILL while its sequencer integrates a backlog and
+//! callers are being logged: after a restart the log verifies with no gap and no fork, the
+//! checkpoint seen before the kill is still the log's, and every committed leaf is integrated.
+//! On SQLite and PostgreSQL.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
+use jembatan_audit::verify::verify_log;
+use jembatan_store::Store;
+use jembatan_tests::{PgDatabase, TestPki, config_toml, denied_call_at, open_store};
+use tonic::Code;
+
+const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
+const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
+/// Leaves waiting for the sequencer at start: many of its rounds.
+const BACKLOG: u64 = 100_000;
+
+/// Starts `jembatan serve` on the config in the PKI folder; returns it and its address.
+fn serve(pki: &TestPki) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(pki.dir.path().join("jembatan.toml"))
+        .env("JEMBATAN_LOG_FORMAT", "json")
+        .env("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "20")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn jembatan serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = String::new();
+    let addr = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("jembatan serve did not say where it serves:\n{seen}"))
+            .expect("read stderr");
+        seen.push_str(&line);
+        seen.push('\n');
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        if event["fields"]["message"] == "serving" {
+            break event["fields"]["addr"].as_str().expect("addr").to_owned();
+        }
+    };
+    // Keep draining, so that the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+fn entry(n: u64) -> LeafEntry {
+    LeafEntry {
+        v: LEAF_VERSION,
+        time: "2026-11-23T08:00:00.000Z".into(),
+        principal: "spiffe://test.jembatan.local/agency/kp2mi/siskop2mi".into(),
+        cert_fingerprint: "ab".repeat(32),
+        method: "PlacementService/PushPlacements".into(),
+        purpose: "PLACEMENT_PROTECTION".into(),
+        legal_basis: "LEGAL_OBLIGATION".into(),
+        case_ref: String::new(),
+        operator: String::new(),
+        record_type: "placement".into(),
+        record_key: format!("{n:032x}"),
+        data_classes: vec!["profile".into()],
+        record_digest: "cd".repeat(32),
+        outcome: Outcome::Allow,
+        policy_ids: vec!["kp2mi-push-placements".into()],
+        policy_set: format!("sha256:{}", "01".repeat(32)),
+        trace_id: String::new(),
+    }
+}
+
+async fn preload(store: &Store) {
+    let mut next = 0;
+    while next < BACKLOG {
+        let end = (next + 10_000).min(BACKLOG);
+        let mut tx = store.begin().await.expect("begin");
+        let entries: Vec<LeafEntry> = (next..end).map(entry).collect();
+        tx.append_leaves(&entries).await.expect("append");
+        tx.commit().await.expect("commit");
+        next = end;
+    }
+}
+
+async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
+    std::fs::write(pki.dir.path().join("jembatan.toml"), config_toml(url, "")).expect("config");
+    let store = open_store(pki, url).await;
+    preload(&store).await;
+
+    let (mut server, addr) = serve(pki);
+    // Callers keep being logged while the process dies.
+    let denied = Arc::new(AtomicU32::new(0));
+    let callers: Vec<_> = (0..4)
+        .map(|_| {
+            let (tls, url) = (
+                pki.agency("kemendag", "export-portal"),
+                format!("https://{addr}"),
+            );
+            let denied = Arc::clone(&denied);
+            // Until the server is gone, counting the calls refused as they should be.
+            tokio::spawn(async move {
+                while let Some(code) = denied_call_at(tls.clone(), &url).await {
+                    if code == Code::PermissionDenied {
+                        denied.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Kill once a checkpoint is signed and callers are being logged.
+    let before = loop {
+        if let Some(checkpoint) = store.checkpoint(None).await.expect("checkpoint")
+            && denied.load(Ordering::Relaxed) >= 8
+        {
+            break checkpoint;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint and no denials");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    };
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reaped");
+    for caller in callers {
+        caller.await.expect("caller");
+    }
+    let denied = denied.load(Ordering::Relaxed);
+    let at_kill = store
+        .checkpoint(None)
+        .await
+        .expect("read")
+        .expect("checkpoint");
+    assert!(
+        at_kill.size < BACKLOG,
+        "the kill must land while the backlog is being integrated (at {} of {BACKLOG})",
+        at_kill.size
+    );
+
+    let (mut server, _) = serve(pki);
+    let verified = loop {
+        let mut export = Vec::new();
+        store.export(ORIGIN, &mut export).await.expect("export");
+        let (origin, contents) = jembatan_audit::export::read(export.as_slice()).expect("read");
+        let verified = verify_log(&contents, &pki.log_verifier(), &origin)
+            .unwrap_or_else(|finding| panic!("after the restart: {finding}"));
+        if verified.integrated == verified.leaves {
+            break verified;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "backlog not integrated after restart"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        verified.leaves >= BACKLOG + u64::from(denied),
+        "every denial answered was logged ({} leaves, {denied} denials)",
+        verified.leaves
+    );
+    let kept = store
+        .checkpoint(Some(before.size))
+        .await
+        .expect("read")
+        .expect("the checkpoint seen before the kill is kept");
+    assert_eq!(kept.root, before.root, "no fork");
+    server.kill().expect("stop");
+    server.wait().expect("reaped");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_killed_while_sequencing_recovers() {
+    let pki = TestPki::new();
+    killed_while_sequencing_recovers(&pki, "sqlite://jembatan.db").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_killed_while_sequencing_recovers() {
+    let pki = TestPki::new();
+    let db = PgDatabase::create().await;
+    killed_while_sequencing_recovers(&pki, &db.url).await;
+}
