@@ -115,63 +115,251 @@ impl Line {
     }
 }
 
-/// Reads an export: the origin and the log's contents. Errors name the line.
+/// Bytes of input parsed as one block by a worker.
+const BLOCK: usize = 4 << 20;
+
+/// Reads an export: the origin and the log's contents. Leaf bytes are hashed as they are read
+/// and not kept; blocks of lines are parsed on all cores. Errors name the first bad line.
 pub fn read(input: impl BufRead) -> Result<(String, LogContents), AuditError> {
-    let mut origin = None;
+    read_in_blocks(input, BLOCK)
+}
+
+fn read_in_blocks(
+    mut input: impl BufRead,
+    block_size: usize,
+) -> Result<(String, LogContents), AuditError> {
+    let io = |number: u64, e: std::io::Error| AuditError::Export(format!("line {number}: {e}"));
+    // The header, alone, first.
+    let mut header = String::new();
+    let mut number = 0u64;
+    while header.trim().is_empty() {
+        header.clear();
+        number += 1;
+        if input.read_line(&mut header).map_err(|e| io(number, e))? == 0 {
+            return Err(AuditError::Export("the export is empty".into()));
+        }
+    }
+    let at = |what: &str| AuditError::Export(format!("line {number}: {what}"));
+    let origin = match serde_json::from_str::<Line>(header.trim_end()) {
+        Ok(Line::Header {
+            format,
+            version,
+            origin,
+        }) if format == FORMAT && version == VERSION => origin,
+        Ok(Line::Header { .. }) => {
+            return Err(at(&format!("not a {FORMAT} version {VERSION} export")));
+        }
+        Ok(_) => return Err(at("the header must be the first line, and only it")),
+        Err(e) => return Err(at(&e.to_string())),
+    };
+
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (blocks_tx, blocks_rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(workers * 2);
+    // Each reader holds the receiver; when all have stopped (at the end, or at an error), the
+    // sender's next block fails instead of waiting forever.
+    let blocks_rx = std::sync::Arc::new(std::sync::Mutex::new(blocks_rx));
+    let parts: Vec<Part> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let blocks_rx = std::sync::Arc::clone(&blocks_rx);
+                scope.spawn(move || {
+                    let mut part = Part::default();
+                    while let Ok(Ok((seq, block))) = blocks_rx.lock().map(|rx| rx.recv()) {
+                        let lines = parse_block(&block, &mut part.contents);
+                        if let Err((line, error)) = lines {
+                            part.error = Some((seq, line, error));
+                            return part;
+                        }
+                        part.lines
+                            .push((seq, block.iter().filter(|&&b| b == b'\n').count()));
+                    }
+                    part
+                })
+            })
+            .collect();
+        drop(blocks_rx);
+        let sent = send_blocks(&mut input, block_size, &blocks_tx);
+        drop(blocks_tx);
+        let mut parts: Vec<Part> = handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|_| Part::failed("a reader thread panicked"))
+            })
+            .collect();
+        if let Err(error) = sent {
+            parts.push(Part::failed(&error.to_string()));
+        }
+        parts
+    });
     let mut contents = LogContents::default();
-    for (number, line) in (1u64..).zip(input.lines()) {
-        let at = |what: &str| AuditError::Export(format!("line {number}: {what}"));
-        let line = line.map_err(|e| at(&e.to_string()))?;
+    let mut lines_of_block = std::collections::BTreeMap::new();
+    let mut first_error: Option<(usize, u64, String)> = None;
+    for part in parts {
+        contents.leaves.extend(part.contents.leaves);
+        contents.nodes.extend(part.contents.nodes);
+        contents.checkpoints.extend(part.contents.checkpoints);
+        contents.cosignatures.extend(part.contents.cosignatures);
+        lines_of_block.extend(part.lines);
+        if let Some((seq, line, error)) = part.error
+            && first_error
+                .as_ref()
+                .is_none_or(|(s, l, _)| (seq, line) < (*s, *l))
+        {
+            first_error = Some((seq, line, error));
+        }
+    }
+    match first_error {
+        // Line numbers are counted only now, from the blocks before the bad one.
+        Some((seq, line, error)) => {
+            let before: usize = lines_of_block.range(..seq).map(|(_, n)| n).sum();
+            let number = number + before as u64 + line + 1;
+            Err(AuditError::Export(format!("line {number}: {error}")))
+        }
+        None => Ok((origin, contents)),
+    }
+}
+
+/// What one reader thread parsed: contents, lines per block, and the first error it met (block,
+/// line in block, error).
+#[derive(Default)]
+struct Part {
+    contents: LogContents,
+    lines: Vec<(usize, usize)>,
+    error: Option<(usize, u64, String)>,
+}
+
+impl Part {
+    fn failed(what: &str) -> Self {
+        Self {
+            error: Some((0, 0, what.to_owned())),
+            ..Self::default()
+        }
+    }
+}
+
+/// Sends the rest of `input` in blocks of whole lines, numbered in order.
+fn send_blocks(
+    input: &mut impl BufRead,
+    block_size: usize,
+    blocks: &std::sync::mpsc::SyncSender<(usize, Vec<u8>)>,
+) -> std::io::Result<()> {
+    let mut carry: Vec<u8> = Vec::new();
+    for seq in 0.. {
+        let mut block = std::mem::take(&mut carry);
+        let mut target = block_size.max(1);
+        let mut eof = false;
+        // Fill to the target, and on until the block holds a whole line.
+        loop {
+            while block.len() < target {
+                let buffer = input.fill_buf()?;
+                if buffer.is_empty() {
+                    eof = true;
+                    break;
+                }
+                let taken = buffer.len().min(target - block.len());
+                block.extend_from_slice(&buffer[..taken]);
+                input.consume(taken);
+            }
+            if eof {
+                break;
+            }
+            if let Some(end) = block.iter().rposition(|&b| b == b'\n') {
+                carry = block.split_off(end + 1);
+                break;
+            }
+            target += block_size.max(1);
+        }
+        if block.is_empty() || blocks.send((seq, block)).is_err() {
+            // Done, or every reader stopped at an error, which they report.
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// A leaf line, parsed without copying: the common case, read by a fast path.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LeafLine<'a> {
+    #[serde(rename = "type")]
+    _type: &'a str,
+    index: u64,
+    hash: &'a str,
+    data: &'a str,
+}
+
+/// A node line, parsed without copying.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NodeLine<'a> {
+    #[serde(rename = "type")]
+    _type: &'a str,
+    level: u32,
+    index: u64,
+    hash: &'a str,
+}
+
+/// Parses the lines of one block into `contents`; an error carries the index of its line in
+/// the block.
+fn parse_block(block: &[u8], contents: &mut LogContents) -> Result<(), (u64, String)> {
+    let mut data = Vec::new();
+    for (number, line) in (0u64..).zip(block.split(|&b| b == b'\n')) {
+        let at = |what: &str| (number, what.to_owned());
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             continue;
         }
-        let parsed: Line = serde_json::from_str(&line).map_err(|e| at(&e.to_string()))?;
-        match (parsed, &origin) {
-            (
-                Line::Header {
-                    format,
-                    version,
-                    origin: o,
-                },
-                None,
-            ) => {
-                if format != FORMAT || version != VERSION {
-                    return Err(at(&format!("not a {FORMAT} version {VERSION} export")));
-                }
-                origin = Some(o);
-            }
-            (_, None) | (Line::Header { .. }, Some(_)) => {
+        if line.starts_with(b"{\"type\":\"leaf\",") {
+            let leaf: LeafLine<'_> =
+                serde_json::from_slice(line).map_err(|e| at(&e.to_string()))?;
+            data.clear();
+            BASE64
+                .decode_vec(leaf.data, &mut data)
+                .map_err(|_| at("data is not base64"))?;
+            let hash = hash_of(leaf.hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?;
+            contents
+                .leaves
+                .push(ExportedLeaf::new(leaf.index, hash, &data));
+            continue;
+        }
+        if line.starts_with(b"{\"type\":\"node\",") {
+            let node: NodeLine<'_> =
+                serde_json::from_slice(line).map_err(|e| at(&e.to_string()))?;
+            let hash = hash_of(node.hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?;
+            contents.nodes.insert((node.level, node.index), hash);
+            continue;
+        }
+        match serde_json::from_slice::<Line>(line).map_err(|e| at(&e.to_string()))? {
+            Line::Header { .. } => {
                 return Err(at("the header must be the first line, and only it"));
             }
-            (Line::Leaf { index, hash, data }, Some(_)) => contents.leaves.push(ExportedLeaf {
-                index,
-                hash: hash_of(&hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?,
-                data: BASE64.decode(data).map_err(|_| at("data is not base64"))?,
-            }),
-            (Line::Node { level, index, hash }, Some(_)) => {
+            Line::Leaf { index, hash, data } => {
+                let hash = hash_of(&hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?;
+                let data = BASE64.decode(data).map_err(|_| at("data is not base64"))?;
+                contents.leaves.push(ExportedLeaf::new(index, hash, &data));
+            }
+            Line::Node { level, index, hash } => {
                 let hash = hash_of(&hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?;
                 contents.nodes.insert((level, index), hash);
             }
-            (Line::Checkpoint { note }, Some(_)) => contents
+            Line::Checkpoint { note } => contents
                 .checkpoints
                 .push(SignedNote::parse(&note).map_err(|e| at(&e.to_string()))?),
-            (
-                Line::Cosignature {
-                    size,
-                    verifier_key,
-                    signature,
-                    ..
-                },
-                Some(_),
-            ) => contents.cosignatures.push(ExportedCosignature {
+            Line::Cosignature {
+                size,
+                verifier_key,
+                signature,
+                ..
+            } => contents.cosignatures.push(ExportedCosignature {
                 size,
                 verifier_key,
                 signature,
             }),
         }
     }
-    let origin = origin.ok_or_else(|| AuditError::Export("the export is empty".into()))?;
-    Ok((origin, contents))
+    Ok(())
 }
 
 fn hash_of(text: &str) -> Option<Hash> {
@@ -192,7 +380,10 @@ mod tests {
         Line::node(1, 0, &[2; 32]).write(&mut out).expect("write");
         let (origin, contents) = read(out.as_slice()).expect("read");
         assert_eq!(origin, "o/audit");
-        assert_eq!(contents.leaves[0].data, b"{}");
+        assert_eq!(
+            contents.leaves[0].data_hash,
+            crate::merkle::leaf_hash(b"{}")
+        );
         assert_eq!(contents.nodes[&(1, 0)], [2; 32]);
 
         let mut bad = out.clone();
@@ -206,5 +397,43 @@ mod tests {
             .expect_err("no header")
             .to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    #[test]
+    fn blocks_split_anywhere_read_the_same_and_count_lines_across_them() {
+        let mut out = Vec::new();
+        Line::header("o/audit").write(&mut out).expect("write");
+        for index in 0..40u64 {
+            let data = format!("{{\"leaf\":{index}}}");
+            Line::leaf(
+                index,
+                &crate::merkle::leaf_hash(data.as_bytes()),
+                data.as_bytes(),
+            )
+            .write(&mut out)
+            .expect("write");
+            Line::node(1, index, &[3; 32])
+                .write(&mut out)
+                .expect("write");
+        }
+        for block in [1, 7, 64, 100, 1 << 20] {
+            let (_, contents) = read_in_blocks(out.as_slice(), block).expect("read");
+            assert_eq!(contents.leaves.len(), 40, "block {block}");
+            assert_eq!(contents.nodes.len(), 40, "block {block}");
+            assert!(contents.leaves.iter().all(|l| l.hash == l.data_hash));
+        }
+        // Line 1 is the header; leaf 30 is on line 2 + 2 * 30 = 62.
+        let text = String::from_utf8(out).expect("utf-8");
+        let broken = text.replacen(
+            "{\"type\":\"leaf\",\"index\":30,",
+            "{\"type\":\"leaf\",\"index\":-30,",
+            1,
+        );
+        for block in [64, 100, 1 << 20] {
+            let err = read_in_blocks(broken.as_bytes(), block)
+                .expect_err("bad index")
+                .to_string();
+            assert!(err.contains("line 62: "), "block {block}: {err}");
+        }
     }
 }

@@ -11,15 +11,28 @@ use crate::compact::CompactRange;
 use crate::merkle::{self, Hash, Subtrees};
 use crate::note::VerifierKey;
 
-/// One leaf as exported: its index, stored bytes and stored leaf hash.
+/// One leaf as exported: its index, its stored leaf hash, and the hash of its stored bytes.
+/// The bytes themselves are hashed as they are read and not kept, so that a log of millions of
+/// leaves verifies in little memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportedLeaf {
     /// Zero-based index.
     pub index: u64,
-    /// The stored bytes.
-    pub data: Vec<u8>,
     /// The stored leaf hash.
     pub hash: Hash,
+    /// The leaf hash of the stored bytes, `SHA-256(0x00 || data)`.
+    pub data_hash: Hash,
+}
+
+impl ExportedLeaf {
+    /// A leaf from its index, stored hash and stored bytes.
+    pub fn new(index: u64, hash: Hash, data: &[u8]) -> Self {
+        Self {
+            index,
+            hash,
+            data_hash: merkle::leaf_hash(data),
+        }
+    }
 }
 
 /// A witness's cosignature as exported.
@@ -194,7 +207,7 @@ pub fn verify_log(log: &LogContents, key: &VerifierKey, origin: &str) -> Result<
                 Finding::MissingLeaf(expected)
             });
         }
-        if merkle::leaf_hash(&leaf.data) != leaf.hash {
+        if leaf.data_hash != leaf.hash {
             return Err(Finding::LeafHashMismatch(leaf.index));
         }
         range.append(leaf.hash, |node| {
@@ -307,7 +320,7 @@ mod tests {
         for index in 0..n {
             let data = format!("{{\"leaf\":{index}}}").into_bytes();
             let hash = merkle::leaf_hash(&data);
-            contents.leaves.push(ExportedLeaf { index, data, hash });
+            contents.leaves.push(ExportedLeaf::new(index, hash, &data));
             range.append(hash, |node| {
                 if node.level > 0 {
                     contents.nodes.insert((node.level, node.index), node.hash);
@@ -360,12 +373,12 @@ mod tests {
             |contents: &LogContents| verify_log(contents, &verifier, ORIGIN).expect_err("tampered");
 
         let mut changed = log(50, &[50], &key);
-        changed.leaves[17].data = b"{\"leaf\":999}".to_vec();
+        changed.leaves[17].data_hash = merkle::leaf_hash(b"{\"leaf\":999}");
         assert_eq!(check(&changed), Finding::LeafHashMismatch(17));
 
         let mut rehashed = log(50, &[50], &key);
-        rehashed.leaves[17].data = b"{\"leaf\":999}".to_vec();
-        rehashed.leaves[17].hash = merkle::leaf_hash(&rehashed.leaves[17].data);
+        rehashed.leaves[17] =
+            ExportedLeaf::new(17, merkle::leaf_hash(b"{\"leaf\":999}"), b"{\"leaf\":999}");
         assert_eq!(
             check(&rehashed),
             Finding::NodeMismatch { level: 1, index: 8 }
@@ -395,8 +408,7 @@ mod tests {
         // Leaves and nodes rewritten together: only the signed checkpoint tells.
         let original = log(50, &[50], &key);
         let mut rewritten = log(50, &[], &key);
-        rewritten.leaves[30].data = b"rewritten".to_vec();
-        rewritten.leaves[30].hash = merkle::leaf_hash(b"rewritten");
+        rewritten.leaves[30] = ExportedLeaf::new(30, merkle::leaf_hash(b"rewritten"), b"rewritten");
         let mut range = CompactRange::default();
         rewritten.nodes.clear();
         for leaf in &rewritten.leaves {

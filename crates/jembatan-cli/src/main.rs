@@ -68,8 +68,21 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("jembatan: {error:#}");
+            eprintln!("jembatan: {}", describe(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error with its causes, each once: many errors already quote their source's text.
+pub(crate) fn describe(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }

@@ -20,8 +20,24 @@ const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
 /// Leaves waiting for the sequencer at start: many of its rounds.
 const BACKLOG: u64 = 100_000;
 
+/// A server process, killed when dropped, so that a failing test leaves none behind.
+struct Server(Child);
+
+impl Server {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `jembatan serve` on the config in the PKI folder; returns it and its address.
-fn serve(pki: &TestPki) -> (Child, String) {
+fn serve(pki: &TestPki) -> (Server, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--config"])
         .arg(pki.dir.path().join("jembatan.toml"))
@@ -50,7 +66,7 @@ fn serve(pki: &TestPki) -> (Child, String) {
     };
     // Keep draining, so that the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    (Server(child), addr)
 }
 
 fn entry(n: u64) -> LeafEntry {
@@ -123,8 +139,7 @@ async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
         assert!(Instant::now() < deadline, "no checkpoint and no denials");
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
-    server.kill().expect("SIGKILL");
-    server.wait().expect("reaped");
+    server.kill(); // SIGKILL
     for caller in callers {
         caller.await.expect("caller");
     }
@@ -167,8 +182,7 @@ async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
         .expect("read")
         .expect("the checkpoint seen before the kill is kept");
     assert_eq!(kept.root, before.root, "no fork");
-    server.kill().expect("stop");
-    server.wait().expect("reaped");
+    server.kill();
     store.close().await;
 }
 

@@ -71,7 +71,7 @@ pub(crate) async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
                 .downcast_ref::<ClientError>()
                 .is_some_and(ClientError::is_verification_failure) =>
         {
-            eprintln!("jembatan: FAILED: {error:#}");
+            eprintln!("jembatan: FAILED: {}", crate::describe(&error));
             Ok(ExitCode::from(NOT_VERIFIED))
         }
         other => other,
