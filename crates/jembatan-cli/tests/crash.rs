@@ -6,19 +6,22 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
 use jembatan_audit::verify::verify_log;
+use jembatan_client::Client;
+use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_store::Store;
-use jembatan_tests::{PgDatabase, TestPki, config_toml, denied_call_at, open_store};
+use jembatan_tests::raw_call::{call, stated};
+use jembatan_tests::{PgDatabase, TestPki, config_toml, open_store};
 use tonic::Code;
 
 const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
 const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
 /// Leaves waiting for the sequencer at start: many of its rounds.
-const BACKLOG: u64 = 100_000;
+const BACKLOG: u64 = 150_000;
 
 /// A server process, killed when dropped, so that a failing test leaves none behind.
 struct Server(Child);
@@ -111,28 +114,36 @@ async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
     let (mut server, addr) = serve(pki);
     // Callers keep being logged while the process dies.
     let denied = Arc::new(AtomicU32::new(0));
-    let callers: Vec<_> = (0..4)
-        .map(|_| {
-            let (tls, url) = (
-                pki.agency("kemendag", "export-portal"),
-                format!("https://{addr}"),
-            );
-            let denied = Arc::clone(&denied);
-            // Until the server is gone, counting the calls refused as they should be.
-            tokio::spawn(async move {
-                while let Some(code) = denied_call_at(tls.clone(), &url).await {
-                    if code == Code::PermissionDenied {
-                        denied.fetch_add(1, Ordering::Relaxed);
-                    }
+    let killed = Arc::new(AtomicBool::new(false));
+    let mut callers = Vec::new();
+    for _ in 0..4 {
+        let client = Client::connect(
+            &format!("https://{addr}"),
+            pki.agency("kemendag", "export-portal"),
+        )
+        .await
+        .expect("connect");
+        let (denied, killed) = (Arc::clone(&denied), Arc::clone(&killed));
+        // Until the server is killed, counting the calls refused (and so logged) as they should be.
+        callers.push(tokio::spawn(async move {
+            while !killed.load(Ordering::Relaxed) {
+                let result = call(
+                    client.channel(),
+                    "PlacementService/PushPlacements",
+                    &stated(Purpose::Statistics, LegalBasis::PublicTask),
+                )
+                .await;
+                if matches!(result, Err(status) if status.code() == Code::PermissionDenied) {
+                    denied.fetch_add(1, Ordering::Relaxed);
                 }
-            })
-        })
-        .collect();
+            }
+        }));
+    }
     let deadline = Instant::now() + Duration::from_secs(120);
     // Kill once a checkpoint is signed and callers are being logged.
     let before = loop {
         if let Some(checkpoint) = store.checkpoint(None).await.expect("checkpoint")
-            && denied.load(Ordering::Relaxed) >= 8
+            && denied.load(Ordering::Relaxed) >= 4
         {
             break checkpoint;
         }
@@ -140,6 +151,7 @@ async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
         tokio::time::sleep(Duration::from_millis(2)).await;
     };
     server.kill(); // SIGKILL
+    killed.store(true, Ordering::Relaxed);
     for caller in callers {
         caller.await.expect("caller");
     }

@@ -13,6 +13,8 @@ use jembatan_store::Store;
 /// back to back. Small enough that on SQLite, whose one write lock a round holds, callers
 /// writing their leaves wait a fraction of a second, not seconds.
 const MAX_LEAVES_PER_ROUND: u64 = 10_000;
+/// Pause between back-to-back rounds of a backlog.
+const ROUND_PAUSE: Duration = Duration::from_millis(25);
 
 /// Runs until the task is aborted.
 pub(crate) async fn run(store: Store, signer: Arc<SignerKey>, origin: String, interval: Duration) {
@@ -28,6 +30,9 @@ pub(crate) async fn run(store: Store, signer: Arc<SignerKey>, origin: String, in
                     size.is_some_and(|s: u64| checkpoint.size - s == MAX_LEAVES_PER_ROUND);
                 size = Some(checkpoint.size);
                 if full_round {
+                    // A short pause, not none: SQLite's busy handler retries on a backoff, and a
+                    // sequencer that took the write lock again at once would starve callers.
+                    tokio::time::sleep(ROUND_PAUSE.min(interval)).await;
                     continue;
                 }
             }
