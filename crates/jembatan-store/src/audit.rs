@@ -652,11 +652,11 @@ fn to_hash(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
 }
 
 /// Indexes and sizes are stored as BIGINT; a log never reaches 2^63 leaves.
-fn to_i64(value: u64) -> i64 {
+pub(crate) fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-fn to_u64(value: i64) -> u64 {
+pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 

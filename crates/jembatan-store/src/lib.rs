@@ -9,6 +9,7 @@
 pub mod audit;
 mod error;
 mod location;
+pub mod placements;
 
 use std::time::Duration;
 
@@ -19,6 +20,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSy
 pub use audit::{LeafFilter, Receipt, StoreTx, StoredCheckpoint, StoredCosignature};
 pub use error::StoreError;
 pub use location::StoreLocation;
+pub use placements::{
+    CandidateOrder, CandidateRow, Counts, Dimension, PlacementFilter, PlacementRecord, StoredVersion,
+    SubjectPlacement,
+};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");

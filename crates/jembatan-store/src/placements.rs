@@ -1,0 +1,553 @@
+//! Placement records: written in the same transaction as their audit leaves, read back as
+//! counts (grouped, for QueryAvailability) and as candidates (for ListCandidates and
+//! WatchAvailability).
+//!
+//! The store knows columns, not rules: the server validates records, decides what may be kept
+//! (name and contact only with consent for business matching) and builds the stored profile.
+//! Multi-valued codes are stored as `|a|b|` and matched with `LIKE '%|a|%'` (escaped), alike on
+//! both engines.
+
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+use crate::audit::{StoreTx, to_i64, to_u64};
+use crate::{Store, StoreError};
+
+/// Rows per multi-row INSERT (27 columns each: below SQLite's 32,766 bound parameters).
+const UPSERT_CHUNK: usize = 500;
+
+/// One placement as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacementRecord {
+    /// KP2MI's placement id.
+    pub placement_id: String,
+    /// Keyed hash of the worker's NIK, hex.
+    pub subject_key: String,
+    /// The record's pseudonymous key in the audit log.
+    pub record_key: String,
+    /// Salt of the record's digests.
+    pub salt: Vec<u8>,
+    /// Salted SHA-256 of the record as pushed.
+    pub digest: Vec<u8>,
+    /// KP2MI's version.
+    pub version: u64,
+    /// KP2MI's update time, RFC 3339 UTC, or empty.
+    pub updated_at: String,
+    /// What Kemendag may see of the worker, encoded by the server.
+    pub profile: Vec<u8>,
+    /// `FEMALE` or `MALE`.
+    pub sex: String,
+    /// Province of origin, 2 digits.
+    pub origin_province: String,
+    /// Regency of origin, `PP.KK`.
+    pub origin_regency: String,
+    /// KBJI/ISCO-08 code.
+    pub occupation_code: String,
+    /// ISO 3166-1 alpha-2.
+    pub destination_country: String,
+    /// Placement status code, e.g. `RETURNED`.
+    pub status: String,
+    /// Return date, `YYYY-MM-DD`.
+    pub return_date: Option<String>,
+    /// The worker wants to export.
+    pub wants_to_export: bool,
+    /// BNSP scheme codes held.
+    pub certificate_schemes: Vec<String>,
+    /// ISO 639-1 codes.
+    pub languages: Vec<String>,
+    /// HS chapters of interest.
+    pub hs_chapters: Vec<String>,
+    /// Purpose codes the worker's consent covers now.
+    pub consent_purposes: Vec<String>,
+    /// Full name, only with consent for business matching.
+    pub full_name: Option<String>,
+    /// Phone, only with consent for business matching.
+    pub phone: Option<String>,
+    /// E-mail, only with consent for business matching.
+    pub email: Option<String>,
+    /// Audit leaf index of the push that stored this version.
+    pub change_seq: u64,
+}
+
+/// What is stored of a placement to decide whether a push is new, unchanged or stale.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredVersion {
+    /// KP2MI's placement id.
+    pub placement_id: String,
+    /// The record's pseudonymous key.
+    pub record_key: String,
+    /// Salt of its digests.
+    pub salt: Vec<u8>,
+    /// Salted digest of the stored version.
+    pub digest: Vec<u8>,
+    /// KP2MI's version.
+    pub version: i64,
+    /// KP2MI's update time, or empty.
+    pub updated_at: String,
+}
+
+/// One of a worker's stored placements, as consent changes see it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SubjectPlacement {
+    /// KP2MI's placement id.
+    pub placement_id: String,
+    /// The record's pseudonymous key.
+    pub record_key: String,
+    /// Purpose codes the consent covers, `|a|b|`.
+    pub consent_purposes: String,
+}
+
+impl SubjectPlacement {
+    /// The purpose codes the consent covers.
+    pub fn purposes(&self) -> Vec<String> {
+        split_codes(&self.consent_purposes)
+    }
+}
+
+/// A stored placement as a candidate.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct CandidateRow {
+    /// Row id, the position for paging.
+    pub id: i64,
+    /// Audit leaf index of the push that stored this version.
+    pub change_seq: i64,
+    /// Keyed hash of the NIK, for the recipient's pseudonym.
+    pub subject_key: String,
+    /// The record's pseudonymous key in the audit log.
+    pub record_key: String,
+    /// Salt of its digests.
+    pub salt: Vec<u8>,
+    /// The stored profile.
+    pub profile: Vec<u8>,
+    /// Full name, if kept.
+    pub full_name: Option<String>,
+    /// Phone, if kept.
+    pub phone: Option<String>,
+    /// E-mail, if kept.
+    pub email: Option<String>,
+}
+
+/// Which placements match: empty lists match everything, lists are ORed within and ANDed
+/// across. Codes must be validated by the caller.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlacementFilter {
+    /// KBJI/ISCO-08 codes.
+    pub occupation_codes: Vec<String>,
+    /// BNSP scheme codes.
+    pub certificate_schemes: Vec<String>,
+    /// Province codes.
+    pub origin_provinces: Vec<String>,
+    /// Regency codes.
+    pub origin_regencies: Vec<String>,
+    /// Countries.
+    pub destination_countries: Vec<String>,
+    /// Languages.
+    pub languages: Vec<String>,
+    /// Status codes.
+    pub statuses: Vec<String>,
+    /// Earliest return date, inclusive, `YYYY-MM-DD`.
+    pub return_from: Option<String>,
+    /// Latest return date, inclusive.
+    pub return_to: Option<String>,
+    /// Only workers who want to export.
+    pub wants_to_export: bool,
+    /// HS chapters of interest.
+    pub hs_chapters: Vec<String>,
+    /// Only workers whose consent covers this purpose code.
+    pub consented_to: Option<String>,
+}
+
+/// A dimension of grouped counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    /// Province of origin.
+    Province,
+    /// Regency of origin.
+    Regency,
+    /// Occupation code.
+    Occupation,
+    /// Destination country.
+    DestinationCountry,
+    /// Month of return, `YYYY-MM` (empty when no return date is known).
+    ReturnMonth,
+    /// Sex.
+    Sex,
+}
+
+impl Dimension {
+    fn column(self) -> &'static str {
+        match self {
+            Dimension::Province => "origin_province",
+            Dimension::Regency => "origin_regency",
+            Dimension::Occupation => "occupation_code",
+            Dimension::DestinationCountry => "destination_country",
+            Dimension::ReturnMonth => "COALESCE(substr(return_date, 1, 7), '')",
+            Dimension::Sex => "sex",
+        }
+    }
+}
+
+/// Where a candidate listing starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CandidateOrder {
+    /// By row id, after this id (pages of ListCandidates).
+    AfterId(i64),
+    /// By change, after this audit leaf index (WatchAvailability).
+    AfterChange(i64),
+}
+
+/// Counts of distinct workers per group: each cell's keys (in `group_by` order) and count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    /// Non-empty cells.
+    pub cells: Vec<(Vec<String>, u64)>,
+    /// Distinct workers over all cells.
+    pub total: u64,
+}
+
+/// `|a|b|` of `codes`.
+fn join_codes(codes: &[String]) -> String {
+    if codes.is_empty() {
+        return String::new();
+    }
+    format!("|{}|", codes.join("|"))
+}
+
+fn split_codes(joined: &str) -> Vec<String> {
+    joined
+        .split('|')
+        .filter(|code| !code.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A LIKE pattern matching `code` as one element of a `|a|b|` column.
+fn contains_pattern(code: &str) -> String {
+    let mut pattern = String::from("%|");
+    for c in code.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push_str("|%");
+    pattern
+}
+
+/// Appends ` AND …` conditions of `filter`.
+fn push_filter<DB>(query: &mut QueryBuilder<DB>, filter: &PlacementFilter)
+where
+    DB: Database,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> bool: Encode<'t, DB> + Type<DB>,
+{
+    let exact: [(&str, &Vec<String>); 5] = [
+        ("occupation_code", &filter.occupation_codes),
+        ("origin_province", &filter.origin_provinces),
+        ("origin_regency", &filter.origin_regencies),
+        ("destination_country", &filter.destination_countries),
+        ("status", &filter.statuses),
+    ];
+    for (column, values) in exact {
+        if values.is_empty() {
+            continue;
+        }
+        query.push(format!(" AND {column} IN ("));
+        let mut list = query.separated(", ");
+        for value in values {
+            list.push_bind(value.clone());
+        }
+        query.push(")");
+    }
+    let contained: [(&str, &Vec<String>); 3] = [
+        ("certificate_schemes", &filter.certificate_schemes),
+        ("languages", &filter.languages),
+        ("hs_chapters", &filter.hs_chapters),
+    ];
+    for (column, values) in contained {
+        if values.is_empty() {
+            continue;
+        }
+        query.push(" AND (");
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                query.push(" OR ");
+            }
+            query
+                .push(format!("{column} LIKE "))
+                .push_bind(contains_pattern(value))
+                .push(" ESCAPE '\\'");
+        }
+        query.push(")");
+    }
+    if let Some(from) = &filter.return_from {
+        query.push(" AND return_date >= ").push_bind(from.clone());
+    }
+    if let Some(to) = &filter.return_to {
+        query.push(" AND return_date <= ").push_bind(to.clone());
+    }
+    if filter.wants_to_export {
+        query.push(" AND wants_to_export = ").push_bind(true);
+    }
+    if let Some(purpose) = &filter.consented_to {
+        query
+            .push(" AND consent_purposes LIKE ")
+            .push_bind(contains_pattern(purpose))
+            .push(" ESCAPE '\\'");
+    }
+}
+
+/// Runs the same body on either backend's connection.
+macro_rules! on_tx {
+    ($value:expr, $conn:ident => $body:expr) => {
+        match $value {
+            StoreTx::Sqlite($conn) => $body,
+            StoreTx::Postgres($conn) => $body,
+        }
+    };
+}
+
+impl StoreTx {
+    /// Waits for the audit log's head, so that this transaction's reads and writes are
+    /// serialized with every other writer of leaves (on SQLite, `BEGIN IMMEDIATE` already has).
+    pub async fn lock_log(&mut self) -> Result<(), StoreError> {
+        if let StoreTx::Postgres(conn) = self {
+            sqlx::query("SELECT next_index FROM audit_head WHERE singleton = 1 FOR UPDATE")
+                .execute(&mut **conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The stored versions of the placements among `ids`.
+    pub async fn placement_versions(
+        &mut self,
+        ids: &[String],
+    ) -> Result<Vec<StoredVersion>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(UPSERT_CHUNK) {
+            let rows: Vec<StoredVersion> = on_tx!(self, conn => {
+                let mut query = QueryBuilder::new(
+                    "SELECT placement_id, record_key, salt, digest, version, updated_at \
+                     FROM placements WHERE placement_id IN (",
+                );
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.clone());
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(&mut **conn).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
+    }
+
+    /// Inserts or replaces `records` (one per placement id).
+    pub async fn upsert_placements(
+        &mut self,
+        records: &[PlacementRecord],
+    ) -> Result<(), StoreError> {
+        for chunk in records.chunks(UPSERT_CHUNK) {
+            on_tx!(self, conn => {
+                let mut insert = QueryBuilder::new(
+                    "INSERT INTO placements (placement_id, subject_key, record_key, salt, digest, \
+                     version, updated_at, profile, sex, origin_province, origin_regency, \
+                     occupation_code, destination_country, status, return_date, wants_to_export, \
+                     certificate_schemes, languages, hs_chapters, consent_purposes, full_name, \
+                     phone, email, change_seq) ",
+                );
+                insert.push_values(chunk, |mut row, r| {
+                    row.push_bind(r.placement_id.clone())
+                        .push_bind(r.subject_key.clone())
+                        .push_bind(r.record_key.clone())
+                        .push_bind(r.salt.clone())
+                        .push_bind(r.digest.clone())
+                        .push_bind(to_i64(r.version))
+                        .push_bind(r.updated_at.clone())
+                        .push_bind(r.profile.clone())
+                        .push_bind(r.sex.clone())
+                        .push_bind(r.origin_province.clone())
+                        .push_bind(r.origin_regency.clone())
+                        .push_bind(r.occupation_code.clone())
+                        .push_bind(r.destination_country.clone())
+                        .push_bind(r.status.clone())
+                        .push_bind(r.return_date.clone())
+                        .push_bind(r.wants_to_export)
+                        .push_bind(join_codes(&r.certificate_schemes))
+                        .push_bind(join_codes(&r.languages))
+                        .push_bind(join_codes(&r.hs_chapters))
+                        .push_bind(join_codes(&r.consent_purposes))
+                        .push_bind(r.full_name.clone())
+                        .push_bind(r.phone.clone())
+                        .push_bind(r.email.clone())
+                        .push_bind(to_i64(r.change_seq));
+                });
+                insert.push(
+                    " ON CONFLICT (placement_id) DO UPDATE SET \
+                     subject_key = excluded.subject_key, digest = excluded.digest, \
+                     version = excluded.version, updated_at = excluded.updated_at, \
+                     profile = excluded.profile, sex = excluded.sex, \
+                     origin_province = excluded.origin_province, \
+                     origin_regency = excluded.origin_regency, \
+                     occupation_code = excluded.occupation_code, \
+                     destination_country = excluded.destination_country, \
+                     status = excluded.status, return_date = excluded.return_date, \
+                     wants_to_export = excluded.wants_to_export, \
+                     certificate_schemes = excluded.certificate_schemes, \
+                     languages = excluded.languages, hs_chapters = excluded.hs_chapters, \
+                     consent_purposes = excluded.consent_purposes, \
+                     full_name = excluded.full_name, phone = excluded.phone, \
+                     email = excluded.email, change_seq = excluded.change_seq",
+                );
+                insert.build().execute(&mut **conn).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// The stored placements of the worker with `subject_key`, by placement id.
+    pub async fn subject_placements(
+        &mut self,
+        subject_key: &str,
+    ) -> Result<Vec<SubjectPlacement>, StoreError> {
+        const SQL: &str = "SELECT placement_id, record_key, consent_purposes FROM placements \
+                           WHERE subject_key = $1 ORDER BY placement_id";
+        Ok(on_tx!(self, conn => {
+            sqlx::query_as(SQL).bind(subject_key).fetch_all(&mut **conn).await?
+        }))
+    }
+
+    /// Sets the purposes a placement's consent covers; without business matching, its name and
+    /// contact are erased.
+    pub async fn set_consent(
+        &mut self,
+        placement_id: &str,
+        purposes: &[String],
+        keep_contact: bool,
+    ) -> Result<(), StoreError> {
+        const KEEP: &str = "UPDATE placements SET consent_purposes = $1 WHERE placement_id = $2";
+        const DROP: &str = "UPDATE placements SET consent_purposes = $1, full_name = NULL, \
+                            phone = NULL, email = NULL WHERE placement_id = $2";
+        let sql = if keep_contact { KEEP } else { DROP };
+        on_tx!(self, conn => {
+            sqlx::query(sql)
+                .bind(join_codes(purposes))
+                .bind(placement_id)
+                .execute(&mut **conn)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Deletes every placement of the worker with `subject_key`, salts included; returns how
+    /// many.
+    pub async fn erase_subject(&mut self, subject_key: &str) -> Result<u64, StoreError> {
+        const SQL: &str = "DELETE FROM placements WHERE subject_key = $1";
+        let result = on_tx!(self, conn => {
+            sqlx::query(SQL).bind(subject_key).execute(&mut **conn).await?.rows_affected()
+        });
+        Ok(result)
+    }
+
+    /// Up to `limit` placements matching `filter`, from `order`.
+    pub async fn candidates(
+        &mut self,
+        filter: &PlacementFilter,
+        order: CandidateOrder,
+        limit: u32,
+    ) -> Result<Vec<CandidateRow>, StoreError> {
+        Ok(on_tx!(self, conn => {
+            let mut query = QueryBuilder::new(
+                "SELECT id, change_seq, subject_key, record_key, salt, profile, full_name, phone, \
+                 email FROM placements WHERE ",
+            );
+            let order_by = match order {
+                CandidateOrder::AfterId(id) => {
+                    query.push("id > ").push_bind(id);
+                    " ORDER BY id"
+                }
+                CandidateOrder::AfterChange(seq) => {
+                    query.push("change_seq > ").push_bind(seq);
+                    " ORDER BY change_seq"
+                }
+            };
+            push_filter(&mut query, filter);
+            query.push(order_by).push(" LIMIT ").push_bind(i64::from(limit));
+            query.build_query_as().fetch_all(&mut **conn).await?
+        }))
+    }
+}
+
+impl Store {
+    /// Distinct workers matching `filter`, grouped by `group_by` (no grouping: one cell).
+    pub async fn count_workers(
+        &self,
+        filter: &PlacementFilter,
+        group_by: &[Dimension],
+    ) -> Result<Counts, StoreError> {
+        macro_rules! counts {
+            ($pool:expr) => {{
+                let mut query = QueryBuilder::new("SELECT ");
+                for dimension in group_by {
+                    query.push(dimension.column()).push(", ");
+                }
+                query.push("COUNT(DISTINCT subject_key) FROM placements WHERE 1 = 1");
+                push_filter(&mut query, filter);
+                if !group_by.is_empty() {
+                    query.push(" GROUP BY ");
+                    let columns: Vec<&str> = group_by.iter().map(|d| d.column()).collect();
+                    query.push(columns.join(", "));
+                }
+                let mut cells = Vec::new();
+                let mut rows = query.build().fetch_all($pool).await?;
+                for row in rows.drain(..) {
+                    use sqlx::Row;
+                    let mut keys = Vec::with_capacity(group_by.len());
+                    for i in 0..group_by.len() {
+                        keys.push(row.try_get::<String, _>(i)?);
+                    }
+                    let count: i64 = row.try_get(group_by.len())?;
+                    cells.push((keys, to_u64(count)));
+                }
+                let mut total_query =
+                    QueryBuilder::new("SELECT COUNT(DISTINCT subject_key) FROM placements WHERE 1 = 1");
+                push_filter(&mut total_query, filter);
+                let total: i64 = total_query.build_query_scalar().fetch_one($pool).await?;
+                cells.retain(|(_, count)| *count > 0);
+                Counts {
+                    cells,
+                    total: to_u64(total),
+                }
+            }};
+        }
+        Ok(match self {
+            Store::Sqlite(pool) => counts!(pool),
+            Store::Postgres(pool) => counts!(pool),
+        })
+    }
+
+    /// The change position of the latest stored placement version, if any.
+    pub async fn latest_change(&self) -> Result<Option<u64>, StoreError> {
+        const SQL: &str = "SELECT MAX(change_seq) FROM placements";
+        let latest: Option<i64> = match self {
+            Store::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
+            Store::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
+        };
+        Ok(latest.map(to_u64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_join_split_and_match_as_elements() {
+        let codes = vec!["en".to_owned(), "zh".to_owned()];
+        assert_eq!(join_codes(&codes), "|en|zh|");
+        assert_eq!(split_codes("|en|zh|"), codes);
+        assert_eq!(join_codes(&[]), "");
+        assert!(split_codes("").is_empty());
+        assert_eq!(contains_pattern("a_b%"), "%|a\\_b\\%|%");
+    }
+}
