@@ -11,4 +11,7 @@ pub enum DomainError {
         /// The accepted codes, comma-separated.
         expected: String,
     },
+    /// A key file's text is not a valid key.
+    #[error("invalid key: {0}")]
+    InvalidKey(&'static str),
 }

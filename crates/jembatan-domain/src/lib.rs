@@ -2,11 +2,36 @@
 //!
 //! - [`purpose`]: the purposes a request may state (the MoU's scopes and auditing) and the
 //!   lawful bases of UU PDP Article 20, as they travel in request metadata.
+//! - [`placement`]: a migrant worker's placement record and its validation rules.
+//! - [`nik`]: the 16-digit national identity number.
+//! - Reference codes, embedded in the crate: [`region`] (Kemendagri provinces, regencies and
+//!   cities), [`occupation`] (KBJI 2014 / ISCO-08 unit groups), [`country`] (ISO 3166-1
+//!   alpha-2), [`language`] (ISO 639-1).
+//! - [`pseudonym`]: subject keys of NIKs and pairwise pseudonyms.
+//! - [`date()`]: calendar dates as the contract carries them.
 
 #![forbid(unsafe_code)]
 
+pub mod country;
+mod date;
 mod error;
+pub mod language;
+pub mod nik;
+pub mod occupation;
+pub mod placement;
+pub mod pseudonym;
 pub mod purpose;
+pub mod region;
 
+pub use country::Country;
+pub use date::date;
 pub use error::DomainError;
+pub use language::Language;
+pub use nik::Nik;
+pub use occupation::Occupation;
+pub use placement::{
+    BusinessInterest, Certificate, Consent, ConsentMethod, Contact, Education, EmployerType,
+    Placement, PlacementScheme, PlacementStatus, ReturnDateKind, Sector, Sex, Violation,
+};
 pub use purpose::{LegalBasis, Purpose};
+pub use region::Regency;
