@@ -2,35 +2,13 @@
 //! transaction, a sequencer that stores subtree roots once and signs checkpoints, proofs served
 //! from stored hashes, and tables that refuse UPDATE and DELETE.
 
-use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
+use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::merkle::{self, Hash};
 use jembatan_audit::note::SignerKey;
 use jembatan_store::{Store, StoreLocation, StoreOptions};
-use jembatan_tests::PgDatabase;
+use jembatan_tests::{PgDatabase, placement_leaf};
 
 const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
-
-fn entry(n: u64) -> LeafEntry {
-    LeafEntry {
-        v: LEAF_VERSION,
-        time: "2026-11-22T08:30:00.000Z".into(),
-        principal: "spiffe://test.jembatan.local/agency/kp2mi/siskop2mi".into(),
-        cert_fingerprint: "ab".repeat(32),
-        method: "PlacementService/PushPlacements".into(),
-        purpose: "STATISTICS".into(),
-        legal_basis: "PUBLIC_TASK".into(),
-        case_ref: String::new(),
-        operator: String::new(),
-        record_type: "placement".into(),
-        record_key: format!("{n:032x}"),
-        data_classes: vec!["profile".into()],
-        record_digest: "cd".repeat(32),
-        outcome: Outcome::Allow,
-        policy_ids: vec!["kp2mi-placements".into()],
-        policy_set: format!("sha256:{}", "01".repeat(32)),
-        trace_id: String::new(),
-    }
-}
 
 async fn sqlite() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -54,7 +32,7 @@ async fn postgres() -> (PgDatabase, Store) {
 /// Appends `count` leaves numbered from `from` in one committed transaction.
 async fn append(store: &Store, from: u64, count: u64) -> Vec<jembatan_store::Receipt> {
     let mut tx = store.begin().await.expect("begin");
-    let entries: Vec<LeafEntry> = (from..from + count).map(entry).collect();
+    let entries: Vec<LeafEntry> = (from..from + count).map(placement_leaf).collect();
     let receipts = tx.append_leaves(&entries).await.expect("append");
     tx.commit().await.expect("commit");
     receipts
@@ -62,7 +40,7 @@ async fn append(store: &Store, from: u64, count: u64) -> Vec<jembatan_store::Rec
 
 fn leaf_hashes(count: u64) -> Vec<Hash> {
     (0..count)
-        .map(|n| merkle::leaf_hash(&entry(n).to_bytes()))
+        .map(|n| merkle::leaf_hash(&placement_leaf(n).to_bytes()))
         .collect()
 }
 
@@ -88,7 +66,7 @@ async fn leaves_integrate_into_signed_checkpoints_with_proofs(store: Store) {
     assert_eq!(receipts[5].leaf_hash, leaf_hashes(6)[5]);
     // A transaction that rolls back leaves no leaf and no gap.
     let mut tx = store.begin().await.expect("begin");
-    tx.append_leaves(&[entry(9999)]).await.expect("append");
+    tx.append_leaves(&[placement_leaf(9999)]).await.expect("append");
     tx.rollback().await.expect("rollback");
     append(&store, 700, 300).await;
 

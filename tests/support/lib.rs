@@ -10,6 +10,7 @@ use jembatan_server::{Config, Exchange};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod placements;
 pub mod policy_matrix;
 pub mod raw_call;
 pub mod tamper;
@@ -26,8 +27,9 @@ pub struct TestPki {
 }
 
 impl TestPki {
-    /// Makes a CA for [`TRUST_DOMAIN`], a server certificate for localhost/127.0.0.1, and the
-    /// audit log's signing key at `audit/log.key` (where the config's default looks).
+    /// Makes a CA for [`TRUST_DOMAIN`], a server certificate for localhost/127.0.0.1, the
+    /// audit log's signing key at `audit/log.key` and the personal-data key at
+    /// `keys/personal-data.key` (where the config's defaults look).
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let ca = pki_dir::init(dir.path(), &trust_domain()).expect("pki init");
@@ -36,6 +38,12 @@ impl TestPki {
                 .expect("log key");
         std::fs::create_dir_all(dir.path().join("audit")).expect("audit dir");
         std::fs::write(dir.path().join("audit/log.key"), key.to_text()).expect("log key");
+        std::fs::create_dir_all(dir.path().join("keys")).expect("keys dir");
+        std::fs::write(
+            dir.path().join("keys/personal-data.key"),
+            jembatan_domain::pseudonym::PersonalDataKey::generate().expect("personal-data key"),
+        )
+        .expect("personal-data key");
         Self { dir, ca }
     }
 
@@ -288,6 +296,30 @@ pub async fn denied_call_at(tls: ClientTls, url: &str) -> Option<tonic::Code> {
     )
     .await;
     Some(result.err().map_or(tonic::Code::Ok, |status| status.code()))
+}
+
+/// The audit leaf of placement `n` pushed by KP2MI, as a store test appends it.
+pub fn placement_leaf(n: u64) -> jembatan_audit::leaf::LeafEntry {
+    use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
+    LeafEntry {
+        v: LEAF_VERSION,
+        time: "2026-11-22T08:30:00.000Z".into(),
+        principal: format!("spiffe://{TRUST_DOMAIN}/agency/kp2mi/siskop2mi"),
+        cert_fingerprint: "ab".repeat(32),
+        method: "PlacementService/PushPlacements".into(),
+        purpose: "PLACEMENT_PROTECTION".into(),
+        legal_basis: "LEGAL_OBLIGATION".into(),
+        case_ref: String::new(),
+        operator: String::new(),
+        record_type: "placement".into(),
+        record_key: format!("{n:032x}"),
+        data_classes: vec!["profile".into()],
+        record_digest: "cd".repeat(32),
+        outcome: Outcome::Allow,
+        policy_ids: vec!["kp2mi-push-placements".into()],
+        policy_set: format!("sha256:{}", "01".repeat(32)),
+        trace_id: String::new(),
+    }
 }
 
 /// Path of a file in the PKI folder.

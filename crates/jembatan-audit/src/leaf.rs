@@ -81,6 +81,21 @@ pub fn timestamp(time: time::OffsetDateTime) -> String {
     )
 }
 
+/// The salted digest a leaf records of a record as shared: SHA-256 of `salt || record`, hex. The
+/// salt stays with the record in the data store; once it is erased, the digest cannot be linked
+/// to the record's content.
+pub fn record_digest(salt: &[u8], record: &[u8]) -> String {
+    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
+    context.update(salt);
+    context.update(record);
+    context
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 impl LeafEntry {
     /// The bytes that are hashed and stored.
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -130,6 +145,15 @@ mod tests {
         );
         assert_eq!(LeafEntry::parse(&bytes).expect("parse"), entry());
         assert_eq!(entry().to_bytes(), bytes, "same entry, same bytes");
+    }
+
+    #[test]
+    fn record_digests_depend_on_salt_and_record() {
+        let digest = record_digest(b"salt", b"record");
+        assert_eq!(digest.len(), 64);
+        assert_eq!(digest, record_digest(b"salt", b"record"));
+        assert_ne!(digest, record_digest(b"salt2", b"record"));
+        assert_ne!(digest, record_digest(b"salt", b"record2"));
     }
 
     #[test]

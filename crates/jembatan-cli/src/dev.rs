@@ -92,19 +92,7 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
     let log_key = audit.join("log.key");
     if !log_key.exists() {
         std::fs::create_dir_all(&audit).with_context(|| audit.display().to_string())?;
-        let signer = SignerKey::generate(&format!("jembatan.{}/audit", ca.trust_domain()))?;
-        pki_dir::write_new(
-            &log_key,
-            format!("{}\n", signer.to_text()).as_bytes(),
-            0o600,
-        )?;
-        let log_pub = audit.join("log.pub");
-        let _ = std::fs::remove_file(&log_pub); // a stale verifier key of a lost signer key
-        pki_dir::write_new(
-            &log_pub,
-            format!("{}\n", signer.verifier().to_text()).as_bytes(),
-            0o644,
-        )?;
+        write_key_pair(&log_key, &format!("jembatan.{}/audit", ca.trust_domain()))?;
         created = true;
     }
 
@@ -113,15 +101,16 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
         if key.exists() {
             continue;
         }
-        let signer = SignerKey::generate(&format!("{agency}.{}/witness", ca.trust_domain()))?;
-        pki_dir::write_new(&key, format!("{}\n", signer.to_text()).as_bytes(), 0o600)?;
-        let public = key.with_extension("pub");
-        let _ = std::fs::remove_file(&public); // a stale verifier key of a lost signer key
-        pki_dir::write_new(
-            &public,
-            format!("{}\n", signer.verifier().to_text()).as_bytes(),
-            0o644,
-        )?;
+        write_key_pair(&key, &format!("{agency}.{}/witness", ca.trust_domain()))?;
+        created = true;
+    }
+
+    let personal_data_key = dir.join("keys/personal-data.key");
+    if !personal_data_key.exists() {
+        let keys = dir.join("keys");
+        std::fs::create_dir_all(&keys).with_context(|| keys.display().to_string())?;
+        let text = jembatan_domain::pseudonym::PersonalDataKey::generate()?;
+        pki_dir::write_new(&personal_data_key, text.as_bytes(), 0o600)?;
         created = true;
     }
 
@@ -150,6 +139,21 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
         created = true;
     }
     Ok(created)
+}
+
+/// A new signed-note signer key named `name` at `key` (0600), and its verifier key beside it
+/// with the extension `.pub`, replacing a stale one of a lost signer key.
+fn write_key_pair(key: &Path, name: &str) -> anyhow::Result<()> {
+    let signer = SignerKey::generate(name)?;
+    pki_dir::write_new(key, format!("{}\n", signer.to_text()).as_bytes(), 0o600)?;
+    let public = key.with_extension("pub");
+    let _ = std::fs::remove_file(&public);
+    pki_dir::write_new(
+        &public,
+        format!("{}\n", signer.verifier().to_text()).as_bytes(),
+        0o644,
+    )?;
+    Ok(())
 }
 
 fn dev_config(listen: SocketAddr, trust_domain: &TrustDomain, witnesses: &str) -> String {
@@ -202,6 +206,7 @@ fn print_welcome(dir: &Path, addr: SocketAddr, created: bool, policy_set: &str) 
                 {d}/pki/kp2mi.pem     spiffe://{TRUST_DOMAIN}/agency/kp2mi/siskop2mi
                 {d}/pki/auditor.pem   spiffe://{TRUST_DOMAIN}/auditor/inspectorate
   audit key     {d}/audit/log.pub
+  personal data {d}/keys/personal-data.key (NIKs are kept only as keyed hashes under it)
   witnesses     {d}/audit/witness-kemendag.key, {d}/audit/witness-kp2mi.key
   policies      {d}/policies/  {policy_set}
                 what they allow: docs/policy-matrix.md
@@ -209,6 +214,9 @@ fn print_welcome(dir: &Path, addr: SocketAddr, created: bool, policy_set: &str) 
 Try it from another terminal:
   jembatan health --dev{dir_flag}{server_flag}
   jembatan policy status --dev{dir_flag}{server_flag}
+  jembatan demo seed --dev{dir_flag}{server_flag} --records 10000
+  jembatan workforce availability --dev{dir_flag}{server_flag} --group-by province
+  jembatan workforce candidates --dev{dir_flag}{server_flag} --returning-within 60
   jembatan audit checkpoint --dev{dir_flag}{server_flag}
   jembatan audit witness --dev{dir_flag}{server_flag} --state {d}/kemendag-witness.json
   jembatan policy explain --dir {d}/policies --principal kemendag/export-portal \\

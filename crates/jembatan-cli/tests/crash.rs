@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
+use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::verify::verify_log;
 use jembatan_client::Client;
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_store::Store;
 use jembatan_tests::raw_call::{call, stated};
-use jembatan_tests::{PgDatabase, TestPki, config_toml, open_store};
+use jembatan_tests::{PgDatabase, TestPki, config_toml, open_store, placement_leaf};
 use tonic::Code;
 
 const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
@@ -72,34 +72,12 @@ fn serve(pki: &TestPki) -> (Server, String) {
     (Server(child), addr)
 }
 
-fn entry(n: u64) -> LeafEntry {
-    LeafEntry {
-        v: LEAF_VERSION,
-        time: "2026-11-23T08:00:00.000Z".into(),
-        principal: "spiffe://test.jembatan.local/agency/kp2mi/siskop2mi".into(),
-        cert_fingerprint: "ab".repeat(32),
-        method: "PlacementService/PushPlacements".into(),
-        purpose: "PLACEMENT_PROTECTION".into(),
-        legal_basis: "LEGAL_OBLIGATION".into(),
-        case_ref: String::new(),
-        operator: String::new(),
-        record_type: "placement".into(),
-        record_key: format!("{n:032x}"),
-        data_classes: vec!["profile".into()],
-        record_digest: "cd".repeat(32),
-        outcome: Outcome::Allow,
-        policy_ids: vec!["kp2mi-push-placements".into()],
-        policy_set: format!("sha256:{}", "01".repeat(32)),
-        trace_id: String::new(),
-    }
-}
-
 async fn preload(store: &Store) {
     let mut next = 0;
     while next < BACKLOG {
         let end = (next + 10_000).min(BACKLOG);
         let mut tx = store.begin().await.expect("begin");
-        let entries: Vec<LeafEntry> = (next..end).map(entry).collect();
+        let entries: Vec<LeafEntry> = (next..end).map(placement_leaf).collect();
         tx.append_leaves(&entries).await.expect("append");
         tx.commit().await.expect("commit");
         next = end;

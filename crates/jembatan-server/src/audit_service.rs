@@ -3,8 +3,9 @@
 //! Every method first asks the policies for the data class `audit_metadata`, as the handlers of
 //! every service ask for the classes they return. Agencies (the witness role) may prove only
 //! leaves written for their own agency. AddCosignature takes a witness's cosignature only with a
-//! key registered for the caller in `[audit.witnesses]`. ListSubjectAccesses needs the subject
-//! keys of the placement exchange and answers UNIMPLEMENTED until it exists.
+//! key registered for the caller in `[audit.witnesses]`. ListSubjectAccesses answers a worker's
+//! UU PDP Article 32 request from the leaves of the worker's stored records (found through the
+//! subject key of the NIK); after an erasure those records, and so the link, are gone.
 
 use std::sync::Arc;
 
@@ -12,13 +13,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jembatan_audit::leaf::{LeafEntry, Outcome, timestamp};
 use jembatan_audit::merkle;
+use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_pki::{Principal, PrincipalKind, TrustDomain};
 use jembatan_policy::{DataClass, Engine, Query};
 use jembatan_proto::v1::{
     self, AddCosignatureRequest, AddCosignatureResponse, AuditEntry, GetCheckpointRequest,
     GetCheckpointResponse, GetConsistencyProofRequest, GetConsistencyProofResponse,
     GetEntryRequest, GetEntryResponse, GetInclusionProofRequest, GetInclusionProofResponse,
-    InclusionProof, ListEntriesRequest, ListEntriesResponse, audit_service_server::AuditService,
+    InclusionProof, ListEntriesRequest, ListEntriesResponse, ListSubjectAccessesRequest,
+    ListSubjectAccessesResponse, SubjectAccess, audit_service_server::AuditService,
     get_inclusion_proof_request::Leaf,
 };
 use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint, StoredCosignature};
@@ -39,6 +42,7 @@ pub(crate) struct AuditApi {
     engine: Arc<Engine>,
     trust_domain: TrustDomain,
     witnesses: Arc<Witnesses>,
+    personal_data_key: Arc<PersonalDataKey>,
 }
 
 impl AuditApi {
@@ -47,12 +51,14 @@ impl AuditApi {
         engine: Arc<Engine>,
         trust_domain: TrustDomain,
         witnesses: Witnesses,
+        personal_data_key: Arc<PersonalDataKey>,
     ) -> Self {
         Self {
             store,
             engine,
             trust_domain,
             witnesses: Arc::new(witnesses),
+            personal_data_key,
         }
     }
 
@@ -200,6 +206,7 @@ impl AuditService for AuditApi {
                 Err(_) => return Err(Status::invalid_argument("decision is not a known value")),
             },
             record_type: non_empty(r.record_type),
+            record_keys: None,
         };
         let rows = self
             .store
@@ -301,6 +308,77 @@ impl AuditService for AuditApi {
             from_size: r.from_size,
             to_size,
             hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+        }))
+    }
+
+    async fn list_subject_accesses(
+        &self,
+        request: Request<ListSubjectAccessesRequest>,
+    ) -> Result<Response<ListSubjectAccessesResponse>, Status> {
+        self.reader(&request)?;
+        let r = request.into_inner();
+        let nik = jembatan_domain::Nik::parse(&r.nik)
+            .map_err(|reason| Status::invalid_argument(format!("nik: {reason}")))?;
+        let page_size = match r.page_size {
+            0 => DEFAULT_PAGE,
+            n if n > MAX_PAGE => {
+                return Err(Status::invalid_argument(format!(
+                    "page_size {n} is above {MAX_PAGE}"
+                )));
+            }
+            n => n,
+        };
+        let subject_key = self.personal_data_key.subject_key(nik.as_str());
+        let record_keys = self
+            .store
+            .subject_record_keys(&subject_key)
+            .await
+            .map_err(store_status)?;
+        let filter = LeafFilter {
+            from_time: r
+                .from_time
+                .map(|t| timestamp_text("from_time", &t))
+                .transpose()?,
+            to_time: r
+                .to_time
+                .map(|t| timestamp_text("to_time", &t))
+                .transpose()?,
+            record_keys: Some(record_keys),
+            ..LeafFilter::default()
+        };
+        let after = parse_page_token(&r.page_token)?;
+        let rows = self
+            .store
+            .list_leaves(&filter, after, u64::MAX, page_size)
+            .await
+            .map_err(store_status)?;
+        let next_page_token = match rows.last() {
+            Some((index, _)) if rows.len() == page_size as usize => page_token(*index),
+            _ => String::new(),
+        };
+        let accesses = rows
+            .iter()
+            .map(|(index, data)| {
+                let leaf = parse_leaf(*index, data)?;
+                Ok(SubjectAccess {
+                    time: Some(proto_time(&leaf.time)),
+                    principal: leaf.principal,
+                    method: format!("/jembatan.v1.{}", leaf.method),
+                    purpose: v1::Purpose::from_str_name(&format!("PURPOSE_{}", leaf.purpose))
+                        .map_or(0, i32::from),
+                    legal_basis: v1::LegalBasis::from_str_name(&format!(
+                        "LEGAL_BASIS_{}",
+                        leaf.legal_basis
+                    ))
+                    .map_or(0, i32::from),
+                    data_classes: leaf.data_classes,
+                    leaf_index: *index,
+                })
+            })
+            .collect::<Result<_, Status>>()?;
+        Ok(Response::new(ListSubjectAccessesResponse {
+            accesses,
+            next_page_token,
         }))
     }
 

@@ -15,7 +15,14 @@ use crate::ServerError;
 /// Sections of the file; an environment variable `JEMBATAN_<SECTION>_<KEY>` overrides
 /// `<section>.<key>`, lower-cased. Other `JEMBATAN_*` variables are not configuration.
 const SECTIONS: &[&str] = &[
-    "server", "tls", "identity", "policy", "audit", "store", "log",
+    "server",
+    "tls",
+    "identity",
+    "policy",
+    "audit",
+    "placements",
+    "store",
+    "log",
 ];
 
 /// The whole configuration.
@@ -36,6 +43,9 @@ pub struct Config {
     /// The audit log.
     #[serde(default)]
     pub audit: AuditSection,
+    /// Placement records and what Kemendag may see of them.
+    #[serde(default)]
+    pub placements: PlacementsSection,
     /// The database.
     #[serde(default)]
     pub store: StoreSection,
@@ -147,6 +157,29 @@ impl Default for AuditSection {
             origin: String::new(),
             checkpoint_interval_ms: 1000,
             witnesses: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[placements]`: personal data of placement records.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlacementsSection {
+    /// The personal-data key (64 hex digits, mode 0600): makes subject keys from NIKs and
+    /// pairwise pseudonyms. Back it up: without it stored records cannot be matched to workers.
+    pub key: PathBuf,
+    /// Aggregate cells counting fewer workers than this are suppressed.
+    pub suppression_threshold: u32,
+    /// Milliseconds between WatchAvailability's looks for newly matching workers.
+    pub watch_interval_ms: u64,
+}
+
+impl Default for PlacementsSection {
+    fn default() -> Self {
+        Self {
+            key: "keys/personal-data.key".into(),
+            suppression_threshold: 5,
+            watch_interval_ms: 500,
         }
     }
 }
@@ -266,7 +299,11 @@ impl Config {
         for path in [&mut tls.cert, &mut tls.key, &mut tls.client_ca]
             .into_iter()
             .chain(tls.crls.iter_mut())
-            .chain([&mut self.policy.dir, &mut self.audit.key])
+            .chain([
+                &mut self.policy.dir,
+                &mut self.audit.key,
+                &mut self.placements.key,
+            ])
         {
             *path = base.join(&*path);
         }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jembatan_audit::note::SignerKey;
+use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_pki::TrustDomain;
 use jembatan_pki::tls::{ServerTlsFiles, TlsVersions};
 use jembatan_policy::{Engine, Policies};
@@ -23,14 +24,16 @@ use crate::acceptor::{self, AcceptorLimits};
 use crate::audit_service::AuditApi;
 use crate::identity_layer::IdentityLayer;
 use crate::pending::Pending;
+use crate::placement_service::PlacementApi;
 use crate::policy_layer::PolicyLayer;
 use crate::witnesses::Witnesses;
+use crate::workforce_service::{WorkforceApi, WorkforceSettings};
 use crate::{Config, ServerError};
 
 /// Names of the contract's services, as health reports them.
 const SERVICE_NAMES: &[&str] = &[
-    <PlacementServiceServer<Pending> as NamedService>::NAME,
-    <WorkforceServiceServer<Pending> as NamedService>::NAME,
+    <PlacementServiceServer<PlacementApi> as NamedService>::NAME,
+    <WorkforceServiceServer<WorkforceApi> as NamedService>::NAME,
     <MarketIntelServiceServer<Pending> as NamedService>::NAME,
     <ProgramServiceServer<Pending> as NamedService>::NAME,
     <AuditServiceServer<AuditApi> as NamedService>::NAME,
@@ -52,6 +55,8 @@ pub struct Exchange {
     log_origin: String,
     checkpoint_interval: Duration,
     witnesses: Witnesses,
+    personal_data_key: Arc<PersonalDataKey>,
+    workforce: WorkforceSettings,
 }
 
 impl Exchange {
@@ -114,6 +119,15 @@ impl Exchange {
             });
         }
 
+        let key_path = &config.placements.key;
+        let personal_data_key = std::fs::read_to_string(key_path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| PersonalDataKey::parse(&text).map_err(|e| e.to_string()))
+            .map_err(|reason| ServerError::InvalidValue {
+                key: "placements.key",
+                reason: format!("{}: {reason}", key_path.display()),
+            })?;
+
         let witnesses =
             Witnesses::from_config(&config.audit.witnesses, log_signer.verifier().name())?;
         tracing::info!(keys = witnesses.len(), "audit witnesses registered");
@@ -152,6 +166,11 @@ impl Exchange {
             log_origin,
             checkpoint_interval: Duration::from_millis(config.audit.checkpoint_interval_ms.max(1)),
             witnesses,
+            personal_data_key: Arc::new(personal_data_key),
+            workforce: WorkforceSettings {
+                suppression_threshold: config.placements.suppression_threshold,
+                watch_interval: Duration::from_millis(config.placements.watch_interval_ms.max(10)),
+            },
         })
     }
 
@@ -203,6 +222,14 @@ impl Exchange {
             Arc::clone(&self.policy),
             self.trust_domain.clone(),
             self.witnesses,
+            Arc::clone(&self.personal_data_key),
+        );
+        let placements = PlacementApi::new(self.store.clone(), Arc::clone(&self.personal_data_key));
+        let workforce = WorkforceApi::new(
+            self.store.clone(),
+            Arc::clone(&self.policy),
+            Arc::clone(&self.personal_data_key),
+            self.workforce,
         );
         let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
@@ -225,8 +252,8 @@ impl Exchange {
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(PlacementServiceServer::new(Pending))
-            .add_service(WorkforceServiceServer::new(Pending))
+            .add_service(PlacementServiceServer::new(placements))
+            .add_service(WorkforceServiceServer::new(workforce))
             .add_service(MarketIntelServiceServer::new(Pending))
             .add_service(ProgramServiceServer::new(Pending))
             .add_service(AuditServiceServer::new(audit_api))

@@ -10,16 +10,21 @@
 
 pub mod acceptor;
 mod audit_service;
+mod caller;
 pub mod config;
 mod denial;
 mod error;
 mod exchange;
 pub mod identity_layer;
 mod pending;
+mod placement_input;
+mod placement_service;
 pub mod policy_layer;
 mod policy_reload;
 mod sequencer;
+mod suppression;
 mod witnesses;
+mod workforce_service;
 
 pub use config::Config;
 pub use error::ServerError;

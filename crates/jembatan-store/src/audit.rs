@@ -76,6 +76,8 @@ pub struct LeafFilter {
     pub outcome: Option<Outcome>,
     /// Record type.
     pub record_type: Option<String>,
+    /// Only leaves of these record keys (none at all when the list is empty).
+    pub record_keys: Option<Vec<String>>,
 }
 
 /// A write transaction of the store, for data work and its audit leaves together.
@@ -445,6 +447,9 @@ impl Store {
         below: u64,
         limit: u32,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
+        if filter.record_keys.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
         let rows: Vec<(i64, Vec<u8>)> = on_pool!(self, pool => {
             let mut query = QueryBuilder::new("SELECT leaf_index, data FROM audit_leaves WHERE leaf_index < ");
             query.push_bind(to_i64(below));
@@ -474,6 +479,14 @@ impl Store {
             }
             if let Some(outcome) = filter.outcome {
                 query.push(" AND outcome = ").push_bind(outcome_name(outcome));
+            }
+            if let Some(keys) = &filter.record_keys {
+                query.push(" AND record_key IN (");
+                let mut list = query.separated(", ");
+                for key in keys {
+                    list.push_bind(key.clone());
+                }
+                query.push(")");
             }
             query.push(" ORDER BY leaf_index LIMIT ").push_bind(i64::from(limit));
             query.build_query_as().fetch_all(pool).await?

@@ -21,8 +21,8 @@ pub use audit::{LeafFilter, Receipt, StoreTx, StoredCheckpoint, StoredCosignatur
 pub use error::StoreError;
 pub use location::StoreLocation;
 pub use placements::{
-    CandidateOrder, CandidateRow, Counts, Dimension, PlacementFilter, PlacementRecord, StoredVersion,
-    SubjectPlacement,
+    CandidateOrder, CandidateRow, Counts, Dimension, PlacementFilter, PlacementRecord,
+    StoredVersion, SubjectPlacement,
 };
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");

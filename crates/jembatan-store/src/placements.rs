@@ -509,8 +509,9 @@ impl Store {
                     let count: i64 = row.try_get(group_by.len())?;
                     cells.push((keys, to_u64(count)));
                 }
-                let mut total_query =
-                    QueryBuilder::new("SELECT COUNT(DISTINCT subject_key) FROM placements WHERE 1 = 1");
+                let mut total_query = QueryBuilder::new(
+                    "SELECT COUNT(DISTINCT subject_key) FROM placements WHERE 1 = 1",
+                );
                 push_filter(&mut total_query, filter);
                 let total: i64 = total_query.build_query_scalar().fetch_one($pool).await?;
                 cells.retain(|(_, count)| *count > 0);
@@ -523,6 +524,25 @@ impl Store {
         Ok(match self {
             Store::Sqlite(pool) => counts!(pool),
             Store::Postgres(pool) => counts!(pool),
+        })
+    }
+
+    /// The audit record keys of the stored placements of the worker with `subject_key`.
+    pub async fn subject_record_keys(&self, subject_key: &str) -> Result<Vec<String>, StoreError> {
+        const SQL: &str = "SELECT record_key FROM placements WHERE subject_key = $1";
+        Ok(match self {
+            Store::Sqlite(pool) => {
+                sqlx::query_scalar(SQL)
+                    .bind(subject_key)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Store::Postgres(pool) => {
+                sqlx::query_scalar(SQL)
+                    .bind(subject_key)
+                    .fetch_all(pool)
+                    .await?
+            }
         })
     }
 

@@ -1,0 +1,592 @@
+//! The WorkforceService: Kemendag asks how many workers are available (counts, small cells
+//! suppressed), lists consented workers under pairwise pseudonyms, and watches for workers
+//! newly matching a filter.
+//!
+//! Every answer is logged before it is sent, in the same transaction as the read: one leaf per
+//! candidate returned or streamed, one per aggregate answer. Individual workers are shown only
+//! when their consent covers the stated purpose; name and contact only when the policies let
+//! the caller read the `contact` class for that purpose.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jembatan_audit::leaf::record_digest;
+use jembatan_domain::pseudonym::PersonalDataKey;
+use jembatan_policy::{DataClass, Engine};
+use jembatan_proto::v1::{
+    self, AvailabilityCell, Candidate, FieldViolation, GroupBy, ListCandidatesRequest,
+    ListCandidatesResponse, QueryAvailabilityRequest, QueryAvailabilityResponse,
+    WatchAvailabilityRequest, WatchAvailabilityResponse,
+    workforce_service_server::WorkforceService,
+};
+use jembatan_store::{CandidateOrder, CandidateRow, Dimension, PlacementFilter, Store};
+use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::caller::{Caller, data_store_status, receipt};
+use crate::placement_service::{bad_request, date_text};
+use crate::suppression::{Cell, suppress};
+
+/// Largest ListCandidates page.
+const MAX_PAGE: u32 = 1000;
+/// ListCandidates page when the caller asks for none.
+const DEFAULT_PAGE: u32 = 100;
+/// Most values in one list of a filter.
+const MAX_FILTER_VALUES: usize = 100;
+/// Most group-by dimensions.
+const MAX_GROUP_BY: usize = 3;
+/// Candidates a watch reads, logs and sends at a time.
+const WATCH_BATCH: u32 = 100;
+
+/// Settings of the service.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WorkforceSettings {
+    /// Cells under this count are suppressed.
+    pub(crate) suppression_threshold: u32,
+    /// Time between a watch's looks for new records.
+    pub(crate) watch_interval: Duration,
+}
+
+/// The WorkforceService over the store.
+#[derive(Debug, Clone)]
+pub(crate) struct WorkforceApi {
+    store: Store,
+    engine: Arc<Engine>,
+    key: Arc<PersonalDataKey>,
+    settings: WorkforceSettings,
+}
+
+/// What a caller may see of individual workers in one call.
+#[derive(Debug, Clone)]
+struct View {
+    caller: Caller,
+    recipient: String,
+    contact: bool,
+    filter: PlacementFilter,
+}
+
+impl WorkforceApi {
+    pub(crate) fn new(
+        store: Store,
+        engine: Arc<Engine>,
+        key: Arc<PersonalDataKey>,
+        settings: WorkforceSettings,
+    ) -> Self {
+        Self {
+            store,
+            engine,
+            key,
+            settings,
+        }
+    }
+
+    /// The caller's view of individual workers: profiles must be allowed for the purpose,
+    /// contact details may be; only workers whose consent covers the purpose match.
+    fn view(
+        &self,
+        caller: Caller,
+        filter: Option<&v1::AvailabilityFilter>,
+    ) -> Result<View, Status> {
+        let purpose = caller.context.purpose;
+        if !caller.may_read(&self.engine, DataClass::Profile)? {
+            return Err(Status::permission_denied(format!(
+                "{} may not read worker profiles for purpose {purpose}",
+                caller.principal
+            )));
+        }
+        let contact = caller.may_read(&self.engine, DataClass::Contact)?;
+        let recipient = caller
+            .agency()
+            .ok_or_else(|| Status::permission_denied("only agencies receive worker profiles"))?
+            .to_owned();
+        let mut filter = placement_filter(filter)?;
+        filter.consented_to = Some(purpose.code().to_owned());
+        Ok(View {
+            caller,
+            recipient,
+            contact,
+            filter,
+        })
+    }
+
+    /// Candidates of `rows` as `view` may see them, and the leaves that log them.
+    fn candidates(
+        &self,
+        view: &View,
+        rows: &[CandidateRow],
+    ) -> Result<(Vec<Candidate>, Vec<jembatan_audit::leaf::LeafEntry>), Status> {
+        let classes: &[DataClass] = if view.contact {
+            &[DataClass::Profile, DataClass::Contact]
+        } else {
+            &[DataClass::Profile]
+        };
+        let mut candidates = Vec::with_capacity(rows.len());
+        let mut leaves = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut candidate = Candidate::decode(row.profile.as_slice()).map_err(|error| {
+                tracing::error!(%error, record_key = %row.record_key, "stored profile does not decode");
+                Status::internal("a stored record is malformed; nothing was shared")
+            })?;
+            candidate.pseudonym = self.key.pseudonym(&view.recipient, &row.subject_key);
+            if view.contact {
+                candidate.full_name = row.full_name.clone().unwrap_or_default();
+                if row.phone.is_some() || row.email.is_some() {
+                    candidate.contact = Some(v1::Contact {
+                        phone: row.phone.clone().unwrap_or_default(),
+                        email: row.email.clone().unwrap_or_default(),
+                    });
+                }
+            }
+            let digest = record_digest(&row.salt, &candidate.encode_to_vec());
+            leaves.push(
+                view.caller
+                    .leaf("placement", &row.record_key, classes, digest),
+            );
+            candidates.push(candidate);
+        }
+        Ok((candidates, leaves))
+    }
+
+    /// Reads, logs and returns up to `limit` candidates from `order`, in one transaction.
+    async fn share(
+        &self,
+        view: &View,
+        order: CandidateOrder,
+        limit: u32,
+    ) -> Result<Vec<(CandidateRow, Candidate, v1::Receipt)>, Status> {
+        let mut tx = self.store.begin().await.map_err(data_store_status)?;
+        tx.lock_log().await.map_err(data_store_status)?;
+        let rows = tx
+            .candidates(&view.filter, order, limit)
+            .await
+            .map_err(data_store_status)?;
+        let (candidates, leaves) = self.candidates(view, &rows)?;
+        let receipts = tx.append_leaves(&leaves).await.map_err(data_store_status)?;
+        tx.commit().await.map_err(data_store_status)?;
+        Ok(rows
+            .into_iter()
+            .zip(candidates)
+            .zip(receipts.iter().map(receipt))
+            .map(|((row, candidate), receipt)| (row, candidate, receipt))
+            .collect())
+    }
+}
+
+/// An opaque position: `kind` and a number, base64url.
+fn position_token(kind: &str, value: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}:{value}"))
+}
+
+fn parse_position(field: &str, kind: &str, token: &str) -> Result<i64, Status> {
+    let invalid = || {
+        bad_request(
+            &format!("{field}: not a token this exchange gave"),
+            vec![FieldViolation {
+                field: field.to_owned(),
+                description: "not a token this exchange gave".into(),
+            }],
+        )
+    };
+    let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let text = String::from_utf8(text).map_err(|_| invalid())?;
+    text.strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .ok_or_else(invalid)
+}
+
+/// The store's filter from the contract's, every code checked; INVALID_ARGUMENT names each bad
+/// value by its field.
+fn placement_filter(filter: Option<&v1::AvailabilityFilter>) -> Result<PlacementFilter, Status> {
+    let Some(f) = filter else {
+        return Ok(PlacementFilter::default());
+    };
+    let mut violations = Vec::new();
+    let mut codes =
+        |name: &str, values: &[String], check: &dyn Fn(&str) -> Result<String, String>| {
+            if values.len() > MAX_FILTER_VALUES {
+                violations.push(FieldViolation {
+                    field: format!("filter.{name}"),
+                    description: format!("at most {MAX_FILTER_VALUES} values"),
+                });
+                return Vec::new();
+            }
+            let mut out = Vec::with_capacity(values.len());
+            for (i, value) in values.iter().enumerate() {
+                match check(value) {
+                    Ok(code) => out.push(code),
+                    Err(reason) => violations.push(FieldViolation {
+                        field: format!("filter.{name}[{i}]"),
+                        description: reason,
+                    }),
+                }
+            }
+            out
+        };
+    let occupation_codes = codes("occupation_codes", &f.occupation_codes, &|v| {
+        jembatan_domain::Occupation::parse(v).map(|o| o.code().to_owned())
+    });
+    let certificate_schemes = codes("certificate_schemes", &f.certificate_schemes, &|v| {
+        let ok = !v.is_empty()
+            && v.len() <= 64
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "./-_".contains(c));
+        if ok {
+            Ok(v.to_owned())
+        } else {
+            Err("a scheme code is 1 to 64 letters, digits, '.', '/', '-' or '_'".into())
+        }
+    });
+    let origin_provinces = codes("origin_province_codes", &f.origin_province_codes, &|v| {
+        jembatan_domain::region::province_name(v)
+            .map(|_| v.to_owned())
+            .ok_or_else(|| "not a Kemendagri province code".to_owned())
+    });
+    let origin_regencies = codes("origin_regency_codes", &f.origin_regency_codes, &|v| {
+        jembatan_domain::Regency::parse(v).map(|r| r.code().to_owned())
+    });
+    let destination_countries = codes("destination_countries", &f.destination_countries, &|v| {
+        jembatan_domain::Country::parse(v).map(|c| c.code().to_owned())
+    });
+    let languages = codes("languages", &f.languages, &|v| {
+        jembatan_domain::Language::parse(v).map(|l| l.code().to_owned())
+    });
+    let hs_chapters = codes("hs_chapters", &f.hs_chapters, &|v| {
+        let ok = v.len() == 2 && v.bytes().all(|b| b.is_ascii_digit()) && v != "00";
+        if ok {
+            Ok(v.to_owned())
+        } else {
+            Err("an HS chapter is 2 digits, 01 to 97".into())
+        }
+    });
+    let mut statuses = Vec::new();
+    for (i, status) in f.statuses.iter().enumerate() {
+        match v1::PlacementStatus::try_from(*status) {
+            Ok(s) if s != v1::PlacementStatus::Unspecified => statuses.push(
+                s.as_str_name()
+                    .trim_start_matches("PLACEMENT_STATUS_")
+                    .to_owned(),
+            ),
+            _ => violations.push(FieldViolation {
+                field: format!("filter.statuses[{i}]"),
+                description: "not a placement status".into(),
+            }),
+        }
+    }
+    let mut date = |name: &str, value: &Option<v1::Date>| {
+        value.as_ref().and_then(|d| {
+            jembatan_domain::date(d.year, d.month, d.day)
+                .map(date_text)
+                .map_err(|reason| {
+                    violations.push(FieldViolation {
+                        field: format!("filter.{name}"),
+                        description: reason,
+                    })
+                })
+                .ok()
+        })
+    };
+    let return_from = date("return_from", &f.return_from);
+    let return_to = date("return_to", &f.return_to);
+    if !violations.is_empty() {
+        return Err(bad_request(
+            &format!("filter: {} invalid values", violations.len()),
+            violations,
+        ));
+    }
+    Ok(PlacementFilter {
+        occupation_codes,
+        certificate_schemes,
+        origin_provinces,
+        origin_regencies,
+        destination_countries,
+        languages,
+        statuses,
+        return_from,
+        return_to,
+        wants_to_export: f.wants_to_export,
+        hs_chapters,
+        consented_to: None,
+    })
+}
+
+fn dimensions(group_by: &[i32]) -> Result<Vec<Dimension>, Status> {
+    let invalid = |field: String, description: String| {
+        bad_request(
+            &format!("{field}: {description}"),
+            vec![FieldViolation { field, description }],
+        )
+    };
+    if group_by.len() > MAX_GROUP_BY {
+        return Err(invalid(
+            "group_by".into(),
+            format!("at most {MAX_GROUP_BY} dimensions"),
+        ));
+    }
+    let mut dimensions = Vec::with_capacity(group_by.len());
+    for (i, value) in group_by.iter().enumerate() {
+        let dimension = match GroupBy::try_from(*value) {
+            Ok(GroupBy::Province) => Dimension::Province,
+            Ok(GroupBy::Regency) => Dimension::Regency,
+            Ok(GroupBy::Occupation) => Dimension::Occupation,
+            Ok(GroupBy::DestinationCountry) => Dimension::DestinationCountry,
+            Ok(GroupBy::ReturnMonth) => Dimension::ReturnMonth,
+            Ok(GroupBy::Sex) => Dimension::Sex,
+            Ok(GroupBy::Unspecified) | Err(_) => {
+                return Err(invalid(format!("group_by[{i}]"), "not a dimension".into()));
+            }
+        };
+        if dimensions.contains(&dimension) {
+            return Err(invalid(format!("group_by[{i}]"), "given twice".into()));
+        }
+        dimensions.push(dimension);
+    }
+    Ok(dimensions)
+}
+
+type WatchStream =
+    Pin<Box<dyn futures_util::Stream<Item = Result<WatchAvailabilityResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl WorkforceService for WorkforceApi {
+    async fn query_availability(
+        &self,
+        request: Request<QueryAvailabilityRequest>,
+    ) -> Result<Response<QueryAvailabilityResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        if !caller.may_read(&self.engine, DataClass::Aggregate)? {
+            return Err(Status::permission_denied(format!(
+                "{} may not read aggregates for purpose {}",
+                caller.principal, caller.context.purpose
+            )));
+        }
+        let request = request.into_inner();
+        let filter = placement_filter(request.filter.as_ref())?;
+        let group_by = dimensions(&request.group_by)?;
+        let counts = self
+            .store
+            .count_workers(&filter, &group_by)
+            .await
+            .map_err(data_store_status)?;
+        let threshold = self.settings.suppression_threshold;
+        let mut cells: Vec<Cell> = counts
+            .cells
+            .into_iter()
+            .map(|(keys, count)| Cell {
+                keys,
+                count,
+                suppressed: false,
+            })
+            .collect();
+        cells.sort_by(|a, b| a.keys.cmp(&b.keys));
+        let any_suppressed = suppress(&mut cells, u64::from(threshold));
+        let total =
+            (!any_suppressed && counts.total >= u64::from(threshold)).then_some(counts.total);
+        let cells: Vec<AvailabilityCell> = cells
+            .into_iter()
+            .map(|cell| AvailabilityCell {
+                keys: cell.keys,
+                count: (!cell.suppressed).then_some(cell.count),
+                suppressed: cell.suppressed,
+            })
+            .collect();
+        let mut response = QueryAvailabilityResponse {
+            cells,
+            total,
+            suppression_threshold: threshold,
+            receipt: None,
+        };
+        // Aggregates hold no personal data: the digest is unsalted, so the recipient can show
+        // which answer it got.
+        let leaf = caller.leaf(
+            "aggregate",
+            "",
+            &[DataClass::Aggregate],
+            record_digest(&[], &response.encode_to_vec()),
+        );
+        let mut tx = self.store.begin().await.map_err(data_store_status)?;
+        let receipts = tx
+            .append_leaves(std::slice::from_ref(&leaf))
+            .await
+            .map_err(data_store_status)?;
+        tx.commit().await.map_err(data_store_status)?;
+        response.receipt = receipts.first().map(receipt);
+        Ok(Response::new(response))
+    }
+
+    async fn list_candidates(
+        &self,
+        request: Request<ListCandidatesRequest>,
+    ) -> Result<Response<ListCandidatesResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let view = self.view(caller, request.filter.as_ref())?;
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE,
+            n if n > MAX_PAGE => {
+                let description = format!("{n} is above {MAX_PAGE}");
+                return Err(bad_request(
+                    &format!("page_size: {description}"),
+                    vec![FieldViolation {
+                        field: "page_size".into(),
+                        description,
+                    }],
+                ));
+            }
+            n => n,
+        };
+        let after = if request.page_token.is_empty() {
+            0
+        } else {
+            parse_position("page_token", "after", &request.page_token)?
+        };
+        let mut shared = self
+            .share(&view, CandidateOrder::AfterId(after), page_size)
+            .await?;
+        let next_page_token = if shared.len() == page_size as usize {
+            shared
+                .last()
+                .map(|(row, _, _)| position_token("after", row.id))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let mut candidates = Vec::with_capacity(shared.len());
+        let mut receipts = Vec::with_capacity(shared.len());
+        for (_, candidate, receipt) in shared.drain(..) {
+            candidates.push(candidate);
+            receipts.push(receipt);
+        }
+        Ok(Response::new(ListCandidatesResponse {
+            candidates,
+            next_page_token,
+            receipts,
+        }))
+    }
+
+    async fn watch_availability(
+        &self,
+        request: Request<WatchAvailabilityRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let view = self.view(caller, request.filter.as_ref())?;
+        let mut cursor = if request.resume_cursor.is_empty() {
+            self.store
+                .latest_change()
+                .await
+                .map_err(data_store_status)?
+                .map_or(-1, |seq| i64::try_from(seq).unwrap_or(i64::MAX))
+        } else {
+            parse_position("resume_cursor", "change", &request.resume_cursor)?
+        };
+        let (sender, receiver) = mpsc::channel(WATCH_BATCH as usize);
+        let api = self.clone();
+        tokio::spawn(async move {
+            loop {
+                // Placements commit in change order, so every change up to `latest` is
+                // visible once `latest` is.
+                let latest = match api.store.latest_change().await {
+                    Ok(latest) => latest.map_or(-1, |seq| i64::try_from(seq).unwrap_or(i64::MAX)),
+                    Err(error) => {
+                        let _ = sender.send(Err(data_store_status(error))).await;
+                        return;
+                    }
+                };
+                if latest <= cursor {
+                    tokio::select! {
+                        () = tokio::time::sleep(api.settings.watch_interval) => continue,
+                        () = sender.closed() => return,
+                    }
+                }
+                let shared = match api
+                    .share(&view, CandidateOrder::AfterChange(cursor), WATCH_BATCH)
+                    .await
+                {
+                    Ok(shared) => shared,
+                    Err(status) => {
+                        let _ = sender.send(Err(status)).await;
+                        return;
+                    }
+                };
+                if shared.is_empty() {
+                    // Changes up to `latest` exist but none matches.
+                    cursor = latest;
+                    continue;
+                }
+                for (row, candidate, receipt) in shared {
+                    cursor = row.change_seq;
+                    let event = WatchAvailabilityResponse {
+                        candidate: Some(candidate),
+                        cursor: position_token("change", row.change_seq),
+                        receipt: Some(receipt),
+                    };
+                    if sender.send(Ok(event)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip_and_forgeries_are_refused() {
+        let token = position_token("after", 42);
+        assert_eq!(
+            parse_position("page_token", "after", &token).expect("ok"),
+            42
+        );
+        assert!(parse_position("page_token", "change", &token).is_err());
+        assert!(parse_position("page_token", "after", "not base64!").is_err());
+        let negative = position_token("after", -5);
+        assert!(parse_position("page_token", "after", &negative).is_err());
+    }
+
+    #[test]
+    fn filters_name_each_bad_value() {
+        let filter = v1::AvailabilityFilter {
+            occupation_codes: vec!["5322".into(), "99999".into()],
+            origin_province_codes: vec!["35".into(), "10".into()],
+            hs_chapters: vec!["9".into()],
+            statuses: vec![0],
+            ..Default::default()
+        };
+        let status = placement_filter(Some(&filter)).expect_err("invalid");
+        let details = tonic_types::StatusExt::get_details_bad_request(&status).expect("details");
+        let fields: Vec<&str> = details
+            .field_violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "filter.occupation_codes[1]",
+                "filter.origin_province_codes[1]",
+                "filter.hs_chapters[0]",
+                "filter.statuses[0]"
+            ]
+        );
+    }
+
+    #[test]
+    fn group_by_is_bounded_and_unique() {
+        assert!(dimensions(&[1, 2, 3]).is_ok());
+        assert!(dimensions(&[1, 2, 3, 4]).is_err());
+        assert!(dimensions(&[1, 1]).is_err());
+        assert!(dimensions(&[0]).is_err());
+        assert!(dimensions(&[99]).is_err());
+    }
+}
