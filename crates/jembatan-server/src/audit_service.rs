@@ -9,8 +9,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jembatan_audit::leaf::{LeafEntry, Outcome, timestamp};
 use jembatan_audit::merkle;
 use jembatan_domain::pseudonym::PersonalDataKey;
@@ -28,6 +26,7 @@ use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint, StoredCosi
 use tonic::{Request, Response, Status};
 
 use crate::policy_layer::CallContext;
+use crate::position;
 use crate::witnesses::Witnesses;
 
 /// Largest page of ListEntries.
@@ -170,7 +169,7 @@ impl AuditService for AuditApi {
             n => n,
         };
         let after = match (
-            parse_page_token(&r.page_token)?,
+            position::parse("page_token", "after", &r.page_token)?,
             r.from_index.checked_sub(1),
         ) {
             (Some(token), Some(from)) => Some(token.max(from)),
@@ -214,7 +213,9 @@ impl AuditService for AuditApi {
             .await
             .map_err(store_status)?;
         let next_page_token = match rows.last() {
-            Some((index, _)) if rows.len() == page_size as usize => page_token(*index),
+            Some((index, _)) if rows.len() == page_size as usize => {
+                position::token("after", *index)
+            }
             _ => String::new(),
         };
         let entries = rows
@@ -346,14 +347,16 @@ impl AuditService for AuditApi {
             record_keys: Some(record_keys),
             ..LeafFilter::default()
         };
-        let after = parse_page_token(&r.page_token)?;
+        let after = position::parse("page_token", "after", &r.page_token)?;
         let rows = self
             .store
             .list_leaves(&filter, after, u64::MAX, page_size)
             .await
             .map_err(store_status)?;
         let next_page_token = match rows.last() {
-            Some((index, _)) if rows.len() == page_size as usize => page_token(*index),
+            Some((index, _)) if rows.len() == page_size as usize => {
+                position::token("after", *index)
+            }
             _ => String::new(),
         };
         let accesses = rows
@@ -574,23 +577,6 @@ fn timestamp_text(field: &str, t: &prost_types::Timestamp) -> Result<String, Sta
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .map(timestamp)
         .map_err(|_| Status::invalid_argument(format!("{field} is out of range")))
-}
-
-fn page_token(last_index: u64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("after:{last_index}"))
-}
-
-fn parse_page_token(token: &str) -> Result<Option<u64>, Status> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .and_then(|text| text.strip_prefix("after:")?.parse().ok())
-        .map(Some)
-        .ok_or_else(|| Status::invalid_argument("page_token is not one this exchange gave"))
 }
 
 fn unhex(text: &str) -> Vec<u8> {

@@ -21,6 +21,7 @@ mod placement_input;
 mod placement_service;
 pub mod policy_layer;
 mod policy_reload;
+mod position;
 mod sequencer;
 mod suppression;
 mod witnesses;

@@ -11,8 +11,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jembatan_audit::leaf::record_digest;
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_policy::{DataClass, Engine};
@@ -30,6 +28,7 @@ use tonic::{Request, Response, Status};
 
 use crate::caller::{Caller, data_store_status, receipt};
 use crate::placement_service::{bad_request, date_text};
+use crate::position;
 use crate::suppression::{Cell, suppress};
 
 /// Largest ListCandidates page.
@@ -175,30 +174,6 @@ impl WorkforceApi {
             .map(|((row, candidate), receipt)| (row, candidate, receipt))
             .collect())
     }
-}
-
-/// An opaque position: `kind` and a number, base64url.
-fn position_token(kind: &str, value: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{kind}:{value}"))
-}
-
-fn parse_position(field: &str, kind: &str, token: &str) -> Result<i64, Status> {
-    let invalid = || {
-        bad_request(
-            &format!("{field}: not a token this exchange gave"),
-            vec![FieldViolation {
-                field: field.to_owned(),
-                description: "not a token this exchange gave".into(),
-            }],
-        )
-    };
-    let text = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
-    let text = String::from_utf8(text).map_err(|_| invalid())?;
-    text.strip_prefix(kind)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .and_then(|n| n.parse::<i64>().ok())
-        .filter(|n| *n >= 0)
-        .ok_or_else(invalid)
 }
 
 /// The store's filter from the contract's, every code checked; INVALID_ARGUMENT names each bad
@@ -441,18 +416,14 @@ impl WorkforceService for WorkforceApi {
             }
             n => n,
         };
-        let after = if request.page_token.is_empty() {
-            0
-        } else {
-            parse_position("page_token", "after", &request.page_token)?
-        };
+        let after = position::parse("page_token", "after", &request.page_token)?.unwrap_or(0);
         let mut shared = self
-            .share(&view, CandidateOrder::AfterId(after), page_size)
+            .share(&view, CandidateOrder::AfterId(to_i64(after)), page_size)
             .await?;
         let next_page_token = if shared.len() == page_size as usize {
             shared
                 .last()
-                .map(|(row, _, _)| position_token("after", row.id))
+                .map(|(row, _, _)| position::token("after", to_u64(row.id)))
                 .unwrap_or_default()
         } else {
             String::new()
@@ -477,15 +448,16 @@ impl WorkforceService for WorkforceApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let view = self.view(caller, request.filter.as_ref())?;
-        let mut cursor = if request.resume_cursor.is_empty() {
-            self.store
+        let resumed = position::parse("resume_cursor", "change", &request.resume_cursor)?;
+        let start = match resumed {
+            Some(cursor) => Some(cursor),
+            None => self
+                .store
                 .latest_change()
                 .await
-                .map_err(data_store_status)?
-                .map_or(-1, |seq| i64::try_from(seq).unwrap_or(i64::MAX))
-        } else {
-            parse_position("resume_cursor", "change", &request.resume_cursor)?
+                .map_err(data_store_status)?,
         };
+        let mut cursor = start.map_or(-1, to_i64);
         let (sender, receiver) = mpsc::channel(WATCH_BATCH as usize);
         let api = self.clone();
         tokio::spawn(async move {
@@ -493,7 +465,7 @@ impl WorkforceService for WorkforceApi {
                 // Placements commit in change order, so every change up to `latest` is
                 // visible once `latest` is.
                 let latest = match api.store.latest_change().await {
-                    Ok(latest) => latest.map_or(-1, |seq| i64::try_from(seq).unwrap_or(i64::MAX)),
+                    Ok(latest) => latest.map_or(-1, to_i64),
                     Err(error) => {
                         let _ = sender.send(Err(data_store_status(error))).await;
                         return;
@@ -524,7 +496,7 @@ impl WorkforceService for WorkforceApi {
                     cursor = row.change_seq;
                     let event = WatchAvailabilityResponse {
                         candidate: Some(candidate),
-                        cursor: position_token("change", row.change_seq),
+                        cursor: position::token("change", to_u64(row.change_seq)),
                         receipt: Some(receipt),
                     };
                     if sender.send(Ok(event)).await.is_err() {
@@ -537,22 +509,17 @@ impl WorkforceService for WorkforceApi {
     }
 }
 
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn positions_round_trip_and_forgeries_are_refused() {
-        let token = position_token("after", 42);
-        assert_eq!(
-            parse_position("page_token", "after", &token).expect("ok"),
-            42
-        );
-        assert!(parse_position("page_token", "change", &token).is_err());
-        assert!(parse_position("page_token", "after", "not base64!").is_err());
-        let negative = position_token("after", -5);
-        assert!(parse_position("page_token", "after", &negative).is_err());
-    }
 
     #[test]
     fn filters_name_each_bad_value() {
