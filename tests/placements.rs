@@ -399,8 +399,24 @@ async fn repushes_are_idempotent_and_versions_ordered(pki: &TestPki, url: &str) 
     older.job_title = "Older title".into();
     let mut conflicting = original.clone();
     conflicting.job_title = "Same version, other content".into();
-    let refused = push(&kp2mi, vec![conflicting]).await;
+    let refused = push(&kp2mi, vec![conflicting.clone()]).await;
     assert_eq!(refused.results[0].outcome(), RecordOutcome::Rejected);
+    assert_eq!(
+        refused.results[0].violations[0].field,
+        "placements[0].version"
+    );
+    // All or nothing holds for a conflict too; a version beyond the store's range is refused.
+    let mut huge = placement(2);
+    huge.version = u64::MAX;
+    let status = placements(&kp2mi)
+        .push_placements(as_kp2mi(v1::PushPlacementsRequest {
+            placements: vec![placement(3), conflicting],
+            all_or_nothing: true,
+        }))
+        .await
+        .expect_err("all or nothing");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let refused = push(&kp2mi, vec![huge]).await;
     assert_eq!(
         refused.results[0].violations[0].field,
         "placements[0].version"
@@ -416,7 +432,11 @@ async fn repushes_are_idempotent_and_versions_ordered(pki: &TestPki, url: &str) 
         AvailabilityFilter::default(),
     )
     .await;
-    assert_eq!(listed.len(), 1, "one placement, whatever was pushed");
+    assert_eq!(
+        listed.len(),
+        1,
+        "one placement: placements 2 and 3 were refused"
+    );
     assert_eq!(listed[0].0.status(), v1::PlacementStatus::Returned);
     assert_eq!(listed[0].0.job_title, "Caregiver");
     // The same record kept its pseudonymous key across versions.
@@ -546,9 +566,19 @@ async fn withdrawal_and_erasure_remove_a_worker_from_later_answers(pki: &TestPki
         purposes,
         [
             v1::Purpose::ProgramMonitoring, // pushed
-            v1::Purpose::BusinessMatching,
-            v1::Purpose::CapacityBuilding
+            v1::Purpose::BusinessMatching,  // listed
+            v1::Purpose::CapacityBuilding,  // listed
+            v1::Purpose::Audit,             // this lookup
         ]
+    );
+    let lookup = history.last().expect("the lookup");
+    assert_eq!(
+        lookup.method,
+        "/jembatan.v1.AuditService/ListSubjectAccesses"
+    );
+    assert_eq!(
+        lookup.principal,
+        "spiffe://test.jembatan.local/agency/kp2mi/siskop2mi"
     );
 
     let erased = placements(&kp2mi)
@@ -866,7 +896,12 @@ async fn a_bulk_stream_is_stored_and_summed_up(pki: &TestPki, url: &str) {
     assert_eq!(summary.messages, 2);
     let totals = summary.summary.expect("summary");
     assert_eq!(
-        (totals.stored, totals.unchanged, totals.stale, totals.rejected),
+        (
+            totals.stored,
+            totals.unchanged,
+            totals.stale,
+            totals.rejected
+        ),
         (7, 1, 0, 1)
     );
     assert_eq!(summary.rejected.len(), 1);
@@ -877,7 +912,9 @@ async fn a_bulk_stream_is_stored_and_summed_up(pki: &TestPki, url: &str) {
     );
     let kemendag = kemendag(&exchange, pki).await;
     assert_eq!(
-        count(&kemendag, AvailabilityFilter::default(), vec![]).await.total,
+        count(&kemendag, AvailabilityFilter::default(), vec![])
+            .await
+            .total,
         Some(7)
     );
     let leaves = store

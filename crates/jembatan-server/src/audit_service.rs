@@ -25,6 +25,7 @@ use jembatan_proto::v1::{
 use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint, StoredCosignature};
 use tonic::{Request, Response, Status};
 
+use crate::caller::{Caller, data_store_status};
 use crate::policy_layer::CallContext;
 use crate::position;
 use crate::witnesses::Witnesses;
@@ -205,7 +206,7 @@ impl AuditService for AuditApi {
                 Err(_) => return Err(Status::invalid_argument("decision is not a known value")),
             },
             record_type: non_empty(r.record_type),
-            record_keys: None,
+            subject_key: None,
         };
         let rows = self
             .store
@@ -317,6 +318,7 @@ impl AuditService for AuditApi {
         request: Request<ListSubjectAccessesRequest>,
     ) -> Result<Response<ListSubjectAccessesResponse>, Status> {
         self.reader(&request)?;
+        let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let nik = jembatan_domain::Nik::parse(&r.nik)
             .map_err(|reason| Status::invalid_argument(format!("nik: {reason}")))?;
@@ -330,11 +332,26 @@ impl AuditService for AuditApi {
             n => n,
         };
         let subject_key = self.personal_data_key.subject_key(nik.as_str());
-        let record_keys = self
-            .store
-            .subject_record_keys(&subject_key)
+        // The lookup is itself a processing of the worker's data: logged under the worker's
+        // first record, so that it shows in the history it answers.
+        let mut tx = self.store.begin().await.map_err(data_store_status)?;
+        let record_key = tx
+            .subject_placements(&subject_key)
             .await
-            .map_err(store_status)?;
+            .map_err(data_store_status)?
+            .first()
+            .map(|p| p.record_key.clone())
+            .unwrap_or_default();
+        let leaf = caller.leaf(
+            "subject_access",
+            &record_key,
+            &[DataClass::AuditMetadata],
+            String::new(),
+        );
+        tx.append_leaves(std::slice::from_ref(&leaf))
+            .await
+            .map_err(data_store_status)?;
+        tx.commit().await.map_err(data_store_status)?;
         let filter = LeafFilter {
             from_time: r
                 .from_time
@@ -344,7 +361,7 @@ impl AuditService for AuditApi {
                 .to_time
                 .map(|t| timestamp_text("to_time", &t))
                 .transpose()?,
-            record_keys: Some(record_keys),
+            subject_key: Some(subject_key),
             ..LeafFilter::default()
         };
         let after = position::parse("page_token", "after", &r.page_token)?;

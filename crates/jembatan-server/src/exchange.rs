@@ -39,6 +39,9 @@ const SERVICE_NAMES: &[&str] = &[
     <AuditServiceServer<AuditApi> as NamedService>::NAME,
 ];
 
+/// The smallest suppression threshold the exchange accepts.
+const MIN_SUPPRESSION_THRESHOLD: u32 = 3;
+
 /// A bound, ready-to-serve exchange: listener open, TLS loaded, store migrated.
 pub struct Exchange {
     listener: TcpListener,
@@ -127,6 +130,15 @@ impl Exchange {
                 key: "placements.key",
                 reason: format!("{}: {reason}", key_path.display()),
             })?;
+
+        if config.placements.suppression_threshold < MIN_SUPPRESSION_THRESHOLD {
+            return Err(ServerError::InvalidValue {
+                key: "placements.suppression_threshold",
+                reason: format!(
+                    "must be at least {MIN_SUPPRESSION_THRESHOLD}: smaller cells identify workers"
+                ),
+            });
+        }
 
         let witnesses =
             Witnesses::from_config(&config.audit.witnesses, log_signer.verifier().name())?;

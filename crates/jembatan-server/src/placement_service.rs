@@ -34,6 +34,9 @@ use crate::placement_input::placement_from_proto;
 /// Most records in one message.
 pub(crate) const MAX_BATCH: usize = 1000;
 
+/// Most rejected records a stream's summary lists; its totals count them all.
+const MAX_STREAM_REJECTED: usize = 1000;
+
 /// Longest `request_ref` of an erasure, in characters.
 const MAX_REQUEST_REF: usize = 128;
 
@@ -77,6 +80,14 @@ impl PlacementApi {
         for (i, message) in placements.iter().enumerate() {
             let index = first_index + i as u64;
             match placement_from_proto(message, &format!("placements[{index}]"), now) {
+                Ok(placement) if i64::try_from(placement.version).is_err() => {
+                    let found = vec![FieldViolation {
+                        field: format!("placements[{index}].version"),
+                        description: format!("must be at most {}", i64::MAX),
+                    }];
+                    violations.extend(found.iter().cloned());
+                    results[i] = Some(rejected(index, message, found));
+                }
                 Ok(placement) => valid.push(Incoming {
                     index: i,
                     message,
@@ -125,7 +136,7 @@ impl PlacementApi {
             };
             let digest = record_digest(&salt, &record.message.encode_to_vec());
             let updated_at = p.updated_at.map(timestamp).unwrap_or_default();
-            let version = i64::try_from(p.version).unwrap_or(i64::MAX);
+            let version = i64::try_from(p.version).unwrap_or(i64::MAX); // checked above
             let outcome = match stored.get(&p.placement_id) {
                 None => RecordOutcome::Stored,
                 Some(old) => {
@@ -136,16 +147,20 @@ impl PlacementApi {
                             RecordOutcome::Unchanged
                         }
                         std::cmp::Ordering::Equal => {
-                            results[record.index] = Some(rejected(
-                                index,
-                                record.message,
-                                vec![FieldViolation {
-                                    field: format!("placements[{index}].version"),
-                                    description: "this version and update time are stored with \
+                            let conflict = vec![FieldViolation {
+                                field: format!("placements[{index}].version"),
+                                description: "this version and update time are stored with \
                                               other content; send a higher version"
-                                        .into(),
-                                }],
-                            ));
+                                    .into(),
+                            }];
+                            if all_or_nothing {
+                                let _ = tx.rollback().await;
+                                return Err(bad_request(
+                                    "a record conflicts with the stored version; nothing was stored",
+                                    conflict,
+                                ));
+                            }
+                            results[record.index] = Some(rejected(index, record.message, conflict));
                             continue;
                         }
                     }
@@ -391,10 +406,12 @@ impl PlacementService for PlacementApi {
             total.unchanged += batch.unchanged;
             total.stale += batch.stale;
             total.rejected += batch.rejected;
+            let room = MAX_STREAM_REJECTED.saturating_sub(rejected.len());
             rejected.extend(
                 results
                     .into_iter()
-                    .filter(|r| r.outcome() == RecordOutcome::Rejected),
+                    .filter(|r| r.outcome() == RecordOutcome::Rejected)
+                    .take(room),
             );
         }
         Ok(Response::new(StreamPlacementsResponse {

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jembatan_audit::leaf::record_digest;
+use jembatan_domain::Purpose;
 use jembatan_domain::pseudonym::PersonalDataKey;
-use jembatan_policy::{DataClass, Engine};
+use jembatan_policy::{DataClass, Engine, Query};
 use jembatan_proto::v1::{
     self, AvailabilityCell, Candidate, FieldViolation, GroupBy, ListCandidatesRequest,
     ListCandidatesResponse, QueryAvailabilityRequest, QueryAvailabilityResponse,
@@ -22,6 +23,7 @@ use jembatan_proto::v1::{
 };
 use jembatan_store::{CandidateOrder, CandidateRow, Dimension, PlacementFilter, Store};
 use prost::Message;
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -40,7 +42,7 @@ const MAX_FILTER_VALUES: usize = 100;
 /// Most group-by dimensions.
 const MAX_GROUP_BY: usize = 3;
 /// Candidates a watch reads, logs and sends at a time.
-const WATCH_BATCH: u32 = 100;
+const WATCH_BATCH: u32 = 32;
 
 /// Settings of the service.
 #[derive(Debug, Clone, Copy)]
@@ -91,20 +93,13 @@ impl WorkforceApi {
         caller: Caller,
         filter: Option<&v1::AvailabilityFilter>,
     ) -> Result<View, Status> {
-        let purpose = caller.context.purpose;
-        if !caller.may_read(&self.engine, DataClass::Profile)? {
-            return Err(Status::permission_denied(format!(
-                "{} may not read worker profiles for purpose {purpose}",
-                caller.principal
-            )));
-        }
-        let contact = caller.may_read(&self.engine, DataClass::Contact)?;
+        let contact = self.grants_contact(&caller)?;
         let recipient = caller
             .agency()
             .ok_or_else(|| Status::permission_denied("only agencies receive worker profiles"))?
             .to_owned();
         let mut filter = placement_filter(filter)?;
-        filter.consented_to = Some(purpose.code().to_owned());
+        filter.consented_to = Some(caller.context.purpose.code().to_owned());
         Ok(View {
             caller,
             recipient,
@@ -113,17 +108,59 @@ impl WorkforceApi {
         })
     }
 
+    /// PERMISSION_DENIED unless the caller may read profiles; whether it may read contact
+    /// details too, which needs the purpose BUSINESS_MATCHING whatever the policies say.
+    fn grants_contact(&self, caller: &Caller) -> Result<bool, Status> {
+        let purpose = caller.context.purpose;
+        if !caller.may_read(&self.engine, DataClass::Profile)? {
+            return Err(Status::permission_denied(format!(
+                "{} may not read worker profiles for purpose {purpose}",
+                caller.principal
+            )));
+        }
+        Ok(purpose == Purpose::BusinessMatching
+            && caller.may_read(&self.engine, DataClass::Contact)?)
+    }
+
+    /// Decides a long-lived call again with the policies in force now, and dates its next
+    /// leaves now: a stream stops when its caller loses the right to it.
+    fn refresh(&self, view: &mut View) -> Result<(), Status> {
+        let context = &mut view.caller.context;
+        context.received_at = OffsetDateTime::now_utc();
+        context.policies = self.engine.current();
+        let decision = self
+            .engine
+            .decide_with(
+                &context.policies,
+                &Query {
+                    principal: view.caller.principal.kind(),
+                    action: &context.decision.action,
+                    purpose: context.purpose,
+                    legal_basis: context.legal_basis,
+                    time: context.received_at,
+                },
+            )
+            .map_err(|error| {
+                tracing::error!(%error, "policy decision failed");
+                Status::internal("policy decision failed; nothing was shared")
+            })?;
+        if !decision.allowed {
+            return Err(Status::permission_denied(format!(
+                "{} may no longer call {} for purpose {}",
+                view.caller.principal, decision.action, context.purpose
+            )));
+        }
+        context.decision = decision;
+        view.contact = self.grants_contact(&view.caller)?;
+        Ok(())
+    }
+
     /// Candidates of `rows` as `view` may see them, and the leaves that log them.
     fn candidates(
         &self,
         view: &View,
         rows: &[CandidateRow],
     ) -> Result<(Vec<Candidate>, Vec<jembatan_audit::leaf::LeafEntry>), Status> {
-        let classes: &[DataClass] = if view.contact {
-            &[DataClass::Profile, DataClass::Contact]
-        } else {
-            &[DataClass::Profile]
-        };
         let mut candidates = Vec::with_capacity(rows.len());
         let mut leaves = Vec::with_capacity(rows.len());
         for row in rows {
@@ -141,6 +178,12 @@ impl WorkforceApi {
                     });
                 }
             }
+            let classes: &[DataClass] =
+                if candidate.full_name.is_empty() && candidate.contact.is_none() {
+                    &[DataClass::Profile]
+                } else {
+                    &[DataClass::Profile, DataClass::Contact]
+                };
             let digest = record_digest(&row.salt, &candidate.encode_to_vec());
             leaves.push(
                 view.caller
@@ -208,15 +251,7 @@ fn placement_filter(filter: Option<&v1::AvailabilityFilter>) -> Result<Placement
         jembatan_domain::Occupation::parse(v).map(|o| o.code().to_owned())
     });
     let certificate_schemes = codes("certificate_schemes", &f.certificate_schemes, &|v| {
-        let ok = !v.is_empty()
-            && v.len() <= 64
-            && v.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "./-_".contains(c));
-        if ok {
-            Ok(v.to_owned())
-        } else {
-            Err("a scheme code is 1 to 64 letters, digits, '.', '/', '-' or '_'".into())
-        }
+        jembatan_domain::Certificate::check_scheme_code(v).map(|()| v.to_owned())
     });
     let origin_provinces = codes("origin_province_codes", &f.origin_province_codes, &|v| {
         jembatan_domain::region::province_name(v)
@@ -233,12 +268,7 @@ fn placement_filter(filter: Option<&v1::AvailabilityFilter>) -> Result<Placement
         jembatan_domain::Language::parse(v).map(|l| l.code().to_owned())
     });
     let hs_chapters = codes("hs_chapters", &f.hs_chapters, &|v| {
-        let ok = v.len() == 2 && v.bytes().all(|b| b.is_ascii_digit()) && v != "00";
-        if ok {
-            Ok(v.to_owned())
-        } else {
-            Err("an HS chapter is 2 digits, 01 to 97".into())
-        }
+        jembatan_domain::BusinessInterest::check_chapter(v).map(|()| v.to_owned())
     });
     let mut statuses = Vec::new();
     for (i, status) in f.statuses.iter().enumerate() {
@@ -449,17 +479,14 @@ impl WorkforceService for WorkforceApi {
         let request = request.into_inner();
         let view = self.view(caller, request.filter.as_ref())?;
         let resumed = position::parse("resume_cursor", "change", &request.resume_cursor)?;
-        let start = match resumed {
-            Some(cursor) => Some(cursor),
-            None => self
-                .store
-                .latest_change()
-                .await
-                .map_err(data_store_status)?,
+        let mut cursor = match resumed {
+            Some(cursor) => to_i64(cursor),
+            // From now: every change from here on has a leaf index at or above the log's size.
+            None => to_i64(self.store.log_size().await.map_err(data_store_status)?) - 1,
         };
-        let mut cursor = start.map_or(-1, to_i64);
         let (sender, receiver) = mpsc::channel(WATCH_BATCH as usize);
         let api = self.clone();
+        let mut view = view;
         tokio::spawn(async move {
             loop {
                 // Placements commit in change order, so every change up to `latest` is
@@ -477,13 +504,24 @@ impl WorkforceService for WorkforceApi {
                         () = sender.closed() => return,
                     }
                 }
-                let shared = match api
-                    .share(&view, CandidateOrder::AfterChange(cursor), WATCH_BATCH)
-                    .await
-                {
+                // Read (and log) only what the client has room for: a stalled client holds
+                // no more than one batch, and nothing read before a withdrawal waits long.
+                let Ok(mut permits) = sender.reserve_many(WATCH_BATCH as usize).await else {
+                    return;
+                };
+                let shared = match api.refresh(&mut view) {
+                    Ok(()) => {
+                        api.share(&view, CandidateOrder::AfterChange(cursor), WATCH_BATCH)
+                            .await
+                    }
+                    Err(status) => Err(status),
+                };
+                let shared = match shared {
                     Ok(shared) => shared,
                     Err(status) => {
-                        let _ = sender.send(Err(status)).await;
+                        if let Some(permit) = permits.next() {
+                            permit.send(Err(status));
+                        }
                         return;
                     }
                 };
@@ -492,16 +530,13 @@ impl WorkforceService for WorkforceApi {
                     cursor = latest;
                     continue;
                 }
-                for (row, candidate, receipt) in shared {
+                for ((row, candidate, receipt), permit) in shared.into_iter().zip(permits) {
                     cursor = row.change_seq;
-                    let event = WatchAvailabilityResponse {
+                    permit.send(Ok(WatchAvailabilityResponse {
                         candidate: Some(candidate),
                         cursor: position::token("change", to_u64(row.change_seq)),
                         receipt: Some(receipt),
-                    };
-                    if sender.send(Ok(event)).await.is_err() {
-                        return;
-                    }
+                    }));
                 }
             }
         });

@@ -76,8 +76,8 @@ pub struct LeafFilter {
     pub outcome: Option<Outcome>,
     /// Record type.
     pub record_type: Option<String>,
-    /// Only leaves of these record keys (none at all when the list is empty).
-    pub record_keys: Option<Vec<String>>,
+    /// Only leaves of the records of the worker with this subject key (placements stored now).
+    pub subject_key: Option<String>,
 }
 
 /// A write transaction of the store, for data work and its audit leaves together.
@@ -421,6 +421,13 @@ impl Store {
         Ok(leaves)
     }
 
+    /// How many leaves the log holds, committed (the next leaf's index).
+    pub async fn log_size(&self) -> Result<u64, StoreError> {
+        const SQL: &str = "SELECT next_index FROM audit_head WHERE singleton = 1";
+        let size: i64 = on_pool!(self, pool => sqlx::query_scalar(SQL).fetch_one(pool).await?);
+        Ok(to_u64(size))
+    }
+
     /// The stored bytes of leaf `index`.
     pub async fn leaf(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         const SQL: &str = "SELECT data FROM audit_leaves WHERE leaf_index = $1";
@@ -447,9 +454,6 @@ impl Store {
         below: u64,
         limit: u32,
     ) -> Result<Vec<(u64, Vec<u8>)>, StoreError> {
-        if filter.record_keys.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(Vec::new());
-        }
         let rows: Vec<(i64, Vec<u8>)> = on_pool!(self, pool => {
             let mut query = QueryBuilder::new("SELECT leaf_index, data FROM audit_leaves WHERE leaf_index < ");
             query.push_bind(to_i64(below));
@@ -480,13 +484,11 @@ impl Store {
             if let Some(outcome) = filter.outcome {
                 query.push(" AND outcome = ").push_bind(outcome_name(outcome));
             }
-            if let Some(keys) = &filter.record_keys {
-                query.push(" AND record_key IN (");
-                let mut list = query.separated(", ");
-                for key in keys {
-                    list.push_bind(key.clone());
-                }
-                query.push(")");
+            if let Some(subject_key) = &filter.subject_key {
+                query
+                    .push(" AND record_key IN (SELECT record_key FROM placements WHERE subject_key = ")
+                    .push_bind(subject_key.clone())
+                    .push(")");
             }
             query.push(" ORDER BY leaf_index LIMIT ").push_bind(i64::from(limit));
             query.build_query_as().fetch_all(pool).await?

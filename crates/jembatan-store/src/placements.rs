@@ -527,25 +527,6 @@ impl Store {
         })
     }
 
-    /// The audit record keys of the stored placements of the worker with `subject_key`.
-    pub async fn subject_record_keys(&self, subject_key: &str) -> Result<Vec<String>, StoreError> {
-        const SQL: &str = "SELECT record_key FROM placements WHERE subject_key = $1";
-        Ok(match self {
-            Store::Sqlite(pool) => {
-                sqlx::query_scalar(SQL)
-                    .bind(subject_key)
-                    .fetch_all(pool)
-                    .await?
-            }
-            Store::Postgres(pool) => {
-                sqlx::query_scalar(SQL)
-                    .bind(subject_key)
-                    .fetch_all(pool)
-                    .await?
-            }
-        })
-    }
-
     /// The change position of the latest stored placement version, if any.
     pub async fn latest_change(&self) -> Result<Option<u64>, StoreError> {
         const SQL: &str = "SELECT MAX(change_seq) FROM placements";

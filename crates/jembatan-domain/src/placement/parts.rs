@@ -25,6 +25,20 @@ pub struct Certificate {
     pub expires_on: Option<Date>,
 }
 
+impl Certificate {
+    /// Checks a BNSP scheme code: 1 to 64 upper-case letters, digits and `.`, `/`, `-`, `_`
+    /// (the codes are matched exactly, alike on both databases).
+    pub fn check_scheme_code(code: &str) -> Result<(), String> {
+        let allowed = |c: char| {
+            c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '.' | '/' | '-' | '_')
+        };
+        if code.is_empty() || code.len() > 64 || !code.chars().all(allowed) {
+            return Err("must be 1 to 64 upper-case letters, digits and . / - _".to_owned());
+        }
+        Ok(())
+    }
+}
+
 /// A business line of the employer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sector {

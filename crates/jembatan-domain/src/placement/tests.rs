@@ -163,12 +163,17 @@ fn free_text_has_lengths_and_no_control_characters() {
 
 #[test]
 fn certificates_are_checked_one_by_one() {
-    fails("certificates[0].scheme_code", "required", |p| {
+    fails("certificates[0].scheme_code", "1 to 64", |p| {
         p.certificates[0].scheme_code.clear();
     });
     fails("certificates[0].scheme_code", "1 to 64", |p| {
         p.certificates[0].scheme_code = "S".repeat(65);
     });
+    for code in ["skm-plrt", "SKM|PLRT", "SKM PLRT", "SKM%"] {
+        fails("certificates[0].scheme_code", "upper-case", |p| {
+            p.certificates[0].scheme_code = code.to_owned();
+        });
+    }
     fails("certificates[0].scheme_name", "0 to 200", |p| {
         p.certificates[0].scheme_name = "S".repeat(201);
     });

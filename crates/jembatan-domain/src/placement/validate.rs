@@ -190,7 +190,7 @@ fn check_text(text: &str, min: usize, max: usize) -> Result<(), String> {
 fn check_certificate(certificate: &Certificate, at: &str, report: &mut Report) {
     report.check(
         format!("{at}.scheme_code"),
-        check_text(&certificate.scheme_code, 1, 64),
+        Certificate::check_scheme_code(&certificate.scheme_code),
     );
     report.check(
         format!("{at}.scheme_name"),
