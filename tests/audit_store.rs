@@ -66,7 +66,9 @@ async fn leaves_integrate_into_signed_checkpoints_with_proofs(store: Store) {
     assert_eq!(receipts[5].leaf_hash, leaf_hashes(6)[5]);
     // A transaction that rolls back leaves no leaf and no gap.
     let mut tx = store.begin().await.expect("begin");
-    tx.append_leaves(&[placement_leaf(9999)]).await.expect("append");
+    tx.append_leaves(&[placement_leaf(9999)])
+        .await
+        .expect("append");
     tx.rollback().await.expect("rollback");
     append(&store, 700, 300).await;
 

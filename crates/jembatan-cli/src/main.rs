@@ -3,14 +3,20 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod codes;
 mod connection;
+mod demo;
 mod dev;
 mod health;
 mod logging;
 mod pki;
+mod placements;
 mod policy;
+mod progress;
 mod serve;
+mod table;
 mod value_parsers;
+mod workforce;
 
 use std::process::ExitCode;
 
@@ -41,6 +47,15 @@ enum Command {
     Policy(policy::PolicyCommand),
     /// Ask the exchange whether it is serving.
     Health(health::HealthArgs),
+    /// Push placement records (KP2MI).
+    #[command(subcommand)]
+    Placements(Box<placements::PlacementsCommand>),
+    /// Ask about workers' availability: counts and consented candidates (Kemendag).
+    #[command(subcommand)]
+    Workforce(Box<workforce::WorkforceCommand>),
+    /// Fill an exchange with realistic synthetic data.
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +78,9 @@ fn main() -> ExitCode {
             Command::Audit(command) => audit::run(*command).await,
             Command::Policy(command) => policy::run(command).await,
             Command::Health(args) => health::run(args).await,
+            Command::Placements(command) => placements::run(*command).await,
+            Command::Workforce(command) => workforce::run(*command).await,
+            Command::Demo(command) => demo::run(command).await,
         }
     });
     match result {

@@ -1,0 +1,861 @@
+//! A placement as a line of a placements file, and its mapping to and from the contract's
+//! `Placement`. The format is documented in `docs/placements-file.md`.
+//!
+//! A JSON Lines record mirrors the contract's fields with snake_case keys, in human form: dates
+//! `YYYY-MM-DD`, timestamps RFC 3339, enum values as short codes (`FEMALE`), and unknown keys
+//! are refused. A CSV row is first turned into the same JSON object (lists `;`-separated,
+//! certificates `scheme_code:kkni_level:lsp_id:issued_on[:expires_on[:scheme_name]]`), so that
+//! both formats are read, and refused, by the same rules.
+//!
+//! Reading checks the form of every value; whether the record is valid (a NIK that agrees with
+//! the birth date, a known regency, …) is the exchange's to decide.
+
+use std::collections::HashSet;
+
+use jembatan_client::v1;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::codes::{Code, Day, Moment, ShortCode};
+
+/// One placement record of a file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct PlacementRecord {
+    /// KP2MI's placement id.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) placement_id: String,
+    /// KP2MI's version of the record.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub(crate) version: u64,
+    /// When KP2MI last changed the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) updated_at: Option<Moment>,
+    /// The worker's NIK.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) nik: String,
+    /// The worker's full name.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) full_name: String,
+    /// Sex.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sex: Option<Code<v1::Sex>>,
+    /// Birth date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) birth_date: Option<Day>,
+    /// Kemendagri regency or city code of origin, `PP.KK`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) origin_regency_code: String,
+    /// Highest completed education.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) education: Option<Code<v1::Education>>,
+    /// The job title as written in the placement file.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) job_title: String,
+    /// KBJI 2014 / ISCO-08 occupation code.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) occupation_code: String,
+    /// Competency certificates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) certificates: Vec<CertificateRecord>,
+    /// Languages spoken, ISO 639-1.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) languages: Vec<String>,
+    /// Destination country, ISO 3166-1 alpha-2.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) destination_country: String,
+    /// Kind of employer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) employer_type: Option<Code<v1::EmployerType>>,
+    /// The employer's business line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sector: Option<SectorRecord>,
+    /// Licence number of the placement agency.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) p3mi_id: String,
+    /// Placement scheme.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) placement_scheme: Option<Code<v1::PlacementScheme>>,
+    /// Contract start date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) contract_start: Option<Day>,
+    /// Contract end date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) contract_end: Option<Day>,
+    /// Departure date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) departure_date: Option<Day>,
+    /// Current status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<Code<v1::PlacementStatus>>,
+    /// Return date, expected or actual.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) return_date: Option<Day>,
+    /// Whether the return date is expected or actual.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) return_date_kind: Option<Code<v1::ReturnDateKind>>,
+    /// Interest in export business after return.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) business_interest: Option<BusinessInterestRecord>,
+    /// Contact details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) contact: Option<ContactRecord>,
+    /// The worker's consent to sharing with Kemendag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) consent: Option<ConsentRecord>,
+}
+
+/// A competency certificate of a file record.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct CertificateRecord {
+    /// BNSP certification scheme code.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) scheme_code: String,
+    /// Name of the scheme.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) scheme_name: String,
+    /// KKNI level, 1 to 9; absent when the scheme has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) kkni_level: Option<u32>,
+    /// The issuing LSP's licence number.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) lsp_id: String,
+    /// Date of issue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) issued_on: Option<Day>,
+    /// Date of expiry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) expires_on: Option<Day>,
+}
+
+/// The employer's business line.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct SectorRecord {
+    /// KBLI code, 5 digits.
+    pub(crate) kbli_code: String,
+    /// KBLI edition, 2020 or 2025.
+    pub(crate) kbli_version: u32,
+}
+
+/// Interest in export business.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct BusinessInterestRecord {
+    /// The worker wants to export.
+    pub(crate) wants_to_export: bool,
+    /// HS 2022 chapters of interest, 2 digits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) hs_chapters: Vec<String>,
+}
+
+/// Contact details.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ContactRecord {
+    /// Phone, E.164.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) phone: String,
+    /// E-mail address.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) email: String,
+}
+
+/// The worker's consent.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct ConsentRecord {
+    /// Purposes consented to, as codes (`BUSINESS_MATCHING`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) purposes: Vec<Code<v1::Purpose>>,
+    /// When consent was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) granted_at: Option<Moment>,
+    /// How consent was collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) method: Option<Code<v1::ConsentMethod>>,
+    /// When consent was withdrawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) withdrawn_at: Option<Moment>,
+}
+
+fn is_zero(number: &u64) -> bool {
+    *number == 0
+}
+
+/// The number of an optional enum field, 0 (unspecified) when absent.
+fn number<E: ShortCode>(code: Option<Code<E>>) -> i32 {
+    code.map_or(0, |Code(value)| value.number())
+}
+
+/// An optional enum field from its number: 0 is absent, a number this program does not know is
+/// an error naming the field.
+fn code<E: ShortCode>(field: &str, number: i32) -> Result<Option<Code<E>>, String> {
+    if number == 0 {
+        return Ok(None);
+    }
+    E::from_number(number)
+        .map(|value| Some(Code(value)))
+        .ok_or_else(|| format!("{field}: unknown {} number {number}", E::WHAT))
+}
+
+fn day(field: &str, date: Option<&v1::Date>) -> Result<Option<Day>, String> {
+    date.map(|date| Day::from_proto(date).map_err(|e| format!("{field}: {e}")))
+        .transpose()
+}
+
+fn moment(field: &str, time: Option<&prost_types::Timestamp>) -> Result<Option<Moment>, String> {
+    time.map(|time| Moment::from_proto(time).map_err(|e| format!("{field}: {e}")))
+        .transpose()
+}
+
+impl PlacementRecord {
+    /// Reads a record from a JSON value (a parsed line, or a CSV row turned into JSON). The
+    /// error names the field, e.g. `sex: unknown sex code "F", expected one of FEMALE, MALE`.
+    pub(crate) fn from_json(value: &Value) -> Result<PlacementRecord, String> {
+        if !value.is_object() {
+            return Err("not a JSON object".to_owned());
+        }
+        serde_path_to_error::deserialize(value).map_err(|error| {
+            let mut path = error.path().to_string();
+            let mut message = error.inner().to_string();
+            if message.starts_with("unknown field") {
+                // The path ends with the unknown key, which the message names; serde lists
+                // every known key after it, which is too long to help.
+                if let Some(at) = message.find(", expected") {
+                    message.truncate(at);
+                }
+                path = path
+                    .rsplit_once('.')
+                    .map_or(String::new(), |(parent, _)| parent.to_owned());
+            }
+            if path.is_empty() || path == "." {
+                message
+            } else {
+                format!("{path}: {message}")
+            }
+        })
+    }
+
+    /// The record as a JSON value, the form of a JSON Lines file.
+    pub(crate) fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The contract's `Placement`.
+    pub(crate) fn to_proto(&self) -> v1::Placement {
+        let date = |day: Option<Day>| day.map(Day::to_proto);
+        v1::Placement {
+            placement_id: self.placement_id.clone(),
+            version: self.version,
+            updated_at: self.updated_at.map(Moment::to_proto),
+            nik: self.nik.clone(),
+            full_name: self.full_name.clone(),
+            sex: number(self.sex),
+            birth_date: date(self.birth_date),
+            origin_regency_code: self.origin_regency_code.clone(),
+            education: number(self.education),
+            job_title: self.job_title.clone(),
+            occupation_code: self.occupation_code.clone(),
+            certificates: self
+                .certificates
+                .iter()
+                .map(|c| v1::CompetencyCertificate {
+                    scheme_code: c.scheme_code.clone(),
+                    scheme_name: c.scheme_name.clone(),
+                    kkni_level: c.kkni_level.unwrap_or(0),
+                    lsp_id: c.lsp_id.clone(),
+                    issued_on: date(c.issued_on),
+                    expires_on: date(c.expires_on),
+                })
+                .collect(),
+            languages: self.languages.clone(),
+            destination_country: self.destination_country.clone(),
+            employer_type: number(self.employer_type),
+            sector: self.sector.as_ref().map(|s| v1::Sector {
+                kbli_code: s.kbli_code.clone(),
+                kbli_version: s.kbli_version,
+            }),
+            p3mi_id: self.p3mi_id.clone(),
+            placement_scheme: number(self.placement_scheme),
+            contract_start: date(self.contract_start),
+            contract_end: date(self.contract_end),
+            departure_date: date(self.departure_date),
+            status: number(self.status),
+            return_date: date(self.return_date),
+            return_date_kind: number(self.return_date_kind),
+            business_interest: self
+                .business_interest
+                .as_ref()
+                .map(|b| v1::BusinessInterest {
+                    wants_to_export: b.wants_to_export,
+                    hs_chapters: b.hs_chapters.clone(),
+                }),
+            contact: self.contact.as_ref().map(|c| v1::Contact {
+                phone: c.phone.clone(),
+                email: c.email.clone(),
+            }),
+            consent: self.consent.as_ref().map(|c| v1::Consent {
+                purposes: c.purposes.iter().map(|Code(p)| p.number()).collect(),
+                granted_at: c.granted_at.map(Moment::to_proto),
+                method: number(c.method),
+                withdrawn_at: c.withdrawn_at.map(Moment::to_proto),
+            }),
+        }
+    }
+
+    /// From the contract's `Placement`; an enum number this program does not know or an
+    /// impossible date is an error naming the field.
+    pub(crate) fn from_proto(placement: &v1::Placement) -> Result<PlacementRecord, String> {
+        let certificates = placement
+            .certificates
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                Ok(CertificateRecord {
+                    scheme_code: c.scheme_code.clone(),
+                    scheme_name: c.scheme_name.clone(),
+                    kkni_level: (c.kkni_level != 0).then_some(c.kkni_level),
+                    lsp_id: c.lsp_id.clone(),
+                    issued_on: day(
+                        &format!("certificates[{i}].issued_on"),
+                        c.issued_on.as_ref(),
+                    )?,
+                    expires_on: day(
+                        &format!("certificates[{i}].expires_on"),
+                        c.expires_on.as_ref(),
+                    )?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        let consent = match &placement.consent {
+            None => None,
+            Some(c) => Some(ConsentRecord {
+                purposes: c
+                    .purposes
+                    .iter()
+                    .map(|&p| {
+                        code::<v1::Purpose>("consent.purposes", p)?
+                            .ok_or_else(|| "consent.purposes: UNSPECIFIED".to_owned())
+                    })
+                    .collect::<Result<_, String>>()?,
+                granted_at: moment("consent.granted_at", c.granted_at.as_ref())?,
+                method: code("consent.method", c.method)?,
+                withdrawn_at: moment("consent.withdrawn_at", c.withdrawn_at.as_ref())?,
+            }),
+        };
+        Ok(PlacementRecord {
+            placement_id: placement.placement_id.clone(),
+            version: placement.version,
+            updated_at: moment("updated_at", placement.updated_at.as_ref())?,
+            nik: placement.nik.clone(),
+            full_name: placement.full_name.clone(),
+            sex: code("sex", placement.sex)?,
+            birth_date: day("birth_date", placement.birth_date.as_ref())?,
+            origin_regency_code: placement.origin_regency_code.clone(),
+            education: code("education", placement.education)?,
+            job_title: placement.job_title.clone(),
+            occupation_code: placement.occupation_code.clone(),
+            certificates,
+            languages: placement.languages.clone(),
+            destination_country: placement.destination_country.clone(),
+            employer_type: code("employer_type", placement.employer_type)?,
+            sector: placement.sector.as_ref().map(|s| SectorRecord {
+                kbli_code: s.kbli_code.clone(),
+                kbli_version: s.kbli_version,
+            }),
+            p3mi_id: placement.p3mi_id.clone(),
+            placement_scheme: code("placement_scheme", placement.placement_scheme)?,
+            contract_start: day("contract_start", placement.contract_start.as_ref())?,
+            contract_end: day("contract_end", placement.contract_end.as_ref())?,
+            departure_date: day("departure_date", placement.departure_date.as_ref())?,
+            status: code("status", placement.status)?,
+            return_date: day("return_date", placement.return_date.as_ref())?,
+            return_date_kind: code("return_date_kind", placement.return_date_kind)?,
+            business_interest: placement.business_interest.as_ref().map(|b| {
+                BusinessInterestRecord {
+                    wants_to_export: b.wants_to_export,
+                    hs_chapters: b.hs_chapters.clone(),
+                }
+            }),
+            contact: placement.contact.as_ref().map(|c| ContactRecord {
+                phone: c.phone.clone(),
+                email: c.email.clone(),
+            }),
+            consent,
+        })
+    }
+}
+
+/// The columns of a placements CSV file, in their documented order.
+pub(crate) const CSV_COLUMNS: [&str; 33] = [
+    "placement_id",
+    "version",
+    "updated_at",
+    "nik",
+    "full_name",
+    "sex",
+    "birth_date",
+    "origin_regency_code",
+    "education",
+    "job_title",
+    "occupation_code",
+    "certificates",
+    "languages",
+    "destination_country",
+    "employer_type",
+    "kbli_code",
+    "kbli_version",
+    "p3mi_id",
+    "placement_scheme",
+    "contract_start",
+    "contract_end",
+    "departure_date",
+    "status",
+    "return_date",
+    "return_date_kind",
+    "wants_to_export",
+    "hs_chapters",
+    "phone",
+    "email",
+    "consent_purposes",
+    "consent_granted_at",
+    "consent_method",
+    "consent_withdrawn_at",
+];
+
+/// The layout of a CSV file: which known column each cell of a row is.
+#[derive(Debug, Clone)]
+pub(crate) struct CsvLayout {
+    columns: Vec<&'static str>,
+}
+
+impl CsvLayout {
+    /// Checks a header row: every column must be known and given once. Columns may come in any
+    /// order, and columns left out are empty.
+    pub(crate) fn from_header(header: &csv::StringRecord) -> Result<CsvLayout, String> {
+        let mut seen = HashSet::new();
+        let mut columns = Vec::with_capacity(header.len());
+        for name in header {
+            let name = name.trim();
+            let known = CSV_COLUMNS
+                .iter()
+                .find(|column| **column == name)
+                .ok_or_else(|| {
+                    format!(
+                        "unknown column {:?} in the header (columns: {})",
+                        name.chars().take(64).collect::<String>(),
+                        CSV_COLUMNS.join(",")
+                    )
+                })?;
+            if !seen.insert(*known) {
+                return Err(format!("column {known:?} appears twice in the header"));
+            }
+            columns.push(*known);
+        }
+        Ok(CsvLayout { columns })
+    }
+
+    /// The row as given: column name to cell text, for the rejected-lines file.
+    pub(crate) fn original(&self, row: &csv::StringRecord) -> Value {
+        Value::Object(
+            self.columns
+                .iter()
+                .zip(row.iter())
+                .map(|(column, cell)| ((*column).to_owned(), Value::String(cell.to_owned())))
+                .collect(),
+        )
+    }
+
+    /// The row as the JSON object a JSON Lines file would hold for it; a cell that cannot be
+    /// turned into its part of the object is an error naming the column.
+    pub(crate) fn to_json(&self, row: &csv::StringRecord) -> Result<Value, String> {
+        let mut cells = Map::new();
+        for (column, cell) in self.columns.iter().zip(row.iter()) {
+            let cell = cell.trim();
+            if !cell.is_empty() {
+                cells.insert((*column).to_owned(), Value::String(cell.to_owned()));
+            }
+        }
+        let mut take = |column: &str| match cells.remove(column) {
+            Some(Value::String(text)) => Some(text),
+            _ => None,
+        };
+        let mut record = Map::new();
+        let put = |record: &mut Map<String, Value>, key: &str, value: Value| {
+            record.insert(key.to_owned(), value);
+        };
+        for column in [
+            "placement_id",
+            "updated_at",
+            "nik",
+            "full_name",
+            "sex",
+            "birth_date",
+            "origin_regency_code",
+            "education",
+            "job_title",
+            "occupation_code",
+            "destination_country",
+            "employer_type",
+            "p3mi_id",
+            "placement_scheme",
+            "contract_start",
+            "contract_end",
+            "departure_date",
+            "status",
+            "return_date",
+            "return_date_kind",
+        ] {
+            if let Some(text) = take(column) {
+                put(&mut record, column, Value::String(text));
+            }
+        }
+        if let Some(text) = take("version") {
+            put(&mut record, "version", integer(text));
+        }
+        if let Some(text) = take("languages") {
+            put(&mut record, "languages", list(&text));
+        }
+        if let Some(text) = take("certificates") {
+            put(&mut record, "certificates", certificates(&text)?);
+        }
+        let (kbli_code, kbli_version) = (take("kbli_code"), take("kbli_version"));
+        if kbli_code.is_some() || kbli_version.is_some() {
+            let mut sector = Map::new();
+            if let Some(code) = kbli_code {
+                sector.insert("kbli_code".to_owned(), Value::String(code));
+            }
+            if let Some(version) = kbli_version {
+                sector.insert("kbli_version".to_owned(), integer(version));
+            }
+            put(&mut record, "sector", Value::Object(sector));
+        }
+        let (wants, chapters) = (take("wants_to_export"), take("hs_chapters"));
+        if wants.is_some() || chapters.is_some() {
+            let mut interest = Map::new();
+            if let Some(wants) = wants {
+                let value = match wants.to_ascii_lowercase().as_str() {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    _ => Value::String(wants),
+                };
+                interest.insert("wants_to_export".to_owned(), value);
+            }
+            if let Some(chapters) = chapters {
+                interest.insert("hs_chapters".to_owned(), list(&chapters));
+            }
+            put(&mut record, "business_interest", Value::Object(interest));
+        }
+        let (phone, email) = (take("phone"), take("email"));
+        if phone.is_some() || email.is_some() {
+            let mut contact = Map::new();
+            for (key, value) in [("phone", phone), ("email", email)] {
+                if let Some(value) = value {
+                    contact.insert(key.to_owned(), Value::String(value));
+                }
+            }
+            put(&mut record, "contact", Value::Object(contact));
+        }
+        let consent_parts = [
+            ("purposes", take("consent_purposes")),
+            ("granted_at", take("consent_granted_at")),
+            ("method", take("consent_method")),
+            ("withdrawn_at", take("consent_withdrawn_at")),
+        ];
+        if consent_parts.iter().any(|(_, value)| value.is_some()) {
+            let mut consent = Map::new();
+            for (key, value) in consent_parts {
+                if let Some(value) = value {
+                    let value = if key == "purposes" {
+                        list(&value)
+                    } else {
+                        Value::String(value)
+                    };
+                    consent.insert(key.to_owned(), value);
+                }
+            }
+            put(&mut record, "consent", Value::Object(consent));
+        }
+        debug_assert!(cells.is_empty(), "every column is mapped");
+        Ok(Value::Object(record))
+    }
+}
+
+/// An integer cell as a JSON number; anything else stays text, which the record then refuses
+/// naming the field.
+fn integer(text: String) -> Value {
+    text.parse::<u64>()
+        .map_or(Value::String(text), |n| Value::Number(n.into()))
+}
+
+/// A `;`-separated cell as a JSON list of its trimmed, non-empty items.
+fn list(text: &str) -> Value {
+    Value::Array(
+        text.split(';')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(|item| Value::String(item.to_owned()))
+            .collect(),
+    )
+}
+
+/// A certificates cell: `;`-separated
+/// `scheme_code:kkni_level:lsp_id:issued_on[:expires_on[:scheme_name]]`, where an empty
+/// kkni_level means none. The scheme name, last, may hold colons.
+fn certificates(text: &str) -> Result<Value, String> {
+    let mut out = Vec::new();
+    for (i, item) in text
+        .split(';')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .enumerate()
+    {
+        let parts: Vec<&str> = item.splitn(6, ':').map(str::trim).collect();
+        if parts.len() < 4 {
+            return Err(format!(
+                "certificates[{i}]: expected \
+                 scheme_code:kkni_level:lsp_id:issued_on[:expires_on[:scheme_name]], found {} \
+                 parts",
+                parts.len()
+            ));
+        }
+        let mut certificate = Map::new();
+        certificate.insert("scheme_code".to_owned(), Value::String(parts[0].to_owned()));
+        if !parts[1].is_empty() {
+            certificate.insert("kkni_level".to_owned(), integer(parts[1].to_owned()));
+        }
+        let texts = [
+            (2, "lsp_id"),
+            (3, "issued_on"),
+            (4, "expires_on"),
+            (5, "scheme_name"),
+        ];
+        for (at, key) in texts {
+            if let Some(part) = parts.get(at).filter(|part| !part.is_empty()) {
+                certificate.insert(key.to_owned(), Value::String((*part).to_owned()));
+            }
+        }
+        out.push(Value::Object(certificate));
+    }
+    Ok(Value::Array(out))
+}
+
+/// The record as a CSV row in [`CSV_COLUMNS`] order.
+pub(crate) fn csv_row(record: &PlacementRecord) -> Vec<String> {
+    let text = |value: &Option<Day>| value.map(|d| d.to_string()).unwrap_or_default();
+    let time = |value: &Option<Moment>| value.map(|m| m.to_string()).unwrap_or_default();
+    let code = |value: Option<&'static str>| value.unwrap_or_default().to_owned();
+    let certificates = record
+        .certificates
+        .iter()
+        .map(|c| {
+            let mut item = format!(
+                "{}:{}:{}:{}",
+                c.scheme_code,
+                c.kkni_level.map(|l| l.to_string()).unwrap_or_default(),
+                c.lsp_id,
+                text(&c.issued_on)
+            );
+            if c.expires_on.is_some() || !c.scheme_name.is_empty() {
+                item.push(':');
+                item.push_str(&text(&c.expires_on));
+            }
+            if !c.scheme_name.is_empty() {
+                item.push(':');
+                item.push_str(&c.scheme_name);
+            }
+            item
+        })
+        .collect::<Vec<_>>()
+        .join(";");
+    let interest = record.business_interest.clone().unwrap_or_default();
+    let contact = record.contact.clone().unwrap_or_default();
+    let consent = record.consent.clone().unwrap_or_default();
+    vec![
+        record.placement_id.clone(),
+        if record.version == 0 {
+            String::new()
+        } else {
+            record.version.to_string()
+        },
+        time(&record.updated_at),
+        record.nik.clone(),
+        record.full_name.clone(),
+        code(record.sex.map(|Code(v)| v.code())),
+        text(&record.birth_date),
+        record.origin_regency_code.clone(),
+        code(record.education.map(|Code(v)| v.code())),
+        record.job_title.clone(),
+        record.occupation_code.clone(),
+        certificates,
+        record.languages.join(";"),
+        record.destination_country.clone(),
+        code(record.employer_type.map(|Code(v)| v.code())),
+        record
+            .sector
+            .as_ref()
+            .map(|s| s.kbli_code.clone())
+            .unwrap_or_default(),
+        record
+            .sector
+            .as_ref()
+            .map(|s| s.kbli_version.to_string())
+            .unwrap_or_default(),
+        record.p3mi_id.clone(),
+        code(record.placement_scheme.map(|Code(v)| v.code())),
+        text(&record.contract_start),
+        text(&record.contract_end),
+        text(&record.departure_date),
+        code(record.status.map(|Code(v)| v.code())),
+        text(&record.return_date),
+        code(record.return_date_kind.map(|Code(v)| v.code())),
+        if record.business_interest.is_some() {
+            interest.wants_to_export.to_string()
+        } else {
+            String::new()
+        },
+        interest.hs_chapters.join(";"),
+        contact.phone,
+        contact.email,
+        consent
+            .purposes
+            .iter()
+            .map(|Code(p)| p.code())
+            .collect::<Vec<_>>()
+            .join(";"),
+        time(&consent.granted_at),
+        code(consent.method.map(|Code(v)| v.code())),
+        time(&consent.withdrawn_at),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record with every field set, as a JSON Lines line.
+    const FULL: &str = r#"{"placement_id":"KP2MI-2025-000123","version":3,"updated_at":"2025-06-01T08:30:00Z","nik":"3507114508990001","full_name":"Siti Aminah","sex":"FEMALE","birth_date":"1999-08-05","origin_regency_code":"35.07","education":"BACHELOR","job_title":"Caregiver","occupation_code":"5322","certificates":[{"scheme_code":"SKM-CG-3","scheme_name":"Pengasuh Lansia","kkni_level":3,"lsp_id":"BNSP-LSP-190-ID","issued_on":"2025-01-10","expires_on":"2028-01-10"}],"languages":["id","zh","en"],"destination_country":"TW","employer_type":"LEGAL_ENTITY","sector":{"kbli_code":"87301","kbli_version":2020},"p3mi_id":"P3MI-0042","placement_scheme":"P2P","contract_start":"2025-03-01","contract_end":"2027-02-28","departure_date":"2025-02-25","status":"WORKING","return_date":"2027-02-28","return_date_kind":"EXPECTED","business_interest":{"wants_to_export":true,"hs_chapters":["09","21"]},"contact":{"phone":"+6281234567890","email":"siti@example.com"},"consent":{"purposes":["BUSINESS_MATCHING","CAPACITY_BUILDING"],"granted_at":"2025-02-01T02:00:00Z","method":"ELECTRONIC","withdrawn_at":"2025-09-01T00:00:00Z"}}"#;
+
+    fn parse(line: &str) -> Result<PlacementRecord, String> {
+        let value: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+        PlacementRecord::from_json(&value)
+    }
+
+    #[test]
+    fn a_full_record_round_trips_through_the_contract() {
+        let record = parse(FULL).expect("full record");
+        let proto = record.to_proto();
+        assert_eq!(proto.sex, v1::Sex::Female as i32);
+        assert_eq!(proto.education, v1::Education::Bachelor as i32);
+        assert_eq!(
+            proto.birth_date,
+            Some(v1::Date {
+                year: 1999,
+                month: 8,
+                day: 5
+            })
+        );
+        assert_eq!(
+            proto.consent.as_ref().map(|c| c.purposes.clone()),
+            Some(vec![
+                v1::Purpose::BusinessMatching as i32,
+                v1::Purpose::CapacityBuilding as i32
+            ])
+        );
+        assert_eq!(proto.certificates[0].kkni_level, 3);
+        let back = PlacementRecord::from_proto(&proto).expect("from proto");
+        assert_eq!(back, record);
+        let expected: Value = serde_json::from_str(FULL).expect("json");
+        assert_eq!(back.to_json(), expected, "the same line again");
+    }
+
+    #[test]
+    fn a_full_record_round_trips_through_csv() {
+        let record = parse(FULL).expect("full record");
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        writer.write_record(CSV_COLUMNS).expect("header");
+        writer.write_record(csv_row(&record)).expect("row");
+        let bytes = writer.into_inner().expect("csv");
+        let mut reader = csv::Reader::from_reader(bytes.as_slice());
+        let layout = CsvLayout::from_header(reader.headers().expect("header")).expect("layout");
+        let row = reader.records().next().expect("a row").expect("row");
+        let from_csv = PlacementRecord::from_json(&layout.to_json(&row).expect("json"))
+            .expect("record from csv");
+        assert_eq!(from_csv, record);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let line = FULL.replacen("\"nik\"", "\"nomor_nik\"", 1);
+        let error = parse(&line).expect_err("unknown key");
+        assert!(error.contains("unknown field `nomor_nik`"), "{error}");
+        assert!(!error.contains("expected one of"), "{error}");
+        let line = FULL.replacen("\"phone\"", "\"mobile\"", 1);
+        let error = parse(&line).expect_err("unknown nested key");
+        assert_eq!(error, "contact: unknown field `mobile`");
+        let line = FULL.replacen("\"lsp_id\"", "\"lsp\"", 1);
+        let error = parse(&line).expect_err("unknown key in a list");
+        assert_eq!(error, "certificates[0]: unknown field `lsp`");
+        assert_eq!(parse("[1, 2]").expect_err("a list"), "not a JSON object");
+    }
+
+    #[test]
+    fn a_bad_enum_code_names_the_field_and_the_codes() {
+        let line = FULL.replacen("\"FEMALE\"", "\"F\"", 1);
+        let error = parse(&line).expect_err("bad code");
+        assert!(error.starts_with("sex: "), "{error}");
+        assert!(error.contains("FEMALE, MALE"), "{error}");
+        let line = FULL.replacen("\"CAPACITY_BUILDING\"", "\"TRAINING\"", 1);
+        let error = parse(&line).expect_err("bad purpose");
+        assert!(error.starts_with("consent.purposes[1]: "), "{error}");
+        let line = FULL.replacen("\"WORKING\"", "\"PLACEMENT_STATUS_WORKING\"", 1);
+        assert!(parse(&line).expect_err("prefixed").starts_with("status: "));
+    }
+
+    #[test]
+    fn a_bad_date_names_the_field() {
+        let line = FULL.replacen("1999-08-05", "05-08-1999", 1);
+        let error = parse(&line).expect_err("bad date");
+        assert!(error.starts_with("birth_date: "), "{error}");
+        assert!(error.contains("YYYY-MM-DD"), "{error}");
+        let line = FULL.replacen("2025-01-10", "2025-02-30", 1);
+        let error = parse(&line).expect_err("impossible date");
+        assert!(error.starts_with("certificates[0].issued_on: "), "{error}");
+        let line = FULL.replacen("2025-06-01T08:30:00Z", "2025-06-01", 1);
+        let error = parse(&line).expect_err("bad time");
+        assert!(error.starts_with("updated_at: "), "{error}");
+    }
+
+    #[test]
+    fn fields_left_out_are_left_to_the_exchange_to_judge() {
+        let record = parse(r#"{"placement_id":"X-1"}"#).expect("sparse record");
+        let proto = record.to_proto();
+        assert_eq!(proto.sex, 0);
+        assert_eq!(proto.birth_date, None);
+        assert_eq!(proto.consent, None);
+    }
+
+    #[test]
+    fn a_csv_header_with_an_unknown_or_repeated_column_is_refused() {
+        let header = csv::StringRecord::from(vec!["placement_id", "nik", "gender"]);
+        let error = CsvLayout::from_header(&header).expect_err("unknown column");
+        assert!(error.contains("\"gender\""), "{error}");
+        let header = csv::StringRecord::from(vec!["nik", "nik"]);
+        assert!(CsvLayout::from_header(&header).is_err());
+    }
+
+    #[test]
+    fn csv_cells_that_do_not_fit_are_named() {
+        let header = csv::StringRecord::from(vec!["placement_id", "version", "certificates"]);
+        let layout = CsvLayout::from_header(&header).expect("layout");
+        let row = csv::StringRecord::from(vec!["X-1", "three", ""]);
+        let error = PlacementRecord::from_json(&layout.to_json(&row).expect("json"))
+            .expect_err("bad version");
+        assert!(error.starts_with("version: "), "{error}");
+        let row = csv::StringRecord::from(vec!["X-1", "1", "SKM-CG-3:3"]);
+        let error = layout.to_json(&row).expect_err("bad certificate");
+        assert!(error.starts_with("certificates[0]: "), "{error}");
+    }
+}
