@@ -30,11 +30,6 @@ use crate::policy_layer::CallContext;
 use crate::position;
 use crate::witnesses::Witnesses;
 
-/// Largest page of ListEntries.
-const MAX_PAGE: u32 = 1000;
-/// Page of ListEntries when the caller asks for none.
-const DEFAULT_PAGE: u32 = 100;
-
 /// The AuditService over the store.
 #[derive(Debug, Clone)]
 pub(crate) struct AuditApi {
@@ -136,6 +131,28 @@ impl AuditApi {
         Ok((data, entry))
     }
 
+    /// One page of leaves matching `filter` after index `after`, and the token of the next page
+    /// (empty on the last).
+    async fn leaves_page(
+        &self,
+        filter: &LeafFilter,
+        after: Option<u64>,
+        page_size: u32,
+    ) -> Result<(Vec<(u64, Vec<u8>)>, String), Status> {
+        let rows = self
+            .store
+            .list_leaves(filter, after, u64::MAX, page_size)
+            .await
+            .map_err(store_status)?;
+        let next_page_token = match rows.last() {
+            Some((index, _)) if rows.len() == page_size as usize => {
+                position::token("after", *index)
+            }
+            _ => String::new(),
+        };
+        Ok((rows, next_page_token))
+    }
+
     /// Agencies prove only their own leaves; auditors any.
     fn may_prove(&self, principal: &Principal, index: u64, leaf: &LeafEntry) -> Result<(), Status> {
         let PrincipalKind::Agency { agency, .. } = principal.kind() else {
@@ -160,15 +177,7 @@ impl AuditService for AuditApi {
     ) -> Result<Response<ListEntriesResponse>, Status> {
         self.reader(&request)?;
         let r = request.into_inner();
-        let page_size = match r.page_size {
-            0 => DEFAULT_PAGE,
-            n if n > MAX_PAGE => {
-                return Err(Status::invalid_argument(format!(
-                    "page_size {n} is above {MAX_PAGE}"
-                )));
-            }
-            n => n,
-        };
+        let page_size = position::page_size(r.page_size)?;
         let after = match (
             position::parse("page_token", "after", &r.page_token)?,
             r.from_index.checked_sub(1),
@@ -208,17 +217,7 @@ impl AuditService for AuditApi {
             record_type: non_empty(r.record_type),
             subject_key: None,
         };
-        let rows = self
-            .store
-            .list_leaves(&filter, after, u64::MAX, page_size)
-            .await
-            .map_err(store_status)?;
-        let next_page_token = match rows.last() {
-            Some((index, _)) if rows.len() == page_size as usize => {
-                position::token("after", *index)
-            }
-            _ => String::new(),
-        };
+        let (rows, next_page_token) = self.leaves_page(&filter, after, page_size).await?;
         let entries = rows
             .iter()
             .map(|(index, data)| entry_message(*index, data))
@@ -322,15 +321,7 @@ impl AuditService for AuditApi {
         let r = request.into_inner();
         let nik = jembatan_domain::Nik::parse(&r.nik)
             .map_err(|reason| Status::invalid_argument(format!("nik: {reason}")))?;
-        let page_size = match r.page_size {
-            0 => DEFAULT_PAGE,
-            n if n > MAX_PAGE => {
-                return Err(Status::invalid_argument(format!(
-                    "page_size {n} is above {MAX_PAGE}"
-                )));
-            }
-            n => n,
-        };
+        let page_size = position::page_size(r.page_size)?;
         let subject_key = self.personal_data_key.subject_key(nik.as_str());
         // The lookup is itself a processing of the worker's data: logged under the worker's
         // first record, so that it shows in the history it answers.
@@ -365,17 +356,7 @@ impl AuditService for AuditApi {
             ..LeafFilter::default()
         };
         let after = position::parse("page_token", "after", &r.page_token)?;
-        let rows = self
-            .store
-            .list_leaves(&filter, after, u64::MAX, page_size)
-            .await
-            .map_err(store_status)?;
-        let next_page_token = match rows.last() {
-            Some((index, _)) if rows.len() == page_size as usize => {
-                position::token("after", *index)
-            }
-            _ => String::new(),
-        };
+        let (rows, next_page_token) = self.leaves_page(&filter, after, page_size).await?;
         let accesses = rows
             .iter()
             .map(|(index, data)| {

@@ -22,7 +22,7 @@ use jembatan_proto::v1::{
     StreamPlacementsRequest, StreamPlacementsResponse, WithdrawConsentRequest,
     WithdrawConsentResponse, placement_service_server::PlacementService,
 };
-use jembatan_store::{PlacementRecord, Store, StoreTx, StoredVersion};
+use jembatan_store::{PlacementRecord, Store, StoreTx, StoredVersion, SubjectPlacement};
 use prost::Message;
 use time::OffsetDateTime;
 use tonic::{Code, Request, Response, Status, Streaming};
@@ -285,6 +285,28 @@ impl PlacementApi {
         }
     }
 
+    /// A write transaction holding the log, and the worker's stored placements (at least one;
+    /// else NOT_FOUND saying `nothing_done`).
+    async fn subject_records(
+        &self,
+        subject_key: &str,
+        nothing_done: &str,
+    ) -> Result<(StoreTx, Vec<SubjectPlacement>), Status> {
+        let mut tx = self.store.begin().await.map_err(data_store_status)?;
+        tx.lock_log().await.map_err(data_store_status)?;
+        let placements = tx
+            .subject_placements(subject_key)
+            .await
+            .map_err(data_store_status)?;
+        if placements.is_empty() {
+            let _ = tx.rollback().await;
+            return Err(Status::not_found(format!(
+                "no placement of this worker is stored; {nothing_done}"
+            )));
+        }
+        Ok((tx, placements))
+    }
+
     /// The worker's subject key from a request's `nik`, or INVALID_ARGUMENT naming the field.
     fn subject_key(&self, nik: &str) -> Result<String, Status> {
         let nik = jembatan_domain::Nik::parse(nik).map_err(|reason| {
@@ -359,12 +381,6 @@ pub(crate) fn date_text(date: time::Date) -> String {
 /// Lower-case hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Ends a transaction that found nothing to do.
-async fn nothing_found(tx: StoreTx, what: &str) -> Status {
-    let _ = tx.rollback().await;
-    Status::not_found(format!("no placement of this worker is stored; {what}"))
 }
 
 #[tonic::async_trait]
@@ -451,16 +467,10 @@ impl PlacementService for PlacementApi {
                 }
             }
         }
-        let mut tx = self.store.begin().await.map_err(data_store_status)?;
-        tx.lock_log().await.map_err(data_store_status)?;
-        let placements = tx
-            .subject_placements(&subject_key)
-            .await
-            .map_err(data_store_status)?;
-        let Some(first) = placements.first() else {
-            return Err(nothing_found(tx, "no consent changed").await);
-        };
-        let leaf = caller.leaf("consent", &first.record_key, &[], String::new());
+        let (mut tx, placements) = self
+            .subject_records(&subject_key, "no consent changed")
+            .await?;
+        let leaf = caller.leaf("consent", &placements[0].record_key, &[], String::new());
         let mut changed = 0u32;
         let mut remaining_all: Vec<String> = Vec::new();
         for placement in &placements {
@@ -523,16 +533,10 @@ impl PlacementService for PlacementApi {
                 }],
             ));
         }
-        let mut tx = self.store.begin().await.map_err(data_store_status)?;
-        tx.lock_log().await.map_err(data_store_status)?;
-        let placements = tx
-            .subject_placements(&subject_key)
-            .await
-            .map_err(data_store_status)?;
-        let Some(first) = placements.first() else {
-            return Err(nothing_found(tx, "nothing was erased").await);
-        };
-        let leaf = caller.leaf("erasure", &first.record_key, &[], String::new());
+        let (mut tx, placements) = self
+            .subject_records(&subject_key, "nothing was erased")
+            .await?;
+        let leaf = caller.leaf("erasure", &placements[0].record_key, &[], String::new());
         let erased = tx
             .erase_subject(&subject_key)
             .await

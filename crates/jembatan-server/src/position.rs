@@ -1,6 +1,7 @@
-//! Opaque positions handed to callers, page tokens and watch cursors: `<kind>:<n>` in base64url.
-//! A token of another kind, or not of this exchange's making, is INVALID_ARGUMENT naming the
-//! field; a well-formed one only moves the caller within what it may read anyway.
+//! Paging: page sizes, and the opaque positions handed to callers (page tokens and watch
+//! cursors, `<kind>:<n>` in base64url). A token of another kind, or not of this exchange's
+//! making, is INVALID_ARGUMENT naming the field; a well-formed one only moves the caller within
+//! what it may read anyway.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,6 +9,30 @@ use jembatan_proto::v1::FieldViolation;
 use tonic::Status;
 
 use crate::placement_service::bad_request;
+
+/// Largest page of any listing.
+const MAX_PAGE: u32 = 1000;
+/// Page of a listing when the caller asks for none.
+const DEFAULT_PAGE: u32 = 100;
+
+/// The page size a caller asked for as `page_size`: 0 means the default, more than the
+/// largest is INVALID_ARGUMENT.
+pub(crate) fn page_size(requested: u32) -> Result<u32, Status> {
+    match requested {
+        0 => Ok(DEFAULT_PAGE),
+        n if n > MAX_PAGE => {
+            let description = format!("{n} is above {MAX_PAGE}");
+            Err(bad_request(
+                &format!("page_size: {description}"),
+                vec![FieldViolation {
+                    field: "page_size".into(),
+                    description,
+                }],
+            ))
+        }
+        n => Ok(n),
+    }
+}
 
 /// A token for position `value` of `kind` (`after`, `change`).
 pub(crate) fn token(kind: &str, value: u64) -> String {
@@ -66,6 +91,19 @@ mod tests {
         let status = parse("resume_cursor", "change", "x").expect_err("refused");
         assert!(
             status.message().starts_with("resume_cursor: "),
+            "{}",
+            status.message()
+        );
+    }
+
+    #[test]
+    fn page_sizes_default_and_are_bounded() {
+        assert_eq!(page_size(0).expect("default"), DEFAULT_PAGE);
+        assert_eq!(page_size(7).expect("given"), 7);
+        assert_eq!(page_size(MAX_PAGE).expect("largest"), MAX_PAGE);
+        let status = page_size(MAX_PAGE + 1).expect_err("too large");
+        assert!(
+            status.message().starts_with("page_size: "),
             "{}",
             status.message()
         );

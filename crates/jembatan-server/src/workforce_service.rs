@@ -33,10 +33,6 @@ use crate::placement_service::{bad_request, date_text};
 use crate::position;
 use crate::suppression::{Cell, suppress};
 
-/// Largest ListCandidates page.
-const MAX_PAGE: u32 = 1000;
-/// ListCandidates page when the caller asks for none.
-const DEFAULT_PAGE: u32 = 100;
 /// Most values in one list of a filter.
 const MAX_FILTER_VALUES: usize = 100;
 /// Most group-by dimensions.
@@ -432,20 +428,7 @@ impl WorkforceService for WorkforceApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let view = self.view(caller, request.filter.as_ref())?;
-        let page_size = match request.page_size {
-            0 => DEFAULT_PAGE,
-            n if n > MAX_PAGE => {
-                let description = format!("{n} is above {MAX_PAGE}");
-                return Err(bad_request(
-                    &format!("page_size: {description}"),
-                    vec![FieldViolation {
-                        field: "page_size".into(),
-                        description,
-                    }],
-                ));
-            }
-            n => n,
-        };
+        let page_size = position::page_size(request.page_size)?;
         let after = position::parse("page_token", "after", &request.page_token)?.unwrap_or(0);
         let mut shared = self
             .share(&view, CandidateOrder::AfterId(to_i64(after)), page_size)
