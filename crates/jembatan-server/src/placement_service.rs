@@ -32,7 +32,7 @@ use crate::caller::{Caller, data_store_status, random_bytes, receipt};
 use crate::placement_input::placement_from_proto;
 
 /// Most records in one message.
-pub(crate) const MAX_BATCH: usize = 1000;
+const MAX_BATCH: usize = 1000;
 
 /// Most rejected records a stream's summary lists; its totals count them all.
 const MAX_STREAM_REJECTED: usize = 1000;
@@ -379,7 +379,7 @@ pub(crate) fn date_text(date: time::Date) -> String {
 }
 
 /// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
