@@ -25,6 +25,9 @@ pub use placements::{
     StoredVersion, SubjectPlacement,
 };
 
+/// KiB of page cache per SQLite connection.
+const SQLITE_CACHE_KIB: u32 = 16 * 1024;
+
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -94,7 +97,10 @@ impl Store {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
-                    .busy_timeout(options.acquire_timeout);
+                    .busy_timeout(options.acquire_timeout)
+                    // Keep the indexes' hot pages cached: random keys (leaf hashes, subject
+                    // keys) touch pages all over their indexes.
+                    .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"));
                 let pool = pool_options(options)
                     .connect_with(connect)
                     .await

@@ -5,8 +5,9 @@ CREATE TABLE placements (
     id                  INTEGER PRIMARY KEY,
     placement_id        TEXT NOT NULL UNIQUE,
     subject_key         TEXT NOT NULL,
-    -- The record's pseudonymous key in the audit log; random, so erasing the row unlinks it.
-    record_key          TEXT NOT NULL UNIQUE,
+    -- The record's pseudonymous key in the audit log; random (128 bits), so erasing the row
+    -- unlinks it. Never looked up here, so not indexed.
+    record_key          TEXT NOT NULL,
     -- Salt of the record's digests in the audit log; erased with the row.
     salt                BLOB NOT NULL,
     -- Salted SHA-256 of the record as last pushed: an identical re-push changes nothing.
