@@ -629,6 +629,21 @@ async fn withdrawal_and_erasure_remove_a_worker_from_later_answers(pki: &TestPki
             .field,
         "nik"
     );
+
+    // A stale sync cannot bring erased data back; a record changed after the erasure can.
+    let again = push(&kp2mi, vec![placement(1)]).await;
+    assert_eq!(again.results[0].outcome(), RecordOutcome::Rejected);
+    assert_eq!(
+        again.results[0].violations[0].field,
+        "placements[0].updated_at"
+    );
+    let mut registered_again = placement(1);
+    registered_again.updated_at = Some(prost_types::Timestamp {
+        seconds: time::OffsetDateTime::now_utc().unix_timestamp() + 1,
+        nanos: 0,
+    });
+    let again = push(&kp2mi, vec![registered_again]).await;
+    assert_eq!(again.results[0].outcome(), RecordOutcome::Stored);
     exchange.stop().await;
 }
 

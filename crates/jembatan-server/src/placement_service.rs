@@ -123,11 +123,19 @@ impl PlacementApi {
             .into_iter()
             .map(|v| (v.placement_id.clone(), v))
             .collect();
+        let subject_keys: Vec<String> = valid
+            .iter()
+            .map(|r| self.key.subject_key(r.placement.nik.as_str()))
+            .collect();
+        let erasures = tx
+            .erasures(&subject_keys)
+            .await
+            .map_err(data_store_status)?;
 
         let mut leaves = Vec::with_capacity(valid.len());
         let mut logged = Vec::with_capacity(valid.len());
         let mut writes: Vec<(usize, PlacementRecord)> = Vec::new();
-        for record in &valid {
+        for (position, record) in valid.iter().enumerate() {
             let index = first_index + record.index as u64;
             let p = &record.placement;
             let (salt, record_key) = match stored.get(&p.placement_id) {
@@ -137,33 +145,53 @@ impl PlacementApi {
             let digest = record_digest(&salt, &record.message.encode_to_vec());
             let updated_at = p.updated_at.map(timestamp).unwrap_or_default();
             let version = i64::try_from(p.version).unwrap_or(i64::MAX); // checked above
+            let subject_key = &subject_keys[position];
             let outcome = match stored.get(&p.placement_id) {
-                None => RecordOutcome::Stored,
+                None => Ok(RecordOutcome::Stored),
                 Some(old) => {
                     match (version, updated_at.as_str()).cmp(&(old.version, &old.updated_at)) {
-                        std::cmp::Ordering::Greater => RecordOutcome::Stored,
-                        std::cmp::Ordering::Less => RecordOutcome::Stale,
+                        std::cmp::Ordering::Greater => Ok(RecordOutcome::Stored),
+                        std::cmp::Ordering::Less => Ok(RecordOutcome::Stale),
                         std::cmp::Ordering::Equal if old.digest == digest.as_bytes() => {
-                            RecordOutcome::Unchanged
+                            Ok(RecordOutcome::Unchanged)
                         }
-                        std::cmp::Ordering::Equal => {
-                            let conflict = vec![FieldViolation {
-                                field: format!("placements[{index}].version"),
-                                description: "this version and update time are stored with \
-                                              other content; send a higher version"
-                                    .into(),
-                            }];
-                            if all_or_nothing {
-                                let _ = tx.rollback().await;
-                                return Err(bad_request(
-                                    "a record conflicts with the stored version; nothing was stored",
-                                    conflict,
-                                ));
-                            }
-                            results[record.index] = Some(rejected(index, record.message, conflict));
-                            continue;
-                        }
+                        std::cmp::Ordering::Equal => Err(FieldViolation {
+                            field: format!("placements[{index}].version"),
+                            description: "this version and update time are stored with other \
+                                          content; send a higher version"
+                                .into(),
+                        }),
                     }
+                }
+            };
+            let erased_after = erasures
+                .get(subject_key)
+                .filter(|erased_at| updated_at.as_str() <= erased_at.as_str());
+            let outcome = match (outcome, erased_after) {
+                (Ok(RecordOutcome::Stored), Some(erased_at)) => Err(FieldViolation {
+                    field: format!("placements[{index}].updated_at"),
+                    description: format!(
+                        "the worker's personal data was erased at {erased_at}; only a record \
+                         updated after that is accepted"
+                    ),
+                }),
+                (outcome, _) => outcome,
+            };
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(violation) if all_or_nothing => {
+                    let _ = tx.rollback().await;
+                    return Err(bad_request(
+                        &format!(
+                            "{}: {}; nothing was stored",
+                            violation.field, violation.description
+                        ),
+                        vec![violation],
+                    ));
+                }
+                Err(violation) => {
+                    results[record.index] = Some(rejected(index, record.message, vec![violation]));
+                    continue;
                 }
             };
             let keep_contact = p.consent.covers(Purpose::BusinessMatching);
@@ -188,7 +216,17 @@ impl PlacementApi {
                 );
                 writes.push((
                     leaves.len() - 1,
-                    self.record(record, record_key, salt, digest, updated_at, keep_contact),
+                    record_to_store(
+                        record,
+                        Kept {
+                            subject_key: subject_key.clone(),
+                            record_key,
+                            salt,
+                            digest,
+                            updated_at,
+                            keep_contact,
+                        },
+                    ),
                 ));
             }
         }
@@ -216,73 +254,6 @@ impl PlacementApi {
             });
         }
         Ok(results.into_iter().flatten().collect())
-    }
-
-    /// What is stored of a valid record.
-    fn record(
-        &self,
-        record: &Incoming<'_>,
-        record_key: String,
-        salt: Vec<u8>,
-        digest: String,
-        updated_at: String,
-        keep_contact: bool,
-    ) -> PlacementRecord {
-        let p = &record.placement;
-        let m = record.message;
-        let profile = v1::Candidate {
-            pseudonym: String::new(),
-            sex: m.sex,
-            birth_year: p.birth_date.year(),
-            origin_regency_code: p.origin_regency.code().to_owned(),
-            education: m.education,
-            occupation_code: p.occupation.code().to_owned(),
-            job_title: p.job_title.clone(),
-            certificates: m.certificates.clone(),
-            languages: p.languages.iter().map(|l| l.code().to_owned()).collect(),
-            destination_countries: vec![p.destination_country.code().to_owned()],
-            status: m.status,
-            return_date: p.return_date.map(|_| m.return_date.unwrap_or_default()),
-            return_date_kind: if p.return_date.is_some() {
-                m.return_date_kind
-            } else {
-                0
-            },
-            business_interest: m.business_interest.clone(),
-            full_name: String::new(),
-            contact: None,
-        };
-        let contact = p.contact.as_ref().filter(|_| keep_contact);
-        PlacementRecord {
-            placement_id: p.placement_id.clone(),
-            subject_key: self.key.subject_key(p.nik.as_str()),
-            record_key,
-            salt,
-            digest: digest.into_bytes(),
-            version: p.version,
-            updated_at,
-            profile: profile.encode_to_vec(),
-            sex: p.sex.code().to_owned(),
-            origin_province: p.origin_regency.province().to_owned(),
-            origin_regency: p.origin_regency.code().to_owned(),
-            occupation_code: p.occupation.code().to_owned(),
-            destination_country: p.destination_country.code().to_owned(),
-            status: p.status.code().to_owned(),
-            return_date: p.return_date.map(|(date, _)| date_text(date)),
-            wants_to_export: p.business_interest.wants_to_export,
-            certificate_schemes: p
-                .certificates
-                .iter()
-                .map(|c| c.scheme_code.clone())
-                .collect(),
-            languages: p.languages.iter().map(|l| l.code().to_owned()).collect(),
-            hs_chapters: p.business_interest.hs_chapters.clone(),
-            consent_purposes: consented(p),
-            full_name: keep_contact.then(|| p.full_name.clone()),
-            phone: contact.and_then(|c| c.phone.clone()),
-            email: contact.and_then(|c| c.email.clone()),
-            change_seq: 0,
-        }
     }
 
     /// A write transaction holding the log, and the worker's stored placements (at least one;
@@ -319,6 +290,83 @@ impl PlacementApi {
             )
         })?;
         Ok(self.key.subject_key(nik.as_str()))
+    }
+}
+
+/// What is stored of a valid record, besides its own fields.
+struct Kept {
+    subject_key: String,
+    record_key: String,
+    salt: Vec<u8>,
+    digest: String,
+    updated_at: String,
+    keep_contact: bool,
+}
+
+/// What is stored of a valid record.
+fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRecord {
+    let Kept {
+        subject_key,
+        record_key,
+        salt,
+        digest,
+        updated_at,
+        keep_contact,
+    } = kept;
+    let p = &record.placement;
+    let m = record.message;
+    let profile = v1::Candidate {
+        pseudonym: String::new(),
+        sex: m.sex,
+        birth_year: p.birth_date.year(),
+        origin_regency_code: p.origin_regency.code().to_owned(),
+        education: m.education,
+        occupation_code: p.occupation.code().to_owned(),
+        job_title: p.job_title.clone(),
+        certificates: m.certificates.clone(),
+        languages: p.languages.iter().map(|l| l.code().to_owned()).collect(),
+        destination_countries: vec![p.destination_country.code().to_owned()],
+        status: m.status,
+        return_date: p.return_date.map(|_| m.return_date.unwrap_or_default()),
+        return_date_kind: if p.return_date.is_some() {
+            m.return_date_kind
+        } else {
+            0
+        },
+        business_interest: m.business_interest.clone(),
+        full_name: String::new(),
+        contact: None,
+    };
+    let contact = p.contact.as_ref().filter(|_| keep_contact);
+    PlacementRecord {
+        placement_id: p.placement_id.clone(),
+        subject_key,
+        record_key,
+        salt,
+        digest: digest.into_bytes(),
+        version: p.version,
+        updated_at,
+        profile: profile.encode_to_vec(),
+        sex: p.sex.code().to_owned(),
+        origin_province: p.origin_regency.province().to_owned(),
+        origin_regency: p.origin_regency.code().to_owned(),
+        occupation_code: p.occupation.code().to_owned(),
+        destination_country: p.destination_country.code().to_owned(),
+        status: p.status.code().to_owned(),
+        return_date: p.return_date.map(|(date, _)| date_text(date)),
+        wants_to_export: p.business_interest.wants_to_export,
+        certificate_schemes: p
+            .certificates
+            .iter()
+            .map(|c| c.scheme_code.clone())
+            .collect(),
+        languages: p.languages.iter().map(|l| l.code().to_owned()).collect(),
+        hs_chapters: p.business_interest.hs_chapters.clone(),
+        consent_purposes: consented(p),
+        full_name: keep_contact.then(|| p.full_name.clone()),
+        phone: contact.and_then(|c| c.phone.clone()),
+        email: contact.and_then(|c| c.email.clone()),
+        change_seq: 0,
     }
 }
 
@@ -538,7 +586,7 @@ impl PlacementService for PlacementApi {
             .await?;
         let leaf = caller.leaf("erasure", &placements[0].record_key, &[], String::new());
         let erased = tx
-            .erase_subject(&subject_key)
+            .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()))
             .await
             .map_err(data_store_status)?;
         let receipts = tx

@@ -7,12 +7,14 @@
 //! Multi-valued codes are stored as `|a|b|` and matched with `LIKE '%|a|%'` (escaped), alike on
 //! both engines.
 
+use std::collections::HashMap;
+
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::audit::{StoreTx, to_i64, to_u64};
 use crate::{Store, StoreError};
 
-/// Rows per multi-row INSERT (27 columns each: below SQLite's 32,766 bound parameters).
+/// Rows per multi-row statement (24 columns each: below SQLite's 32,766 bound parameters).
 const UPSERT_CHUNK: usize = 500;
 
 /// One placement as written.
@@ -439,14 +441,49 @@ impl StoreTx {
         Ok(())
     }
 
-    /// Deletes every placement of the worker with `subject_key`, salts included; returns how
-    /// many.
-    pub async fn erase_subject(&mut self, subject_key: &str) -> Result<u64, StoreError> {
-        const SQL: &str = "DELETE FROM placements WHERE subject_key = $1";
-        let result = on_tx!(self, conn => {
-            sqlx::query(SQL).bind(subject_key).execute(&mut **conn).await?.rows_affected()
+    /// Deletes every placement of the worker with `subject_key`, salts included, and remembers
+    /// the erasure at `erased_at` (RFC 3339 UTC); returns how many placements were deleted.
+    pub async fn erase_subject(
+        &mut self,
+        subject_key: &str,
+        erased_at: &str,
+    ) -> Result<u64, StoreError> {
+        const DELETE: &str = "DELETE FROM placements WHERE subject_key = $1";
+        const REMEMBER: &str = "INSERT INTO erased_subjects (subject_key, erased_at) \
+                                VALUES ($1, $2) ON CONFLICT (subject_key) \
+                                DO UPDATE SET erased_at = excluded.erased_at";
+        let deleted = on_tx!(self, conn => {
+            sqlx::query(REMEMBER)
+                .bind(subject_key)
+                .bind(erased_at)
+                .execute(&mut **conn)
+                .await?;
+            sqlx::query(DELETE).bind(subject_key).execute(&mut **conn).await?.rows_affected()
         });
-        Ok(result)
+        Ok(deleted)
+    }
+
+    /// When the data of each worker among `subject_keys` was last erased, for those erased.
+    pub async fn erasures(
+        &mut self,
+        subject_keys: &[String],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in subject_keys.chunks(UPSERT_CHUNK) {
+            let rows: Vec<(String, String)> = on_tx!(self, conn => {
+                let mut query = QueryBuilder::new(
+                    "SELECT subject_key, erased_at FROM erased_subjects WHERE subject_key IN (",
+                );
+                let mut list = query.separated(", ");
+                for key in chunk {
+                    list.push_bind(key.clone());
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(&mut **conn).await?
+            });
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     /// Up to `limit` placements matching `filter`, from `order`.

@@ -41,3 +41,11 @@ CREATE INDEX placements_change ON placements (change_seq);
 CREATE INDEX placements_occupation ON placements (occupation_code, origin_province);
 CREATE INDEX placements_province ON placements (origin_province, occupation_code);
 CREATE INDEX placements_return ON placements (return_date);
+
+-- Workers whose personal data KP2MI had erased, and when: a record of theirs last changed before
+-- the erasure is refused, so that a stale sync cannot bring the data back. Only the subject key
+-- (a keyed hash) and the time are kept.
+CREATE TABLE erased_subjects (
+    subject_key TEXT PRIMARY KEY,
+    erased_at   TEXT NOT NULL
+);
