@@ -644,6 +644,43 @@ async fn withdrawal_and_erasure_remove_a_worker_from_later_answers(pki: &TestPki
     });
     let again = push(&kp2mi, vec![registered_again]).await;
     assert_eq!(again.results[0].outcome(), RecordOutcome::Stored);
+
+    // A stale sync cannot restore a withdrawn purpose either; consent given again can.
+    let business_matching = |kemendag: jembatan_client::Client| async move {
+        candidates(
+            &kemendag,
+            Purpose::BusinessMatching,
+            AvailabilityFilter::default(),
+        )
+        .await
+        .len()
+    };
+    let before = business_matching(kemendag.clone()).await;
+    let mut stale_consent = placement(0);
+    stale_consent.version = 2;
+    assert_eq!(
+        push(&kp2mi, vec![stale_consent.clone()]).await.results[0].outcome(),
+        RecordOutcome::Stored
+    );
+    assert_eq!(
+        business_matching(kemendag.clone()).await,
+        before,
+        "still withdrawn"
+    );
+    let mut consents_again = stale_consent;
+    consents_again.version = 3;
+    if let Some(consent) = consents_again.consent.as_mut() {
+        consent.granted_at = Some(prost_types::Timestamp {
+            seconds: time::OffsetDateTime::now_utc().unix_timestamp() + 1,
+            nanos: 0,
+        });
+    }
+    push(&kp2mi, vec![consents_again]).await;
+    assert_eq!(
+        business_matching(kemendag.clone()).await,
+        before + 1,
+        "consented again"
+    );
     exchange.stop().await;
 }
 

@@ -131,6 +131,10 @@ impl PlacementApi {
             .erasures(&subject_keys)
             .await
             .map_err(data_store_status)?;
+        let withdrawals = tx
+            .withdrawals(&subject_keys)
+            .await
+            .map_err(data_store_status)?;
 
         let mut leaves = Vec::with_capacity(valid.len());
         let mut logged = Vec::with_capacity(valid.len());
@@ -194,7 +198,10 @@ impl PlacementApi {
                     continue;
                 }
             };
-            let keep_contact = p.consent.covers(Purpose::BusinessMatching);
+            let consent_purposes = consented(p, withdrawals.get(subject_key));
+            let keep_contact = consent_purposes
+                .iter()
+                .any(|code| code == Purpose::BusinessMatching.code());
             let classes: &[DataClass] = if keep_contact {
                 &[DataClass::Profile, DataClass::Contact]
             } else {
@@ -224,6 +231,7 @@ impl PlacementApi {
                             salt,
                             digest,
                             updated_at,
+                            consent_purposes,
                             keep_contact,
                         },
                     ),
@@ -300,6 +308,7 @@ struct Kept {
     salt: Vec<u8>,
     digest: String,
     updated_at: String,
+    consent_purposes: Vec<String>,
     keep_contact: bool,
 }
 
@@ -311,6 +320,7 @@ fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRecord {
         salt,
         digest,
         updated_at,
+        consent_purposes,
         keep_contact,
     } = kept;
     let p = &record.placement;
@@ -362,7 +372,7 @@ fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRecord {
             .collect(),
         languages: p.languages.iter().map(|l| l.code().to_owned()).collect(),
         hs_chapters: p.business_interest.hs_chapters.clone(),
-        consent_purposes: consented(p),
+        consent_purposes,
         full_name: keep_contact.then(|| p.full_name.clone()),
         phone: contact.and_then(|c| c.phone.clone()),
         email: contact.and_then(|c| c.email.clone()),
@@ -370,15 +380,45 @@ fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRecord {
     }
 }
 
-/// The purpose codes a record's consent covers now.
-fn consented(p: &Placement) -> Vec<String> {
+/// The time of a withdrawal as given: not in the future (5 minutes of clock skew allowed).
+fn withdrawal_time(t: &prost_types::Timestamp) -> Result<String, Status> {
+    let invalid = |description: &str| {
+        bad_request(
+            &format!("withdrawn_at: {description}"),
+            vec![FieldViolation {
+                field: "withdrawn_at".into(),
+                description: description.to_owned(),
+            }],
+        )
+    };
+    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+    let at =
+        OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid("is out of range"))?;
+    if at > OffsetDateTime::now_utc() + jembatan_domain::placement::CLOCK_SKEW {
+        return Err(invalid("is in the future"));
+    }
+    Ok(timestamp(at))
+}
+
+/// The purpose codes a record's consent covers now: none once withdrawn in the record, and
+/// none withdrawn through WithdrawConsent after the record's consent was granted.
+fn consented(p: &Placement, withdrawals: Option<&Vec<(String, String)>>) -> Vec<String> {
     if p.consent.withdrawn_at.is_some() {
         return Vec::new();
     }
+    let granted_at = p.consent.granted_at.map(timestamp).unwrap_or_default();
+    let withdrawn_since = |code: &str| {
+        withdrawals.is_some_and(|all| {
+            all.iter()
+                .any(|(purpose, at)| purpose == code && granted_at.as_str() <= at.as_str())
+        })
+    };
     p.consent
         .purposes
         .iter()
-        .map(|purpose| purpose.code().to_owned())
+        .map(|purpose| purpose.code())
+        .filter(|code| !withdrawn_since(code))
+        .map(str::to_owned)
         .collect()
 }
 
@@ -515,9 +555,25 @@ impl PlacementService for PlacementApi {
                 }
             }
         }
+        let withdrawn_at = match &request.withdrawn_at {
+            None => timestamp(OffsetDateTime::now_utc()),
+            Some(t) => withdrawal_time(t)?,
+        };
         let (mut tx, placements) = self
             .subject_records(&subject_key, "no consent changed")
             .await?;
+        let remembered: Vec<String> = if withdrawn.is_empty() {
+            Purpose::ALL
+                .iter()
+                .filter(|p| p.is_mou_scope())
+                .map(|p| p.code().to_owned())
+                .collect()
+        } else {
+            withdrawn.clone()
+        };
+        tx.remember_withdrawal(&subject_key, &remembered, &withdrawn_at)
+            .await
+            .map_err(data_store_status)?;
         let leaf = caller.leaf("consent", &placements[0].record_key, &[], String::new());
         let mut changed = 0u32;
         let mut remaining_all: Vec<String> = Vec::new();

@@ -463,6 +463,60 @@ impl StoreTx {
         Ok(deleted)
     }
 
+    /// Remembers that the worker with `subject_key` withdrew consent for `purposes` (codes) at
+    /// `withdrawn_at` (RFC 3339 UTC).
+    pub async fn remember_withdrawal(
+        &mut self,
+        subject_key: &str,
+        purposes: &[String],
+        withdrawn_at: &str,
+    ) -> Result<(), StoreError> {
+        if purposes.is_empty() {
+            return Ok(());
+        }
+        on_tx!(self, conn => {
+            let mut insert = QueryBuilder::new(
+                "INSERT INTO consent_withdrawals (subject_key, purpose, withdrawn_at) ",
+            );
+            insert.push_values(purposes, |mut row, purpose| {
+                row.push_bind(subject_key.to_owned())
+                    .push_bind(purpose.clone())
+                    .push_bind(withdrawn_at.to_owned());
+            });
+            insert.push(
+                " ON CONFLICT (subject_key, purpose) DO UPDATE SET withdrawn_at = excluded.withdrawn_at",
+            );
+            insert.build().execute(&mut **conn).await?;
+        });
+        Ok(())
+    }
+
+    /// The consent withdrawals of the workers among `subject_keys`: (purpose code, time) each.
+    pub async fn withdrawals(
+        &mut self,
+        subject_keys: &[String],
+    ) -> Result<HashMap<String, Vec<(String, String)>>, StoreError> {
+        let mut found: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for chunk in subject_keys.chunks(UPSERT_CHUNK) {
+            let rows: Vec<(String, String, String)> = on_tx!(self, conn => {
+                let mut query = QueryBuilder::new(
+                    "SELECT subject_key, purpose, withdrawn_at FROM consent_withdrawals \
+                     WHERE subject_key IN (",
+                );
+                let mut list = query.separated(", ");
+                for key in chunk {
+                    list.push_bind(key.clone());
+                }
+                query.push(")");
+                query.build_query_as().fetch_all(&mut **conn).await?
+            });
+            for (subject_key, purpose, at) in rows {
+                found.entry(subject_key).or_default().push((purpose, at));
+            }
+        }
+        Ok(found)
+    }
+
     /// When the data of each worker among `subject_keys` was last erased, for those erased.
     pub async fn erasures(
         &mut self,

@@ -49,3 +49,12 @@ CREATE TABLE erased_subjects (
     subject_key TEXT PRIMARY KEY,
     erased_at   TEXT NOT NULL
 );
+
+-- Consent withdrawals, per worker and purpose: a pushed record whose consent was granted before
+-- the withdrawal does not restore the purpose (a stale sync); consent granted after it does.
+CREATE TABLE consent_withdrawals (
+    subject_key  TEXT NOT NULL,
+    purpose      TEXT NOT NULL,
+    withdrawn_at TEXT NOT NULL,
+    PRIMARY KEY (subject_key, purpose)
+);
