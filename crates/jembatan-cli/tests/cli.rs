@@ -2,12 +2,13 @@
 //! `jembatan dev` made once and reused, `health --dev`, `policy check|explain|status`, policy
 //! reload on SIGHUP, and shutdown on SIGTERM within its grace.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
+mod support;
+
+use support::{BIN, Dev};
 
 fn jembatan(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run jembatan")
@@ -140,56 +141,13 @@ fn pki_init_and_issue_write_the_named_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("agency \"Kemendag\""));
 }
 
-/// A running `jembatan dev`, killed if the test fails.
-struct Dev {
-    child: Child,
-    url: String,
-    /// Kept open: the server's later prints must not meet a closed pipe.
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
 impl Dev {
-    fn start(dir: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args([
-                "dev",
-                "--dir",
-                dir.to_str().expect("utf-8"),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("JEMBATAN_SERVER_SHUTDOWN_GRACE_SECS", "1")
-            // Policy changes take effect on SIGHUP only, so a test sees which did it.
-            .env("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0")
-            .env("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn jembatan dev");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut stdout = BufReader::new(stdout);
-        let mut url = None;
-        let mut line = String::new();
-        while url.is_none() && stdout.read_line(&mut line).expect("read stdout") > 0 {
-            if let Some(at) = line.find("serving on ") {
-                url = Some(line[at + "serving on ".len()..].trim().to_owned());
-            }
-            line.clear();
-        }
-        let url = url.expect("jembatan dev printed where it serves");
-        Self {
-            child,
-            url,
-            _stdout: stdout,
-        }
-    }
-
-    fn health(&self, dir: &Path, identity: &str) -> Output {
+    fn health(&self, identity: &str) -> Output {
         jembatan(&[
             "health",
             "--dev",
             "--dir",
-            dir.to_str().expect("utf-8"),
+            self.dir.to_str().expect("utf-8"),
             "--as",
             identity,
             "--server",
@@ -207,8 +165,8 @@ impl Dev {
     }
 
     /// The dev folder's CA and the identity `name`, for a client of this exchange.
-    fn tls(&self, dir: &Path, name: &str) -> jembatan_client::ClientTls {
-        let pki = dir.join("pki");
+    fn tls(&self, name: &str) -> jembatan_client::ClientTls {
+        let pki = self.dir.join("pki");
         jembatan_client::ClientTls::from_files(
             &pki.join("ca.pem"),
             &pki.join(format!("{name}.pem")),
@@ -217,13 +175,13 @@ impl Dev {
         .expect("dev identity")
     }
 
-    fn policy_status(&self, dir: &Path) -> Output {
+    fn policy_status(&self) -> Output {
         jembatan(&[
             "policy",
             "status",
             "--dev",
             "--dir",
-            dir.to_str().expect("utf-8"),
+            self.dir.to_str().expect("utf-8"),
             "--server",
             &self.url,
         ])
@@ -246,18 +204,18 @@ impl Dev {
     }
 }
 
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
-    let dev = Dev::start(&root);
+    let dev = Dev::start(
+        &root,
+        &[
+            // Policy changes take effect on SIGHUP only, so a test sees which did it.
+            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
+            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
+        ],
+    );
     for file in [
         "jembatan.toml",
         "jembatan.db",
@@ -291,7 +249,7 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
         "{log_pub}"
     );
     for identity in ["kemendag", "kp2mi", "auditor"] {
-        let out = dev.health(&root, identity);
+        let out = dev.health(identity);
         assert!(
             out.status.success(),
             "{identity}: {}",
@@ -308,7 +266,14 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
 
     let ca_before = std::fs::read(root.join("pki/ca.pem")).expect("ca");
     let key_before = std::fs::read(root.join("audit/log.key")).expect("log.key");
-    let dev = Dev::start(&root);
+    let dev = Dev::start(
+        &root,
+        &[
+            // Policy changes take effect on SIGHUP only, so a test sees which did it.
+            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
+            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
+        ],
+    );
     assert_eq!(
         std::fs::read(root.join("pki/ca.pem")).expect("ca"),
         ca_before,
@@ -319,7 +284,7 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
         key_before,
         "log key was remade"
     );
-    let out = dev.health(&root, "kp2mi");
+    let out = dev.health("kp2mi");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
         "SERVING",
@@ -333,9 +298,16 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
 fn sigterm_ends_the_server_within_its_grace_even_with_a_call_in_flight() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
-    let dev = Dev::start(&root);
+    let dev = Dev::start(
+        &root,
+        &[
+            // Policy changes take effect on SIGHUP only, so a test sees which did it.
+            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
+            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
+        ],
+    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let tls = dev.tls(&root, "kemendag");
+    let tls = dev.tls("kemendag");
     // A health watch is a call that never ends by itself.
     let mut watch = runtime.block_on(async {
         let client = jembatan_client::Client::connect(&dev.url, tls)
@@ -512,11 +484,18 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
     let policies = root.join("policies");
-    let dev = Dev::start(&root);
+    let dev = Dev::start(
+        &root,
+        &[
+            // Policy changes take effect on SIGHUP only, so a test sees which did it.
+            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
+            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
+        ],
+    );
     let wait_for = |what: &str, done: &dyn Fn(&Output) -> bool| -> Output {
         let start = Instant::now();
         loop {
-            let out = dev.policy_status(&root);
+            let out = dev.policy_status();
             if done(&out) {
                 return out;
             }
@@ -529,7 +508,7 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
         }
     };
     let initial = checked_hash(&policies);
-    let out = dev.policy_status(&root);
+    let out = dev.policy_status();
     assert!(
         out.status.success(),
         "{}",
@@ -573,9 +552,16 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
 fn auditors_read_prove_and_verify_the_log_and_agencies_cosign_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
-    let dev = Dev::start(&root);
+    let dev = Dev::start(
+        &root,
+        &[
+            // Policy changes take effect on SIGHUP only, so a test sees which did it.
+            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
+            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
+        ],
+    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let tls = dev.tls(&root, "kemendag");
+    let tls = dev.tls("kemendag");
     runtime.block_on(async {
         let client = jembatan_client::Client::connect(&dev.url, tls)
             .await

@@ -3,54 +3,14 @@
 //! docs/placements-file.md among them) and seeds synthetic data; Kemendag asks for counts and
 //! candidates.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output};
 
-const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
+mod support;
 
-/// A running `jembatan dev` in a folder of its own, killed when dropped.
-struct Dev {
-    child: Child,
-    url: String,
-    dir: PathBuf,
-    /// Kept open: the server's later prints must not meet a closed pipe.
-    _stdout: BufReader<std::process::ChildStdout>,
-}
+use support::{BIN, Dev};
 
 impl Dev {
-    fn start(dir: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args([
-                "dev",
-                "--dir",
-                dir.to_str().expect("utf-8"),
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("JEMBATAN_SERVER_SHUTDOWN_GRACE_SECS", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn jembatan dev");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut stdout = BufReader::new(stdout);
-        let mut url = None;
-        let mut line = String::new();
-        while url.is_none() && stdout.read_line(&mut line).expect("read stdout") > 0 {
-            if let Some(at) = line.find("serving on ") {
-                url = Some(line[at + "serving on ".len()..].trim().to_owned());
-            }
-            line.clear();
-        }
-        Self {
-            child,
-            url: url.expect("jembatan dev printed where it serves"),
-            dir: dir.to_owned(),
-            _stdout: stdout,
-        }
-    }
-
     /// Runs a client command against this exchange with `--dev`.
     fn run(&self, command: &[&str], more: &[&str]) -> Output {
         let dir = self.dir.to_str().expect("utf-8");
@@ -60,13 +20,6 @@ impl Dev {
             .args(more)
             .output()
             .expect("run jembatan")
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -106,7 +59,7 @@ fn count(summary: &str, name: &str) -> u64 {
 #[test]
 fn placements_push_stores_a_jsonl_file_and_the_same_file_again_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let dev = Dev::start(&dir.path().join("exchange"));
+    let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let file = dir.path().join("placements.jsonl");
     let out = Command::new(BIN)
         .args(["demo", "seed", "--records", "4", "--seed", "7", "--out"])
@@ -147,7 +100,7 @@ fn placements_push_stores_a_jsonl_file_and_the_same_file_again_changes_nothing()
 #[test]
 fn placements_push_of_a_csv_file_with_one_bad_line_writes_it_to_the_rejected_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let dev = Dev::start(&dir.path().join("exchange"));
+    let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let example = doc_example("csv");
     let mut lines: Vec<String> = example.lines().map(str::to_owned).collect();
     assert_eq!(lines.len(), 3, "header and two rows");
@@ -234,7 +187,7 @@ fn placements_push_of_a_csv_file_with_one_bad_line_writes_it_to_the_rejected_fil
 #[test]
 fn demo_seed_then_workforce_availability_and_candidates_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let dev = Dev::start(&dir.path().join("exchange"));
+    let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let out = dev.run(&["demo", "seed", "--records", "2000", "--seed", "3"], &[]);
     let summary = stdout(&out);
     assert!(out.status.success(), "{summary}{}", stderr(&out));

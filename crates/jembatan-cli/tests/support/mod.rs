@@ -1,0 +1,63 @@
+//! A real `jembatan dev` process for the command-line tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+/// The `jembatan` binary under test.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
+
+/// A running `jembatan dev` in its folder, on a port of its own; killed when dropped.
+pub(crate) struct Dev {
+    /// The process.
+    pub(crate) child: Child,
+    /// Where it serves, `https://127.0.0.1:<port>`.
+    pub(crate) url: String,
+    /// The dev folder.
+    pub(crate) dir: PathBuf,
+    /// Kept open: the server's later prints must not meet a closed pipe.
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Dev {
+    /// Makes or reuses the dev folder `dir` and serves it with `env` set, once it says where.
+    pub(crate) fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(BIN)
+            .args([
+                "dev",
+                "--dir",
+                dir.to_str().expect("utf-8"),
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .env("JEMBATAN_SERVER_SHUTDOWN_GRACE_SECS", "1")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn jembatan dev");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut stdout = BufReader::new(stdout);
+        let mut url = None;
+        let mut line = String::new();
+        while url.is_none() && stdout.read_line(&mut line).expect("read stdout") > 0 {
+            if let Some(at) = line.find("serving on ") {
+                url = Some(line[at + "serving on ".len()..].trim().to_owned());
+            }
+            line.clear();
+        }
+        Self {
+            child,
+            url: url.expect("jembatan dev printed where it serves"),
+            dir: dir.to_owned(),
+            _stdout: stdout,
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
