@@ -770,6 +770,41 @@ async fn a_watch_resumes_without_loss_or_duplicates(pki: &TestPki, url: &str) {
         .await
         .expect_err("forged cursor");
     assert_eq!(status.code(), Code::InvalidArgument);
+
+    // Shutting down ends an open watch with OK (its client resumes elsewhere), not at the end
+    // of the grace period with a broken connection.
+    let stopped = tokio::spawn(exchange.stop());
+    let end = tokio::time::timeout(Duration::from_secs(15), resumed.next())
+        .await
+        .expect("the watch ends");
+    assert!(end.is_none(), "ended with OK: {end:?}");
+    stopped.await.expect("stopped");
+}
+
+/// A watch ends with OK when its lifetime is over; the client goes on from its cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_after_its_lifetime() {
+    let pki = TestPki::new();
+    let mut config = config(&pki, "sqlite://jembatan.db", "");
+    config.placements.watch_interval_ms = 20;
+    config.placements.watch_max_secs = 1;
+    let exchange = RunningExchange::start(&config).await;
+    let kemendag = kemendag(&exchange, &pki).await;
+    let started = std::time::Instant::now();
+    let mut stream = workforce(&kemendag)
+        .watch_availability(stated(
+            Purpose::BusinessMatching,
+            LegalBasis::Consent,
+            WatchAvailabilityRequest::default(),
+        ))
+        .await
+        .expect("watch")
+        .into_inner();
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("ended within 10 s");
+    assert!(end.is_none(), "ended with OK, not an error: {end:?}");
+    assert!(started.elapsed() >= Duration::from_millis(900));
     exchange.stop().await;
 }
 

@@ -172,6 +172,9 @@ pub struct PlacementsSection {
     pub suppression_threshold: u32,
     /// Milliseconds between WatchAvailability's looks for newly matching workers.
     pub watch_interval_ms: u64,
+    /// Seconds a WatchAvailability stream lasts before the exchange ends it; the client resumes
+    /// from its last cursor, its certificate checked again.
+    pub watch_max_secs: u64,
 }
 
 impl Default for PlacementsSection {
@@ -180,6 +183,7 @@ impl Default for PlacementsSection {
             key: "keys/personal-data.key".into(),
             suppression_threshold: 5,
             watch_interval_ms: 500,
+            watch_max_secs: 3600,
         }
     }
 }

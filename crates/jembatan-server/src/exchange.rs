@@ -182,6 +182,7 @@ impl Exchange {
             workforce: WorkforceSettings {
                 suppression_threshold: config.placements.suppression_threshold,
                 watch_interval: Duration::from_millis(config.placements.watch_interval_ms.max(10)),
+                watch_lifetime: Duration::from_secs(config.placements.watch_max_secs.max(1)),
             },
         })
     }
@@ -237,17 +238,21 @@ impl Exchange {
             Arc::clone(&self.personal_data_key),
         );
         let placements = PlacementApi::new(self.store.clone(), Arc::clone(&self.personal_data_key));
+        // Streams that never end by themselves (watches) end when shutdown begins.
+        let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
         let workforce = WorkforceApi::new(
             self.store.clone(),
             Arc::clone(&self.policy),
             Arc::clone(&self.personal_data_key),
             self.workforce,
+            stopping,
         );
         let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             tracing::info!(grace = ?self.shutdown_grace, "shutting down");
+            let _ = stopping_tx.send(true);
             for name in SERVICE_NAMES.iter().chain(&[""]) {
                 reporter
                     .set_service_status(*name, ServingStatus::NotServing)

@@ -47,6 +47,8 @@ pub(crate) struct WorkforceSettings {
     pub(crate) suppression_threshold: u32,
     /// Time between a watch's looks for new records.
     pub(crate) watch_interval: Duration,
+    /// How long a watch stream lasts before it is ended.
+    pub(crate) watch_lifetime: Duration,
 }
 
 /// The WorkforceService over the store.
@@ -56,6 +58,8 @@ pub(crate) struct WorkforceApi {
     engine: Arc<Engine>,
     key: Arc<PersonalDataKey>,
     settings: WorkforceSettings,
+    /// Turns true when the exchange shuts down: watches end, their clients resume elsewhere.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What a caller may see of individual workers in one call.
@@ -73,12 +77,14 @@ impl WorkforceApi {
         engine: Arc<Engine>,
         key: Arc<PersonalDataKey>,
         settings: WorkforceSettings,
+        stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             store,
             engine,
             key,
             settings,
+            stopping,
         }
     }
 
@@ -470,8 +476,15 @@ impl WorkforceService for WorkforceApi {
         let (sender, receiver) = mpsc::channel(WATCH_BATCH as usize);
         let api = self.clone();
         let mut view = view;
+        let ends = tokio::time::Instant::now() + self.settings.watch_lifetime;
+        let mut stopping = self.stopping.clone();
         tokio::spawn(async move {
             loop {
+                // Past its lifetime, or the exchange shutting down: the stream ends with OK
+                // and the client resumes from its cursor.
+                if tokio::time::Instant::now() >= ends || *stopping.borrow() {
+                    return;
+                }
                 // Placements commit in change order, so every change up to `latest` is
                 // visible once `latest` is.
                 let latest = match api.store.latest_change().await {
@@ -484,6 +497,8 @@ impl WorkforceService for WorkforceApi {
                 if latest <= cursor {
                     tokio::select! {
                         () = tokio::time::sleep(api.settings.watch_interval) => continue,
+                        () = tokio::time::sleep_until(ends) => return,
+                        _ = stopping.changed() => return,
                         () = sender.closed() => return,
                     }
                 }
