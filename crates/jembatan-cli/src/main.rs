@@ -13,6 +13,7 @@ mod pki;
 mod placements;
 mod policy;
 mod progress;
+mod receipt;
 mod serve;
 mod table;
 mod value_parsers;

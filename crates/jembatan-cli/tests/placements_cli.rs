@@ -275,3 +275,74 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         }
     }
 }
+
+/// KP2MI answers one worker's requests: their history, a withdrawal, an erasure. The NIK is
+/// read from standard input, as the help advises.
+#[test]
+fn a_workers_history_withdrawal_and_erasure() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dev = Dev::start(&dir.path().join("exchange"), &[]);
+    let file = dir.path().join("one.jsonl");
+    std::fs::write(&file, doc_example("jsonl")).expect("write");
+    let out = dev.run(
+        &[
+            "placements",
+            "push",
+            "--file",
+            file.to_str().expect("utf-8"),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let record: serde_json::Value =
+        serde_json::from_str(doc_example("jsonl").trim()).expect("example record");
+    let nik = record["nik"].as_str().expect("nik").to_owned();
+
+    let about = |command: &str, more: &[&str]| {
+        let mut child = Command::new(BIN)
+            .args(["placements", command, "--nik", "-"])
+            .args([
+                "--dev",
+                "--dir",
+                dev.dir.to_str().expect("utf-8"),
+                "--server",
+                &dev.url,
+            ])
+            .args(more)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut stdin = child.stdin.take().expect("stdin");
+        writeln!(stdin, "{nik}").expect("write the NIK");
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{command}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(!text.contains(&nik), "the NIK is never printed: {text}");
+        text
+    };
+    let history = about("history", &[]);
+    assert!(
+        history.contains("PlacementService/PushPlacements"),
+        "{history}"
+    );
+    assert!(history.contains("agency/kp2mi/siskop2mi"), "{history}");
+
+    let withdrawn = about("withdraw", &["--purpose", "BUSINESS_MATCHING"]);
+    assert!(
+        withdrawn.contains("consent changed on 1 placement(s); still consented: CAPACITY_BUILDING"),
+        "{withdrawn}"
+    );
+    assert!(withdrawn.contains("receipt: audit leaf "), "{withdrawn}");
+
+    let erased = about("erase", &["--request-ref", "PDP/2026/7"]);
+    assert!(erased.contains("erased 1 placement(s)"), "{erased}");
+    let history = about("history", &[]);
+    assert!(
+        history.contains("0 processing(s)"),
+        "after erasure nothing links to the worker: {history}"
+    );
+}

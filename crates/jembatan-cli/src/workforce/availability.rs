@@ -8,7 +8,7 @@ use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
 use serde_json::{Map, Value, json};
 
-use super::{FilterArgs, receipt_json};
+use super::FilterArgs;
 use crate::codes::thousands;
 use crate::connection::ConnectionArgs;
 use crate::table::Table;
@@ -130,7 +130,7 @@ fn answer_json(group_by: &[GroupBy], response: &v1::QueryAvailabilityResponse) -
         "cells": cells,
         "total": response.total,
         "suppression_threshold": response.suppression_threshold,
-        "receipt": receipt_json(response.receipt.as_ref()),
+        "receipt": crate::receipt::json(response.receipt.as_ref()),
     })
 }
 
@@ -174,14 +174,7 @@ fn answer_lines(group_by: &[GroupBy], response: &v1::QueryAvailabilityResponse) 
             ""
         }
     ));
-    lines.push(match &response.receipt {
-        Some(receipt) => format!(
-            "receipt: audit leaf {} (leaf hash {})",
-            receipt.leaf_index,
-            crate::audit::hex(&receipt.leaf_hash)
-        ),
-        None => "receipt: none given".to_owned(),
-    });
+    lines.push(crate::receipt::line(response.receipt.as_ref()));
     lines
 }
 

@@ -8,7 +8,7 @@ use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
 use serde_json::{Value, json};
 
-use super::{FilterArgs, receipt_json};
+use super::FilterArgs;
 use crate::codes::{Day, ShortCode};
 use crate::connection::ConnectionArgs;
 use crate::table::{Table, truncate};
@@ -224,7 +224,7 @@ fn candidate_json(c: &v1::Candidate, receipt: Option<&v1::Receipt>) -> Value {
             "phone": contact.phone,
             "email": contact.email,
         })),
-        "receipt": receipt_json(receipt),
+        "receipt": crate::receipt::json(receipt),
     })
 }
 

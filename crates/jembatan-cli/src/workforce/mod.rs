@@ -119,16 +119,6 @@ impl FilterArgs {
 }
 
 /// The receipt as JSON: leaf index and hash.
-fn receipt_json(receipt: Option<&v1::Receipt>) -> serde_json::Value {
-    match receipt {
-        Some(receipt) => serde_json::json!({
-            "leaf_index": receipt.leaf_index,
-            "leaf_hash": crate::audit::hex(&receipt.leaf_hash),
-        }),
-        None => serde_json::Value::Null,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use clap::Parser;
