@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acting;
 mod audit;
 mod codes;
 mod connection;

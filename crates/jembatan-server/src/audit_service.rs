@@ -186,15 +186,10 @@ impl AuditService for AuditApi {
             (token, from) => token.or(from),
         };
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        let (from_time, to_time) = time_range(r.from_time, r.to_time)?;
         let filter = LeafFilter {
-            from_time: r
-                .from_time
-                .map(|t| timestamp_text("from_time", &t))
-                .transpose()?,
-            to_time: r
-                .to_time
-                .map(|t| timestamp_text("to_time", &t))
-                .transpose()?,
+            from_time,
+            to_time,
             principal: non_empty(r.principal),
             principal_prefix: non_empty(r.agency)
                 .map(|agency| format!("spiffe://{}/agency/{agency}/", self.trust_domain)),
@@ -343,15 +338,10 @@ impl AuditService for AuditApi {
             .await
             .map_err(data_store_status)?;
         tx.commit().await.map_err(data_store_status)?;
+        let (from_time, to_time) = time_range(r.from_time, r.to_time)?;
         let filter = LeafFilter {
-            from_time: r
-                .from_time
-                .map(|t| timestamp_text("from_time", &t))
-                .transpose()?,
-            to_time: r
-                .to_time
-                .map(|t| timestamp_text("to_time", &t))
-                .transpose()?,
+            from_time,
+            to_time,
             subject_key: Some(subject_key),
             ..LeafFilter::default()
         };
@@ -570,6 +560,17 @@ fn proto_time(text: &str) -> prost_types::Timestamp {
 }
 
 /// A filter time in the form leaves record, so that text order is time order.
+/// A request's `from_time` and `to_time`, as leaves record times.
+fn time_range(
+    from: Option<prost_types::Timestamp>,
+    to: Option<prost_types::Timestamp>,
+) -> Result<(Option<String>, Option<String>), Status> {
+    Ok((
+        from.map(|t| timestamp_text("from_time", &t)).transpose()?,
+        to.map(|t| timestamp_text("to_time", &t)).transpose()?,
+    ))
+}
+
 fn timestamp_text(field: &str, t: &prost_types::Timestamp) -> Result<String, Status> {
     let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)

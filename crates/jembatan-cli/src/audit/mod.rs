@@ -86,12 +86,8 @@ pub(crate) struct AuditCallArgs {
     /// The legal basis stated with the purpose AUDIT.
     #[arg(long, default_value = "LEGAL_OBLIGATION", value_parser = parse_code::<LegalBasis>)]
     legal_basis: LegalBasis,
-    /// Your case or letter number, logged with the call.
-    #[arg(long)]
-    case_ref: Option<String>,
-    /// Your pseudonymous operator id, logged with the call.
-    #[arg(long)]
-    operator: Option<String>,
+    #[command(flatten)]
+    acting: crate::acting::ActingArgs,
     /// The log's verifier key, `<name>+<id>+<base64>`, or a file holding it [default with
     /// --dev: <dir>/audit/log.pub].
     #[arg(long)]
@@ -111,12 +107,7 @@ impl AuditCallArgs {
 
     /// What every call states: purpose AUDIT, the legal basis, case reference and operator.
     pub(crate) fn stated(&self) -> Stated {
-        Stated {
-            purpose: Purpose::Audit,
-            legal_basis: self.legal_basis,
-            case_ref: self.case_ref.clone(),
-            operator: self.operator.clone(),
-        }
+        self.acting.stated(Purpose::Audit, self.legal_basis)
     }
 
     /// The log's verifier key: `--log-key`, or the dev exchange's.

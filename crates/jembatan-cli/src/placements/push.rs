@@ -55,12 +55,8 @@ pub(crate) struct PushArgs {
     /// The legal basis stated with every call.
     #[arg(long, default_value = "LEGAL_OBLIGATION", value_parser = parse_code::<LegalBasis>)]
     legal_basis: LegalBasis,
-    /// Your case or letter number, logged with every call.
-    #[arg(long)]
-    case_ref: Option<String>,
-    /// Your pseudonymous operator id, logged with every call.
-    #[arg(long)]
-    operator: Option<String>,
+    #[command(flatten)]
+    acting: crate::acting::ActingArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
@@ -237,12 +233,7 @@ pub(crate) async fn run(args: PushArgs) -> anyhow::Result<ExitCode> {
     // Checks the header of a CSV file before connecting.
     let mut source = Source::open(&args.file, format)?;
     let client = args.connection.connect("kp2mi").await?;
-    let stated = Stated {
-        purpose: args.purpose,
-        legal_basis: args.legal_basis,
-        case_ref: args.case_ref.clone(),
-        operator: args.operator.clone(),
-    };
+    let stated = args.acting.stated(args.purpose, args.legal_basis);
     let mut progress = Progress::new(None);
     if progress.enabled() {
         progress.set_total(Source::count(&args.file, format)?);

@@ -30,12 +30,8 @@ pub(crate) struct SubjectArgs {
     /// The worker's NIK, 16 digits, or `-` to read it from standard input.
     #[arg(long, value_name = "NIK")]
     nik: String,
-    /// Your case or letter number (the worker's request), logged with the call.
-    #[arg(long)]
-    case_ref: Option<String>,
-    /// Your pseudonymous operator id, logged with the call.
-    #[arg(long)]
-    operator: Option<String>,
+    #[command(flatten)]
+    acting: crate::acting::ActingArgs,
     /// The legal basis stated with the call.
     #[arg(long, default_value = "LEGAL_OBLIGATION", value_parser = parse_code::<LegalBasis>)]
     legal_basis: LegalBasis,
@@ -59,12 +55,7 @@ impl SubjectArgs {
     }
 
     fn stated(&self, purpose: Purpose) -> Stated {
-        Stated {
-            purpose,
-            legal_basis: self.legal_basis,
-            case_ref: self.case_ref.clone(),
-            operator: self.operator.clone(),
-        }
+        self.acting.stated(purpose, self.legal_basis)
     }
 }
 

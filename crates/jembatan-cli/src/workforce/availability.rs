@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
+use jembatan_client::ClientError;
 use jembatan_client::v1::workforce_service_client::WorkforceServiceClient;
 use jembatan_client::v1::{self, QueryAvailabilityRequest};
-use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
 use serde_json::{Map, Value, json};
 
@@ -74,12 +74,8 @@ pub(crate) struct AvailabilityArgs {
     /// The legal basis stated with the call.
     #[arg(long, default_value = "PUBLIC_TASK", value_parser = parse_code::<LegalBasis>)]
     legal_basis: LegalBasis,
-    /// Your case or letter number, logged with the call.
-    #[arg(long)]
-    case_ref: Option<String>,
-    /// Your pseudonymous operator id, logged with the call.
-    #[arg(long)]
-    operator: Option<String>,
+    #[command(flatten)]
+    acting: crate::acting::ActingArgs,
     /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
@@ -87,12 +83,7 @@ pub(crate) struct AvailabilityArgs {
 
 pub(crate) async fn run(args: AvailabilityArgs) -> anyhow::Result<ExitCode> {
     let client = args.connection.connect("kemendag").await?;
-    let stated = Stated {
-        purpose: args.purpose,
-        legal_basis: args.legal_basis,
-        case_ref: args.case_ref.clone(),
-        operator: args.operator.clone(),
-    };
+    let stated = args.acting.stated(args.purpose, args.legal_basis);
     let request = stated.request(QueryAvailabilityRequest {
         filter: Some(args.filter.request_filter()),
         group_by: args.group_by.iter().map(|g| g.to_proto() as i32).collect(),

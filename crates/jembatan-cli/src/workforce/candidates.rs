@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
+use jembatan_client::ClientError;
 use jembatan_client::v1::workforce_service_client::WorkforceServiceClient;
 use jembatan_client::v1::{self, ListCandidatesRequest};
-use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
 use serde_json::{Value, json};
 
@@ -39,12 +39,8 @@ pub(crate) struct CandidatesArgs {
     /// The legal basis stated with the call.
     #[arg(long, default_value = "CONSENT", value_parser = parse_code::<LegalBasis>)]
     legal_basis: LegalBasis,
-    /// Your case or letter number, logged with the call.
-    #[arg(long)]
-    case_ref: Option<String>,
-    /// Your pseudonymous operator id, logged with the call.
-    #[arg(long)]
-    operator: Option<String>,
+    #[command(flatten)]
+    acting: crate::acting::ActingArgs,
     /// JSON Lines, one line per page: its candidates (full pseudonyms, with their receipts)
     /// and the next page's token.
     #[arg(long)]
@@ -53,12 +49,7 @@ pub(crate) struct CandidatesArgs {
 
 pub(crate) async fn run(args: CandidatesArgs) -> anyhow::Result<ExitCode> {
     let client = args.connection.connect("kemendag").await?;
-    let stated = Stated {
-        purpose: args.purpose,
-        legal_basis: args.legal_basis,
-        case_ref: args.case_ref.clone(),
-        operator: args.operator.clone(),
-    };
+    let stated = args.acting.stated(args.purpose, args.legal_basis);
     let mut service = WorkforceServiceClient::new(client.channel());
     let mut request = ListCandidatesRequest {
         filter: Some(args.filter.request_filter()),
