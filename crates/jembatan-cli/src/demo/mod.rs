@@ -1,8 +1,6 @@
 //! `jembatan demo`: fill an exchange with realistic synthetic data, through the public API as
 //! the agencies' systems would.
 
-mod generate;
-
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -86,7 +84,7 @@ pub(crate) async fn run(command: DemoCommand) -> anyhow::Result<ExitCode> {
 
 /// What one stream takes from: the generator, and how far it has got.
 struct Feed {
-    generator: generate::Generator,
+    generator: jembatan_demo::Generator,
     batch: u64,
     /// Records not yet generated.
     left: u64,
@@ -130,7 +128,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<ExitCode> {
     let stated = Stated::new(args.purpose, args.legal_basis);
     let start = Instant::now();
     let feed = Arc::new(Mutex::new(Feed {
-        generator: generate::Generator::new(args.seed, args.consent_rate, today_in_jakarta()),
+        generator: jembatan_demo::Generator::new(args.seed, args.consent_rate, today_in_jakarta()),
         batch: u64::from(args.batch),
         left: args.records,
         sent: 0,
@@ -219,7 +217,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<ExitCode> {
 fn write_file(args: &SeedArgs, path: &Path) -> anyhow::Result<ExitCode> {
     let format = Format::of_path(path).unwrap_or(Format::Jsonl);
     let start = Instant::now();
-    let generator = generate::Generator::new(args.seed, args.consent_rate, today_in_jakarta());
+    let generator = jembatan_demo::Generator::new(args.seed, args.consent_rate, today_in_jakarta());
     let file = File::create(path).with_context(|| path.display().to_string())?;
     let mut progress = Progress::new(Some(args.records));
     let records = generator

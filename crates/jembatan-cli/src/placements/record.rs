@@ -738,6 +738,16 @@ mod tests {
     /// A record with every field set, as a JSON Lines line.
     const FULL: &str = r#"{"placement_id":"KP2MI-2025-000123","version":3,"updated_at":"2025-06-01T08:30:00Z","nik":"3507114508990001","full_name":"Siti Aminah","sex":"FEMALE","birth_date":"1999-08-05","origin_regency_code":"35.07","education":"BACHELOR","job_title":"Caregiver","occupation_code":"5322","certificates":[{"scheme_code":"SKM-CG-3","scheme_name":"Pengasuh Lansia","kkni_level":3,"lsp_id":"BNSP-LSP-190-ID","issued_on":"2025-01-10","expires_on":"2028-01-10"}],"languages":["id","zh","en"],"destination_country":"TW","employer_type":"LEGAL_ENTITY","sector":{"kbli_code":"87301","kbli_version":2020},"p3mi_id":"P3MI-0042","placement_scheme":"P2P","contract_start":"2025-03-01","contract_end":"2027-02-28","departure_date":"2025-02-25","status":"WORKING","return_date":"2027-02-28","return_date_kind":"EXPECTED","business_interest":{"wants_to_export":true,"hs_chapters":["09","21"]},"contact":{"phone":"+6281234567890","email":"siti@example.com"},"consent":{"purposes":["BUSINESS_MATCHING","CAPACITY_BUILDING"],"granted_at":"2025-02-01T02:00:00Z","method":"ELECTRONIC","withdrawn_at":"2025-09-01T00:00:00Z"}}"#;
 
+    #[test]
+    fn every_demo_record_reads_back_as_a_file_record() {
+        let today =
+            time::Date::from_calendar_date(2026, time::Month::November, 20).expect("a date");
+        for p in jembatan_demo::Generator::new(17, 0.6, today).take(1_000) {
+            let record = PlacementRecord::from_proto(&p).expect("a file record");
+            assert_eq!(record.to_proto(), p);
+        }
+    }
+
     fn parse(line: &str) -> Result<PlacementRecord, String> {
         let value: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
         PlacementRecord::from_json(&value)

@@ -9,25 +9,25 @@
 //! codes are real Kemendagri codes; certificate scheme codes, P3MI and LSP numbers, names and
 //! contact details are made up.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 
-use jembatan_client::v1;
+use jembatan_proto::v1;
 use time::{Date, Duration, Month, OffsetDateTime, Time};
-
-use crate::codes::{Day, Moment};
 
 /// SplitMix64 (Steele, Lea and Flood 2014): small, fast and good enough for synthetic data.
 #[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
+pub struct SplitMix64(u64);
 
 impl SplitMix64 {
     /// A generator started from `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         Self(seed)
     }
 
     /// The next 64 random bits.
-    pub(crate) fn next_u64(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -36,12 +36,12 @@ impl SplitMix64 {
     }
 
     /// A number in `0..n` (`n` > 0), by multiply-and-shift; its bias is negligible here.
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
     /// True with probability `p`.
-    pub(crate) fn chance(&mut self, p: f64) -> bool {
+    pub fn chance(&mut self, p: f64) -> bool {
         // 53 random bits as a fraction in [0, 1).
         #[allow(clippy::cast_precision_loss)]
         let fraction = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
@@ -392,7 +392,7 @@ const P3MI_COUNT: u64 = 424;
 
 /// Synthetic placements, one after another.
 #[derive(Debug)]
-pub(crate) struct Generator {
+pub struct Generator {
     rng: SplitMix64,
     seed: u64,
     consent_rate: f64,
@@ -404,7 +404,7 @@ pub(crate) struct Generator {
 
 impl Generator {
     /// Records for `seed`, with consent for `consent_rate` of the workers, dated around `today`.
-    pub(crate) fn new(seed: u64, consent_rate: f64, today: Date) -> Self {
+    pub fn new(seed: u64, consent_rate: f64, today: Date) -> Self {
         Self {
             rng: SplitMix64::new(seed),
             seed,
@@ -416,7 +416,7 @@ impl Generator {
     }
 
     /// The next record.
-    pub(crate) fn placement(&mut self) -> v1::Placement {
+    pub fn placement(&mut self) -> v1::Placement {
         self.index += 1;
         let rng = &mut self.rng;
         let today = self.today;
@@ -519,8 +519,8 @@ impl Generator {
                 scheme_name: name.to_owned(),
                 kkni_level: level,
                 lsp_id: format!("BNSP-LSP-{}-ID", rng.between(100, 2500)),
-                issued_on: Some(Day(issued).to_proto()),
-                expires_on: Some(Day(years_later(issued, 3)).to_proto()),
+                issued_on: Some(proto_date(issued)),
+                expires_on: Some(proto_date(years_later(issued, 3))),
             }]
         } else {
             Vec::new()
@@ -565,9 +565,9 @@ impl Generator {
                 .filter(|withdrawn| *withdrawn <= latest);
             v1::Consent {
                 purposes: purposes.into_iter().map(|p| p as i32).collect(),
-                granted_at: Some(Moment(granted).to_proto()),
+                granted_at: Some(proto_time(granted)),
                 method: method as i32,
-                withdrawn_at: withdrawn.map(|w| Moment(w).to_proto()),
+                withdrawn_at: withdrawn.map(proto_time),
             }
         });
         let contact = rng
@@ -583,7 +583,7 @@ impl Generator {
         v1::Placement {
             placement_id: format!("DEMO-{}-{:07}", self.seed, self.index),
             version: 1,
-            updated_at: Some(Moment(updated).to_proto()),
+            updated_at: Some(proto_time(updated)),
             nik,
             full_name,
             sex: if woman {
@@ -591,7 +591,7 @@ impl Generator {
             } else {
                 v1::Sex::Male
             } as i32,
-            birth_date: Some(Day(birth_date).to_proto()),
+            birth_date: Some(proto_date(birth_date)),
             origin_regency_code: regency.to_owned(),
             education: education as i32,
             job_title: (*rng.pick(occupation.titles)).to_owned(),
@@ -603,11 +603,11 @@ impl Generator {
             sector,
             p3mi_id,
             placement_scheme: scheme as i32,
-            contract_start: Some(Day(contract_start).to_proto()),
-            contract_end: Some(Day(contract_end).to_proto()),
-            departure_date: (!registered).then(|| Day(departure).to_proto()),
+            contract_start: Some(proto_date(contract_start)),
+            contract_end: Some(proto_date(contract_end)),
+            departure_date: (!registered).then(|| proto_date(departure)),
             status: status as i32,
-            return_date: Some(Day(return_date).to_proto()),
+            return_date: Some(proto_date(return_date)),
             return_date_kind: return_kind as i32,
             business_interest,
             contact,
@@ -738,6 +738,23 @@ fn contact(rng: &mut SplitMix64, full_name: &str) -> v1::Contact {
     v1::Contact { phone, email }
 }
 
+/// `date` in the contract's form.
+fn proto_date(date: Date) -> v1::Date {
+    v1::Date {
+        year: date.year(),
+        month: i32::from(u8::from(date.month())),
+        day: i32::from(date.day()),
+    }
+}
+
+/// `moment` in the contract's form.
+fn proto_time(moment: OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: moment.unix_timestamp(),
+        nanos: i32::try_from(moment.nanosecond()).unwrap_or(0),
+    }
+}
+
 /// `date` at `hour`:00 UTC.
 fn at(date: Date, hour: i64) -> OffsetDateTime {
     let hour = u8::try_from(hour.clamp(0, 23)).unwrap_or(0);
@@ -775,9 +792,14 @@ mod tests {
     }
 
     fn date(d: &Option<v1::Date>) -> Date {
-        Day::from_proto(d.as_ref().expect("a date"))
+        let d = d.as_ref().expect("a date");
+        let month = Month::try_from(u8::try_from(d.month).expect("month")).expect("month");
+        Date::from_calendar_date(d.year, month, u8::try_from(d.day).expect("day"))
             .expect("a real date")
-            .0
+    }
+
+    fn moment(t: &prost_types::Timestamp) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(t.seconds).expect("a time")
     }
 
     #[test]
@@ -895,11 +917,10 @@ mod tests {
                         .purposes
                         .contains(&(v1::Purpose::BusinessMatching as i32))
                 );
-                let granted = Moment::from_proto(consent.granted_at.as_ref().expect("granted"))
-                    .expect("time");
-                assert!(granted.0.date() < today());
+                let granted = moment(consent.granted_at.as_ref().expect("granted"));
+                assert!(granted.date() < today());
                 if let Some(withdrawn) = &consent.withdrawn_at {
-                    assert!(Moment::from_proto(withdrawn).expect("time") >= granted);
+                    assert!(moment(withdrawn) >= granted);
                 }
             }
             let p2p = p.placement_scheme() == v1::PlacementScheme::P2p;
@@ -924,14 +945,5 @@ mod tests {
         let consented = records.iter().filter(|p| p.consent.is_some()).count();
         let share = consented as f64 / records.len() as f64;
         assert!((0.57..=0.63).contains(&share), "consent {share}");
-    }
-
-    #[test]
-    fn every_record_reads_back_as_a_file_record() {
-        for p in sample(17, 1_000) {
-            let record =
-                crate::placements::record::PlacementRecord::from_proto(&p).expect("a file record");
-            assert_eq!(record.to_proto(), p);
-        }
     }
 }
