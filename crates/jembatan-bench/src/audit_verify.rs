@@ -5,7 +5,7 @@
 
 use std::io::{BufReader, BufWriter, Write};
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use jembatan_audit::checkpoint::Checkpoint;
@@ -13,8 +13,8 @@ use jembatan_audit::compact::CompactRange;
 use jembatan_audit::export::{self, Line};
 use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
 use jembatan_audit::merkle;
-use jembatan_audit::note::SignerKey;
-use jembatan_audit::verify::verify_log;
+use jembatan_audit::note::{SignerKey, VerifierKey};
+use jembatan_audit::verify::{Verified, verify_log};
 
 const ORIGIN: &str = "jembatan.bench.jembatan.local/audit";
 
@@ -52,14 +52,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         written.elapsed().as_secs_f64()
     );
 
-    let start = Instant::now();
-    let file = std::fs::File::open(&path)?;
-    let (origin, contents) = export::read(BufReader::with_capacity(1 << 20, file))?;
-    let read = start.elapsed();
-    let verified = verify_log(&contents, &key.verifier(), &origin)
-        .map_err(|finding| anyhow::anyhow!("the generated log does not verify: {finding}"))?;
-    let total = start.elapsed();
-    let verify = total - read;
+    let timed = verify_file(&path, &key.verifier())
+        .map_err(|e| anyhow::anyhow!("the generated log: {e}"))?;
+    let total = timed.total();
+    let (verified, read, verify) = (timed.verified, timed.read, timed.verify);
     println!(
         "verified {} leaves, {} nodes, {} checkpoints",
         verified.leaves, verified.nodes, verified.checkpoints
@@ -103,6 +99,42 @@ fn leaf(index: u64) -> LeafEntry {
         policy_set: format!("sha256:{}", "5e".repeat(32)),
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
     }
+}
+
+/// What [`verify_file`] checked and how long it took.
+pub(crate) struct TimedVerification {
+    /// What was checked.
+    pub(crate) verified: Verified,
+    /// Reading and parsing the export.
+    pub(crate) read: Duration,
+    /// Verifying it.
+    pub(crate) verify: Duration,
+}
+
+impl TimedVerification {
+    /// Both.
+    pub(crate) fn total(&self) -> Duration {
+        self.read + self.verify
+    }
+}
+
+/// Reads the export at `path` and verifies it with `key`, as `jembatan audit verify --export`
+/// does, timing each step.
+pub(crate) fn verify_file(
+    path: &std::path::Path,
+    key: &VerifierKey,
+) -> anyhow::Result<TimedVerification> {
+    let start = Instant::now();
+    let file = std::fs::File::open(path)?;
+    let (origin, contents) = export::read(BufReader::with_capacity(1 << 20, file))?;
+    let read = start.elapsed();
+    let verified = verify_log(&contents, key, &origin)
+        .map_err(|finding| anyhow::anyhow!("the log does not verify: {finding}"))?;
+    Ok(TimedVerification {
+        verified,
+        read,
+        verify: start.elapsed() - read,
+    })
 }
 
 fn write_export(path: &std::path::Path, args: &Args, key: &SignerKey) -> anyhow::Result<()> {

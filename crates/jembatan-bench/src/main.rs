@@ -1,14 +1,23 @@
 //! `jembatan-bench`: benchmark programs that print figures.
 //!
 //! ```text
+//! cargo run --release -p jembatan-bench -- all [--records 1000000] [--seconds 10] [--out FILE]
 //! cargo run --release -p jembatan-bench -- policy-decision [--iterations N] [--dir deploy/policies]
 //! cargo run --release -p jembatan-bench -- audit-verify [--leaves 1000000]
 //! ```
 
 #![forbid(unsafe_code)]
 
+mod all;
 mod audit_verify;
+mod echo;
+mod load;
 mod policy_decision;
+mod scenarios;
+mod server;
+mod site;
+
+use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
@@ -22,15 +31,43 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Every scenario on SQLite and PostgreSQL, with the echo baseline, as a markdown table.
+    All(all::Args),
     /// The cost of one policy decision, over every cell of the policy matrix.
     PolicyDecision(policy_decision::Args),
     /// Offline verification of an exported audit log (default 1,000,000 leaves).
     AuditVerify(audit_verify::Args),
+    /// (internal) Serves the exchange for `all` until standard input closes.
+    #[command(hide = true)]
+    ServeExchange {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// (internal) Serves the echo baseline for `all` until standard input closes.
+    #[command(hide = true)]
+    ServeEcho {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let command = Cli::parse().command;
+    match command {
         Command::PolicyDecision(args) => policy_decision::run(&args),
         Command::AuditVerify(args) => audit_verify::run(&args),
+        Command::All(args) => runtime()?.block_on(all::run(&args)),
+        Command::ServeExchange { config } => {
+            runtime()?.block_on(server::serve(server::Kind::Exchange, &config))
+        }
+        Command::ServeEcho { config } => {
+            runtime()?.block_on(server::serve(server::Kind::Echo, &config))
+        }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }

@@ -42,6 +42,36 @@ const SERVICE_NAMES: &[&str] = &[
 /// The smallest suppression threshold the exchange accepts.
 const MIN_SUPPRESSION_THRESHOLD: u32 = 3;
 
+/// The TLS configuration and acceptor limits of `config`: what [`Exchange`] serves with, and
+/// what the benchmarks' echo baseline is served with, so that the two are compared alike.
+pub fn tls_acceptor(
+    config: &Config,
+) -> Result<(Arc<rustls::ServerConfig>, AcceptorLimits), ServerError> {
+    let versions = if config.tls.allow_tls12 {
+        TlsVersions::Tls12And13
+    } else {
+        TlsVersions::Tls13
+    };
+    let files = ServerTlsFiles {
+        cert: config.tls.cert.clone(),
+        key: config.tls.key.clone(),
+        client_ca: config.tls.client_ca.clone(),
+        crls: config.tls.crls.clone(),
+    };
+    let tls = jembatan_pki::tls::server_config(&files, versions)?;
+    if config.server.max_concurrent_handshakes == 0 {
+        return Err(ServerError::InvalidValue {
+            key: "server.max_concurrent_handshakes",
+            reason: "must be at least 1".into(),
+        });
+    }
+    let limits = AcceptorLimits {
+        handshake_timeout: Duration::from_secs(config.server.handshake_timeout_secs),
+        max_concurrent_handshakes: config.server.max_concurrent_handshakes,
+    };
+    Ok((tls, limits))
+}
+
 /// A bound, ready-to-serve exchange: listener open, TLS loaded, store migrated.
 pub struct Exchange {
     listener: TcpListener,
@@ -71,24 +101,7 @@ impl Exchange {
                 reason: e.to_string(),
             }
         })?;
-        let versions = if config.tls.allow_tls12 {
-            TlsVersions::Tls12And13
-        } else {
-            TlsVersions::Tls13
-        };
-        let files = ServerTlsFiles {
-            cert: config.tls.cert.clone(),
-            key: config.tls.key.clone(),
-            client_ca: config.tls.client_ca.clone(),
-            crls: config.tls.crls.clone(),
-        };
-        let tls = jembatan_pki::tls::server_config(&files, versions)?;
-        if config.server.max_concurrent_handshakes == 0 {
-            return Err(ServerError::InvalidValue {
-                key: "server.max_concurrent_handshakes",
-                reason: "must be at least 1".into(),
-            });
-        }
+        let (tls, limits) = tls_acceptor(config)?;
         let policies = Policies::load_dir(&config.policy.dir)?;
         for warning in policies.warnings() {
             tracing::warn!(%warning, "policy validation warning");
@@ -165,10 +178,7 @@ impl Exchange {
             local_addr,
             tls,
             trust_domain,
-            limits: AcceptorLimits {
-                handshake_timeout: Duration::from_secs(config.server.handshake_timeout_secs),
-                max_concurrent_handshakes: config.server.max_concurrent_handshakes,
-            },
+            limits,
             shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
             store,
             policy,

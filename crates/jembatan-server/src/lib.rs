@@ -29,4 +29,4 @@ mod workforce_service;
 
 pub use config::Config;
 pub use error::ServerError;
-pub use exchange::Exchange;
+pub use exchange::{Exchange, tls_acceptor};

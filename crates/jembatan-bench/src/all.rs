@@ -1,0 +1,495 @@
+//! `all`: every scenario on every store, with the echo baseline measured in the same run, as one
+//! markdown table.
+//!
+//! One run: the echo baseline and handshakes first; then, per store, a fresh exchange process
+//! (memory at idle), the push of the whole data set (a tenth in batches of 100, the rest in
+//! batches of 1,000: realistic records, audit leaves included), the sequencer catching up, an
+//! export of the whole log verified offline, then the read scenarios over the full data set.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use jembatan_store::{Store, StoreLocation, StoreOptions};
+use time::OffsetDateTime;
+
+use crate::audit_verify::verify_file;
+use crate::load::{Bound, Plan, Report, millis};
+use crate::scenarios::{self, READ_CONCURRENCY};
+use crate::server::{Kind, Server};
+use crate::site::{Database, PgDatabase, Site, connect};
+
+/// HTTP/2 connections per caller.
+const CONNECTIONS: usize = 4;
+
+/// Arguments of `all`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Placement records pushed into each store, and then read.
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+    /// Seconds each read scenario runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Stores to run on.
+    #[arg(long, value_delimiter = ',', default_value = "sqlite,postgres")]
+    stores: Vec<StoreArg>,
+    /// Seed of the synthetic records.
+    #[arg(long, default_value_t = 2025)]
+    seed: u64,
+    /// Also write the table to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StoreArg {
+    Sqlite,
+    Postgres,
+}
+
+/// One line of the table.
+struct Row {
+    scenario: String,
+    store: &'static str,
+    result: String,
+    latency: String,
+    baseline: String,
+    target: &'static str,
+}
+
+/// The table being filled.
+#[derive(Default)]
+struct Table {
+    rows: Vec<Row>,
+}
+
+impl Table {
+    fn add(
+        &mut self,
+        scenario: impl Into<String>,
+        store: &'static str,
+        result: String,
+        latency: String,
+        baseline: String,
+        target: &'static str,
+    ) {
+        let row = Row {
+            scenario: scenario.into(),
+            store,
+            result,
+            latency,
+            baseline,
+            target,
+        };
+        println!(
+            "  {} [{}]: {} {} {}",
+            row.scenario, row.store, row.result, row.latency, row.baseline
+        );
+        self.rows.push(row);
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::from(
+            "| scenario | store | result | latency p50 / p99 / max | vs. echo baseline | target |\n\
+             |---|---|---|---|---|---|\n",
+        );
+        for r in &self.rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                r.scenario, r.store, r.result, r.latency, r.baseline, r.target
+            );
+        }
+        out
+    }
+}
+
+/// The echo baseline's rates, to divide by.
+struct Baseline {
+    small: f64,
+    batch_100: f64,
+    batch_1000: f64,
+}
+
+pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let site = Site::new()?;
+    let seconds = Duration::from_secs(args.seconds.max(1));
+    let mut table = Table::default();
+    let today = OffsetDateTime::now_utc().date();
+
+    // Message sizes of the push scenarios, for echoes of the same size.
+    let mut sizer = jembatan_demo::Generator::new(args.seed ^ 0x5eed, 0.6, today);
+    let size_100 = scenarios::encoded_size(&scenarios::push_requests(&mut sizer, 100, 100)[0]);
+    let size_1000 = scenarios::encoded_size(&scenarios::push_requests(&mut sizer, 1000, 1000)[0]);
+
+    println!("echo baseline");
+    let config = site.config("echo.toml", "sqlite://unused.db")?;
+    let echo = Server::start(Kind::Echo, &config).await?;
+    let clients = connect(&echo.url(), &site.callers.kemendag, CONNECTIONS).await?;
+    let small = scenarios::echo(&clients, 64, READ_CONCURRENCY, seconds).await;
+    let batch_100 =
+        scenarios::echo(&clients, size_100, scenarios::PUSH_CONCURRENCY, seconds / 2).await;
+    let batch_1000 = scenarios::echo(
+        &clients,
+        size_1000,
+        scenarios::PUSH_CONCURRENCY,
+        seconds / 2,
+    )
+    .await;
+    let echo_handshakes =
+        scenarios::handshakes(&echo.url(), &site.callers.kemendag, true, seconds / 2).await;
+    for (name, report) in [
+        ("echo, 64 B".to_owned(), &small),
+        (
+            format!("echo, {} kB (a push of 100)", size_100 / 1000),
+            &batch_100,
+        ),
+        (
+            format!("echo, {} kB (a push of 1,000)", size_1000 / 1000),
+            &batch_1000,
+        ),
+    ] {
+        table.add(name, "—", calls(report), latency(report), "1".into(), "");
+    }
+    table.add(
+        "new mTLS connections + 1 call, echo",
+        "—",
+        per_second(echo_handshakes.calls_per_second(), "connections"),
+        latency(&echo_handshakes),
+        "1".into(),
+        "",
+    );
+    drop(clients);
+    echo.stop().await?;
+    let baseline = Baseline {
+        small: small.calls_per_second(),
+        batch_100: batch_100.calls_per_second(),
+        batch_1000: batch_1000.calls_per_second(),
+    };
+    let mut handshakes_done = false;
+
+    for store in &args.stores {
+        let database = match store {
+            StoreArg::Sqlite => Database::Sqlite,
+            StoreArg::Postgres => Database::Postgres,
+        };
+        println!("{}", database.name());
+        let pg = match database {
+            Database::Sqlite => None,
+            Database::Postgres => Some(PgDatabase::create().await?),
+        };
+        let url = match &pg {
+            Some(pg) => pg.url.clone(),
+            None => format!("sqlite://{}", site.dir().join("jembatan.db").display()),
+        };
+        let run = on_store(
+            &site,
+            database,
+            &url,
+            args,
+            &baseline,
+            &mut table,
+            !handshakes_done,
+        )
+        .await;
+        handshakes_done = true;
+        if let Some(pg) = pg {
+            pg.drop_now().await?;
+        }
+        run?;
+    }
+
+    let text = table.markdown();
+    println!("\n{text}");
+    println!("whole run: {:.0} s", started.elapsed().as_secs_f64());
+    if let Some(out) = &args.out {
+        std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
+
+/// Every scenario on one store.
+async fn on_store(
+    site: &Site,
+    database: Database,
+    store_url: &str,
+    args: &Args,
+    baseline: &Baseline,
+    table: &mut Table,
+    with_handshakes: bool,
+) -> anyhow::Result<()> {
+    let name = database.name();
+    let seconds = Duration::from_secs(args.seconds.max(1));
+    let today = OffsetDateTime::now_utc().date();
+    let config = site.config(&format!("{}.toml", name.to_lowercase()), store_url)?;
+    let exchange = Server::start(Kind::Exchange, &config).await?;
+    let kp2mi = connect(&exchange.url(), &site.callers.kp2mi, CONNECTIONS).await?;
+    kp2mi[0].health("").await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle = exchange.memory()?;
+    table.add(
+        "memory at idle (RSS)",
+        name,
+        mb(idle.rss),
+        String::new(),
+        String::new(),
+        "≤ 50 MB",
+    );
+
+    if with_handshakes {
+        let report =
+            scenarios::handshakes(&exchange.url(), &site.callers.kemendag, false, seconds / 2)
+                .await;
+        table.add(
+            "new mTLS connections + 1 call, exchange",
+            name,
+            per_second(report.calls_per_second(), "connections"),
+            latency(&report),
+            String::new(),
+            "",
+        );
+    }
+
+    // The push: a tenth in batches of 100, the rest in batches of 1,000, generated before each
+    // timed part so that the generator's work is not counted.
+    let mut generator = jembatan_demo::Generator::new(args.seed, 0.6, today);
+    let small_batches = args.records / 10;
+    let requests = scenarios::push_requests(&mut generator, small_batches, 100);
+    let report = scenarios::push(&kp2mi, requests).await;
+    check(&report, "push, batches of 100")?;
+    table.add(
+        "push, batches of 100",
+        name,
+        per_second(report.items_per_second(), "records"),
+        latency(&report),
+        ratio(report.calls_per_second(), baseline.batch_100),
+        if database == Database::Sqlite {
+            "≥ 50,000 records/s"
+        } else {
+            "≥ 20,000 records/s"
+        },
+    );
+    let mut pushed = Report::empty();
+    let mut left = args.records - small_batches;
+    while left > 0 {
+        let chunk = left.min(100_000);
+        let requests = scenarios::push_requests(&mut generator, chunk, 1000);
+        pushed.merge(scenarios::push(&kp2mi, requests).await);
+        left -= chunk;
+    }
+    check(&pushed, "push, batches of 1,000")?;
+    table.add(
+        "push, batches of 1,000",
+        name,
+        per_second(pushed.items_per_second(), "records"),
+        latency(&pushed),
+        ratio(pushed.calls_per_second(), baseline.batch_1000),
+        if database == Database::Sqlite {
+            "≥ 50,000 records/s"
+        } else {
+            "≥ 20,000 records/s"
+        },
+    );
+    let in_push = exchange.memory()?;
+    table.add(
+        "memory, peak during the push (RSS)",
+        name,
+        mb(in_push.peak),
+        String::new(),
+        String::new(),
+        "≤ 250 MB",
+    );
+
+    // The sequencer catches up; then the whole log is exported and verified offline.
+    let store = Store::open(&StoreLocation::parse(store_url)?, StoreOptions::default()).await?;
+    let waited = Instant::now();
+    let size = loop {
+        let size = store.log_size().await?;
+        let signed = store.checkpoint(None).await?.map_or(0, |c| c.size);
+        if signed == size {
+            break size;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    table.add(
+        "sequencer: checkpoint covering the push",
+        name,
+        format!(
+            "{:.1} s after the last push",
+            waited.elapsed().as_secs_f64()
+        ),
+        String::new(),
+        String::new(),
+        "",
+    );
+    let export = site.dir().join(format!("{}.export", name.to_lowercase()));
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&export)?);
+    store.export(&site.origin(), &mut out).await?;
+    std::io::Write::flush(&mut out)?;
+    drop(out);
+    let timed = verify_file(&export, &site.log_verifier)?;
+    std::fs::remove_file(&export)?;
+    table.add(
+        format!("audit verify, {} leaves", thousands(timed.verified.leaves)),
+        name,
+        format!("{:.2} s", timed.total().as_secs_f64()),
+        format!(
+            "read {:.2} s, verify {:.2} s",
+            timed.read.as_secs_f64(),
+            timed.verify.as_secs_f64()
+        ),
+        String::new(),
+        "≤ 2 s for 1,000,000",
+    );
+    store.close().await;
+
+    // Reads over the full data set.
+    let kemendag = connect(&exchange.url(), &site.callers.kemendag, CONNECTIONS).await?;
+    let saturated = scenarios::query_availability(
+        &kemendag,
+        Plan {
+            concurrency: READ_CONCURRENCY,
+            bound: Bound::For(seconds),
+            rate: None,
+        },
+        today,
+    )
+    .await;
+    check(&saturated, "QueryAvailability")?;
+    table.add(
+        format!(
+            "QueryAvailability, {} records, saturated",
+            thousands(args.records)
+        ),
+        name,
+        calls(&saturated),
+        latency(&saturated),
+        ratio(saturated.calls_per_second(), baseline.small),
+        "≥ 0.5 of echo",
+    );
+    let half = saturated.calls_per_second() / 2.0;
+    let paced = scenarios::query_availability(
+        &kemendag,
+        Plan {
+            concurrency: 256,
+            bound: Bound::For(seconds),
+            rate: Some(half.max(0.5)),
+        },
+        today,
+    )
+    .await;
+    check(&paced, "QueryAvailability at half the saturation rate")?;
+    table.add(
+        format!("QueryAvailability at half that rate ({half:.0}/s)"),
+        name,
+        calls(&paced),
+        latency(&paced),
+        String::new(),
+        "p99 ≤ 10 ms",
+    );
+    let listed = scenarios::list_candidates(&kemendag, today, seconds).await;
+    check(&listed, "ListCandidates")?;
+    table.add(
+        "ListCandidates, pages of 100",
+        name,
+        format!(
+            "{}, {}",
+            per_second(listed.calls_per_second(), "pages"),
+            per_second(listed.items_per_second(), "audited records")
+        ),
+        latency(&listed),
+        ratio(listed.calls_per_second(), baseline.small),
+        "≥ 0.5 of echo",
+    );
+    let auditor = connect(&exchange.url(), &site.callers.auditor, CONNECTIONS).await?;
+    let proofs = scenarios::inclusion_proofs(&auditor, size, seconds).await;
+    check(&proofs, "GetInclusionProof")?;
+    table.add(
+        format!("GetInclusionProof, log of {} leaves", thousands(size)),
+        name,
+        calls(&proofs),
+        latency(&proofs),
+        ratio(proofs.calls_per_second(), baseline.small),
+        "≥ 0.5 of echo",
+    );
+    let after = exchange.memory()?;
+    table.add(
+        "memory after the reads (RSS)",
+        name,
+        mb(after.rss),
+        String::new(),
+        String::new(),
+        "",
+    );
+    drop((kp2mi, kemendag, auditor));
+    exchange.stop().await
+}
+
+/// Fails the run when a scenario's calls failed: its figures would measure errors.
+fn check(report: &Report, scenario: &str) -> anyhow::Result<()> {
+    println!("  {scenario}: {}", report.summary());
+    if let Some(error) = &report.first_error {
+        anyhow::bail!(
+            "{scenario}: {} calls failed; the first: {error}",
+            report.errors
+        );
+    }
+    Ok(())
+}
+
+fn calls(report: &Report) -> String {
+    per_second(report.calls_per_second(), "calls")
+}
+
+fn latency(report: &Report) -> String {
+    format!(
+        "{} / {} / {}",
+        millis(report.quantile(0.5)),
+        millis(report.quantile(0.99)),
+        millis(report.max())
+    )
+}
+
+fn ratio(rate: f64, baseline: f64) -> String {
+    if baseline <= 0.0 {
+        return String::new();
+    }
+    format!("{:.2}", rate / baseline)
+}
+
+fn per_second(rate: f64, what: &str) -> String {
+    format!("{} {what}/s", thousands(rate.round() as u64))
+}
+
+fn mb(bytes: u64) -> String {
+    format!("{:.0} MB", bytes as f64 / 1e6)
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}

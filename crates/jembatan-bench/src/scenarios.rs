@@ -1,0 +1,309 @@
+//! The calls each scenario sends, on the project's own client, and what counts as their items.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jembatan_client::v1::{
+    self, audit_service_client::AuditServiceClient,
+    placement_service_client::PlacementServiceClient,
+    workforce_service_client::WorkforceServiceClient,
+};
+use jembatan_client::{Client, ClientTls, Stated};
+use jembatan_domain::{LegalBasis, Purpose};
+use prost::Message;
+use time::Date;
+
+use crate::echo::{EchoClient, EchoMessage};
+use crate::load::{self, Bound, Plan, Report};
+
+/// Calls in flight for the unary read scenarios and the echo baseline.
+pub(crate) const READ_CONCURRENCY: usize = 16;
+
+/// Calls in flight for pushes: KP2MI's sync jobs, a few at once.
+pub(crate) const PUSH_CONCURRENCY: usize = 4;
+
+/// Echoes payloads of `size` bytes for `duration`.
+pub(crate) async fn echo(
+    clients: &[Client],
+    size: usize,
+    concurrency: usize,
+    duration: Duration,
+) -> Report {
+    let payload = vec![0x5a_u8; size];
+    let clients: Arc<[Client]> = clients.into();
+    load::run(
+        Plan {
+            concurrency,
+            bound: Bound::For(duration),
+            rate: None,
+        },
+        move |n| {
+            let client = pick(&clients, n);
+            let payload = payload.clone();
+            async move {
+                EchoClient::new(client.channel())
+                    .echo(EchoMessage { payload })
+                    .await
+                    .map(|_| 1)
+                    .map_err(|status| status.message().to_owned())
+            }
+        },
+    )
+    .await
+}
+
+/// New connections, each with a full mutual TLS handshake and one call, for `duration`.
+/// `echo` says which server is on the other end.
+pub(crate) async fn handshakes(
+    url: &str,
+    tls: &ClientTls,
+    echo: bool,
+    duration: Duration,
+) -> Report {
+    let (url, tls) = (url.to_owned(), tls.clone());
+    load::run(
+        Plan {
+            concurrency: 4,
+            bound: Bound::For(duration),
+            rate: None,
+        },
+        move |_| {
+            let (url, tls) = (url.clone(), tls.clone());
+            async move {
+                let client = Client::connect(&url, tls)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if echo {
+                    EchoClient::new(client.channel())
+                        .echo(EchoMessage::default())
+                        .await
+                        .map_err(|status| status.message().to_owned())?;
+                } else {
+                    client.health("").await.map_err(|e| e.to_string())?;
+                }
+                Ok(1)
+            }
+        },
+    )
+    .await
+}
+
+/// The messages of a push of `records` records from `generator` in batches of `batch`.
+pub(crate) fn push_requests(
+    generator: &mut jembatan_demo::Generator,
+    records: u64,
+    batch: usize,
+) -> Vec<v1::PushPlacementsRequest> {
+    let mut requests = Vec::new();
+    let mut left = records;
+    while left > 0 {
+        let take = left.min(batch as u64);
+        requests.push(v1::PushPlacementsRequest {
+            placements: generator.by_ref().take(take as usize).collect(),
+            all_or_nothing: false,
+        });
+        left -= take;
+    }
+    requests
+}
+
+/// Pushes `requests` as KP2MI, `PUSH_CONCURRENCY` at a time; items are records stored. A
+/// record not stored is an error.
+pub(crate) async fn push(clients: &[Client], requests: Vec<v1::PushPlacementsRequest>) -> Report {
+    let calls = requests.len() as u64;
+    let requests: Arc<[Mutex<Option<v1::PushPlacementsRequest>>]> =
+        requests.into_iter().map(|r| Mutex::new(Some(r))).collect();
+    let clients: Arc<[Client]> = clients.into();
+    load::run(
+        Plan {
+            concurrency: PUSH_CONCURRENCY,
+            bound: Bound::Calls(calls),
+            rate: None,
+        },
+        move |n| {
+            let client = pick(&clients, n);
+            let request = requests
+                .get(n as usize)
+                .and_then(|slot| slot.lock().ok()?.take());
+            async move {
+                let request = request.ok_or("no such request")?;
+                let sent = request.placements.len();
+                let response = PlacementServiceClient::new(client.channel())
+                    .push_placements(stated(
+                        Purpose::ProgramMonitoring,
+                        LegalBasis::LegalObligation,
+                        request,
+                    )?)
+                    .await
+                    .map_err(|status| status.message().to_owned())?
+                    .into_inner();
+                let stored = response
+                    .results
+                    .iter()
+                    .filter(|r| r.outcome() == v1::RecordOutcome::Stored)
+                    .count();
+                if stored != sent {
+                    let first = response
+                        .results
+                        .iter()
+                        .find(|r| r.outcome() != v1::RecordOutcome::Stored)
+                        .map(|r| format!("{:?} {:?}", r.outcome(), r.violations))
+                        .unwrap_or_default();
+                    return Err(format!(
+                        "{stored} of {sent} records stored; first other: {first}"
+                    ));
+                }
+                Ok(stored as u64)
+            }
+        },
+    )
+    .await
+}
+
+/// Kemendag's question: workers returning within the next 90 days, by province and occupation.
+pub(crate) fn availability_request(today: Date) -> v1::QueryAvailabilityRequest {
+    v1::QueryAvailabilityRequest {
+        filter: Some(v1::AvailabilityFilter {
+            return_from: Some(proto_date(today)),
+            return_to: Some(proto_date(today + time::Duration::days(90))),
+            ..v1::AvailabilityFilter::default()
+        }),
+        group_by: vec![v1::GroupBy::Province.into(), v1::GroupBy::Occupation.into()],
+    }
+}
+
+/// QueryAvailability by `plan`; items are answers.
+pub(crate) async fn query_availability(clients: &[Client], plan: Plan, today: Date) -> Report {
+    let clients: Arc<[Client]> = clients.into();
+    let request = availability_request(today);
+    load::run(plan, move |n| {
+        let client = pick(&clients, n);
+        let request = request.clone();
+        async move {
+            let response = WorkforceServiceClient::new(client.channel())
+                .query_availability(stated(
+                    Purpose::Statistics,
+                    LegalBasis::PublicTask,
+                    request,
+                )?)
+                .await
+                .map_err(|status| status.message().to_owned())?
+                .into_inner();
+            if response.cells.is_empty() {
+                return Err("an empty answer".into());
+            }
+            Ok(1)
+        }
+    })
+    .await
+}
+
+/// ListCandidates pages of 100 of the workers returning within 90 days, for business matching,
+/// for `duration`: every call continues one of a few listings where it stopped (from the first
+/// page again at the end). Items are candidates, each one an audit leaf.
+pub(crate) async fn list_candidates(clients: &[Client], today: Date, duration: Duration) -> Report {
+    let clients: Arc<[Client]> = clients.into();
+    let filter = availability_request(today).filter;
+    let listings: Arc<[Mutex<String>]> = (0..READ_CONCURRENCY)
+        .map(|_| Mutex::new(String::new()))
+        .collect();
+    load::run(
+        Plan {
+            concurrency: READ_CONCURRENCY,
+            bound: Bound::For(duration),
+            rate: None,
+        },
+        move |n| {
+            let client = pick(&clients, n);
+            let slot = Arc::clone(&listings);
+            let listing = n as usize % slot.len();
+            let page_token = slot[listing].lock().map(|t| t.clone()).unwrap_or_default();
+            let request = v1::ListCandidatesRequest {
+                filter: filter.clone(),
+                page_size: 100,
+                page_token,
+            };
+            async move {
+                let response = WorkforceServiceClient::new(client.channel())
+                    .list_candidates(stated(
+                        Purpose::BusinessMatching,
+                        LegalBasis::Consent,
+                        request,
+                    )?)
+                    .await
+                    .map_err(|status| status.message().to_owned())?
+                    .into_inner();
+                if let Ok(mut token) = slot[listing].lock() {
+                    *token = response.next_page_token;
+                }
+                if response.receipts.len() != response.candidates.len() {
+                    return Err("candidates without a receipt each".into());
+                }
+                Ok(response.candidates.len() as u64)
+            }
+        },
+    )
+    .await
+}
+
+/// GetInclusionProof of leaves spread over the first `size` leaves, in the latest checkpoint,
+/// as an auditor, for `duration`.
+pub(crate) async fn inclusion_proofs(clients: &[Client], size: u64, duration: Duration) -> Report {
+    let clients: Arc<[Client]> = clients.into();
+    load::run(
+        Plan {
+            concurrency: READ_CONCURRENCY,
+            bound: Bound::For(duration),
+            rate: None,
+        },
+        move |n| {
+            let client = pick(&clients, n);
+            // A multiplicative hash spreads the calls over the log.
+            let leaf_index = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) % size.max(1);
+            async move {
+                let response = AuditServiceClient::new(client.channel())
+                    .get_inclusion_proof(stated(
+                        Purpose::Audit,
+                        LegalBasis::LegalObligation,
+                        v1::GetInclusionProofRequest {
+                            leaf: Some(v1::get_inclusion_proof_request::Leaf::LeafIndex(
+                                leaf_index,
+                            )),
+                            tree_size: 0,
+                        },
+                    )?)
+                    .await
+                    .map_err(|status| status.message().to_owned())?
+                    .into_inner();
+                if response.proof.is_none() {
+                    return Err("an answer without a proof".into());
+                }
+                Ok(1)
+            }
+        },
+    )
+    .await
+}
+
+/// The encoded size of `request`, for an echo of the same size.
+pub(crate) fn encoded_size(request: &v1::PushPlacementsRequest) -> usize {
+    request.encoded_len()
+}
+
+fn pick(clients: &[Client], n: u64) -> Client {
+    clients[n as usize % clients.len()].clone()
+}
+
+fn stated<T>(purpose: Purpose, basis: LegalBasis, message: T) -> Result<tonic::Request<T>, String> {
+    Stated::new(purpose, basis)
+        .request(message)
+        .map_err(|e| e.to_string())
+}
+
+fn proto_date(date: Date) -> v1::Date {
+    v1::Date {
+        year: date.year(),
+        month: i32::from(u8::from(date.month())),
+        day: i32::from(date.day()),
+    }
+}
