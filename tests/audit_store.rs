@@ -29,6 +29,38 @@ async fn postgres() -> (PgDatabase, Store) {
     (db, store)
 }
 
+/// Many writers at once, each holding the log longer than the lock timeout divided by their
+/// number: they must all get their turn, in order, none timing out.
+async fn writers_queue_for_the_log_instead_of_timing_out(url: &str) {
+    let options = StoreOptions {
+        max_connections: 3,
+        acquire_timeout: std::time::Duration::from_millis(300),
+    };
+    let store = Store::open(&StoreLocation::parse(url).expect("location"), options)
+        .await
+        .expect("open");
+    let writers: Vec<_> = (0..12u64)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut tx = store.begin().await?;
+                tx.lock_log().await?;
+                let receipts = tx.append_leaves(&[placement_leaf(n)]).await?;
+                tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+                tx.commit().await?;
+                Ok::<_, jembatan_store::StoreError>(receipts[0].leaf_index)
+            })
+        })
+        .collect();
+    let mut indexes = Vec::new();
+    for writer in writers {
+        indexes.push(writer.await.expect("writer task").expect("a writer failed"));
+    }
+    indexes.sort_unstable();
+    assert_eq!(indexes, (0..12).collect::<Vec<u64>>());
+    assert_eq!(store.log_size().await.expect("size"), 12);
+}
+
 /// Appends `count` leaves numbered from `from` in one committed transaction.
 async fn append(store: &Store, from: u64, count: u64) -> Vec<jembatan_store::Receipt> {
     let mut tx = store.begin().await.expect("begin");
@@ -124,8 +156,8 @@ async fn audit_tables_refuse_update_and_delete(store: Store) {
     ];
     for sql in pool_sql {
         let result = match &store {
-            Store::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-            Store::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Store::Sqlite(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            Store::Postgres(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
         };
         let error = result.expect_err(sql).to_string();
         assert!(error.contains("insert-only"), "{sql}: {error}");
@@ -143,6 +175,22 @@ async fn postgres_leaves_integrate_into_signed_checkpoints_with_proofs() {
     let (_db, store) = postgres().await;
     leaves_integrate_into_signed_checkpoints_with_proofs(store.clone()).await;
     store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_writers_queue_for_the_log_instead_of_timing_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    writers_queue_for_the_log_instead_of_timing_out(&format!(
+        "sqlite://{}/audit.db",
+        dir.path().display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_writers_queue_for_the_log_instead_of_timing_out() {
+    let db = PgDatabase::create().await;
+    writers_queue_for_the_log_instead_of_timing_out(&db.url).await;
 }
 
 #[tokio::test]
@@ -164,7 +212,7 @@ async fn postgres_one_sequencer_at_a_time() {
     let log = SignerKey::generate(ORIGIN).expect("key");
     append(&store, 0, 10).await;
     // Hold the sequencer's lock in another session, as a second server process would.
-    let Store::Postgres(pool) = &store else {
+    let Store::Postgres(pool, _) = &store else {
         unreachable!()
     };
     let mut other = pool.begin().await.expect("begin");

@@ -16,7 +16,7 @@ pub enum Bind {
 /// that fails.
 pub async fn tamper(store: &Store, statements: &[(&str, Vec<Bind>)]) {
     let drops: &[&str] = match store {
-        Store::Sqlite(_) => &[
+        Store::Sqlite(..) => &[
             "DROP TRIGGER IF EXISTS audit_leaves_no_update",
             "DROP TRIGGER IF EXISTS audit_leaves_no_delete",
             "DROP TRIGGER IF EXISTS audit_nodes_no_update",
@@ -26,7 +26,7 @@ pub async fn tamper(store: &Store, statements: &[(&str, Vec<Bind>)]) {
             "DROP TRIGGER IF EXISTS audit_cosignatures_no_update",
             "DROP TRIGGER IF EXISTS audit_cosignatures_no_delete",
         ],
-        Store::Postgres(_) => &[
+        Store::Postgres(_, _) => &[
             "DROP TRIGGER IF EXISTS audit_leaves_insert_only ON audit_leaves",
             "DROP TRIGGER IF EXISTS audit_nodes_insert_only ON audit_nodes",
             "DROP TRIGGER IF EXISTS audit_checkpoints_insert_only ON audit_checkpoints",
@@ -55,8 +55,8 @@ async fn run(store: &Store, sql: &str, binds: &[Bind]) {
         }};
     }
     match store {
-        Store::Sqlite(pool) => execute!(pool),
-        Store::Postgres(pool) => execute!(pool),
+        Store::Sqlite(pool, _) => execute!(pool),
+        Store::Postgres(pool, _) => execute!(pool),
     }
     .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
@@ -65,8 +65,8 @@ async fn run(store: &Store, sql: &str, binds: &[Bind]) {
 pub async fn leaf_row(store: &Store, index: i64) -> (Vec<u8>, Vec<u8>) {
     const SQL: &str = "SELECT data, leaf_hash FROM audit_leaves WHERE leaf_index = $1";
     match store {
-        Store::Sqlite(pool) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
-        Store::Postgres(pool) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
+        Store::Sqlite(pool, _) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
+        Store::Postgres(pool, _) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
     }
     .expect("leaf")
 }
@@ -75,14 +75,14 @@ pub async fn leaf_row(store: &Store, index: i64) -> (Vec<u8>, Vec<u8>) {
 pub async fn node_hash(store: &Store, level: i64, index: i64) -> Vec<u8> {
     const SQL: &str = "SELECT hash FROM audit_nodes WHERE level = $1 AND node_index = $2";
     match store {
-        Store::Sqlite(pool) => {
+        Store::Sqlite(pool, _) => {
             sqlx::query_scalar(SQL)
                 .bind(level)
                 .bind(index)
                 .fetch_one(pool)
                 .await
         }
-        Store::Postgres(pool) => {
+        Store::Postgres(pool, _) => {
             sqlx::query_scalar(SQL)
                 .bind(level)
                 .bind(index)

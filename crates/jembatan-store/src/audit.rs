@@ -83,18 +83,25 @@ pub struct LeafFilter {
 /// A write transaction of the store, for data work and its audit leaves together.
 #[derive(Debug)]
 pub enum StoreTx {
-    /// On SQLite (`BEGIN IMMEDIATE`: the write lock is taken at once).
-    Sqlite(Transaction<'static, Sqlite>),
-    /// On PostgreSQL.
-    Postgres(Transaction<'static, Postgres>),
+    /// On SQLite (`BEGIN IMMEDIATE`: the write lock is taken at once), holding this process's
+    /// turn in the write queue until it ends.
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
+    /// On PostgreSQL, holding this process's turn in the write queue until it ends.
+    Postgres(
+        Transaction<'static, Postgres>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
 }
 
 /// Runs the same body on either backend's connection.
 macro_rules! on_either {
     ($value:expr, $conn:ident => $body:expr) => {
         match $value {
-            StoreTx::Sqlite($conn) => $body,
-            StoreTx::Postgres($conn) => $body,
+            StoreTx::Sqlite($conn, _) => $body,
+            StoreTx::Postgres($conn, _) => $body,
         }
     };
 }
@@ -103,8 +110,8 @@ macro_rules! on_either {
 macro_rules! on_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            Store::Sqlite($pool) => $body,
-            Store::Postgres($pool) => $body,
+            Store::Sqlite($pool, _) => $body,
+            Store::Postgres($pool, _) => $body,
         }
     };
 }
@@ -178,8 +185,14 @@ impl Store {
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
         Ok(match self {
-            Store::Sqlite(pool) => StoreTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Store::Postgres(pool) => StoreTx::Postgres(pool.begin().await?),
+            Store::Sqlite(pool, queue) => {
+                let turn = std::sync::Arc::clone(&queue.0).lock_owned().await;
+                StoreTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
+            Store::Postgres(pool, queue) => {
+                let turn = std::sync::Arc::clone(&queue.0).lock_owned().await;
+                StoreTx::Postgres(pool.begin().await?, turn)
+            }
         })
     }
 
@@ -194,7 +207,7 @@ impl Store {
         max_leaves: u64,
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
         let mut tx = self.begin().await?;
-        if let StoreTx::Postgres(conn) = &mut tx {
+        if let StoreTx::Postgres(conn, _) = &mut tx {
             let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
                 .bind(SEQUENCER_LOCK)
                 .fetch_one(&mut **conn)

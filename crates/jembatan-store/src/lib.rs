@@ -31,6 +31,18 @@ const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The writers of this process waiting for their turn, first come first served.
+///
+/// Writers are serialized anyway: SQLite lets one transaction write at a time, and on
+/// PostgreSQL every writer of leaves waits for the log's head row. But an SQLite writer that
+/// finds the lock taken sleeps and retries on a backoff, not in turn, and a PostgreSQL writer
+/// waits holding a pooled connection; under steady load one unlucky writer waits past the
+/// busy or pool timeout and fails while later ones get through, and readers find no
+/// connection. Writers of one process therefore queue here, in order, before they take a
+/// connection; the database's own locks are left to order the processes sharing it.
+#[derive(Debug, Clone, Default)]
+pub struct WriteQueue(std::sync::Arc<tokio::sync::Mutex<()>>);
+
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -76,10 +88,10 @@ fn pool_options<DB: sqlx::Database>(options: StoreOptions) -> PoolOptions<DB> {
 /// An open, migrated store.
 #[derive(Debug, Clone)]
 pub enum Store {
-    /// SQLite.
-    Sqlite(SqlitePool),
-    /// PostgreSQL.
-    Postgres(PgPool),
+    /// SQLite, and the queue of this process's writers (see [`WriteQueue`]).
+    Sqlite(SqlitePool, WriteQueue),
+    /// PostgreSQL, and the queue of this process's writers.
+    Postgres(PgPool, WriteQueue),
 }
 
 impl Store {
@@ -106,7 +118,7 @@ impl Store {
                     .await
                     .map_err(connect_error)?;
                 SQLITE_MIGRATIONS.run(&pool).await?;
-                Self::Sqlite(pool)
+                Self::Sqlite(pool, WriteQueue::default())
             }
             StoreLocation::Postgres(url) => {
                 let connect: PgConnectOptions = url.parse().map_err(connect_error)?;
@@ -115,7 +127,7 @@ impl Store {
                     .await
                     .map_err(connect_error)?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                Self::Postgres(pool)
+                Self::Postgres(pool, WriteQueue::default())
             }
         };
         Ok(store)
@@ -124,8 +136,8 @@ impl Store {
     /// The engine behind this store.
     pub fn backend(&self) -> Backend {
         match self {
-            Self::Sqlite(_) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(..) => Backend::Sqlite,
+            Self::Postgres(..) => Backend::Postgres,
         }
     }
 
@@ -133,8 +145,8 @@ impl Store {
     pub async fn instance(&self) -> Result<Instance, StoreError> {
         const SQL: &str = "SELECT instance_id, created_at FROM instance WHERE singleton = 1";
         let instance = match self {
-            Self::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
-            Self::Postgres(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+            Self::Sqlite(pool, _) => sqlx::query_as(SQL).fetch_one(pool).await?,
+            Self::Postgres(pool, _) => sqlx::query_as(SQL).fetch_one(pool).await?,
         };
         Ok(instance)
     }
@@ -143,8 +155,8 @@ impl Store {
     pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
         const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
         let versions = match self {
-            Self::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
-            Self::Postgres(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+            Self::Sqlite(pool, _) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+            Self::Postgres(pool, _) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
         };
         Ok(versions)
     }
@@ -152,8 +164,8 @@ impl Store {
     /// Versions of the migrations embedded in this build for this store's backend.
     pub fn known_migrations(&self) -> Vec<i64> {
         let migrator = match self {
-            Self::Sqlite(_) => &SQLITE_MIGRATIONS,
-            Self::Postgres(_) => &POSTGRES_MIGRATIONS,
+            Self::Sqlite(..) => &SQLITE_MIGRATIONS,
+            Self::Postgres(..) => &POSTGRES_MIGRATIONS,
         };
         migrator.iter().map(|m| m.version).collect()
     }
@@ -161,8 +173,8 @@ impl Store {
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(pool) => pool.close().await,
-            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool, _) => pool.close().await,
+            Self::Postgres(pool, _) => pool.close().await,
         }
     }
 }

@@ -302,8 +302,8 @@ where
 macro_rules! on_tx {
     ($value:expr, $conn:ident => $body:expr) => {
         match $value {
-            StoreTx::Sqlite($conn) => $body,
-            StoreTx::Postgres($conn) => $body,
+            StoreTx::Sqlite($conn, _) => $body,
+            StoreTx::Postgres($conn, _) => $body,
         }
     };
 }
@@ -312,7 +312,7 @@ impl StoreTx {
     /// Waits for the audit log's head, so that this transaction's reads and writes are
     /// serialized with every other writer of leaves (on SQLite, `BEGIN IMMEDIATE` already has).
     pub async fn lock_log(&mut self) -> Result<(), StoreError> {
-        if let StoreTx::Postgres(conn) = self {
+        if let StoreTx::Postgres(conn, _) = self {
             sqlx::query("SELECT next_index FROM audit_head WHERE singleton = 1 FOR UPDATE")
                 .execute(&mut **conn)
                 .await?;
@@ -613,8 +613,8 @@ impl Store {
             }};
         }
         Ok(match self {
-            Store::Sqlite(pool) => counts!(pool),
-            Store::Postgres(pool) => counts!(pool),
+            Store::Sqlite(pool, _) => counts!(pool),
+            Store::Postgres(pool, _) => counts!(pool),
         })
     }
 
@@ -622,8 +622,8 @@ impl Store {
     pub async fn latest_change(&self) -> Result<Option<u64>, StoreError> {
         const SQL: &str = "SELECT MAX(change_seq) FROM placements";
         let latest: Option<i64> = match self {
-            Store::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
-            Store::Postgres(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
+            Store::Sqlite(pool, _) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
+            Store::Postgres(pool, _) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
         };
         Ok(latest.map(to_u64))
     }
