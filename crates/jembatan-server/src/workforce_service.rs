@@ -376,14 +376,13 @@ impl WorkforceService for WorkforceApi {
         let request = request.into_inner();
         let filter = placement_filter(request.filter.as_ref())?;
         let group_by = dimensions(&request.group_by)?;
-        let counts = self
+        let counted = self
             .store
             .count_workers(&filter, &group_by)
             .await
             .map_err(data_store_status)?;
         let threshold = self.settings.suppression_threshold;
-        let mut cells: Vec<Cell> = counts
-            .cells
+        let mut cells: Vec<Cell> = counted
             .into_iter()
             .map(|(keys, count)| Cell {
                 keys,
@@ -393,8 +392,21 @@ impl WorkforceService for WorkforceApi {
             .collect();
         cells.sort_by(|a, b| a.keys.cmp(&b.keys));
         let any_suppressed = suppress(&mut cells, u64::from(threshold));
-        let total =
-            (!any_suppressed && counts.total >= u64::from(threshold)).then_some(counts.total);
+        // The total is counted only when it will be shown: a second pass over the matching
+        // records, since a worker with placements in two cells counts once.
+        let total = if any_suppressed {
+            None
+        } else if group_by.is_empty() {
+            Some(cells.first().map_or(0, |cell| cell.count))
+        } else {
+            let all = self
+                .store
+                .count_workers(&filter, &[])
+                .await
+                .map_err(data_store_status)?;
+            Some(all.first().map_or(0, |(_, count)| *count))
+        };
+        let total = total.filter(|total| *total >= u64::from(threshold));
         let cells: Vec<AvailabilityCell> = cells
             .into_iter()
             .map(|cell| AvailabilityCell {

@@ -21,8 +21,8 @@ pub use audit::{LeafFilter, Receipt, StoreTx, StoredCheckpoint, StoredCosignatur
 pub use error::StoreError;
 pub use location::StoreLocation;
 pub use placements::{
-    CandidateOrder, CandidateRow, Counts, Dimension, PlacementFilter, PlacementRecord,
-    StoredVersion, SubjectPlacement,
+    CandidateOrder, CandidateRow, Dimension, PlacementFilter, PlacementRecord, StoredVersion,
+    SubjectPlacement,
 };
 
 /// KiB of page cache per SQLite connection.

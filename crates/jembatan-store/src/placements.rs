@@ -197,15 +197,6 @@ pub enum CandidateOrder {
     AfterChange(i64),
 }
 
-/// Counts of distinct workers per group: each cell's keys (in `group_by` order) and count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Counts {
-    /// Non-empty cells.
-    pub cells: Vec<(Vec<String>, u64)>,
-    /// Distinct workers over all cells.
-    pub total: u64,
-}
-
 /// `|a|b|` of `codes`.
 fn join_codes(codes: &[String]) -> String {
     if codes.is_empty() {
@@ -570,13 +561,14 @@ impl StoreTx {
 }
 
 impl Store {
-    /// Distinct workers matching `filter`, grouped by `group_by` (no grouping: one cell).
+    /// Distinct workers matching `filter`, grouped by `group_by` (no grouping: one cell, the
+    /// total), each cell as its keys (in `group_by` order) and count; empty cells are left out.
     pub async fn count_workers(
         &self,
         filter: &PlacementFilter,
         group_by: &[Dimension],
-    ) -> Result<Counts, StoreError> {
-        macro_rules! counts {
+    ) -> Result<Vec<(Vec<String>, u64)>, StoreError> {
+        macro_rules! cells {
             ($pool:expr) => {{
                 let mut query = QueryBuilder::new("SELECT ");
                 for dimension in group_by {
@@ -590,31 +582,23 @@ impl Store {
                     query.push(columns.join(", "));
                 }
                 let mut cells = Vec::new();
-                let mut rows = query.build().fetch_all($pool).await?;
-                for row in rows.drain(..) {
+                for row in query.build().fetch_all($pool).await? {
                     use sqlx::Row;
                     let mut keys = Vec::with_capacity(group_by.len());
                     for i in 0..group_by.len() {
                         keys.push(row.try_get::<String, _>(i)?);
                     }
                     let count: i64 = row.try_get(group_by.len())?;
-                    cells.push((keys, to_u64(count)));
+                    if count > 0 {
+                        cells.push((keys, to_u64(count)));
+                    }
                 }
-                let mut total_query = QueryBuilder::new(
-                    "SELECT COUNT(DISTINCT subject_key) FROM placements WHERE 1 = 1",
-                );
-                push_filter(&mut total_query, filter);
-                let total: i64 = total_query.build_query_scalar().fetch_one($pool).await?;
-                cells.retain(|(_, count)| *count > 0);
-                Counts {
-                    cells,
-                    total: to_u64(total),
-                }
+                cells
             }};
         }
         Ok(match self {
-            Store::Sqlite(pool, _) => counts!(pool),
-            Store::Postgres(pool, _) => counts!(pool),
+            Store::Sqlite(pool, _) => cells!(pool),
+            Store::Postgres(pool, _) => cells!(pool),
         })
     }
 
