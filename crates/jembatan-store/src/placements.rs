@@ -226,8 +226,15 @@ fn contains_pattern(code: &str) -> String {
     pattern
 }
 
-/// Appends ` AND …` conditions of `filter`.
-fn push_filter<DB>(query: &mut QueryBuilder<DB>, filter: &PlacementFilter)
+/// How a listing compares return dates: as an expression no index covers. A listing walks
+/// the table in its own order (row id or change) and stops after a page; through the
+/// return-date index the database would instead fetch and sort every record in the range for
+/// each page (on 1,000,000 records, a 90-day range is 125,000 of them: about half a second a
+/// page). `NULL || ''` is NULL on both engines, so records without a return date stay out.
+const UNINDEXED_RETURN_DATE: &str = "(return_date || '')";
+
+/// Appends ` AND …` conditions of `filter`, comparing return dates as `return_date` says.
+fn push_filter<DB>(query: &mut QueryBuilder<DB>, filter: &PlacementFilter, return_date: &str)
 where
     DB: Database,
     for<'t> String: Encode<'t, DB> + Type<DB>,
@@ -273,10 +280,14 @@ where
         query.push(")");
     }
     if let Some(from) = &filter.return_from {
-        query.push(" AND return_date >= ").push_bind(from.clone());
+        query
+            .push(format!(" AND {return_date} >= "))
+            .push_bind(from.clone());
     }
     if let Some(to) = &filter.return_to {
-        query.push(" AND return_date <= ").push_bind(to.clone());
+        query
+            .push(format!(" AND {return_date} <= "))
+            .push_bind(to.clone());
     }
     if filter.wants_to_export {
         query.push(" AND wants_to_export = ").push_bind(true);
@@ -553,7 +564,7 @@ impl StoreTx {
                     " ORDER BY change_seq"
                 }
             };
-            push_filter(&mut query, filter);
+            push_filter(&mut query, filter, UNINDEXED_RETURN_DATE);
             query.push(order_by).push(" LIMIT ").push_bind(i64::from(limit));
             query.build_query_as().fetch_all(&mut **conn).await?
         }))
@@ -575,7 +586,7 @@ impl Store {
                     query.push(dimension.column()).push(", ");
                 }
                 query.push("COUNT(DISTINCT subject_key) FROM placements WHERE 1 = 1");
-                push_filter(&mut query, filter);
+                push_filter(&mut query, filter, "return_date");
                 if !group_by.is_empty() {
                     query.push(" GROUP BY ");
                     let columns: Vec<&str> = group_by.iter().map(|d| d.column()).collect();
