@@ -226,6 +226,9 @@ fn contains_pattern(code: &str) -> String {
     pattern
 }
 
+/// Positions of a listing's order read by one query of [`StoreTx::candidates`].
+const LISTING_WINDOW: i64 = 10_000;
+
 /// How a listing compares return dates: as an expression no index covers. A listing walks
 /// the table in its own order (row id or change) and stops after a page; through the
 /// return-date index the database would instead fetch and sort every record in the range for
@@ -543,31 +546,56 @@ impl StoreTx {
     }
 
     /// Up to `limit` placements matching `filter`, from `order`.
+    ///
+    /// The table is read in windows of [`LISTING_WINDOW`] positions of the listing's order,
+    /// one after another, until the page is full or the table ends: whatever a planner
+    /// estimates for the filter, a query then walks a bounded range of the primary key (or of
+    /// `change_seq`) and stops at the page's end. Without the windows PostgreSQL, estimating a
+    /// return-date and consent filter to match one row in a million, scanned the whole table
+    /// and sorted the matches for every page (570 ms a page on 1,000,000 records).
     pub async fn candidates(
         &mut self,
         filter: &PlacementFilter,
         order: CandidateOrder,
         limit: u32,
     ) -> Result<Vec<CandidateRow>, StoreError> {
-        Ok(on_tx!(self, conn => {
-            let mut query = QueryBuilder::new(
-                "SELECT id, change_seq, subject_key, record_key, salt, profile, full_name, phone, \
-                 email FROM placements WHERE ",
-            );
-            let order_by = match order {
-                CandidateOrder::AfterId(id) => {
-                    query.push("id > ").push_bind(id);
-                    " ORDER BY id"
-                }
-                CandidateOrder::AfterChange(seq) => {
-                    query.push("change_seq > ").push_bind(seq);
-                    " ORDER BY change_seq"
-                }
-            };
-            push_filter(&mut query, filter, UNINDEXED_RETURN_DATE);
-            query.push(order_by).push(" LIMIT ").push_bind(i64::from(limit));
-            query.build_query_as().fetch_all(&mut **conn).await?
-        }))
+        let (column, after) = match order {
+            CandidateOrder::AfterId(id) => ("id", id),
+            CandidateOrder::AfterChange(seq) => ("change_seq", seq),
+        };
+        let last: Option<i64> = on_tx!(self, conn => {
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT MAX({column}) FROM placements")))
+                .fetch_one(&mut **conn)
+                .await?
+        });
+        let Some(last) = last else {
+            return Ok(Vec::new());
+        };
+        let mut found: Vec<CandidateRow> = Vec::new();
+        let mut from = after;
+        while from < last && found.len() < limit as usize {
+            let to = from.saturating_add(LISTING_WINDOW);
+            let wanted = i64::from(limit) - found.len() as i64;
+            let rows: Vec<CandidateRow> = on_tx!(self, conn => {
+                let mut query = QueryBuilder::new(
+                    "SELECT id, change_seq, subject_key, record_key, salt, profile, full_name, \
+                     phone, email FROM placements WHERE ",
+                );
+                query
+                    .push(format!("{column} > "))
+                    .push_bind(from)
+                    .push(format!(" AND {column} <= "))
+                    .push_bind(to);
+                push_filter(&mut query, filter, UNINDEXED_RETURN_DATE);
+                query
+                    .push(format!(" ORDER BY {column} LIMIT "))
+                    .push_bind(wanted);
+                query.build_query_as().fetch_all(&mut **conn).await?
+            });
+            found.extend(rows);
+            from = to;
+        }
+        Ok(found)
     }
 }
 
