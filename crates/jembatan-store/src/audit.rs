@@ -116,33 +116,31 @@ macro_rules! on_pool {
     };
 }
 
-/// Fetches stored subtree roots at `positions` (level 0: leaf hashes; above: nodes) in at most
-/// two queries on `executor`; evaluates to a map from (level, index) to hash.
+/// Fetches stored subtree roots at `positions` (level 0: leaf hashes; above: nodes) in one
+/// query on `executor`; evaluates to a map from (level, index) to hash.
 macro_rules! fetch_subtrees {
     ($executor:expr, $positions:expr) => {{
         let positions: &[(u32, u64)] = $positions;
         let mut found: HashMap<(u32, u64), Vec<u8>> = HashMap::new();
         let leaves: Vec<u64> = positions.iter().filter(|p| p.0 == 0).map(|p| p.1).collect();
+        let nodes: Vec<(u32, u64)> = positions.iter().filter(|p| p.0 > 0).copied().collect();
+        let mut query = QueryBuilder::new("");
         if !leaves.is_empty() {
-            let mut query = QueryBuilder::new(
-                "SELECT leaf_index, leaf_hash FROM audit_leaves WHERE leaf_index IN (",
+            query.push(
+                "SELECT CAST(0 AS BIGINT), leaf_index, leaf_hash FROM audit_leaves \
+                 WHERE leaf_index IN (",
             );
             let mut list = query.separated(", ");
             for index in &leaves {
                 list.push_bind(to_i64(*index));
             }
             query.push(")");
-            let rows: Vec<(i64, Vec<u8>)> = query.build_query_as().fetch_all($executor).await?;
-            found.extend(
-                rows.into_iter()
-                    .map(|(index, hash)| ((0, to_u64(index)), hash)),
-            );
         }
-        let nodes: Vec<(u32, u64)> = positions.iter().filter(|p| p.0 > 0).copied().collect();
         if !nodes.is_empty() {
-            let mut query = QueryBuilder::new(
-                "SELECT CAST(level AS BIGINT), node_index, hash FROM audit_nodes WHERE ",
-            );
+            if !leaves.is_empty() {
+                query.push(" UNION ALL ");
+            }
+            query.push("SELECT CAST(level AS BIGINT), node_index, hash FROM audit_nodes WHERE ");
             for (i, (level, index)) in nodes.iter().enumerate() {
                 query.push(if i == 0 { "(level = " } else { " OR (level = " });
                 query
@@ -150,6 +148,8 @@ macro_rules! fetch_subtrees {
                     .push(" AND node_index = ");
                 query.push_bind(to_i64(*index)).push(")");
             }
+        }
+        if !positions.is_empty() {
             let rows: Vec<(i64, i64, Vec<u8>)> =
                 query.build_query_as().fetch_all($executor).await?;
             found.extend(rows.into_iter().map(|(level, index, hash)| {

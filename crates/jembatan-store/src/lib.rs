@@ -118,7 +118,10 @@ impl Store {
                     // Keep the indexes' hot pages cached: random keys (leaf hashes, subject
                     // keys) touch pages all over their indexes.
                     .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
-                    .pragma("wal_autocheckpoint", SQLITE_WAL_CHECKPOINT_PAGES.to_string());
+                    .pragma(
+                        "wal_autocheckpoint",
+                        SQLITE_WAL_CHECKPOINT_PAGES.to_string(),
+                    );
                 let pool = pool_options(options)
                     .connect_with(connect)
                     .await
