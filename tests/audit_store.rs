@@ -29,36 +29,47 @@ async fn postgres() -> (PgDatabase, Store) {
     (db, store)
 }
 
-/// Many writers at once, each holding the log longer than the lock timeout divided by their
-/// number: they must all get their turn, in order, none timing out.
-async fn writers_queue_for_the_log_instead_of_timing_out(url: &str) {
+/// Writers arriving one after another take the log in the order they arrived, however long
+/// each holds it; one that cannot have its turn within the store's timeout gives up.
+async fn writers_take_turns_in_order_and_give_up_after_the_timeout(url: &str) {
+    let location = StoreLocation::parse(url).expect("location");
     let options = StoreOptions {
         max_connections: 3,
-        acquire_timeout: std::time::Duration::from_millis(300),
+        acquire_timeout: std::time::Duration::from_secs(3),
     };
-    let store = Store::open(&StoreLocation::parse(url).expect("location"), options)
-        .await
-        .expect("open");
-    let writers: Vec<_> = (0..12u64)
-        .map(|n| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let mut tx = store.begin().await?;
-                tx.lock_log().await?;
-                let receipts = tx.append_leaves(&[placement_leaf(n)]).await?;
-                tokio::time::sleep(std::time::Duration::from_millis(60)).await;
-                tx.commit().await?;
-                Ok::<_, jembatan_store::StoreError>(receipts[0].leaf_index)
-            })
-        })
-        .collect();
+    let store = Store::open(&location, options).await.expect("open");
+    let mut writers = Vec::new();
+    for n in 0..12u64 {
+        let store = store.clone();
+        writers.push(tokio::spawn(async move {
+            let mut tx = store.begin().await?;
+            tx.lock_log().await?;
+            let receipts = tx.append_leaves(&[placement_leaf(n)]).await?;
+            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+            tx.commit().await?;
+            Ok::<_, jembatan_store::StoreError>(receipts[0].leaf_index)
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     let mut indexes = Vec::new();
     for writer in writers {
         indexes.push(writer.await.expect("writer task").expect("a writer failed"));
     }
-    indexes.sort_unstable();
-    assert_eq!(indexes, (0..12).collect::<Vec<u64>>());
-    assert_eq!(store.log_size().await.expect("size"), 12);
+    assert_eq!(indexes, (0..12).collect::<Vec<u64>>(), "turns out of order");
+    store.close().await;
+
+    let impatient = StoreOptions {
+        max_connections: 3,
+        acquire_timeout: std::time::Duration::from_millis(200),
+    };
+    let store = Store::open(&location, impatient).await.expect("open");
+    let holder = store.begin().await.expect("begin");
+    let waited = std::time::Instant::now();
+    assert!(store.begin().await.is_err(), "a second writer got a turn");
+    assert!(waited.elapsed() < std::time::Duration::from_secs(2));
+    holder.rollback().await.expect("rollback");
+    store.begin().await.expect("a turn after the holder ended");
+    store.close().await;
 }
 
 /// Appends `count` leaves numbered from `from` in one committed transaction.
@@ -178,9 +189,9 @@ async fn postgres_leaves_integrate_into_signed_checkpoints_with_proofs() {
 }
 
 #[tokio::test]
-async fn sqlite_writers_queue_for_the_log_instead_of_timing_out() {
+async fn sqlite_writers_take_turns_in_order_and_give_up_after_the_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");
-    writers_queue_for_the_log_instead_of_timing_out(&format!(
+    writers_take_turns_in_order_and_give_up_after_the_timeout(&format!(
         "sqlite://{}/audit.db",
         dir.path().display()
     ))
@@ -188,9 +199,9 @@ async fn sqlite_writers_queue_for_the_log_instead_of_timing_out() {
 }
 
 #[tokio::test]
-async fn postgres_writers_queue_for_the_log_instead_of_timing_out() {
+async fn postgres_writers_take_turns_in_order_and_give_up_after_the_timeout() {
     let db = PgDatabase::create().await;
-    writers_queue_for_the_log_instead_of_timing_out(&db.url).await;
+    writers_take_turns_in_order_and_give_up_after_the_timeout(&db.url).await;
 }
 
 #[tokio::test]

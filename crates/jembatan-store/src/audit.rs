@@ -186,11 +186,11 @@ impl Store {
     pub async fn begin(&self) -> Result<StoreTx, StoreError> {
         Ok(match self {
             Store::Sqlite(pool, queue) => {
-                let turn = std::sync::Arc::clone(&queue.0).lock_owned().await;
+                let turn = queue.turn().await?;
                 StoreTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
             Store::Postgres(pool, queue) => {
-                let turn = std::sync::Arc::clone(&queue.0).lock_owned().await;
+                let turn = queue.turn().await?;
                 StoreTx::Postgres(pool.begin().await?, turn)
             }
         })

@@ -36,7 +36,8 @@ const SQLITE_WAL_CHECKPOINT_PAGES: u32 = 16_384;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The writers of this process waiting for their turn, first come first served.
+/// The writers of an open store (one per [`Store::open`]) waiting for their turn, first come
+/// first served, each for at most the store's acquire timeout.
 ///
 /// Writers are serialized anyway: SQLite lets one transaction write at a time, and on
 /// PostgreSQL every writer of leaves waits for the log's head row. But an SQLite writer that
@@ -44,9 +45,30 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// waits holding a pooled connection; under steady load one unlucky writer waits past the
 /// busy or pool timeout and fails while later ones get through, and readers find no
 /// connection. Writers of one process therefore queue here, in order, before they take a
-/// connection; the database's own locks are left to order the processes sharing it.
-#[derive(Debug, Clone, Default)]
-pub struct WriteQueue(std::sync::Arc<tokio::sync::Mutex<()>>);
+/// connection; the database's own locks are left to order the processes sharing it. A writer
+/// that does not get its turn within the timeout fails as if the pool had none to give
+/// (`UNAVAILABLE` to callers): an overloaded exchange sheds load instead of piling it up.
+#[derive(Debug, Clone)]
+pub struct WriteQueue {
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+    timeout: Duration,
+}
+
+impl WriteQueue {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            turn: std::sync::Arc::default(),
+            timeout,
+        }
+    }
+
+    /// Waits for this writer's turn, which lasts until the guard is dropped.
+    async fn turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
+        tokio::time::timeout(self.timeout, std::sync::Arc::clone(&self.turn).lock_owned())
+            .await
+            .map_err(|_| StoreError::from(sqlx::Error::PoolTimedOut))
+    }
+}
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +84,7 @@ pub enum Backend {
 pub struct StoreOptions {
     /// Maximum open connections.
     pub max_connections: u32,
-    /// How long to wait for a connection, or for an SQLite lock.
+    /// How long to wait for a connection, for a turn to write, or for an SQLite lock.
     pub acquire_timeout: Duration,
 }
 
@@ -127,7 +149,7 @@ impl Store {
                     .await
                     .map_err(connect_error)?;
                 SQLITE_MIGRATIONS.run(&pool).await?;
-                Self::Sqlite(pool, WriteQueue::default())
+                Self::Sqlite(pool, WriteQueue::new(options.acquire_timeout))
             }
             StoreLocation::Postgres(url) => {
                 let connect: PgConnectOptions = url.parse().map_err(connect_error)?;
@@ -136,7 +158,7 @@ impl Store {
                     .await
                     .map_err(connect_error)?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                Self::Postgres(pool, WriteQueue::default())
+                Self::Postgres(pool, WriteQueue::new(options.acquire_timeout))
             }
         };
         Ok(store)
