@@ -9,6 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed={}", file.display());
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    // Payloads as Bytes: the load generator sends the same one many times without copying it.
+    config.bytes(["."]);
     tonic_prost_build::configure().compile_with_config(config, &[file], &[proto_root])?;
     Ok(())
 }

@@ -23,6 +23,9 @@ use crate::site::{Database, PgDatabase, Site, connect};
 /// HTTP/2 connections per caller.
 const CONNECTIONS: usize = 4;
 
+/// How long the sequencer may take to sign a checkpoint covering the push.
+const SEQUENCER_DEADLINE: Duration = Duration::from_secs(120);
+
 /// Arguments of `all`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -122,14 +125,18 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
 
     // Message sizes of the push scenarios, for echoes of the same size.
     let mut sizer = jembatan_demo::Generator::new(args.seed ^ 0x5eed, 0.6, today);
-    let size_100 = scenarios::encoded_size(&scenarios::push_requests(&mut sizer, 100, 100)[0]);
-    let size_1000 = scenarios::encoded_size(&scenarios::push_requests(&mut sizer, 1000, 1000)[0]);
+    let size_100 = scenarios::push_sizes(&scenarios::push_requests(&mut sizer, 100, 100)[0]);
+    let size_1000 = scenarios::push_sizes(&scenarios::push_requests(&mut sizer, 1000, 1000)[0]);
+    let small = scenarios::Sizes {
+        request: 64,
+        answer: 64,
+    };
 
     println!("echo baseline");
     let config = site.config("echo.toml", "sqlite://unused.db")?;
     let echo = Server::start(Kind::Echo, &config).await?;
     let clients = connect(&echo.url(), &site.callers.kemendag, CONNECTIONS).await?;
-    let small = scenarios::echo(&clients, 64, READ_CONCURRENCY, seconds).await;
+    let small = scenarios::echo(&clients, small, READ_CONCURRENCY, seconds).await;
     let batch_100 =
         scenarios::echo(&clients, size_100, scenarios::PUSH_CONCURRENCY, seconds / 2).await;
     let batch_1000 = scenarios::echo(
@@ -142,13 +149,21 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     let echo_handshakes =
         scenarios::handshakes(&echo.url(), &site.callers.kemendag, true, seconds / 2).await;
     for (name, report) in [
-        ("echo, 64 B".to_owned(), &small),
+        ("echo, 64 B each way".to_owned(), &small),
         (
-            format!("echo, {} kB (a push of 100)", size_100 / 1000),
+            format!(
+                "echo, {} kB in, {} kB out (as a push of 100)",
+                size_100.request / 1000,
+                size_100.answer / 1000
+            ),
             &batch_100,
         ),
         (
-            format!("echo, {} kB (a push of 1,000)", size_1000 / 1000),
+            format!(
+                "echo, {} kB in, {} kB out (as a push of 1,000)",
+                size_1000.request / 1000,
+                size_1000.answer / 1000
+            ),
             &batch_1000,
         ),
     ] {
@@ -197,9 +212,12 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
         .await;
         handshakes_done = true;
         if let Some(pg) = pg {
-            pg.drop_now().await?;
+            let dropped = pg.drop_now().await;
+            run?;
+            dropped?;
+        } else {
+            run?;
         }
-        run?;
     }
 
     let text = table.markdown();
@@ -295,7 +313,7 @@ async fn on_store(
     );
     let in_push = exchange.memory()?;
     table.add(
-        "memory, peak during the push (RSS)",
+        "memory, peak until the push ended (VmHWM)",
         name,
         mb(in_push.peak),
         String::new(),
@@ -311,6 +329,12 @@ async fn on_store(
         let signed = store.checkpoint(None).await?.map_or(0, |c| c.size);
         if signed == size {
             break size;
+        }
+        if waited.elapsed() > SEQUENCER_DEADLINE {
+            anyhow::bail!(
+                "the sequencer signed {signed} of {size} leaves in {} s; see the server's log above",
+                SEQUENCER_DEADLINE.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
@@ -402,7 +426,7 @@ async fn on_store(
         ),
         latency(&listed),
         ratio(listed.calls_per_second(), baseline.small),
-        "≥ 0.5 of echo",
+        "≥ 0.5 of echo (64 B)",
     );
     let auditor = connect(&exchange.url(), &site.callers.auditor, CONNECTIONS).await?;
     let proofs = scenarios::inclusion_proofs(&auditor, size, seconds).await;

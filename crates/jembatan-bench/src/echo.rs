@@ -1,4 +1,4 @@
-//! The baseline: a tonic service that answers with what it was sent, behind the exchange's own
+//! The baseline: a tonic service that answers with as many bytes as it is asked for, behind the exchange's own
 //! TLS configuration and acceptor (mutual TLS 1.3, the same certificates and limits), with no
 //! identity or policy layer, no store and no audit log.
 
@@ -25,7 +25,11 @@ struct Service;
 #[tonic::async_trait]
 impl Echo for Service {
     async fn echo(&self, request: Request<EchoMessage>) -> Result<Response<EchoMessage>, Status> {
-        Ok(Response::new(request.into_inner()))
+        let size = request.into_inner().reply_size as usize;
+        Ok(Response::new(EchoMessage {
+            payload: vec![0x5a; size].into(),
+            reply_size: 0,
+        }))
     }
 }
 

@@ -22,14 +22,24 @@ pub(crate) const READ_CONCURRENCY: usize = 16;
 /// Calls in flight for pushes: KP2MI's sync jobs, a few at once.
 pub(crate) const PUSH_CONCURRENCY: usize = 4;
 
-/// Echoes payloads of `size` bytes for `duration`.
+/// Sizes of a call's request and answer, in bytes, for an echo that moves as much.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    /// The request.
+    pub(crate) request: usize,
+    /// The answer.
+    pub(crate) answer: usize,
+}
+
+/// Echo calls of `sizes` for `duration`.
 pub(crate) async fn echo(
     clients: &[Client],
-    size: usize,
+    sizes: Sizes,
     concurrency: usize,
     duration: Duration,
 ) -> Report {
-    let payload = vec![0x5a_u8; size];
+    let payload = prost::bytes::Bytes::from(vec![0x5a_u8; sizes.request]);
+    let reply_size = u32::try_from(sizes.answer).unwrap_or(u32::MAX);
     let clients: Arc<[Client]> = clients.into();
     load::run(
         Plan {
@@ -42,7 +52,10 @@ pub(crate) async fn echo(
             let payload = payload.clone();
             async move {
                 EchoClient::new(client.channel())
-                    .echo(EchoMessage { payload })
+                    .echo(EchoMessage {
+                        payload,
+                        reply_size,
+                    })
                     .await
                     .map(|_| 1)
                     .map_err(|status| status.message().to_owned())
@@ -204,8 +217,10 @@ pub(crate) async fn query_availability(clients: &[Client], plan: Plan, today: Da
 pub(crate) async fn list_candidates(clients: &[Client], today: Date, duration: Duration) -> Report {
     let clients: Arc<[Client]> = clients.into();
     let filter = availability_request(today).filter;
-    let listings: Arc<[Mutex<String>]> = (0..READ_CONCURRENCY)
-        .map(|_| Mutex::new(String::new()))
+    // One listing per worker; a call holds its listing until answered, so that each listing
+    // moves forward page by page.
+    let listings: Arc<[tokio::sync::Mutex<String>]> = (0..READ_CONCURRENCY)
+        .map(|_| tokio::sync::Mutex::new(String::new()))
         .collect();
     load::run(
         Plan {
@@ -215,15 +230,16 @@ pub(crate) async fn list_candidates(clients: &[Client], today: Date, duration: D
         },
         move |n| {
             let client = pick(&clients, n);
-            let slot = Arc::clone(&listings);
-            let listing = n as usize % slot.len();
-            let page_token = slot[listing].lock().map(|t| t.clone()).unwrap_or_default();
-            let request = v1::ListCandidatesRequest {
-                filter: filter.clone(),
-                page_size: 100,
-                page_token,
-            };
+            let listings = Arc::clone(&listings);
+            let listing = n as usize % listings.len();
+            let filter = filter.clone();
             async move {
+                let mut page_token = listings[listing].lock().await;
+                let request = v1::ListCandidatesRequest {
+                    filter,
+                    page_size: 100,
+                    page_token: page_token.clone(),
+                };
                 let response = WorkforceServiceClient::new(client.channel())
                     .list_candidates(stated(
                         Purpose::BusinessMatching,
@@ -233,9 +249,7 @@ pub(crate) async fn list_candidates(clients: &[Client], today: Date, duration: D
                     .await
                     .map_err(|status| status.message().to_owned())?
                     .into_inner();
-                if let Ok(mut token) = slot[listing].lock() {
-                    *token = response.next_page_token;
-                }
+                *page_token = response.next_page_token;
                 if response.receipts.len() != response.candidates.len() {
                     return Err("candidates without a receipt each".into());
                 }
@@ -285,9 +299,30 @@ pub(crate) async fn inclusion_proofs(clients: &[Client], size: u64, duration: Du
     .await
 }
 
-/// The encoded size of `request`, for an echo of the same size.
-pub(crate) fn encoded_size(request: &v1::PushPlacementsRequest) -> usize {
-    request.encoded_len()
+/// The sizes of a push of `request` and of its answer when every record is stored.
+pub(crate) fn push_sizes(request: &v1::PushPlacementsRequest) -> Sizes {
+    let answer = v1::PushPlacementsResponse {
+        results: request
+            .placements
+            .iter()
+            .enumerate()
+            .map(|(i, p)| v1::RecordResult {
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                record_id: p.placement_id.clone(),
+                outcome: v1::RecordOutcome::Stored.into(),
+                violations: Vec::new(),
+                receipt: Some(v1::Receipt {
+                    leaf_index: 1_000_000 + i as u64,
+                    leaf_hash: vec![0; 32],
+                }),
+            })
+            .collect(),
+        ..v1::PushPlacementsResponse::default()
+    };
+    Sizes {
+        request: request.encoded_len(),
+        answer: answer.encoded_len(),
+    }
 }
 
 fn pick(clients: &[Client], n: u64) -> Client {

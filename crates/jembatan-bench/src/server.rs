@@ -20,7 +20,8 @@ pub(crate) const LISTENING: &str = "listening on ";
 /// Which server a child runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// The exchange, as `jembatan serve` runs it.
+    /// The exchange, bound and served as `jembatan serve` does (without its environment
+    /// overrides; warnings and errors logged to standard error).
     Exchange,
     /// The echo baseline behind the exchange's TLS acceptor.
     Echo,
@@ -82,6 +83,12 @@ impl Server {
                 None => bail!("the {} process ended before listening", kind.subcommand()),
             }
         };
+        // Whatever the child prints later is passed on, so that its output never blocks it.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                println!("  [server] {line}");
+            }
+        });
         Ok(Self { child, stdin, addr })
     }
 
@@ -127,6 +134,13 @@ impl Server {
 
 /// The child's side: serves `kind` with the config at `config` until standard input closes.
 pub(crate) async fn serve(kind: Kind, config: &Path) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let config = Config::load(config, std::iter::empty())?;
     let stopped = async {
         let mut sink = Vec::new();

@@ -18,16 +18,16 @@ use time::{Date, Duration, Month, OffsetDateTime, Time};
 
 /// SplitMix64 (Steele, Lea and Flood 2014): small, fast and good enough for synthetic data.
 #[derive(Debug, Clone)]
-pub struct SplitMix64(u64);
+struct SplitMix64(u64);
 
 impl SplitMix64 {
     /// A generator started from `seed`.
-    pub fn new(seed: u64) -> Self {
+    fn new(seed: u64) -> Self {
         Self(seed)
     }
 
     /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -36,12 +36,12 @@ impl SplitMix64 {
     }
 
     /// A number in `0..n` (`n` > 0), by multiply-and-shift; its bias is negligible here.
-    pub fn below(&mut self, n: u64) -> u64 {
+    fn below(&mut self, n: u64) -> u64 {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
     /// True with probability `p`.
-    pub fn chance(&mut self, p: f64) -> bool {
+    fn chance(&mut self, p: f64) -> bool {
         // 53 random bits as a fraction in [0, 1).
         #[allow(clippy::cast_precision_loss)]
         let fraction = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;

@@ -3,6 +3,8 @@
 -- default collation (C.UTF-8, en_US.UTF-8, ...) PostgreSQL compares them through strcoll(),
 -- which a profile of a push showed among the top costs of its B-tree inserts, and which makes
 -- the order depend on the server's locale. "C" compares bytes, as SQLite's BINARY does.
+-- Changing a column's collation rewrites its table and indexes under an exclusive lock: on a
+-- large log, run this upgrade in a maintenance window.
 ALTER TABLE audit_leaves
     ALTER COLUMN time TYPE TEXT COLLATE "C",
     ALTER COLUMN principal TYPE TEXT COLLATE "C",
@@ -28,6 +30,10 @@ ALTER TABLE placements
     ALTER COLUMN languages TYPE TEXT COLLATE "C",
     ALTER COLUMN hs_chapters TYPE TEXT COLLATE "C",
     ALTER COLUMN consent_purposes TYPE TEXT COLLATE "C";
+
+ALTER TABLE audit_cosignatures
+    ALTER COLUMN witness TYPE TEXT COLLATE "C",
+    ALTER COLUMN created_at TYPE TEXT COLLATE "C";
 
 ALTER TABLE erased_subjects
     ALTER COLUMN subject_key TYPE TEXT COLLATE "C",
