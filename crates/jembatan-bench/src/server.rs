@@ -21,7 +21,7 @@ pub(crate) const LISTENING: &str = "listening on ";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// The exchange, bound and served as `jembatan serve` does (without its environment
-    /// overrides; warnings and errors logged to standard error).
+    /// overrides; warnings and errors logged to standard error, but for sqlx's warnings).
     Exchange,
     /// The echo baseline behind the exchange's TLS acceptor.
     Echo,
@@ -137,7 +137,9 @@ pub(crate) async fn serve(kind: Kind, config: &Path) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // sqlx's advice on slow statements would drown the rest: the benchmark is
+                // meant to make statements slow.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,sqlx=error")),
         )
         .with_writer(std::io::stderr)
         .init();

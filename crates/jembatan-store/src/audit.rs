@@ -89,10 +89,11 @@ pub enum StoreTx {
         Transaction<'static, Sqlite>,
         tokio::sync::OwnedMutexGuard<()>,
     ),
-    /// On PostgreSQL, holding this process's turn in the write queue until it ends.
+    /// On PostgreSQL, holding this process's turn in the write queue until it ends (the
+    /// sequencer, which writes no leaves, takes none).
     Postgres(
         Transaction<'static, Postgres>,
-        tokio::sync::OwnedMutexGuard<()>,
+        Option<tokio::sync::OwnedMutexGuard<()>>,
     ),
 }
 
@@ -191,7 +192,7 @@ impl Store {
             }
             Store::Postgres(pool, queue) => {
                 let turn = queue.turn().await?;
-                StoreTx::Postgres(pool.begin().await?, turn)
+                StoreTx::Postgres(pool.begin().await?, Some(turn))
             }
         })
     }
@@ -206,7 +207,12 @@ impl Store {
         origin: &str,
         max_leaves: u64,
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
-        let mut tx = self.begin().await?;
+        // On PostgreSQL the sequencer waits for no writer: it takes its own advisory lock and
+        // reads only committed leaves, never the log's head row.
+        let mut tx = match self {
+            Store::Postgres(pool, _) => StoreTx::Postgres(pool.begin().await?, None),
+            Store::Sqlite(..) => self.begin().await?,
+        };
         if let StoreTx::Postgres(conn, _) = &mut tx {
             let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
                 .bind(SEQUENCER_LOCK)
