@@ -83,13 +83,13 @@ pub struct LeafFilter {
 /// A write transaction of the store, for data work and its audit leaves together.
 #[derive(Debug)]
 pub enum StoreTx {
-    /// On SQLite (`BEGIN IMMEDIATE`: the write lock is taken at once), holding this process's
-    /// turn in the write queue until it ends.
+    /// On SQLite (`BEGIN IMMEDIATE`: the write lock is taken at once), holding its turn in the
+    /// store's write queue until it ends.
     Sqlite(
         Transaction<'static, Sqlite>,
         tokio::sync::OwnedMutexGuard<()>,
     ),
-    /// On PostgreSQL, holding this process's turn in the write queue until it ends (the
+    /// On PostgreSQL, holding its turn in the store's write queue until it ends (the
     /// sequencer, which writes no leaves, takes none).
     Postgres(
         Transaction<'static, Postgres>,

@@ -44,7 +44,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// finds the lock taken sleeps and retries on a backoff, not in turn, and a PostgreSQL writer
 /// waits holding a pooled connection; under steady load one unlucky writer waits past the
 /// busy or pool timeout and fails while later ones get through, and readers find no
-/// connection. Writers of one process therefore queue here, in order, before they take a
+/// connection. Writers of one store therefore queue here, in order, before they take a
 /// connection; the database's own locks are left to order the processes sharing it. A writer
 /// that does not get its turn within the timeout fails as if the pool had none to give
 /// (`UNAVAILABLE` to callers): an overloaded exchange sheds load instead of piling it up.
@@ -115,9 +115,9 @@ fn pool_options<DB: sqlx::Database>(options: StoreOptions) -> PoolOptions<DB> {
 /// An open, migrated store.
 #[derive(Debug, Clone)]
 pub enum Store {
-    /// SQLite, and the queue of this process's writers (see [`WriteQueue`]).
+    /// SQLite, and the queue of its writers (see [`WriteQueue`]).
     Sqlite(SqlitePool, WriteQueue),
-    /// PostgreSQL, and the queue of this process's writers.
+    /// PostgreSQL, and the queue of its writers.
     Postgres(PgPool, WriteQueue),
 }
 
