@@ -113,6 +113,7 @@ impl Table {
 /// The echo baseline's rates, to divide by.
 struct Baseline {
     small: f64,
+    handshakes: f64,
     batch_100: f64,
     batch_1000: f64,
 }
@@ -182,6 +183,7 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     echo.stop().await?;
     let baseline = Baseline {
         small: small.calls_per_second(),
+        handshakes: echo_handshakes.calls_per_second(),
         batch_100: batch_100.calls_per_second(),
         batch_1000: batch_1000.calls_per_second(),
     };
@@ -267,7 +269,7 @@ async fn on_store(
             name,
             per_second(report.calls_per_second(), "connections"),
             latency(&report),
-            String::new(),
+            ratio(report.calls_per_second(), baseline.handshakes),
             "",
         );
     }
