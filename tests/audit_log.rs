@@ -2,6 +2,7 @@
 //! checkpoint that proves it, and a call whose leaf cannot be written is refused. On SQLite and
 //! PostgreSQL, over real mutual TLS.
 
+use jembatan_store::test_door::RawPool;
 use std::time::Duration;
 
 use jembatan_audit::leaf::{LeafEntry, Outcome};
@@ -28,9 +29,9 @@ async fn checkpoint_of(store: &Store, size: u64) -> StoredCheckpoint {
 
 async fn stored_leaf(store: &Store, index: i64) -> Vec<u8> {
     const SQL: &str = "SELECT data FROM audit_leaves WHERE leaf_index = $1";
-    match store {
-        Store::Sqlite(pool, _) => sqlx::query_scalar(SQL).bind(index).fetch_one(pool).await,
-        Store::Postgres(pool, _) => sqlx::query_scalar(SQL).bind(index).fetch_one(pool).await,
+    match store.raw_pool() {
+        RawPool::Sqlite(pool) => sqlx::query_scalar(SQL).bind(index).fetch_one(pool).await,
+        RawPool::Postgres(pool) => sqlx::query_scalar(SQL).bind(index).fetch_one(pool).await,
     }
     .expect("leaf")
 }
@@ -181,7 +182,7 @@ async fn a_call_whose_leaf_cannot_be_written_is_unavailable() {
     let pki = TestPki::new();
     let exchange = RunningExchange::sqlite(&pki).await;
     let store = open_store(&pki, "sqlite://jembatan.db").await;
-    let Store::Sqlite(pool, _) = &store else {
+    let RawPool::Sqlite(pool) = store.raw_pool() else {
         unreachable!("sqlite")
     };
     sqlx::query(

@@ -5,6 +5,7 @@
 use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::merkle::{self, Hash};
 use jembatan_audit::note::SignerKey;
+use jembatan_store::test_door::RawPool;
 use jembatan_store::{Store, StoreLocation, StoreOptions};
 use jembatan_tests::{PgDatabase, placement_leaf};
 
@@ -42,11 +43,9 @@ async fn writers_take_turns_in_order_and_give_up_after_the_timeout(url: &str) {
     for n in 0..12u64 {
         let store = store.clone();
         writers.push(tokio::spawn(async move {
-            let mut tx = store.begin().await?;
-            tx.lock_log().await?;
-            let receipts = tx.append_leaves(&[placement_leaf(n)]).await?;
+            let write = store.logged_write().await?;
             tokio::time::sleep(std::time::Duration::from_millis(40)).await;
-            tx.commit().await?;
+            let receipts = write.commit(&[placement_leaf(n)]).await?;
             Ok::<_, jembatan_store::StoreError>(receipts[0].leaf_index)
         }));
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -63,22 +62,29 @@ async fn writers_take_turns_in_order_and_give_up_after_the_timeout(url: &str) {
         acquire_timeout: std::time::Duration::from_millis(200),
     };
     let store = Store::open(&location, impatient).await.expect("open");
-    let holder = store.begin().await.expect("begin");
+    let holder = store.logged_write().await.expect("begin");
     let waited = std::time::Instant::now();
-    assert!(store.begin().await.is_err(), "a second writer got a turn");
+    let refused = store
+        .logged_write()
+        .await
+        .expect_err("a second writer got a turn");
+    assert!(
+        matches!(refused, jembatan_store::StoreError::Busy { .. }),
+        "a writer without a turn is told the store is busy: {refused}"
+    );
     assert!(waited.elapsed() < std::time::Duration::from_secs(2));
-    holder.rollback().await.expect("rollback");
-    store.begin().await.expect("a turn after the holder ended");
+    holder.rollback().await;
+    store
+        .logged_write()
+        .await
+        .expect("a turn after the holder ended");
     store.close().await;
 }
 
 /// Appends `count` leaves numbered from `from` in one committed transaction.
 async fn append(store: &Store, from: u64, count: u64) -> Vec<jembatan_store::Receipt> {
-    let mut tx = store.begin().await.expect("begin");
     let entries: Vec<LeafEntry> = (from..from + count).map(placement_leaf).collect();
-    let receipts = tx.append_leaves(&entries).await.expect("append");
-    tx.commit().await.expect("commit");
-    receipts
+    store.log(&entries).await.expect("append")
 }
 
 fn leaf_hashes(count: u64) -> Vec<Hash> {
@@ -107,12 +113,10 @@ async fn leaves_integrate_into_signed_checkpoints_with_proofs(store: Store) {
     let receipts = append(&store, 0, 700).await;
     assert_eq!(receipts[699].leaf_index, 699);
     assert_eq!(receipts[5].leaf_hash, leaf_hashes(6)[5]);
-    // A transaction that rolls back leaves no leaf and no gap.
-    let mut tx = store.begin().await.expect("begin");
-    tx.append_leaves(&[placement_leaf(9999)])
-        .await
-        .expect("append");
-    tx.rollback().await.expect("rollback");
+    // A write that rolls back leaves no leaf and no gap.
+    let write = store.logged_write().await.expect("begin");
+    assert_eq!(write.first_leaf_index(), 700);
+    write.rollback().await;
     append(&store, 700, 300).await;
 
     // At most 600 leaves per round: two rounds reach 1000.
@@ -166,9 +170,9 @@ async fn audit_tables_refuse_update_and_delete(store: Store) {
         "DELETE FROM audit_checkpoints",
     ];
     for sql in pool_sql {
-        let result = match &store {
-            Store::Sqlite(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
-            Store::Postgres(pool, _) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+        let result = match store.raw_pool() {
+            RawPool::Sqlite(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
+            RawPool::Postgres(pool) => sqlx::query(sql).execute(pool).await.map(|_| ()),
         };
         let error = result.expect_err(sql).to_string();
         assert!(error.contains("insert-only"), "{sql}: {error}");
@@ -223,7 +227,7 @@ async fn postgres_one_sequencer_at_a_time() {
     let log = SignerKey::generate(ORIGIN).expect("key");
     append(&store, 0, 10).await;
     // Hold the sequencer's lock in another session, as a second server process would.
-    let Store::Postgres(pool, _) = &store else {
+    let RawPool::Postgres(pool) = store.raw_pool() else {
         unreachable!()
     };
     let mut other = pool.begin().await.expect("begin");

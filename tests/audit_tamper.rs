@@ -73,10 +73,8 @@ fn entry(n: u64) -> LeafEntry {
 /// A log of 40 leaves with checkpoints at 25 and 40.
 async fn build(store: &Store, key: &SignerKey) {
     for (from, to) in [(0, 25), (25, 40)] {
-        let mut tx = store.begin().await.expect("begin");
         let entries: Vec<LeafEntry> = (from..to).map(entry).collect();
-        tx.append_leaves(&entries).await.expect("append");
-        tx.commit().await.expect("commit");
+        store.log(&entries).await.expect("append");
         store
             .integrate(key, ORIGIN, 1000)
             .await

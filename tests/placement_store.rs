@@ -50,9 +50,11 @@ async fn sparse_filters_list_every_match_across_windows(url: &str) {
     .await
     .expect("open");
     let records: Vec<PlacementRecord> = (0..RECORDS).map(record).collect();
-    let mut tx = store.begin().await.expect("begin");
-    tx.upsert_placements(&records).await.expect("insert");
-    tx.commit().await.expect("commit");
+    // Placements are stored only with their leaves: one per record, as a push logs them.
+    let mut write = store.logged_write().await.expect("begin");
+    write.upsert_placements(&records).await.expect("insert");
+    let leaves: Vec<_> = (0..RECORDS).map(jembatan_tests::placement_leaf).collect();
+    write.commit(&leaves).await.expect("commit");
 
     let filter = PlacementFilter {
         return_to: Some("2026-12-31".into()),
@@ -74,9 +76,9 @@ async fn sparse_filters_list_every_match_across_windows(url: &str) {
             } else {
                 CandidateOrder::AfterId(position)
             };
-            let mut tx = store.begin().await.expect("begin");
-            let page = tx.candidates(&filter, order, 10).await.expect("page");
-            tx.rollback().await.expect("rollback");
+            let mut write = store.logged_write().await.expect("begin");
+            let page = write.candidates(&filter, order, 10).await.expect("page");
+            write.rollback().await;
             let Some(last) = page.last() else { break };
             position = if by_change { last.change_seq } else { last.id };
             let full = page.len() == 10;

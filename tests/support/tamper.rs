@@ -2,6 +2,7 @@
 //! triggers dropped first, as an operator who wants to rewrite history would.
 
 use jembatan_store::Store;
+use jembatan_store::test_door::RawPool;
 
 /// A value bound into the attacker's SQL.
 #[derive(Clone, Debug)]
@@ -15,8 +16,8 @@ pub enum Bind {
 /// Drops the insert-only triggers, then runs `statements` in order; panics naming a statement
 /// that fails.
 pub async fn tamper(store: &Store, statements: &[(&str, Vec<Bind>)]) {
-    let drops: &[&str] = match store {
-        Store::Sqlite(..) => &[
+    let drops: &[&str] = match store.raw_pool() {
+        RawPool::Sqlite(_) => &[
             "DROP TRIGGER IF EXISTS audit_leaves_no_update",
             "DROP TRIGGER IF EXISTS audit_leaves_no_delete",
             "DROP TRIGGER IF EXISTS audit_nodes_no_update",
@@ -26,7 +27,7 @@ pub async fn tamper(store: &Store, statements: &[(&str, Vec<Bind>)]) {
             "DROP TRIGGER IF EXISTS audit_cosignatures_no_update",
             "DROP TRIGGER IF EXISTS audit_cosignatures_no_delete",
         ],
-        Store::Postgres(_, _) => &[
+        RawPool::Postgres(_) => &[
             "DROP TRIGGER IF EXISTS audit_leaves_insert_only ON audit_leaves",
             "DROP TRIGGER IF EXISTS audit_nodes_insert_only ON audit_nodes",
             "DROP TRIGGER IF EXISTS audit_checkpoints_insert_only ON audit_checkpoints",
@@ -54,9 +55,9 @@ async fn run(store: &Store, sql: &str, binds: &[Bind]) {
             query.execute($pool).await.map(|_| ())
         }};
     }
-    match store {
-        Store::Sqlite(pool, _) => execute!(pool),
-        Store::Postgres(pool, _) => execute!(pool),
+    match store.raw_pool() {
+        RawPool::Sqlite(pool) => execute!(pool),
+        RawPool::Postgres(pool) => execute!(pool),
     }
     .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
@@ -64,9 +65,9 @@ async fn run(store: &Store, sql: &str, binds: &[Bind]) {
 /// The stored bytes and leaf hash of leaf `index`.
 pub async fn leaf_row(store: &Store, index: i64) -> (Vec<u8>, Vec<u8>) {
     const SQL: &str = "SELECT data, leaf_hash FROM audit_leaves WHERE leaf_index = $1";
-    match store {
-        Store::Sqlite(pool, _) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
-        Store::Postgres(pool, _) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
+    match store.raw_pool() {
+        RawPool::Sqlite(pool) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
+        RawPool::Postgres(pool) => sqlx::query_as(SQL).bind(index).fetch_one(pool).await,
     }
     .expect("leaf")
 }
@@ -74,15 +75,15 @@ pub async fn leaf_row(store: &Store, index: i64) -> (Vec<u8>, Vec<u8>) {
 /// The stored hash of the node at `level`, `index`.
 pub async fn node_hash(store: &Store, level: i64, index: i64) -> Vec<u8> {
     const SQL: &str = "SELECT hash FROM audit_nodes WHERE level = $1 AND node_index = $2";
-    match store {
-        Store::Sqlite(pool, _) => {
+    match store.raw_pool() {
+        RawPool::Sqlite(pool) => {
             sqlx::query_scalar(SQL)
                 .bind(level)
                 .bind(index)
                 .fetch_one(pool)
                 .await
         }
-        Store::Postgres(pool, _) => {
+        RawPool::Postgres(pool) => {
             sqlx::query_scalar(SQL)
                 .bind(level)
                 .bind(index)

@@ -109,6 +109,104 @@ impl LeafEntry {
     }
 }
 
+/// What every leaf of one call records alike: who called, when, how, why, and under which
+/// decision. The leaves of a call are made from it by [`CallFacts::denied`],
+/// [`CallFacts::record_shared`] and [`CallFacts::aggregate_answered`], the only ways the exchange
+/// makes leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallFacts {
+    /// When the call arrived, as [`timestamp`] writes it.
+    pub time: String,
+    /// The caller's SPIFFE ID; for a caller refused for its identity, the URI it claimed.
+    pub principal: String,
+    /// SHA-256 of the caller's certificate, hex.
+    pub cert_fingerprint: String,
+    /// The method, `<Service>/<Method>`.
+    pub method: String,
+    /// The stated purpose code; empty when none valid was stated.
+    pub purpose: String,
+    /// The stated lawful basis code; empty when none valid was stated.
+    pub legal_basis: String,
+    /// The caller's case or letter number; empty when not given.
+    pub case_ref: String,
+    /// The caller's pseudonymous id of the person acting; empty when not given.
+    pub operator: String,
+    /// Ids of the deciding policies.
+    pub policy_ids: Vec<String>,
+    /// `sha256:<hex>` of the policy set that decided; empty when none decided.
+    pub policy_set: String,
+    /// The call's trace id, hex; empty when there is none.
+    pub trace_id: String,
+}
+
+impl CallFacts {
+    /// The leaf of a refused call: no record was shared.
+    pub fn denied(&self) -> LeafEntry {
+        self.leaf(Outcome::Deny, "request", "", Vec::new(), String::new())
+    }
+
+    /// The leaf of one record shared (pushed in, returned, streamed, changed): its type, its
+    /// pseudonymous key, the data classes disclosed and its salted digest (see
+    /// [`record_digest`]; empty when no content was shared).
+    pub fn record_shared(
+        &self,
+        record_type: &str,
+        record_key: &str,
+        data_classes: &[&str],
+        record_digest: String,
+    ) -> LeafEntry {
+        let classes = data_classes.iter().map(|c| (*c).to_owned()).collect();
+        self.leaf(
+            Outcome::Allow,
+            record_type,
+            record_key,
+            classes,
+            record_digest,
+        )
+    }
+
+    /// The leaf of an aggregate answer (counts, no individual record): `answer` is the answer as
+    /// sent, digested without salt so that the recipient can show which answer it got.
+    pub fn aggregate_answered(&self, data_class: &str, answer: &[u8]) -> LeafEntry {
+        self.leaf(
+            Outcome::Allow,
+            "aggregate",
+            "",
+            vec![data_class.to_owned()],
+            record_digest(&[], answer),
+        )
+    }
+
+    fn leaf(
+        &self,
+        outcome: Outcome,
+        record_type: &str,
+        record_key: &str,
+        data_classes: Vec<String>,
+        record_digest: String,
+    ) -> LeafEntry {
+        LeafEntry {
+            v: LEAF_VERSION,
+            time: self.time.clone(),
+            principal: self.principal.clone(),
+            cert_fingerprint: self.cert_fingerprint.clone(),
+            method: self.method.clone(),
+            purpose: self.purpose.clone(),
+            legal_basis: self.legal_basis.clone(),
+            case_ref: self.case_ref.clone(),
+            operator: self.operator.clone(),
+            record_type: record_type.to_owned(),
+            record_key: record_key.to_owned(),
+            data_classes,
+            record_digest,
+            outcome,
+            policy_ids: self.policy_ids.clone(),
+            policy_set: self.policy_set.clone(),
+            trace_id: self.trace_id.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +243,34 @@ mod tests {
         );
         assert_eq!(LeafEntry::parse(&bytes).expect("parse"), entry());
         assert_eq!(entry().to_bytes(), bytes, "same entry, same bytes");
+    }
+
+    #[test]
+    fn a_call_makes_its_leaves_alike() {
+        let call = CallFacts {
+            time: "2026-11-22T08:30:00.123Z".into(),
+            principal: "spiffe://test.local/agency/kemendag/export-portal".into(),
+            method: "WorkforceService/ListCandidates".into(),
+            purpose: "BUSINESS_MATCHING".into(),
+            policy_ids: vec!["p".into()],
+            ..CallFacts::default()
+        };
+        let denied = call.denied();
+        assert_eq!(
+            (denied.outcome, denied.record_type.as_str()),
+            (Outcome::Deny, "request")
+        );
+        assert!(denied.record_key.is_empty() && denied.record_digest.is_empty());
+        let shared = call.record_shared("placement", "k", &["profile"], "d".into());
+        assert_eq!(shared.outcome, Outcome::Allow);
+        assert_eq!(shared.data_classes, ["profile"]);
+        assert_eq!(
+            (shared.time, shared.policy_ids),
+            (call.time.clone(), call.policy_ids.clone())
+        );
+        let answer = call.aggregate_answered("aggregate", b"answer");
+        assert_eq!(answer.record_type, "aggregate");
+        assert_eq!(answer.record_digest, record_digest(&[], b"answer"));
     }
 
     #[test]

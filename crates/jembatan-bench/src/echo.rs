@@ -6,7 +6,7 @@ use std::future::Future;
 
 use jembatan_pki::TrustDomain;
 use jembatan_server::Config;
-use jembatan_server::acceptor;
+use jembatan_server::transport::{acceptor, tls_acceptor};
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
@@ -38,7 +38,7 @@ pub(crate) async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let (tls, limits) = jembatan_server::tls_acceptor(config)?;
+    let (tls, limits) = tls_acceptor(config)?;
     let trust_domain = TrustDomain::new(&config.identity.trust_domain)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     println!("{}{}", crate::server::LISTENING, listener.local_addr()?);

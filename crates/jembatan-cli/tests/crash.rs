@@ -76,10 +76,8 @@ async fn preload(store: &Store) {
     let mut next = 0;
     while next < BACKLOG {
         let end = (next + 10_000).min(BACKLOG);
-        let mut tx = store.begin().await.expect("begin");
         let entries: Vec<LeafEntry> = (next..end).map(placement_leaf).collect();
-        tx.append_leaves(&entries).await.expect("append");
-        tx.commit().await.expect("commit");
+        store.log(&entries).await.expect("append");
         next = end;
     }
 }

@@ -1,3 +1,7 @@
+//! The wiring: loads the config's keys, policies, TLS material and store, binds the listener,
+//! and serves the contract's services behind the layers until shut down, with the background
+//! tasks beside them.
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -6,71 +10,21 @@ use std::time::Duration;
 use jembatan_audit::note::SignerKey;
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_pki::TrustDomain;
-use jembatan_pki::tls::{ServerTlsFiles, TlsVersions};
 use jembatan_policy::{Engine, Policies};
-use jembatan_proto::v1::{
-    audit_service_server::AuditServiceServer,
-    market_intel_service_server::MarketIntelServiceServer,
-    placement_service_server::PlacementServiceServer, program_service_server::ProgramServiceServer,
-    workforce_service_server::WorkforceServiceServer,
-};
 use jembatan_store::{Store, StoreLocation, StoreOptions};
 use tokio::net::TcpListener;
-use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
-use crate::acceptor::{self, AcceptorLimits};
-use crate::audit_service::AuditApi;
-use crate::identity_layer::IdentityLayer;
-use crate::pending::Pending;
-use crate::placement_service::PlacementApi;
-use crate::policy_layer::PolicyLayer;
-use crate::witnesses::Witnesses;
-use crate::workforce_service::{WorkforceApi, WorkforceSettings};
+use crate::layers::identity::IdentityLayer;
+use crate::layers::policy::PolicyLayer;
+use crate::services::{Deps, Witnesses, WorkforceSettings};
+use crate::transport::acceptor::{self, AcceptorLimits};
+use crate::transport::tls_acceptor;
 use crate::{Config, ServerError};
-
-/// Names of the contract's services, as health reports them.
-const SERVICE_NAMES: &[&str] = &[
-    <PlacementServiceServer<PlacementApi> as NamedService>::NAME,
-    <WorkforceServiceServer<WorkforceApi> as NamedService>::NAME,
-    <MarketIntelServiceServer<Pending> as NamedService>::NAME,
-    <ProgramServiceServer<Pending> as NamedService>::NAME,
-    <AuditServiceServer<AuditApi> as NamedService>::NAME,
-];
 
 /// The smallest suppression threshold the exchange accepts.
 const MIN_SUPPRESSION_THRESHOLD: u32 = 3;
-
-/// The TLS configuration and acceptor limits of `config`: what [`Exchange`] serves with, and
-/// what the benchmarks' echo baseline is served with, so that the two are compared alike.
-pub fn tls_acceptor(
-    config: &Config,
-) -> Result<(Arc<rustls::ServerConfig>, AcceptorLimits), ServerError> {
-    let versions = if config.tls.allow_tls12 {
-        TlsVersions::Tls12And13
-    } else {
-        TlsVersions::Tls13
-    };
-    let files = ServerTlsFiles {
-        cert: config.tls.cert.clone(),
-        key: config.tls.key.clone(),
-        client_ca: config.tls.client_ca.clone(),
-        crls: config.tls.crls.clone(),
-    };
-    let tls = jembatan_pki::tls::server_config(&files, versions)?;
-    if config.server.max_concurrent_handshakes == 0 {
-        return Err(ServerError::InvalidValue {
-            key: "server.max_concurrent_handshakes",
-            reason: "must be at least 1".into(),
-        });
-    }
-    let limits = AcceptorLimits {
-        handshake_timeout: Duration::from_secs(config.server.handshake_timeout_secs),
-        max_concurrent_handshakes: config.server.max_concurrent_handshakes,
-    };
-    Ok((tls, limits))
-}
 
 /// A bound, ready-to-serve exchange: listener open, TLS loaded, store migrated.
 pub struct Exchange {
@@ -216,11 +170,6 @@ impl Exchange {
     /// in-flight calls the configured grace period to finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (reporter, health) = tonic_health::server::health_reporter();
-        for name in SERVICE_NAMES.iter().chain(&[""]) {
-            reporter
-                .set_service_status(*name, ServingStatus::Serving)
-                .await;
-        }
         let reflection = || {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(jembatan_proto::FILE_DESCRIPTOR_SET)
@@ -229,41 +178,40 @@ impl Exchange {
         let reflection_v1 = reflection().build_v1()?;
         let reflection_v1alpha = reflection().build_v1alpha()?;
 
-        let reload = tokio::spawn(crate::policy_reload::run(
+        let reload = tokio::spawn(crate::background::policy_reload::run(
             Arc::clone(&self.policy),
             self.policy_dir,
             self.policy_watch,
         ));
-        let sequencer = tokio::spawn(crate::sequencer::run(
+        let sequencer = tokio::spawn(crate::background::sequencer::run(
             self.store.clone(),
             self.log_signer,
             self.log_origin,
             self.checkpoint_interval,
         ));
-        let audit_api = AuditApi::new(
-            self.store.clone(),
-            Arc::clone(&self.policy),
-            self.trust_domain.clone(),
-            self.witnesses,
-            Arc::clone(&self.personal_data_key),
-        );
-        let placements = PlacementApi::new(self.store.clone(), Arc::clone(&self.personal_data_key));
         // Streams that never end by themselves (watches) end when shutdown begins.
         let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
-        let workforce = WorkforceApi::new(
-            self.store.clone(),
-            Arc::clone(&self.policy),
-            Arc::clone(&self.personal_data_key),
-            self.workforce,
+        let contract = crate::services::contract(Deps {
+            store: self.store.clone(),
+            trust_domain: self.trust_domain.clone(),
+            personal_data_key: Arc::clone(&self.personal_data_key),
+            witnesses: self.witnesses,
+            workforce: self.workforce,
             stopping,
-        );
+        });
+        let names = contract.names;
+        for name in names.iter().chain(&[""]) {
+            reporter
+                .set_service_status(*name, ServingStatus::Serving)
+                .await;
+        }
         let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
             tracing::info!(grace = ?self.shutdown_grace, "shutting down");
             let _ = stopping_tx.send(true);
-            for name in SERVICE_NAMES.iter().chain(&[""]) {
+            for name in names.iter().chain(&[""]) {
                 reporter
                     .set_service_status(*name, ServingStatus::NotServing)
                     .await;
@@ -276,14 +224,10 @@ impl Exchange {
                     .layer(IdentityLayer::new(self.store.clone()))
                     .layer(PolicyLayer::new(self.policy, self.store.clone())),
             )
+            .add_routes(contract.routes)
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(PlacementServiceServer::new(placements))
-            .add_service(WorkforceServiceServer::new(workforce))
-            .add_service(MarketIntelServiceServer::new(Pending))
-            .add_service(ProgramServiceServer::new(Pending))
-            .add_service(AuditServiceServer::new(audit_api))
             .serve_with_incoming_shutdown(incoming.connections, signal);
         let grace_elapsed = async {
             match grace_rx.await {

@@ -1,32 +1,31 @@
-//! The Jembatan exchange server.
+//! The Jembatan exchange server, laid out the way a call travels:
 //!
-//! A request's way through: TCP accept → TLS 1.3 handshake with a required client certificate
-//! ([`acceptor`]) → the caller's identity from its URI SAN ([`identity_layer`]) → the decision
-//! of the access policies on method, purpose and legal basis ([`policy_layer`]) → the tonic
-//! services. [`Exchange`] puts these together with the store and serves until shut down,
-//! reloading the policies on SIGHUP and when their files change.
+//! 1. [`transport`]: TCP accept, then the TLS 1.3 handshake with a required client certificate
+//!    (CA bundle and CRLs), concurrent and bounded by a timeout.
+//! 2. `layers`: the identity layer (the principal from the certificate's URI SAN, or
+//!    UNAUTHENTICATED), then the policy layer (the stated purpose and legal basis, and the
+//!    policies' decision on the method, before the body is read; refusals are logged).
+//! 3. `call`: what a handler knows of its caller, and the one way to decide and to make leaves.
+//! 4. `services`: one module per gRPC service; each does its data work in one logged write of
+//!    the store (the work and its audit leaves, or nothing).
+//! 5. `status`: the one mapping of failures to gRPC statuses.
+//!
+//! Beside the calls run the `background` tasks (sequencer, policy reload). [`config`] reads the
+//! one TOML file; [`Exchange`] wires it all together and serves until shut down.
 
 #![forbid(unsafe_code)]
 
-pub mod acceptor;
-mod audit_service;
-mod caller;
+mod background;
+mod call;
 pub mod config;
-mod denial;
 mod error;
 mod exchange;
-pub mod identity_layer;
-mod pending;
-mod placement_input;
-mod placement_service;
-pub mod policy_layer;
-mod policy_reload;
-mod position;
-mod sequencer;
-mod suppression;
-mod witnesses;
-mod workforce_service;
+mod layers;
+mod services;
+mod status;
+pub mod transport;
 
 pub use config::Config;
 pub use error::ServerError;
-pub use exchange::{Exchange, tls_acceptor};
+pub use exchange::Exchange;
+pub use transport::tls_acceptor;

@@ -5,12 +5,13 @@ use std::collections::HashMap;
 
 use jembatan_audit::checkpoint::{Checkpoint, SignedNote};
 use jembatan_audit::compact::{CompactRange, Node};
-use jembatan_audit::leaf::{LeafEntry, Outcome};
+use jembatan_audit::leaf::Outcome;
 use jembatan_audit::merkle::{self, Hash, Subtrees};
 use jembatan_audit::note::SignerKey;
-use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+use sqlx::QueryBuilder;
 
-use crate::{Store, StoreError};
+use crate::write::{Conn, Tx, on_tx};
+use crate::{Backend, Store, StoreError, on_pool};
 
 /// Rows per multi-row INSERT: far below both engines' limits on bound parameters.
 const INSERT_CHUNK: usize = 1000;
@@ -80,43 +81,6 @@ pub struct LeafFilter {
     pub subject_key: Option<String>,
 }
 
-/// A write transaction of the store, for data work and its audit leaves together.
-#[derive(Debug)]
-pub enum StoreTx {
-    /// On SQLite (`BEGIN IMMEDIATE`: the write lock is taken at once), holding its turn in the
-    /// store's write queue until it ends.
-    Sqlite(
-        Transaction<'static, Sqlite>,
-        tokio::sync::OwnedMutexGuard<()>,
-    ),
-    /// On PostgreSQL, holding its turn in the store's write queue until it ends (the
-    /// sequencer, which writes no leaves, takes none).
-    Postgres(
-        Transaction<'static, Postgres>,
-        Option<tokio::sync::OwnedMutexGuard<()>>,
-    ),
-}
-
-/// Runs the same body on either backend's connection.
-macro_rules! on_either {
-    ($value:expr, $conn:ident => $body:expr) => {
-        match $value {
-            StoreTx::Sqlite($conn, _) => $body,
-            StoreTx::Postgres($conn, _) => $body,
-        }
-    };
-}
-
-/// Runs the same body on either backend's pool.
-macro_rules! on_pool {
-    ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            Store::Sqlite($pool, _) => $body,
-            Store::Postgres($pool, _) => $body,
-        }
-    };
-}
-
 /// Fetches stored subtree roots at `positions` (level 0: leaf hashes; above: nodes) in one
 /// query on `executor`; evaluates to a map from (level, index) to hash.
 macro_rules! fetch_subtrees {
@@ -183,20 +147,6 @@ fn subtree_hashes(
 }
 
 impl Store {
-    /// Begins a write transaction.
-    pub async fn begin(&self) -> Result<StoreTx, StoreError> {
-        Ok(match self {
-            Store::Sqlite(pool, queue) => {
-                let turn = queue.turn().await?;
-                StoreTx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
-            }
-            Store::Postgres(pool, queue) => {
-                let turn = queue.turn().await?;
-                StoreTx::Postgres(pool.begin().await?, Some(turn))
-            }
-        })
-    }
-
     /// Integrates committed leaves not yet in a checkpoint (at most `max_leaves`): stores the
     /// subtree roots they complete and a checkpoint signed by `signer` under `origin`. The first
     /// call also signs the empty tree. Returns `None` when there is nothing new or another
@@ -209,11 +159,8 @@ impl Store {
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
         // On PostgreSQL the sequencer waits for no writer: it takes its own advisory lock and
         // reads only committed leaves, never the log's head row.
-        let mut tx = match self {
-            Store::Postgres(pool, _) => StoreTx::Postgres(pool.begin().await?, None),
-            Store::Sqlite(..) => self.begin().await?,
-        };
-        if let StoreTx::Postgres(conn, _) = &mut tx {
+        let mut tx = Tx::begin(self, self.backend() == Backend::Sqlite).await?;
+        if let Conn::Postgres(conn) = &mut tx.conn {
             let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
                 .bind(SEQUENCER_LOCK)
                 .fetch_one(&mut **conn)
@@ -222,12 +169,12 @@ impl Store {
                 return Ok(None);
             }
         }
-        let latest: Option<i64> = on_either!(&mut tx, conn => {
+        let latest: Option<i64> = on_tx!(&mut tx.conn, conn => {
             sqlx::query_scalar("SELECT MAX(tree_size) FROM audit_checkpoints")
                 .fetch_one(&mut **conn)
                 .await?
         });
-        let head: i64 = on_either!(&mut tx, conn => {
+        let head: i64 = on_tx!(&mut tx.conn, conn => {
             sqlx::query_scalar("SELECT next_index FROM audit_head WHERE singleton = 1")
                 .fetch_one(&mut **conn)
                 .await?
@@ -238,11 +185,11 @@ impl Store {
             return Ok(None);
         }
         let positions = CompactRange::positions(size);
-        let found = on_either!(&mut tx, conn => fetch_subtrees!(&mut **conn, &positions));
+        let found = on_tx!(&mut tx.conn, conn => fetch_subtrees!(&mut **conn, &positions));
         let border = subtree_hashes(&positions, &found)?;
         let mut range = CompactRange::new(size, border).map_err(StoreError::Audit)?;
         let end = head.min(size.saturating_add(max_leaves));
-        let hashes: Vec<Vec<u8>> = on_either!(&mut tx, conn => {
+        let hashes: Vec<Vec<u8>> = on_tx!(&mut tx.conn, conn => {
             sqlx::query_scalar(
                 "SELECT leaf_hash FROM audit_leaves \
                  WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index",
@@ -267,7 +214,7 @@ impl Store {
             });
         }
         for chunk in nodes.chunks(INSERT_CHUNK) {
-            on_either!(&mut tx, conn => {
+            on_tx!(&mut tx.conn, conn => {
                 let mut insert = QueryBuilder::new("INSERT INTO audit_nodes (level, node_index, hash) ");
                 insert.push_values(chunk, |mut row, node| {
                     row.push_bind(i64::from(node.level))
@@ -284,7 +231,7 @@ impl Store {
         };
         let note = checkpoint.sign(signer);
         let signed_at = now();
-        on_either!(&mut tx, conn => {
+        on_tx!(&mut tx.conn, conn => {
             sqlx::query(
                 "INSERT INTO audit_checkpoints (tree_size, root, note, created_at) \
                  VALUES ($1, $2, $3, $4)",
@@ -598,81 +545,7 @@ impl Subtrees for Fetched {
     }
 }
 
-impl StoreTx {
-    /// Appends one leaf per entry, in order, and returns their receipts. Indexes are taken from
-    /// `audit_head`, whose row stays locked until this transaction ends: a rollback leaves no
-    /// gap, and leaves become visible in index order.
-    pub async fn append_leaves(
-        &mut self,
-        entries: &[LeafEntry],
-    ) -> Result<Vec<Receipt>, StoreError> {
-        if entries.is_empty() {
-            return Ok(Vec::new());
-        }
-        let count = to_i64(entries.len() as u64);
-        let first: i64 = on_either!(self, conn => {
-            sqlx::query_scalar(
-                "UPDATE audit_head SET next_index = next_index + $1 WHERE singleton = 1 \
-                 RETURNING next_index - $1",
-            )
-            .bind(count)
-            .fetch_one(&mut **conn)
-            .await?
-        });
-        let first = to_u64(first);
-        let rows: Vec<(u64, Vec<u8>, Hash, &LeafEntry)> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| {
-                let data = entry.to_bytes();
-                let hash = merkle::leaf_hash(&data);
-                (first + i as u64, data, hash, entry)
-            })
-            .collect();
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            on_either!(self, conn => {
-                let mut insert = QueryBuilder::new(
-                    "INSERT INTO audit_leaves (leaf_index, leaf_hash, data, time, principal, \
-                     method, purpose, outcome, record_type, record_key) ",
-                );
-                insert.push_values(chunk, |mut row, (index, data, hash, entry)| {
-                    row.push_bind(to_i64(*index))
-                        .push_bind(hash.to_vec())
-                        .push_bind(data.clone())
-                        .push_bind(entry.time.clone())
-                        .push_bind(entry.principal.clone())
-                        .push_bind(entry.method.clone())
-                        .push_bind(entry.purpose.clone())
-                        .push_bind(outcome_name(entry.outcome))
-                        .push_bind(entry.record_type.clone())
-                        .push_bind(entry.record_key.clone());
-                });
-                insert.build().execute(&mut **conn).await?;
-            });
-        }
-        Ok(rows
-            .into_iter()
-            .map(|(leaf_index, _, leaf_hash, _)| Receipt {
-                leaf_index,
-                leaf_hash,
-            })
-            .collect())
-    }
-
-    /// Commits the data work and its leaves together.
-    pub async fn commit(self) -> Result<(), StoreError> {
-        on_either!(self, tx => tx.commit().await?);
-        Ok(())
-    }
-
-    /// Rolls everything back (also what dropping the transaction does).
-    pub async fn rollback(self) -> Result<(), StoreError> {
-        on_either!(self, tx => tx.rollback().await?);
-        Ok(())
-    }
-}
-
-fn outcome_name(outcome: Outcome) -> &'static str {
+pub(crate) fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Allow => "allow",
         Outcome::Deny => "deny",

@@ -1,5 +1,10 @@
 //! The exchange's database: SQLite (WAL, the embedded default) or PostgreSQL behind one API.
 //!
+//! Data work is committed only with its audit leaves: [`Store::logged_write`] begins a
+//! [`LoggedWrite`] with the log's head locked, the work runs in it, and
+//! [`LoggedWrite::commit`] appends the leaves and commits both, or nothing at all. Leaves with
+//! no data work (refusals, aggregate answers) go through [`Store::log`].
+//!
 //! Migrations are embedded per backend (`migrations/sqlite`, `migrations/postgres`) and applied
 //! when the store opens; applying them again is a no-op. Queries are built at run time, so no
 //! database is needed to build.
@@ -10,6 +15,9 @@ pub mod audit;
 mod error;
 mod location;
 pub mod placements;
+#[cfg(feature = "test-door")]
+pub mod test_door;
+mod write;
 
 use std::time::Duration;
 
@@ -17,13 +25,14 @@ use sqlx::pool::PoolOptions;
 use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
-pub use audit::{LeafFilter, Receipt, StoreTx, StoredCheckpoint, StoredCosignature};
+pub use audit::{LeafFilter, Receipt, StoredCheckpoint, StoredCosignature};
 pub use error::StoreError;
 pub use location::StoreLocation;
 pub use placements::{
     CandidateOrder, CandidateRow, Dimension, PlacementFilter, PlacementRecord, StoredVersion,
     SubjectPlacement,
 };
+pub use write::LoggedWrite;
 
 /// KiB of page cache per SQLite connection.
 const SQLITE_CACHE_KIB: u32 = 16 * 1024;
@@ -49,7 +58,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// that does not get its turn within the timeout fails as if the pool had none to give
 /// (`UNAVAILABLE` to callers): an overloaded exchange sheds load instead of piling it up.
 #[derive(Debug, Clone)]
-pub struct WriteQueue {
+pub(crate) struct WriteQueue {
     turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     timeout: Duration,
 }
@@ -66,7 +75,10 @@ impl WriteQueue {
     async fn turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
         tokio::time::timeout(self.timeout, std::sync::Arc::clone(&self.turn).lock_owned())
             .await
-            .map_err(|_| StoreError::from(sqlx::Error::PoolTimedOut))
+            .map_err(|_| StoreError::Busy {
+                what: "no turn to write",
+                waited: self.timeout,
+            })
     }
 }
 
@@ -114,12 +126,29 @@ fn pool_options<DB: sqlx::Database>(options: StoreOptions) -> PoolOptions<DB> {
 
 /// An open, migrated store.
 #[derive(Debug, Clone)]
-pub enum Store {
-    /// SQLite, and the queue of its writers (see [`WriteQueue`]).
-    Sqlite(SqlitePool, WriteQueue),
-    /// PostgreSQL, and the queue of its writers.
-    Postgres(PgPool, WriteQueue),
+pub struct Store {
+    pool: Pool,
+    /// The queue of this store's writers (see [`WriteQueue`]).
+    queue: WriteQueue,
 }
+
+/// The connection pool of either engine.
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same body on either backend's pool.
+macro_rules! on_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
 
 impl Store {
     /// Opens the store (creating an SQLite file if missing) and applies pending migrations.
@@ -149,7 +178,7 @@ impl Store {
                     .await
                     .map_err(connect_error)?;
                 SQLITE_MIGRATIONS.run(&pool).await?;
-                Self::Sqlite(pool, WriteQueue::new(options.acquire_timeout))
+                Pool::Sqlite(pool)
             }
             StoreLocation::Postgres(url) => {
                 let connect: PgConnectOptions = url.parse().map_err(connect_error)?;
@@ -158,54 +187,48 @@ impl Store {
                     .await
                     .map_err(connect_error)?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                Self::Postgres(pool, WriteQueue::new(options.acquire_timeout))
+                Pool::Postgres(pool)
             }
         };
-        Ok(store)
+        Ok(Self {
+            pool: store,
+            queue: WriteQueue::new(options.acquire_timeout),
+        })
     }
 
     /// The engine behind this store.
     pub fn backend(&self) -> Backend {
-        match self {
-            Self::Sqlite(..) => Backend::Sqlite,
-            Self::Postgres(..) => Backend::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
     }
 
     /// The database's instance row.
     pub async fn instance(&self) -> Result<Instance, StoreError> {
         const SQL: &str = "SELECT instance_id, created_at FROM instance WHERE singleton = 1";
-        let instance = match self {
-            Self::Sqlite(pool, _) => sqlx::query_as(SQL).fetch_one(pool).await?,
-            Self::Postgres(pool, _) => sqlx::query_as(SQL).fetch_one(pool).await?,
-        };
+        let instance = on_pool!(self, pool => sqlx::query_as(SQL).fetch_one(pool).await?);
         Ok(instance)
     }
 
     /// Versions of the migrations applied, in order.
     pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
         const SQL: &str = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
-        let versions = match self {
-            Self::Sqlite(pool, _) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
-            Self::Postgres(pool, _) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
-        };
+        let versions = on_pool!(self, pool => sqlx::query_scalar(SQL).fetch_all(pool).await?);
         Ok(versions)
     }
 
     /// Versions of the migrations embedded in this build for this store's backend.
     pub fn known_migrations(&self) -> Vec<i64> {
-        let migrator = match self {
-            Self::Sqlite(..) => &SQLITE_MIGRATIONS,
-            Self::Postgres(..) => &POSTGRES_MIGRATIONS,
+        let migrator = match self.pool {
+            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
         };
         migrator.iter().map(|m| m.version).collect()
     }
 
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
-        match self {
-            Self::Sqlite(pool, _) => pool.close().await,
-            Self::Postgres(pool, _) => pool.close().await,
-        }
+        on_pool!(self, pool => pool.close().await)
     }
 }

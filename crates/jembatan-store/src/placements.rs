@@ -11,8 +11,9 @@ use std::collections::HashMap;
 
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
-use crate::audit::{StoreTx, to_i64, to_u64};
-use crate::{Store, StoreError};
+use crate::audit::{to_i64, to_u64};
+use crate::write::on_tx;
+use crate::{LoggedWrite, Store, StoreError, on_pool};
 
 /// Rows per multi-row statement (24 columns each: below SQLite's 32,766 bound parameters).
 const UPSERT_CHUNK: usize = 500;
@@ -226,7 +227,7 @@ fn contains_pattern(code: &str) -> String {
     pattern
 }
 
-/// Records of a listing's order read by one query of [`StoreTx::candidates`].
+/// Records of a listing's order read by one query of [`LoggedWrite::candidates`].
 const LISTING_WINDOW: i64 = 10_000;
 
 /// How a listing compares return dates: as an expression no index covers. A listing walks
@@ -303,28 +304,7 @@ where
     }
 }
 
-/// Runs the same body on either backend's connection.
-macro_rules! on_tx {
-    ($value:expr, $conn:ident => $body:expr) => {
-        match $value {
-            StoreTx::Sqlite($conn, _) => $body,
-            StoreTx::Postgres($conn, _) => $body,
-        }
-    };
-}
-
-impl StoreTx {
-    /// Waits for the audit log's head, so that this transaction's reads and writes are
-    /// serialized with every other writer of leaves (on SQLite, `BEGIN IMMEDIATE` already has).
-    pub async fn lock_log(&mut self) -> Result<(), StoreError> {
-        if let StoreTx::Postgres(conn, _) = self {
-            sqlx::query("SELECT next_index FROM audit_head WHERE singleton = 1 FOR UPDATE")
-                .execute(&mut **conn)
-                .await?;
-        }
-        Ok(())
-    }
-
+impl LoggedWrite {
     /// The stored versions of the placements among `ids`.
     pub async fn placement_versions(
         &mut self,
@@ -332,7 +312,7 @@ impl StoreTx {
     ) -> Result<Vec<StoredVersion>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(UPSERT_CHUNK) {
-            let rows: Vec<StoredVersion> = on_tx!(self, conn => {
+            let rows: Vec<StoredVersion> = on_tx!(&mut self.tx.conn, conn => {
                 let mut query = QueryBuilder::new(
                     "SELECT placement_id, record_key, salt, digest, version, updated_at \
                      FROM placements WHERE placement_id IN (",
@@ -355,7 +335,7 @@ impl StoreTx {
         records: &[PlacementRecord],
     ) -> Result<(), StoreError> {
         for chunk in records.chunks(UPSERT_CHUNK) {
-            on_tx!(self, conn => {
+            on_tx!(&mut self.tx.conn, conn => {
                 let mut insert = QueryBuilder::new(
                     "INSERT INTO placements (placement_id, subject_key, record_key, salt, digest, \
                      version, updated_at, profile, sex, origin_province, origin_regency, \
@@ -419,7 +399,7 @@ impl StoreTx {
     ) -> Result<Vec<SubjectPlacement>, StoreError> {
         const SQL: &str = "SELECT placement_id, record_key, consent_purposes FROM placements \
                            WHERE subject_key = $1 ORDER BY placement_id";
-        Ok(on_tx!(self, conn => {
+        Ok(on_tx!(&mut self.tx.conn, conn => {
             sqlx::query_as(SQL).bind(subject_key).fetch_all(&mut **conn).await?
         }))
     }
@@ -436,7 +416,7 @@ impl StoreTx {
         const DROP: &str = "UPDATE placements SET consent_purposes = $1, full_name = NULL, \
                             phone = NULL, email = NULL WHERE placement_id = $2";
         let sql = if keep_contact { KEEP } else { DROP };
-        on_tx!(self, conn => {
+        on_tx!(&mut self.tx.conn, conn => {
             sqlx::query(sql)
                 .bind(join_codes(purposes))
                 .bind(placement_id)
@@ -457,7 +437,7 @@ impl StoreTx {
         const REMEMBER: &str = "INSERT INTO erased_subjects (subject_key, erased_at) \
                                 VALUES ($1, $2) ON CONFLICT (subject_key) \
                                 DO UPDATE SET erased_at = excluded.erased_at";
-        let deleted = on_tx!(self, conn => {
+        let deleted = on_tx!(&mut self.tx.conn, conn => {
             sqlx::query(REMEMBER)
                 .bind(subject_key)
                 .bind(erased_at)
@@ -479,7 +459,7 @@ impl StoreTx {
         if purposes.is_empty() {
             return Ok(());
         }
-        on_tx!(self, conn => {
+        on_tx!(&mut self.tx.conn, conn => {
             let mut insert = QueryBuilder::new(
                 "INSERT INTO consent_withdrawals (subject_key, purpose, withdrawn_at) ",
             );
@@ -503,7 +483,7 @@ impl StoreTx {
     ) -> Result<HashMap<String, Vec<(String, String)>>, StoreError> {
         let mut found: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for chunk in subject_keys.chunks(UPSERT_CHUNK) {
-            let rows: Vec<(String, String, String)> = on_tx!(self, conn => {
+            let rows: Vec<(String, String, String)> = on_tx!(&mut self.tx.conn, conn => {
                 let mut query = QueryBuilder::new(
                     "SELECT subject_key, purpose, withdrawn_at FROM consent_withdrawals \
                      WHERE subject_key IN (",
@@ -529,7 +509,7 @@ impl StoreTx {
     ) -> Result<HashMap<String, String>, StoreError> {
         let mut found = HashMap::new();
         for chunk in subject_keys.chunks(UPSERT_CHUNK) {
-            let rows: Vec<(String, String)> = on_tx!(self, conn => {
+            let rows: Vec<(String, String)> = on_tx!(&mut self.tx.conn, conn => {
                 let mut query = QueryBuilder::new(
                     "SELECT subject_key, erased_at FROM erased_subjects WHERE subject_key IN (",
                 );
@@ -572,7 +552,7 @@ impl StoreTx {
         let mut found: Vec<CandidateRow> = Vec::new();
         let mut from = after;
         while found.len() < limit as usize {
-            let to: Option<i64> = on_tx!(self, conn => {
+            let to: Option<i64> = on_tx!(&mut self.tx.conn, conn => {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(window_end.as_str()))
                     .bind(from)
                     .bind(LISTING_WINDOW)
@@ -583,7 +563,7 @@ impl StoreTx {
                 break;
             };
             let wanted = i64::from(limit) - found.len() as i64;
-            let rows: Vec<CandidateRow> = on_tx!(self, conn => {
+            let rows: Vec<CandidateRow> = on_tx!(&mut self.tx.conn, conn => {
                 let mut query = QueryBuilder::new(
                     "SELECT id, change_seq, subject_key, record_key, salt, profile, full_name, \
                      phone, email FROM placements WHERE ",
@@ -642,19 +622,14 @@ impl Store {
                 cells
             }};
         }
-        Ok(match self {
-            Store::Sqlite(pool, _) => cells!(pool),
-            Store::Postgres(pool, _) => cells!(pool),
-        })
+        Ok(on_pool!(self, pool => cells!(pool)))
     }
 
     /// The change position of the latest stored placement version, if any.
     pub async fn latest_change(&self) -> Result<Option<u64>, StoreError> {
         const SQL: &str = "SELECT MAX(change_seq) FROM placements";
-        let latest: Option<i64> = match self {
-            Store::Sqlite(pool, _) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
-            Store::Postgres(pool, _) => sqlx::query_scalar(SQL).fetch_one(pool).await?,
-        };
+        let latest: Option<i64> =
+            on_pool!(self, pool => sqlx::query_scalar(SQL).fetch_one(pool).await?);
         Ok(latest.map(to_u64))
     }
 }

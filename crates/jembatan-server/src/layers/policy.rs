@@ -7,7 +7,7 @@
 //!   `jembatan-case-ref` or `jembatan-operator`, is INVALID_ARGUMENT naming the key.
 //! - A denial is PERMISSION_DENIED naming the caller, method, purpose and basis refused, after
 //!   its audit leaf is committed; if the leaf cannot be written, UNAVAILABLE.
-//! - An allowed call reaches its handler with a [`CallContext`] in its extensions.
+//! - An allowed call reaches its handler with a [`Caller`] in its extensions.
 //!
 //! Every response carries `jembatan-policy-set: sha256:<hex>`, the policy set that decided it,
 //! and `jembatan-policy-refused: sha256:<hex>` while a newer folder has been refused.
@@ -16,12 +16,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use futures_util::future::BoxFuture;
-use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome, timestamp};
+use jembatan_audit::leaf::LeafEntry;
 use jembatan_domain::{LegalBasis, Purpose};
-use jembatan_pki::{Principal, PrincipalKind};
-use jembatan_policy::{Decision, Engine, Policies, PolicyError, Query, method_action};
+use jembatan_pki::Principal;
+use jembatan_policy::{Engine, Policies, method_action};
 use jembatan_store::Store;
-use time::OffsetDateTime;
 use tonic::body::Body;
 use tonic::codegen::http::{self, HeaderMap, HeaderValue};
 use tower::{Layer, Service};
@@ -32,38 +31,21 @@ use jembatan_proto::metadata::{
     PURPOSE as PURPOSE_KEY,
 };
 
+use crate::call::{Caller, Stated};
+
 /// Longest `jembatan-case-ref` or `jembatan-operator`, in characters.
 const MAX_FREE_TEXT: usize = 128;
 
-/// What the policy layer hands a handler about an allowed call.
-#[derive(Debug, Clone)]
-pub struct CallContext {
-    /// The stated purpose.
-    pub purpose: Purpose,
-    /// The stated lawful basis.
-    pub legal_basis: LegalBasis,
-    /// The caller's case or letter number, if given.
-    pub case_ref: Option<String>,
-    /// The caller's pseudonymous id of the person acting, if given.
-    pub operator: Option<String>,
-    /// When the call arrived.
-    pub received_at: OffsetDateTime,
-    /// The method-level decision, with its deciding policies and policy set hash.
-    pub decision: Decision,
-    /// The policy set that decided; handlers decide data classes with the same set.
-    pub policies: Arc<Policies>,
-}
-
 /// Adds [`PolicyCheck`] around a service.
 #[derive(Debug, Clone)]
-pub struct PolicyLayer {
+pub(crate) struct PolicyLayer {
     engine: Arc<Engine>,
     store: Store,
 }
 
 impl PolicyLayer {
     /// A layer deciding with `engine` and logging denials to `store`'s audit log.
-    pub fn new(engine: Arc<Engine>, store: Store) -> Self {
+    pub(crate) fn new(engine: Arc<Engine>, store: Store) -> Self {
         Self { engine, store }
     }
 }
@@ -82,7 +64,7 @@ impl<S> Layer<S> for PolicyLayer {
 
 /// Decides every contract call before its handler runs; see the module documentation.
 #[derive(Debug, Clone)]
-pub struct PolicyCheck<S> {
+pub(crate) struct PolicyCheck<S> {
     inner: S,
     engine: Arc<Engine>,
     store: Store,
@@ -130,7 +112,7 @@ where
             Ok(Checked::Denied(leaf, status)) => {
                 let store = self.store.clone();
                 Box::pin(async move {
-                    let mut response = crate::denial::logged(&store, &leaf, status)
+                    let mut response = super::logged_refusal(&store, &leaf, status)
                         .await
                         .into_http();
                     headers.apply(response.headers_mut());
@@ -174,66 +156,18 @@ impl<S> PolicyCheck<S> {
                 tonic::Status::unauthenticated("connection carries no client identity")
             })?;
         let headers = request.headers();
-        let purpose = required(headers, PURPOSE_KEY, &Purpose::ALL)?;
-        let legal_basis = required(headers, LEGAL_BASIS_KEY, &LegalBasis::ALL)?;
-        let case_ref = free_text(headers, CASE_REF_KEY)?;
-        let operator = free_text(headers, OPERATOR_KEY)?;
-        let received_at = OffsetDateTime::now_utc();
-        let query = Query {
-            principal: principal.kind(),
-            action,
-            purpose,
-            legal_basis,
-            time: received_at,
+        let stated = Stated {
+            purpose: required(headers, PURPOSE_KEY, &Purpose::ALL)?,
+            legal_basis: required(headers, LEGAL_BASIS_KEY, &LegalBasis::ALL)?,
+            case_ref: free_text(headers, CASE_REF_KEY)?,
+            operator: free_text(headers, OPERATOR_KEY)?,
         };
-        let decision = self
-            .engine
-            .decide_with(policies, &query)
-            .map_err(|error| decision_failed(action, &error))?;
-        if !decision.allowed {
-            tracing::info!(
-                principal = %principal,
-                action,
-                purpose = %purpose,
-                legal_basis = %legal_basis,
-                policies = ?decision.policy_ids,
-                policy_set = %decision.policy_set_hash,
-                "call denied by policy"
-            );
-            let status = tonic::Status::permission_denied(format!(
-                "{} may not call {action} for purpose {purpose} with legal basis {legal_basis}",
-                caller_name(principal.kind())
-            ));
-            let leaf = LeafEntry {
-                v: LEAF_VERSION,
-                time: timestamp(received_at),
-                principal: principal.to_string(),
-                cert_fingerprint: principal.cert_fingerprint.clone(),
-                method: action.to_owned(),
-                purpose: purpose.code().to_owned(),
-                legal_basis: legal_basis.code().to_owned(),
-                case_ref: case_ref.unwrap_or_default(),
-                operator: operator.unwrap_or_default(),
-                record_type: "request".to_owned(),
-                record_key: String::new(),
-                data_classes: Vec::new(),
-                record_digest: String::new(),
-                outcome: Outcome::Deny,
-                policy_ids: decision.policy_ids,
-                policy_set: decision.policy_set_hash.to_string(),
-                trace_id: String::new(),
-            };
-            return Ok(Checked::Denied(Box::new(leaf), status));
+        match Caller::admit(&self.engine, policies, principal, stated, action)? {
+            Ok(caller) => {
+                request.extensions_mut().insert(caller);
+            }
+            Err((leaf, status)) => return Ok(Checked::Denied(Box::new(leaf), status)),
         }
-        request.extensions_mut().insert(CallContext {
-            purpose,
-            legal_basis,
-            case_ref,
-            operator,
-            received_at,
-            decision,
-            policies: Arc::clone(policies),
-        });
         Ok(Checked::Allowed)
     }
 }
@@ -316,19 +250,4 @@ fn free_text(headers: &HeaderMap, key: &str) -> Result<Option<String>, tonic::St
 
 fn invalid(key: &str, reason: &str) -> tonic::Status {
     tonic::Status::invalid_argument(format!("metadata {key}: {reason}"))
-}
-
-fn decision_failed(action: &str, error: &PolicyError) -> tonic::Status {
-    tracing::error!(action, %error, "policy decision failed");
-    tonic::Status::internal(format!(
-        "policy decision for {action} failed; the call was not made"
-    ))
-}
-
-/// `kemendag/export-portal` or `auditor/inspectorate`: who was refused, without the trust domain.
-fn caller_name(kind: &PrincipalKind) -> String {
-    match kind {
-        PrincipalKind::Agency { agency, system } => format!("{agency}/{system}"),
-        PrincipalKind::Auditor { office } => format!("auditor/{office}"),
-    }
 }

@@ -14,29 +14,27 @@ use std::time::Duration;
 use jembatan_audit::leaf::record_digest;
 use jembatan_domain::Purpose;
 use jembatan_domain::pseudonym::PersonalDataKey;
-use jembatan_policy::{DataClass, Engine, Query};
+use jembatan_policy::DataClass;
 use jembatan_proto::v1::{
-    self, AvailabilityCell, Candidate, FieldViolation, GroupBy, ListCandidatesRequest,
-    ListCandidatesResponse, QueryAvailabilityRequest, QueryAvailabilityResponse,
-    WatchAvailabilityRequest, WatchAvailabilityResponse,
-    workforce_service_server::WorkforceService,
+    self, AvailabilityCell, Candidate, ListCandidatesRequest, ListCandidatesResponse,
+    QueryAvailabilityRequest, QueryAvailabilityResponse, WatchAvailabilityRequest,
+    WatchAvailabilityResponse, workforce_service_server::WorkforceService,
 };
-use jembatan_store::{CandidateOrder, CandidateRow, Dimension, PlacementFilter, Store};
+use jembatan_store::{CandidateOrder, CandidateRow, PlacementFilter, Store};
 use prost::Message;
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::caller::{Caller, data_store_status, receipt};
-use crate::placement_service::{bad_request, date_text};
-use crate::position;
-use crate::suppression::{Cell, suppress};
+use crate::call::Caller;
+use crate::services::{paging as position, receipt};
+use crate::status::store_status;
+use filter::{dimensions, placement_filter};
+use suppression::{Cell, suppress};
 
-/// Most values in one list of a filter.
-const MAX_FILTER_VALUES: usize = 100;
-/// Most group-by dimensions.
-const MAX_GROUP_BY: usize = 3;
+mod filter;
+mod suppression;
+
 /// Candidates a watch reads, logs and sends at a time.
 const WATCH_BATCH: u32 = 32;
 
@@ -55,7 +53,6 @@ pub(crate) struct WorkforceSettings {
 #[derive(Debug, Clone)]
 pub(crate) struct WorkforceApi {
     store: Store,
-    engine: Arc<Engine>,
     key: Arc<PersonalDataKey>,
     settings: WorkforceSettings,
     /// Turns true when the exchange shuts down: watches end, their clients resume elsewhere.
@@ -74,14 +71,12 @@ struct View {
 impl WorkforceApi {
     pub(crate) fn new(
         store: Store,
-        engine: Arc<Engine>,
         key: Arc<PersonalDataKey>,
         settings: WorkforceSettings,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             store,
-            engine,
             key,
             settings,
             stopping,
@@ -95,13 +90,13 @@ impl WorkforceApi {
         caller: Caller,
         filter: Option<&v1::AvailabilityFilter>,
     ) -> Result<View, Status> {
-        let contact = self.grants_contact(&caller)?;
+        let contact = Self::grants_contact(&caller)?;
         let recipient = caller
             .agency()
             .ok_or_else(|| Status::permission_denied("only agencies receive worker profiles"))?
             .to_owned();
         let mut filter = placement_filter(filter)?;
-        filter.consented_to = Some(caller.context.purpose.code().to_owned());
+        filter.consented_to = Some(caller.purpose.code().to_owned());
         Ok(View {
             caller,
             recipient,
@@ -112,48 +107,16 @@ impl WorkforceApi {
 
     /// PERMISSION_DENIED unless the caller may read profiles; whether it may read contact
     /// details too, which needs the purpose BUSINESS_MATCHING whatever the policies say.
-    fn grants_contact(&self, caller: &Caller) -> Result<bool, Status> {
-        let purpose = caller.context.purpose;
-        if !caller.may_read(&self.engine, DataClass::Profile)? {
-            return Err(Status::permission_denied(format!(
-                "{} may not read worker profiles for purpose {purpose}",
-                caller.principal
-            )));
-        }
-        Ok(purpose == Purpose::BusinessMatching
-            && caller.may_read(&self.engine, DataClass::Contact)?)
+    fn grants_contact(caller: &Caller) -> Result<bool, Status> {
+        caller.require(DataClass::Profile)?;
+        Ok(caller.purpose == Purpose::BusinessMatching && caller.may_read(DataClass::Contact)?)
     }
 
-    /// Decides a long-lived call again with the policies in force now, and dates its next
-    /// leaves now: a stream stops when its caller loses the right to it.
-    fn refresh(&self, view: &mut View) -> Result<(), Status> {
-        let context = &mut view.caller.context;
-        context.received_at = OffsetDateTime::now_utc();
-        context.policies = self.engine.current();
-        let decision = self
-            .engine
-            .decide_with(
-                &context.policies,
-                &Query {
-                    principal: view.caller.principal.kind(),
-                    action: &context.decision.action,
-                    purpose: context.purpose,
-                    legal_basis: context.legal_basis,
-                    time: context.received_at,
-                },
-            )
-            .map_err(|error| {
-                tracing::error!(%error, "policy decision failed");
-                Status::internal("policy decision failed; nothing was shared")
-            })?;
-        if !decision.allowed {
-            return Err(Status::permission_denied(format!(
-                "{} may no longer call {} for purpose {}",
-                view.caller.principal, decision.action, context.purpose
-            )));
-        }
-        context.decision = decision;
-        view.contact = self.grants_contact(&view.caller)?;
+    /// Decides a long-lived call again with the policies in force now: a stream stops when its
+    /// caller loses the right to it.
+    fn refresh(view: &mut View) -> Result<(), Status> {
+        view.caller.redecide()?;
+        view.contact = Self::grants_contact(&view.caller)?;
         Ok(())
     }
 
@@ -189,7 +152,7 @@ impl WorkforceApi {
             let digest = record_digest(&row.salt, &candidate.encode_to_vec());
             leaves.push(
                 view.caller
-                    .leaf("placement", &row.record_key, classes, digest),
+                    .shared("placement", &row.record_key, classes, digest),
             );
             candidates.push(candidate);
         }
@@ -203,15 +166,13 @@ impl WorkforceApi {
         order: CandidateOrder,
         limit: u32,
     ) -> Result<Vec<(CandidateRow, Candidate, v1::Receipt)>, Status> {
-        let mut tx = self.store.begin().await.map_err(data_store_status)?;
-        tx.lock_log().await.map_err(data_store_status)?;
-        let rows = tx
+        let mut write = self.store.logged_write().await.map_err(store_status)?;
+        let rows = write
             .candidates(&view.filter, order, limit)
             .await
-            .map_err(data_store_status)?;
+            .map_err(store_status)?;
         let (candidates, leaves) = self.candidates(view, &rows)?;
-        let receipts = tx.append_leaves(&leaves).await.map_err(data_store_status)?;
-        tx.commit().await.map_err(data_store_status)?;
+        let receipts = write.commit(&leaves).await.map_err(store_status)?;
         Ok(rows
             .into_iter()
             .zip(candidates)
@@ -219,142 +180,6 @@ impl WorkforceApi {
             .map(|((row, candidate), receipt)| (row, candidate, receipt))
             .collect())
     }
-}
-
-/// The store's filter from the contract's, every code checked; INVALID_ARGUMENT names each bad
-/// value by its field.
-fn placement_filter(filter: Option<&v1::AvailabilityFilter>) -> Result<PlacementFilter, Status> {
-    let Some(f) = filter else {
-        return Ok(PlacementFilter::default());
-    };
-    let mut violations = Vec::new();
-    let mut codes =
-        |name: &str, values: &[String], check: &dyn Fn(&str) -> Result<String, String>| {
-            if values.len() > MAX_FILTER_VALUES {
-                violations.push(FieldViolation {
-                    field: format!("filter.{name}"),
-                    description: format!("at most {MAX_FILTER_VALUES} values"),
-                });
-                return Vec::new();
-            }
-            let mut out = Vec::with_capacity(values.len());
-            for (i, value) in values.iter().enumerate() {
-                match check(value) {
-                    Ok(code) => out.push(code),
-                    Err(reason) => violations.push(FieldViolation {
-                        field: format!("filter.{name}[{i}]"),
-                        description: reason,
-                    }),
-                }
-            }
-            out
-        };
-    let occupation_codes = codes("occupation_codes", &f.occupation_codes, &|v| {
-        jembatan_domain::Occupation::parse(v).map(|o| o.code().to_owned())
-    });
-    let certificate_schemes = codes("certificate_schemes", &f.certificate_schemes, &|v| {
-        jembatan_domain::Certificate::check_scheme_code(v).map(|()| v.to_owned())
-    });
-    let origin_provinces = codes("origin_province_codes", &f.origin_province_codes, &|v| {
-        jembatan_domain::region::province_name(v)
-            .map(|_| v.to_owned())
-            .ok_or_else(|| "not a Kemendagri province code".to_owned())
-    });
-    let origin_regencies = codes("origin_regency_codes", &f.origin_regency_codes, &|v| {
-        jembatan_domain::Regency::parse(v).map(|r| r.code().to_owned())
-    });
-    let destination_countries = codes("destination_countries", &f.destination_countries, &|v| {
-        jembatan_domain::Country::parse(v).map(|c| c.code().to_owned())
-    });
-    let languages = codes("languages", &f.languages, &|v| {
-        jembatan_domain::Language::parse(v).map(|l| l.code().to_owned())
-    });
-    let hs_chapters = codes("hs_chapters", &f.hs_chapters, &|v| {
-        jembatan_domain::BusinessInterest::check_chapter(v).map(|()| v.to_owned())
-    });
-    let mut statuses = Vec::new();
-    for (i, status) in f.statuses.iter().enumerate() {
-        match v1::PlacementStatus::try_from(*status) {
-            Ok(s) if s != v1::PlacementStatus::Unspecified => statuses.push(
-                s.as_str_name()
-                    .trim_start_matches("PLACEMENT_STATUS_")
-                    .to_owned(),
-            ),
-            _ => violations.push(FieldViolation {
-                field: format!("filter.statuses[{i}]"),
-                description: "not a placement status".into(),
-            }),
-        }
-    }
-    let mut date = |name: &str, value: &Option<v1::Date>| {
-        value.as_ref().and_then(|d| {
-            jembatan_domain::date(d.year, d.month, d.day)
-                .map(date_text)
-                .map_err(|reason| {
-                    violations.push(FieldViolation {
-                        field: format!("filter.{name}"),
-                        description: reason,
-                    })
-                })
-                .ok()
-        })
-    };
-    let return_from = date("return_from", &f.return_from);
-    let return_to = date("return_to", &f.return_to);
-    if !violations.is_empty() {
-        return Err(bad_request(
-            &format!("filter: {} invalid values", violations.len()),
-            violations,
-        ));
-    }
-    Ok(PlacementFilter {
-        occupation_codes,
-        certificate_schemes,
-        origin_provinces,
-        origin_regencies,
-        destination_countries,
-        languages,
-        statuses,
-        return_from,
-        return_to,
-        wants_to_export: f.wants_to_export,
-        hs_chapters,
-        consented_to: None,
-    })
-}
-
-fn dimensions(group_by: &[i32]) -> Result<Vec<Dimension>, Status> {
-    let invalid = |field: String, description: String| {
-        bad_request(
-            &format!("{field}: {description}"),
-            vec![FieldViolation { field, description }],
-        )
-    };
-    if group_by.len() > MAX_GROUP_BY {
-        return Err(invalid(
-            "group_by".into(),
-            format!("at most {MAX_GROUP_BY} dimensions"),
-        ));
-    }
-    let mut dimensions = Vec::with_capacity(group_by.len());
-    for (i, value) in group_by.iter().enumerate() {
-        let dimension = match GroupBy::try_from(*value) {
-            Ok(GroupBy::Province) => Dimension::Province,
-            Ok(GroupBy::Regency) => Dimension::Regency,
-            Ok(GroupBy::Occupation) => Dimension::Occupation,
-            Ok(GroupBy::DestinationCountry) => Dimension::DestinationCountry,
-            Ok(GroupBy::ReturnMonth) => Dimension::ReturnMonth,
-            Ok(GroupBy::Sex) => Dimension::Sex,
-            Ok(GroupBy::Unspecified) | Err(_) => {
-                return Err(invalid(format!("group_by[{i}]"), "not a dimension".into()));
-            }
-        };
-        if dimensions.contains(&dimension) {
-            return Err(invalid(format!("group_by[{i}]"), "given twice".into()));
-        }
-        dimensions.push(dimension);
-    }
-    Ok(dimensions)
 }
 
 type WatchStream =
@@ -367,12 +192,7 @@ impl WorkforceService for WorkforceApi {
         request: Request<QueryAvailabilityRequest>,
     ) -> Result<Response<QueryAvailabilityResponse>, Status> {
         let caller = Caller::of(&request)?;
-        if !caller.may_read(&self.engine, DataClass::Aggregate)? {
-            return Err(Status::permission_denied(format!(
-                "{} may not read aggregates for purpose {}",
-                caller.principal, caller.context.purpose
-            )));
-        }
+        caller.require(DataClass::Aggregate)?;
         let request = request.into_inner();
         let filter = placement_filter(request.filter.as_ref())?;
         let group_by = dimensions(&request.group_by)?;
@@ -380,7 +200,7 @@ impl WorkforceService for WorkforceApi {
             .store
             .count_workers(&filter, &group_by)
             .await
-            .map_err(data_store_status)?;
+            .map_err(store_status)?;
         let threshold = self.settings.suppression_threshold;
         let mut cells: Vec<Cell> = counted
             .into_iter()
@@ -403,7 +223,7 @@ impl WorkforceService for WorkforceApi {
                 .store
                 .count_workers(&filter, &[])
                 .await
-                .map_err(data_store_status)?;
+                .map_err(store_status)?;
             Some(all.first().map_or(0, |(_, count)| *count))
         };
         let total = total.filter(|total| *total >= u64::from(threshold));
@@ -421,20 +241,12 @@ impl WorkforceService for WorkforceApi {
             suppression_threshold: threshold,
             receipt: None,
         };
-        // Aggregates hold no personal data: the digest is unsalted, so the recipient can show
-        // which answer it got.
-        let leaf = caller.leaf(
-            "aggregate",
-            "",
-            &[DataClass::Aggregate],
-            record_digest(&[], &response.encode_to_vec()),
-        );
-        let mut tx = self.store.begin().await.map_err(data_store_status)?;
-        let receipts = tx
-            .append_leaves(std::slice::from_ref(&leaf))
+        let leaf = caller.aggregate(&response.encode_to_vec());
+        let receipts = self
+            .store
+            .log(std::slice::from_ref(&leaf))
             .await
-            .map_err(data_store_status)?;
-        tx.commit().await.map_err(data_store_status)?;
+            .map_err(store_status)?;
         response.receipt = receipts.first().map(receipt);
         Ok(Response::new(response))
     }
@@ -483,7 +295,7 @@ impl WorkforceService for WorkforceApi {
         let mut cursor = match resumed {
             Some(cursor) => to_i64(cursor),
             // From now: every change from here on has a leaf index at or above the log's size.
-            None => to_i64(self.store.log_size().await.map_err(data_store_status)?) - 1,
+            None => to_i64(self.store.log_size().await.map_err(store_status)?) - 1,
         };
         let (sender, receiver) = mpsc::channel(WATCH_BATCH as usize);
         let api = self.clone();
@@ -502,7 +314,7 @@ impl WorkforceService for WorkforceApi {
                 let latest = match api.store.latest_change().await {
                     Ok(latest) => latest.map_or(-1, to_i64),
                     Err(error) => {
-                        let _ = sender.send(Err(data_store_status(error))).await;
+                        let _ = sender.send(Err(store_status(error))).await;
                         return;
                     }
                 };
@@ -519,7 +331,7 @@ impl WorkforceService for WorkforceApi {
                 let Ok(mut permits) = sender.reserve_many(WATCH_BATCH as usize).await else {
                     return;
                 };
-                let shared = match api.refresh(&mut view) {
+                let shared = match Self::refresh(&mut view) {
                     Ok(()) => {
                         api.share(&view, CandidateOrder::AfterChange(cursor), WATCH_BATCH)
                             .await
@@ -560,45 +372,4 @@ fn to_i64(value: u64) -> i64 {
 
 fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn filters_name_each_bad_value() {
-        let filter = v1::AvailabilityFilter {
-            occupation_codes: vec!["5322".into(), "99999".into()],
-            origin_province_codes: vec!["35".into(), "10".into()],
-            hs_chapters: vec!["9".into()],
-            statuses: vec![0],
-            ..Default::default()
-        };
-        let status = placement_filter(Some(&filter)).expect_err("invalid");
-        let details = tonic_types::StatusExt::get_details_bad_request(&status).expect("details");
-        let fields: Vec<&str> = details
-            .field_violations
-            .iter()
-            .map(|v| v.field.as_str())
-            .collect();
-        assert_eq!(
-            fields,
-            [
-                "filter.occupation_codes[1]",
-                "filter.origin_province_codes[1]",
-                "filter.hs_chapters[0]",
-                "filter.statuses[0]"
-            ]
-        );
-    }
-
-    #[test]
-    fn group_by_is_bounded_and_unique() {
-        assert!(dimensions(&[1, 2, 3]).is_ok());
-        assert!(dimensions(&[1, 2, 3, 4]).is_err());
-        assert!(dimensions(&[1, 1]).is_err());
-        assert!(dimensions(&[0]).is_err());
-        assert!(dimensions(&[99]).is_err());
-    }
 }

@@ -10,7 +10,7 @@
 use std::task::{Context, Poll};
 
 use futures_util::future::{BoxFuture, Either, Ready, ready};
-use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome, timestamp};
+use jembatan_audit::leaf::{CallFacts, LeafEntry, timestamp};
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::{IdentityError, Principal};
 use jembatan_policy::method_action;
@@ -20,20 +20,20 @@ use tonic::body::Body;
 use tonic::codegen::http;
 use tower::{Layer, Service};
 
-use crate::acceptor::PeerInfo;
+use crate::transport::PeerInfo;
 
 /// Longest claimed identity or method a leaf of a refused caller records, in characters.
 const MAX_CLAIM: usize = 256;
 
 /// Adds [`Identity`] around a service.
 #[derive(Debug, Clone)]
-pub struct IdentityLayer {
+pub(crate) struct IdentityLayer {
     store: Store,
 }
 
 impl IdentityLayer {
     /// Refusals of contract calls are logged in `store`.
-    pub fn new(store: Store) -> Self {
+    pub(crate) fn new(store: Store) -> Self {
         Self { store }
     }
 }
@@ -51,7 +51,7 @@ impl<S> Layer<S> for IdentityLayer {
 
 /// Requires a caller identity on every request and hands handlers a [`Principal`].
 #[derive(Debug, Clone)]
-pub struct Identity<S> {
+pub(crate) struct Identity<S> {
     inner: S,
     store: Store,
 }
@@ -94,7 +94,7 @@ where
                 let leaf = refused_leaf(&error, peer.cert_fingerprint, method, &request);
                 let store = self.store.clone();
                 Either::Left(Either::Right(Box::pin(async move {
-                    Ok(crate::denial::logged(&store, &leaf, status)
+                    Ok(super::logged_refusal(&store, &leaf, status)
                         .await
                         .into_http())
                 })))
@@ -130,23 +130,14 @@ fn refused_leaf<B>(
     let legal_basis = header(jembatan_proto::metadata::LEGAL_BASIS)
         .and_then(|code| code.parse::<LegalBasis>().ok())
         .map(|b| b.code().to_owned());
-    LeafEntry {
-        v: LEAF_VERSION,
+    CallFacts {
         time: timestamp(OffsetDateTime::now_utc()),
         principal: claimed,
         cert_fingerprint: cert_fingerprint.unwrap_or_default(),
         method: method.chars().take(MAX_CLAIM).collect(),
         purpose: purpose.unwrap_or_default(),
         legal_basis: legal_basis.unwrap_or_default(),
-        case_ref: String::new(),
-        operator: String::new(),
-        record_type: "request".to_owned(),
-        record_key: String::new(),
-        data_classes: Vec::new(),
-        record_digest: String::new(),
-        outcome: Outcome::Deny,
-        policy_ids: Vec::new(),
-        policy_set: String::new(),
-        trace_id: String::new(),
+        ..CallFacts::default()
     }
+    .denied()
 }

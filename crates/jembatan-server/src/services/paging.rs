@@ -5,10 +5,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jembatan_proto::v1::FieldViolation;
 use tonic::Status;
 
-use crate::placement_service::bad_request;
+use crate::status::invalid_field;
 
 /// Largest page of any listing.
 const MAX_PAGE: u32 = 1000;
@@ -20,16 +19,10 @@ const DEFAULT_PAGE: u32 = 100;
 pub(crate) fn page_size(requested: u32) -> Result<u32, Status> {
     match requested {
         0 => Ok(DEFAULT_PAGE),
-        n if n > MAX_PAGE => {
-            let description = format!("{n} is above {MAX_PAGE}");
-            Err(bad_request(
-                &format!("page_size: {description}"),
-                vec![FieldViolation {
-                    field: "page_size".into(),
-                    description,
-                }],
-            ))
-        }
+        n if n > MAX_PAGE => Err(invalid_field(
+            "page_size",
+            &format!("{n} is above {MAX_PAGE}"),
+        )),
         n => Ok(n),
     }
 }
@@ -56,16 +49,7 @@ pub(crate) fn parse(field: &str, kind: &str, token: &str) -> Result<Option<u64>,
         })
         .filter(|value| i64::try_from(*value).is_ok())
         .map(Some)
-        .ok_or_else(|| {
-            let description = "not a token this exchange gave".to_owned();
-            bad_request(
-                &format!("{field}: {description}"),
-                vec![FieldViolation {
-                    field: field.to_owned(),
-                    description,
-                }],
-            )
-        })
+        .ok_or_else(|| invalid_field(field, "not a token this exchange gave"))
 }
 
 #[cfg(test)]

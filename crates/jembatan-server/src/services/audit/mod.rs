@@ -13,28 +13,31 @@ use jembatan_audit::leaf::{LeafEntry, Outcome, timestamp};
 use jembatan_audit::merkle;
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_pki::{Principal, PrincipalKind, TrustDomain};
-use jembatan_policy::{DataClass, Engine, Query};
+use jembatan_policy::DataClass;
 use jembatan_proto::v1::{
-    self, AddCosignatureRequest, AddCosignatureResponse, AuditEntry, GetCheckpointRequest,
+    self, AddCosignatureRequest, AddCosignatureResponse, GetCheckpointRequest,
     GetCheckpointResponse, GetConsistencyProofRequest, GetConsistencyProofResponse,
     GetEntryRequest, GetEntryResponse, GetInclusionProofRequest, GetInclusionProofResponse,
     InclusionProof, ListEntriesRequest, ListEntriesResponse, ListSubjectAccessesRequest,
     ListSubjectAccessesResponse, SubjectAccess, audit_service_server::AuditService,
     get_inclusion_proof_request::Leaf,
 };
-use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint, StoredCosignature};
+use jembatan_store::{LeafFilter, Store, StoredCheckpoint, StoredCosignature};
 use tonic::{Request, Response, Status};
 
-use crate::caller::{Caller, data_store_status};
-use crate::policy_layer::CallContext;
-use crate::position;
-use crate::witnesses::Witnesses;
+use crate::call::Caller;
+use crate::services::paging as position;
+use crate::status::store_status;
+use entries::{code_of, cosignature_message, entry_message, parse_leaf, proto_time, time_range};
+use witnesses::Witnesses;
+
+mod entries;
+pub(crate) mod witnesses;
 
 /// The AuditService over the store.
 #[derive(Debug, Clone)]
 pub(crate) struct AuditApi {
     store: Store,
-    engine: Arc<Engine>,
     trust_domain: TrustDomain,
     witnesses: Arc<Witnesses>,
     personal_data_key: Arc<PersonalDataKey>,
@@ -43,14 +46,12 @@ pub(crate) struct AuditApi {
 impl AuditApi {
     pub(crate) fn new(
         store: Store,
-        engine: Arc<Engine>,
         trust_domain: TrustDomain,
         witnesses: Witnesses,
         personal_data_key: Arc<PersonalDataKey>,
     ) -> Self {
         Self {
             store,
-            engine,
             trust_domain,
             witnesses: Arc::new(witnesses),
             personal_data_key,
@@ -58,40 +59,10 @@ impl AuditApi {
     }
 
     /// The caller, after checking that it may read audit metadata for its stated purpose.
-    fn reader<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
-        let principal = request
-            .extensions()
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| Status::unauthenticated("connection carries no client identity"))?;
-        let context = request.extensions().get::<CallContext>().ok_or_else(|| {
-            Status::internal("call reached the audit log without a policy decision")
-        })?;
-        let class = DataClass::AuditMetadata;
-        let decision = self
-            .engine
-            .decide_with(
-                &context.policies,
-                &Query {
-                    principal: principal.kind(),
-                    action: class.action(),
-                    purpose: context.purpose,
-                    legal_basis: context.legal_basis,
-                    time: context.received_at,
-                },
-            )
-            .map_err(|error| {
-                tracing::error!(%error, "policy decision failed");
-                Status::internal("policy decision failed")
-            })?;
-        if !decision.allowed {
-            return Err(Status::permission_denied(format!(
-                "{principal} may not read {} for purpose {}",
-                class.name(),
-                context.purpose
-            )));
-        }
-        Ok(principal)
+    fn reader<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        let caller = Caller::of(request)?;
+        caller.require(DataClass::AuditMetadata)?;
+        Ok(caller)
     }
 
     /// The latest checkpoint, or the one of exactly `size` leaves (0 for the latest).
@@ -227,7 +198,7 @@ impl AuditService for AuditApi {
         &self,
         request: Request<GetEntryRequest>,
     ) -> Result<Response<GetEntryResponse>, Status> {
-        let principal = self.reader(&request)?;
+        let principal = self.reader(&request)?.principal;
         let r = request.into_inner();
         let checkpoint = self.checkpoint(r.tree_size).await?;
         let (data, leaf) = self.leaf(r.index).await?;
@@ -255,7 +226,7 @@ impl AuditService for AuditApi {
         &self,
         request: Request<GetInclusionProofRequest>,
     ) -> Result<Response<GetInclusionProofResponse>, Status> {
-        let principal = self.reader(&request)?;
+        let principal = self.reader(&request)?.principal;
         let r = request.into_inner();
         let index = match r.leaf {
             Some(Leaf::LeafIndex(index)) => index,
@@ -315,8 +286,7 @@ impl AuditService for AuditApi {
         &self,
         request: Request<ListSubjectAccessesRequest>,
     ) -> Result<Response<ListSubjectAccessesResponse>, Status> {
-        self.reader(&request)?;
-        let caller = Caller::of(&request)?;
+        let caller = self.reader(&request)?;
         let r = request.into_inner();
         let nik = jembatan_domain::Nik::parse(&r.nik)
             .map_err(|reason| Status::invalid_argument(format!("nik: {reason}")))?;
@@ -324,24 +294,24 @@ impl AuditService for AuditApi {
         let subject_key = self.personal_data_key.subject_key(nik.as_str());
         // The lookup is itself a processing of the worker's data: logged under the worker's
         // first record, so that it shows in the history it answers.
-        let mut tx = self.store.begin().await.map_err(data_store_status)?;
-        let record_key = tx
+        let mut write = self.store.logged_write().await.map_err(store_status)?;
+        let record_key = write
             .subject_placements(&subject_key)
             .await
-            .map_err(data_store_status)?
+            .map_err(store_status)?
             .first()
             .map(|p| p.record_key.clone())
             .unwrap_or_default();
-        let leaf = caller.leaf(
+        let leaf = caller.shared(
             "subject_access",
             &record_key,
             &[DataClass::AuditMetadata],
             String::new(),
         );
-        tx.append_leaves(std::slice::from_ref(&leaf))
+        write
+            .commit(std::slice::from_ref(&leaf))
             .await
-            .map_err(data_store_status)?;
-        tx.commit().await.map_err(data_store_status)?;
+            .map_err(store_status)?;
         let (from_time, to_time) = time_range(r.from_time, r.to_time)?;
         let filter = LeafFilter {
             from_time,
@@ -381,7 +351,7 @@ impl AuditService for AuditApi {
         &self,
         request: Request<AddCosignatureRequest>,
     ) -> Result<Response<AddCosignatureResponse>, Status> {
-        let principal = self.reader(&request)?;
+        let principal = self.reader(&request)?.principal;
         let r = request.into_inner();
         let key = self.witnesses.key_of(principal.kind(), &r.verifier_key)?;
         let size = r.tree_size;
@@ -477,113 +447,4 @@ impl AuditApi {
             hashes: hashes.iter().map(|h| h.to_vec()).collect(),
         })
     }
-}
-
-/// The one mapping of store errors to statuses: the caller learns what it can act on, the log
-/// the rest.
-fn store_status(error: StoreError) -> Status {
-    match error {
-        StoreError::Corrupt(_) | StoreError::Audit(_) => {
-            tracing::error!(%error, "audit log store");
-            Status::internal("the audit log store is inconsistent; the operator has been told")
-        }
-        error => {
-            tracing::error!(%error, "audit log store");
-            Status::unavailable("the audit log store is unavailable; try later")
-        }
-    }
-}
-
-fn parse_leaf(index: u64, data: &[u8]) -> Result<LeafEntry, Status> {
-    LeafEntry::parse(data).map_err(|error| {
-        tracing::error!(index, %error, "stored audit leaf does not parse");
-        Status::internal(format!("audit leaf {index} is malformed"))
-    })
-}
-
-/// An entry as the contract shows it, from the stored bytes.
-fn entry_message(index: u64, data: &[u8]) -> Result<AuditEntry, Status> {
-    let leaf = parse_leaf(index, data)?;
-    let purpose = v1::Purpose::from_str_name(&format!("PURPOSE_{}", leaf.purpose))
-        .unwrap_or(v1::Purpose::Unspecified);
-    let legal_basis = v1::LegalBasis::from_str_name(&format!("LEGAL_BASIS_{}", leaf.legal_basis))
-        .unwrap_or(v1::LegalBasis::Unspecified);
-    Ok(AuditEntry {
-        index,
-        time: Some(proto_time(&leaf.time)),
-        principal: leaf.principal,
-        cert_fingerprint: leaf.cert_fingerprint,
-        method: format!("/jembatan.v1.{}", leaf.method),
-        purpose: purpose as i32,
-        legal_basis: legal_basis as i32,
-        case_ref: leaf.case_ref,
-        operator: leaf.operator,
-        record_type: leaf.record_type,
-        record_key: leaf.record_key,
-        data_classes: leaf.data_classes,
-        record_digest: unhex(&leaf.record_digest),
-        decision: match leaf.outcome {
-            Outcome::Allow => v1::Decision::Allow,
-            Outcome::Deny => v1::Decision::Deny,
-        } as i32,
-        policy_ids: leaf.policy_ids,
-        policy_set_hash: unhex(leaf.policy_set.strip_prefix("sha256:").unwrap_or_default()),
-        trace_id: leaf.trace_id,
-        leaf_hash: merkle::leaf_hash(data).to_vec(),
-        leaf_data: data.to_vec(),
-    })
-}
-
-fn cosignature_message(stored: &StoredCosignature) -> v1::Cosignature {
-    v1::Cosignature {
-        witness_name: stored.witness.clone(),
-        key_id: stored
-            .verifier_key
-            .split('+')
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned(),
-        signature_line: stored.signature.clone(),
-        principal: stored.principal.clone(),
-        received_at: Some(proto_time(&stored.received_at)),
-    }
-}
-
-/// `PURPOSE_STATISTICS` → `STATISTICS`.
-fn code_of(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix).unwrap_or(name).to_owned()
-}
-
-fn proto_time(text: &str) -> prost_types::Timestamp {
-    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    prost_types::Timestamp {
-        seconds: parsed.unix_timestamp(),
-        nanos: i32::try_from(parsed.nanosecond()).unwrap_or(0),
-    }
-}
-
-/// A filter time in the form leaves record, so that text order is time order.
-/// A request's `from_time` and `to_time`, as leaves record times.
-fn time_range(
-    from: Option<prost_types::Timestamp>,
-    to: Option<prost_types::Timestamp>,
-) -> Result<(Option<String>, Option<String>), Status> {
-    Ok((
-        from.map(|t| timestamp_text("from_time", &t)).transpose()?,
-        to.map(|t| timestamp_text("to_time", &t)).transpose()?,
-    ))
-}
-
-fn timestamp_text(field: &str, t: &prost_types::Timestamp) -> Result<String, Status> {
-    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .map(timestamp)
-        .map_err(|_| Status::invalid_argument(format!("{field} is out of range")))
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len() / 2)
-        .filter_map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-        .collect()
 }

@@ -1,0 +1,6 @@
+//! The tasks that run beside the calls for as long as the exchange serves:
+//! - [`sequencer`]: integrates committed leaves into the Merkle tree and signs checkpoints;
+//! - [`policy_reload`]: reloads the policy folder on SIGHUP and when its files change.
+
+pub(crate) mod policy_reload;
+pub(crate) mod sequencer;

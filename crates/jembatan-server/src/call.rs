@@ -1,0 +1,223 @@
+//! A call of the contract as its handler sees it: who calls (from the certificate), what it
+//! stated, and the policies that decided it. Every decision after the policy layer's, and every
+//! leaf of the call, goes through here: [`Caller::decide`] and [`Caller::require`] ask the
+//! engine with the policy set that admitted the call and answer the one PERMISSION_DENIED;
+//! [`Caller::shared`] and [`Caller::aggregate`] make the call's leaves.
+
+use std::sync::Arc;
+
+use jembatan_audit::leaf::{CallFacts, LeafEntry, timestamp};
+use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_pki::{Principal, PrincipalKind};
+use jembatan_policy::{DataClass, Decision, Engine, Policies, Query};
+use time::OffsetDateTime;
+use tonic::{Request, Status};
+
+/// What the policy layer stated and decided of an allowed call, handed to its handler as a
+/// request extension.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    /// The caller's identity.
+    pub(crate) principal: Principal,
+    /// The stated purpose.
+    pub(crate) purpose: Purpose,
+    /// The stated lawful basis.
+    pub(crate) legal_basis: LegalBasis,
+    /// When the call arrived (for a long-lived call: when it was last decided).
+    received_at: OffsetDateTime,
+    /// The method-level decision.
+    decision: Decision,
+    /// The policy set that decided; later decisions of the call use the same set.
+    policies: Arc<Policies>,
+    engine: Arc<Engine>,
+    /// What every leaf of this call records, made once per decision.
+    facts: CallFacts,
+}
+
+/// What a call states besides its identity, as read from its metadata.
+#[derive(Debug, Clone)]
+pub(crate) struct Stated {
+    pub(crate) purpose: Purpose,
+    pub(crate) legal_basis: LegalBasis,
+    pub(crate) case_ref: Option<String>,
+    pub(crate) operator: Option<String>,
+}
+
+impl Caller {
+    /// Decides `action` for `principal` as `stated` with `policies` (the set in force now): the
+    /// caller of an allowed call, or the leaf and the one PERMISSION_DENIED of a denied one.
+    pub(crate) fn admit(
+        engine: &Arc<Engine>,
+        policies: &Arc<Policies>,
+        principal: Principal,
+        stated: Stated,
+        action: &str,
+    ) -> Result<Result<Self, (LeafEntry, Status)>, Status> {
+        let policies = Arc::clone(policies);
+        let received_at = OffsetDateTime::now_utc();
+        let query = Query {
+            principal: principal.kind(),
+            action,
+            purpose: stated.purpose,
+            legal_basis: stated.legal_basis,
+            time: received_at,
+        };
+        let decision = decided(engine.decide_with(&policies, &query), action)?;
+        let facts = CallFacts {
+            case_ref: stated.case_ref.unwrap_or_default(),
+            operator: stated.operator.unwrap_or_default(),
+            ..CallFacts::default()
+        };
+        let mut caller = Self {
+            principal,
+            purpose: stated.purpose,
+            legal_basis: stated.legal_basis,
+            received_at,
+            decision,
+            policies,
+            engine: Arc::clone(engine),
+            facts,
+        };
+        caller.facts = caller.facts_now();
+        if caller.decision.allowed {
+            return Ok(Ok(caller));
+        }
+        tracing::info!(
+            principal = %caller.principal,
+            action,
+            purpose = %caller.purpose,
+            legal_basis = %caller.legal_basis,
+            policies = ?caller.decision.policy_ids,
+            policy_set = %caller.decision.policy_set_hash,
+            "call denied by policy"
+        );
+        let status = caller.refusal(&format!("call {action}"));
+        Ok(Err((caller.facts.denied(), status)))
+    }
+
+    /// The caller of `request`, which the identity and policy layers have passed.
+    pub(crate) fn of<T>(request: &Request<T>) -> Result<Self, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| Status::internal("call reached its handler without a policy decision"))
+    }
+
+    /// The caller's agency; auditors have none.
+    pub(crate) fn agency(&self) -> Option<&str> {
+        match self.principal.kind() {
+            PrincipalKind::Agency { agency, .. } => Some(agency),
+            PrincipalKind::Auditor { .. } => None,
+        }
+    }
+
+    /// Whether the policies that admitted the call let the caller read `class` for its
+    /// purpose.
+    pub(crate) fn may_read(&self, class: DataClass) -> Result<bool, Status> {
+        Ok(self.decide(class.action())?.allowed)
+    }
+
+    /// Nothing, if the caller may read `class` for its purpose; else the one PERMISSION_DENIED.
+    pub(crate) fn require(&self, class: DataClass) -> Result<(), Status> {
+        if self.may_read(class)? {
+            Ok(())
+        } else {
+            Err(self.refusal(&format!("read {}", class.name())))
+        }
+    }
+
+    /// Decides `action` for this caller with the policy set that admitted the call.
+    fn decide(&self, action: &str) -> Result<Decision, Status> {
+        let query = Query {
+            principal: self.principal.kind(),
+            action,
+            purpose: self.purpose,
+            legal_basis: self.legal_basis,
+            time: self.received_at,
+        };
+        decided(self.engine.decide_with(&self.policies, &query), action)
+    }
+
+    /// Decides a long-lived call again with the policies in force now, and dates its next
+    /// leaves now: a stream stops when its caller loses the right to it.
+    pub(crate) fn redecide(&mut self) -> Result<(), Status> {
+        self.received_at = OffsetDateTime::now_utc();
+        self.policies = self.engine.current();
+        let action = self.decision.action.clone();
+        let decision = self.decide(&action)?;
+        if !decision.allowed {
+            return Err(self.refusal(&format!("call {action}")));
+        }
+        self.decision = decision;
+        self.facts = self.facts_now();
+        Ok(())
+    }
+
+    /// The one PERMISSION_DENIED: `<caller> may not <what> for purpose P with legal basis B`.
+    fn refusal(&self, what: &str) -> Status {
+        Status::permission_denied(format!(
+            "{} may not {what} for purpose {} with legal basis {}",
+            caller_name(self.principal.kind()),
+            self.purpose,
+            self.legal_basis
+        ))
+    }
+
+    /// The leaf of one record shared in this call.
+    pub(crate) fn shared(
+        &self,
+        record_type: &str,
+        record_key: &str,
+        classes: &[DataClass],
+        record_digest: String,
+    ) -> LeafEntry {
+        let names: Vec<&str> = classes.iter().map(|class| class.name()).collect();
+        self.facts
+            .record_shared(record_type, record_key, &names, record_digest)
+    }
+
+    /// The leaf of an aggregate answer, `answer` as encoded for the caller.
+    pub(crate) fn aggregate(&self, answer: &[u8]) -> LeafEntry {
+        self.facts
+            .aggregate_answered(DataClass::Aggregate.name(), answer)
+    }
+
+    /// What every leaf of this call records, as decided now.
+    fn facts_now(&self) -> CallFacts {
+        CallFacts {
+            time: timestamp(self.received_at),
+            principal: self.principal.to_string(),
+            cert_fingerprint: self.principal.cert_fingerprint.clone(),
+            method: self.decision.action.clone(),
+            purpose: self.purpose.code().to_owned(),
+            legal_basis: self.legal_basis.code().to_owned(),
+            case_ref: self.facts.case_ref.clone(),
+            operator: self.facts.operator.clone(),
+            policy_ids: self.decision.policy_ids.clone(),
+            policy_set: self.decision.policy_set_hash.to_string(),
+            trace_id: String::new(),
+        }
+    }
+}
+
+/// A decision, or INTERNAL if the engine failed (logged, with what was asked).
+fn decided(
+    decision: Result<Decision, jembatan_policy::PolicyError>,
+    action: &str,
+) -> Result<Decision, Status> {
+    decision.map_err(|error| {
+        tracing::error!(action, %error, "policy decision failed");
+        Status::internal(format!(
+            "policy decision for {action} failed; nothing was shared"
+        ))
+    })
+}
+
+/// `kemendag/export-portal` or `auditor/inspectorate`: who was refused, without the trust domain.
+fn caller_name(kind: &PrincipalKind) -> String {
+    match kind {
+        PrincipalKind::Agency { agency, system } => format!("{agency}/{system}"),
+        PrincipalKind::Auditor { office } => format!("auditor/{office}"),
+    }
+}

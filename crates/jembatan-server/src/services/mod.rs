@@ -1,0 +1,125 @@
+//! The handlers of the contract, one module per gRPC service. A handler gets its
+//! [`crate::call::Caller`] from the layers, validates the message, does its data work in one
+//! logged write of the store (the work and its audit leaves, or nothing), and answers with the
+//! leaves' receipts. Failures become statuses in [`crate::status`] only.
+//!
+//! A new service is a module here, its line in [`contract`], its policies and its proto.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use jembatan_domain::pseudonym::PersonalDataKey;
+use jembatan_pki::TrustDomain;
+use jembatan_proto::v1::{
+    audit_service_server::AuditServiceServer,
+    market_intel_service_server::MarketIntelServiceServer,
+    placement_service_server::PlacementServiceServer, program_service_server::ProgramServiceServer,
+    workforce_service_server::WorkforceServiceServer,
+};
+use jembatan_store::Store;
+use tonic::body::Body;
+use tonic::codegen::http;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+mod audit;
+mod paging;
+mod pending;
+mod placement;
+mod workforce;
+
+pub(crate) use audit::witnesses::Witnesses;
+pub(crate) use workforce::WorkforceSettings;
+
+/// What the services are built from.
+pub(crate) struct Deps {
+    /// The store every service reads and writes through.
+    pub(crate) store: Store,
+    /// The trust domain callers' identities are in.
+    pub(crate) trust_domain: TrustDomain,
+    /// The key of subject keys and pseudonyms.
+    pub(crate) personal_data_key: Arc<PersonalDataKey>,
+    /// The witnesses' registered keys.
+    pub(crate) witnesses: Witnesses,
+    /// Settings of the WorkforceService.
+    pub(crate) workforce: WorkforceSettings,
+    /// Turns true when the exchange shuts down: streams that never end by themselves end.
+    pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+/// The contract's services as routes, and their names (for health).
+pub(crate) struct Contract {
+    /// The routes to every service.
+    pub(crate) routes: Routes,
+    /// The services' full names, e.g. `jembatan.v1.PlacementService`.
+    pub(crate) names: Vec<&'static str>,
+}
+
+impl Contract {
+    fn add<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.names.push(S::NAME);
+        self.routes = self.routes.add_service(service);
+        self
+    }
+}
+
+/// Every service of the contract.
+pub(crate) fn contract(deps: Deps) -> Contract {
+    let Deps {
+        store,
+        trust_domain,
+        personal_data_key: key,
+        witnesses,
+        workforce,
+        stopping,
+    } = deps;
+    Contract {
+        routes: Routes::default(),
+        names: Vec::new(),
+    }
+    .add(PlacementServiceServer::new(placement::PlacementApi::new(
+        store.clone(),
+        Arc::clone(&key),
+    )))
+    .add(WorkforceServiceServer::new(workforce::WorkforceApi::new(
+        store.clone(),
+        Arc::clone(&key),
+        workforce,
+        stopping,
+    )))
+    .add(MarketIntelServiceServer::new(pending::Pending))
+    .add(ProgramServiceServer::new(pending::Pending))
+    .add(AuditServiceServer::new(audit::AuditApi::new(
+        store,
+        trust_domain,
+        witnesses,
+        key,
+    )))
+}
+
+/// A receipt as the contract carries it.
+pub(crate) fn receipt(receipt: &jembatan_store::Receipt) -> jembatan_proto::v1::Receipt {
+    jembatan_proto::v1::Receipt {
+        leaf_index: receipt.leaf_index,
+        leaf_hash: receipt.leaf_hash.to_vec(),
+    }
+}
+
+/// `YYYY-MM-DD`.
+pub(crate) fn date_text(date: time::Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}

@@ -1,0 +1,533 @@
+//! The PlacementService: KP2MI pushes placement records and a worker's consent withdrawals and
+//! erasure requests.
+//!
+//! A batch is validated record by record ([`crate::placement_input`]); the valid records are
+//! stored in one transaction with one audit leaf each, unless the request is all-or-nothing and
+//! a record is invalid. A record is keyed by its placement id: a higher (version, updated_at)
+//! replaces the stored one, the same one with the same content changes nothing, a lower one is
+//! stale. The NIK is kept only as its subject key; name and contact only while the worker's
+//! consent covers business matching.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use jembatan_audit::leaf::{record_digest, timestamp};
+use jembatan_domain::pseudonym::PersonalDataKey;
+use jembatan_domain::{Placement, Purpose};
+use jembatan_policy::DataClass;
+use jembatan_proto::v1::{
+    self, BatchSummary, ErasePersonalDataRequest, ErasePersonalDataResponse, FieldViolation,
+    PushPlacementsRequest, PushPlacementsResponse, RecordOutcome, RecordResult,
+    StreamPlacementsRequest, StreamPlacementsResponse, WithdrawConsentRequest,
+    WithdrawConsentResponse, placement_service_server::PlacementService,
+};
+use jembatan_store::{LoggedWrite, PlacementRecord, Store, StoredVersion, SubjectPlacement};
+use prost::Message;
+use time::OffsetDateTime;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::call::Caller;
+use crate::services::receipt;
+use crate::status::{bad_request, invalid_field, store_status};
+use ingest::{Pushed, PushedConsent, Verdict};
+use input::placement_from_proto;
+use record::{Kept, new_record_key, random_bytes, record_to_store};
+
+mod ingest;
+mod input;
+mod record;
+
+/// Most records in one message.
+const MAX_BATCH: usize = 1000;
+
+/// Most rejected records a stream's summary lists; its totals count them all.
+const MAX_STREAM_REJECTED: usize = 1000;
+
+/// Longest `request_ref` of an erasure, in characters.
+const MAX_REQUEST_REF: usize = 128;
+
+/// The PlacementService over the store.
+#[derive(Debug, Clone)]
+pub(crate) struct PlacementApi {
+    store: Store,
+    key: Arc<PersonalDataKey>,
+}
+
+/// A valid record of a batch, on its way into the store.
+struct Incoming<'a> {
+    index: usize,
+    message: &'a v1::Placement,
+    placement: Placement,
+}
+
+/// One message's records, validated: the valid ones on their way in, the others rejected
+/// with their violations.
+struct Batch<'a> {
+    messages: &'a [v1::Placement],
+    /// The index of the message's first record in its call (non-zero in streams).
+    first_index: u64,
+    valid: Vec<Incoming<'a>>,
+    /// Each record's result, by position in the message, once known.
+    results: Vec<Option<RecordResult>>,
+    violations: Vec<FieldViolation>,
+}
+
+impl<'a> Batch<'a> {
+    /// Validates every record of `messages`, each field on its own.
+    fn validate(messages: &'a [v1::Placement], first_index: u64, now: OffsetDateTime) -> Self {
+        let mut batch = Batch {
+            messages,
+            first_index,
+            valid: Vec::with_capacity(messages.len()),
+            results: vec![None; messages.len()],
+            violations: Vec::new(),
+        };
+        for (i, message) in messages.iter().enumerate() {
+            let index = first_index + i as u64;
+            let found = match placement_from_proto(message, &format!("placements[{index}]"), now) {
+                Ok(placement) if i64::try_from(placement.version).is_ok() => {
+                    batch.valid.push(Incoming {
+                        index: i,
+                        message,
+                        placement,
+                    });
+                    continue;
+                }
+                Ok(_) => vec![FieldViolation {
+                    field: format!("placements[{index}].version"),
+                    description: format!("must be at most {}", i64::MAX),
+                }],
+                Err(found) => found,
+            };
+            batch.violations.extend(found.iter().cloned());
+            batch.results[i] = Some(rejected(index, message, found));
+        }
+        batch
+    }
+}
+
+impl PlacementApi {
+    pub(crate) fn new(store: Store, key: Arc<PersonalDataKey>) -> Self {
+        Self { store, key }
+    }
+
+    /// Validates and stores one batch; `first_index` numbers its records (non-zero in streams).
+    async fn push(
+        &self,
+        caller: &Caller,
+        placements: &[v1::Placement],
+        all_or_nothing: bool,
+        first_index: u64,
+    ) -> Result<Vec<RecordResult>, Status> {
+        if placements.len() > MAX_BATCH {
+            return Err(Status::invalid_argument(format!(
+                "placements: {} records in one message; at most {MAX_BATCH}",
+                placements.len()
+            )));
+        }
+        let now = OffsetDateTime::now_utc();
+        let mut batch = Batch::validate(placements, first_index, now);
+        if all_or_nothing && !batch.violations.is_empty() {
+            return Err(bad_request(
+                &format!(
+                    "{} of {} records are invalid; nothing was stored",
+                    placements.len() - batch.valid.len(),
+                    placements.len()
+                ),
+                std::mem::take(&mut batch.violations),
+            ));
+        }
+        let write = self.store.logged_write().await.map_err(store_status)?;
+        self.store_valid(caller, write, batch, all_or_nothing, now)
+            .await
+    }
+
+    /// Judges the valid records of `batch` against what is stored, and stores those to be
+    /// stored with a leaf for each record pushed, in `write`.
+    async fn store_valid(
+        &self,
+        caller: &Caller,
+        mut write: LoggedWrite,
+        mut batch: Batch<'_>,
+        all_or_nothing: bool,
+        now: OffsetDateTime,
+    ) -> Result<Vec<RecordResult>, Status> {
+        let ids: Vec<String> = batch
+            .valid
+            .iter()
+            .map(|r| r.placement.placement_id.clone())
+            .collect();
+        let mut stored: HashMap<String, StoredVersion> = write
+            .placement_versions(&ids)
+            .await
+            .map_err(store_status)?
+            .into_iter()
+            .map(|v| (v.placement_id.clone(), v))
+            .collect();
+        let subject_keys: Vec<String> = batch
+            .valid
+            .iter()
+            .map(|r| self.key.subject_key(r.placement.nik.as_str()))
+            .collect();
+        let erasures = write.erasures(&subject_keys).await.map_err(store_status)?;
+        let withdrawals = write
+            .withdrawals(&subject_keys)
+            .await
+            .map_err(store_status)?;
+
+        let first_leaf = write.first_leaf_index();
+        let mut leaves = Vec::with_capacity(batch.valid.len());
+        let mut logged = Vec::with_capacity(batch.valid.len());
+        // A placement pushed twice in one batch is written once, as its last stored version.
+        let mut writes: HashMap<String, PlacementRecord> = HashMap::new();
+        for (position, record) in batch.valid.iter().enumerate() {
+            let index = batch.first_index + record.index as u64;
+            let p = &record.placement;
+            let old = stored.get(&p.placement_id);
+            let (salt, record_key) = match old {
+                Some(old) => (old.salt.clone(), old.record_key.clone()),
+                None => (random_bytes::<16>()?.to_vec(), new_record_key(now)?),
+            };
+            let digest = record_digest(&salt, &record.message.encode_to_vec());
+            let updated_at = p.updated_at.map(timestamp).unwrap_or_default();
+            let version = i64::try_from(p.version).unwrap_or(i64::MAX); // checked in validate
+            let subject_key = &subject_keys[position];
+            let pushed = Pushed {
+                version,
+                updated_at: &updated_at,
+                digest: digest.as_bytes(),
+            };
+            let verdict =
+                match ingest::judge(&pushed, old, erasures.get(subject_key).map(String::as_str)) {
+                    Ok(verdict) => verdict,
+                    Err(refusal) => {
+                        let violation = FieldViolation {
+                            field: format!("placements[{index}].{}", refusal.field()),
+                            description: refusal.description(),
+                        };
+                        if all_or_nothing {
+                            write.rollback().await;
+                            return Err(bad_request(
+                                &format!(
+                                    "{}: {}; nothing was stored",
+                                    violation.field, violation.description
+                                ),
+                                vec![violation],
+                            ));
+                        }
+                        batch.results[record.index] =
+                            Some(rejected(index, record.message, vec![violation]));
+                        continue;
+                    }
+                };
+            let granted_at = p.consent.granted_at.map(timestamp).unwrap_or_default();
+            let consent_purposes = ingest::consented(
+                PushedConsent {
+                    purposes: &p.consent.purposes,
+                    granted_at: &granted_at,
+                    withdrawn: p.consent.withdrawn_at.is_some(),
+                },
+                withdrawals.get(subject_key).map_or(&[], Vec::as_slice),
+            );
+            let keep_contact = ingest::keeps_contact(&consent_purposes);
+            let classes: &[DataClass] = if keep_contact {
+                &[DataClass::Profile, DataClass::Contact]
+            } else {
+                &[DataClass::Profile]
+            };
+            let leaf_index = first_leaf + leaves.len() as u64;
+            leaves.push(caller.shared("placement", &record_key, classes, digest.clone()));
+            logged.push((record.index, index, verdict));
+            if verdict != Verdict::Store {
+                continue;
+            }
+            stored.insert(
+                p.placement_id.clone(),
+                StoredVersion {
+                    placement_id: p.placement_id.clone(),
+                    record_key: record_key.clone(),
+                    salt: salt.clone(),
+                    digest: digest.as_bytes().to_vec(),
+                    version,
+                    updated_at: updated_at.clone(),
+                },
+            );
+            let mut kept = record_to_store(
+                record,
+                Kept {
+                    subject_key: subject_key.clone(),
+                    record_key,
+                    salt,
+                    digest,
+                    updated_at,
+                    consent_purposes,
+                    keep_contact,
+                },
+            );
+            kept.change_seq = leaf_index;
+            writes.insert(kept.placement_id.clone(), kept);
+        }
+        let mut writes: Vec<PlacementRecord> = writes.into_values().collect();
+        writes.sort_by_key(|w| w.change_seq);
+        write
+            .upsert_placements(&writes)
+            .await
+            .map_err(store_status)?;
+        let receipts = write.commit(&leaves).await.map_err(store_status)?;
+
+        for ((position, index, verdict), receipt_of) in logged.into_iter().zip(&receipts) {
+            batch.results[position] = Some(RecordResult {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                record_id: batch.messages[position].placement_id.clone(),
+                outcome: outcome(verdict).into(),
+                violations: Vec::new(),
+                receipt: Some(receipt(receipt_of)),
+            });
+        }
+        Ok(batch.results.into_iter().flatten().collect())
+    }
+
+    /// A logged write, and the worker's stored placements (at least one; else NOT_FOUND saying
+    /// `nothing_done`).
+    async fn subject_records(
+        &self,
+        subject_key: &str,
+        nothing_done: &str,
+    ) -> Result<(LoggedWrite, Vec<SubjectPlacement>), Status> {
+        let mut write = self.store.logged_write().await.map_err(store_status)?;
+        let placements = write
+            .subject_placements(subject_key)
+            .await
+            .map_err(store_status)?;
+        if placements.is_empty() {
+            write.rollback().await;
+            return Err(Status::not_found(format!(
+                "no placement of this worker is stored; {nothing_done}"
+            )));
+        }
+        Ok((write, placements))
+    }
+
+    /// The worker's subject key from a request's `nik`, or INVALID_ARGUMENT naming the field.
+    fn subject_key(&self, nik: &str) -> Result<String, Status> {
+        let nik =
+            jembatan_domain::Nik::parse(nik).map_err(|reason| invalid_field("nik", &reason))?;
+        Ok(self.key.subject_key(nik.as_str()))
+    }
+}
+
+/// What a verdict on a stored record is called in the contract.
+fn outcome(verdict: Verdict) -> RecordOutcome {
+    match verdict {
+        Verdict::Store => RecordOutcome::Stored,
+        Verdict::Unchanged => RecordOutcome::Unchanged,
+        Verdict::Stale => RecordOutcome::Stale,
+    }
+}
+
+/// The time of a withdrawal as given: not in the future (5 minutes of clock skew allowed).
+fn withdrawal_time(t: &prost_types::Timestamp) -> Result<String, Status> {
+    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
+    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .map_err(|_| invalid_field("withdrawn_at", "is out of range"))?;
+    if at > OffsetDateTime::now_utc() + jembatan_domain::placement::CLOCK_SKEW {
+        return Err(invalid_field("withdrawn_at", "is in the future"));
+    }
+    Ok(timestamp(at))
+}
+
+fn rejected(index: u64, message: &v1::Placement, violations: Vec<FieldViolation>) -> RecordResult {
+    RecordResult {
+        index: u32::try_from(index).unwrap_or(u32::MAX),
+        record_id: message.placement_id.chars().take(64).collect(),
+        outcome: RecordOutcome::Rejected.into(),
+        violations,
+        receipt: None,
+    }
+}
+
+fn summary(results: &[RecordResult]) -> BatchSummary {
+    let mut summary = BatchSummary::default();
+    for result in results {
+        match result.outcome() {
+            RecordOutcome::Stored => summary.stored += 1,
+            RecordOutcome::Unchanged => summary.unchanged += 1,
+            RecordOutcome::Stale => summary.stale += 1,
+            RecordOutcome::Rejected => summary.rejected += 1,
+            RecordOutcome::Unspecified => {}
+        }
+    }
+    summary
+}
+
+#[tonic::async_trait]
+impl PlacementService for PlacementApi {
+    async fn push_placements(
+        &self,
+        request: Request<PushPlacementsRequest>,
+    ) -> Result<Response<PushPlacementsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let results = self
+            .push(&caller, &request.placements, request.all_or_nothing, 0)
+            .await?;
+        Ok(Response::new(PushPlacementsResponse {
+            summary: Some(summary(&results)),
+            results,
+        }))
+    }
+
+    async fn stream_placements(
+        &self,
+        request: Request<Streaming<StreamPlacementsRequest>>,
+    ) -> Result<Response<StreamPlacementsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let mut stream = request.into_inner();
+        let mut total = BatchSummary::default();
+        let mut rejected = Vec::new();
+        let mut messages = 0u64;
+        let mut next_index = 0u64;
+        while let Some(message) = stream.next().await {
+            let message = message?;
+            messages += 1;
+            let results = self
+                .push(&caller, &message.placements, false, next_index)
+                .await?;
+            next_index += message.placements.len() as u64;
+            let batch = summary(&results);
+            total.stored += batch.stored;
+            total.unchanged += batch.unchanged;
+            total.stale += batch.stale;
+            total.rejected += batch.rejected;
+            let room = MAX_STREAM_REJECTED.saturating_sub(rejected.len());
+            rejected.extend(
+                results
+                    .into_iter()
+                    .filter(|r| r.outcome() == RecordOutcome::Rejected)
+                    .take(room),
+            );
+        }
+        Ok(Response::new(StreamPlacementsResponse {
+            summary: Some(total),
+            rejected,
+            messages,
+        }))
+    }
+
+    async fn withdraw_consent(
+        &self,
+        request: Request<WithdrawConsentRequest>,
+    ) -> Result<Response<WithdrawConsentResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let subject_key = self.subject_key(&request.nik)?;
+        let mut withdrawn = Vec::new();
+        for (i, code) in request.purposes.iter().enumerate() {
+            match v1::Purpose::try_from(*code) {
+                Ok(purpose) if purpose != v1::Purpose::Unspecified => {
+                    withdrawn.push(
+                        purpose
+                            .as_str_name()
+                            .trim_start_matches("PURPOSE_")
+                            .to_owned(),
+                    );
+                }
+                _ => return Err(invalid_field(&format!("purposes[{i}]"), "not a purpose")),
+            }
+        }
+        let withdrawn_at = match &request.withdrawn_at {
+            None => timestamp(OffsetDateTime::now_utc()),
+            Some(t) => withdrawal_time(t)?,
+        };
+        let (mut write, placements) = self
+            .subject_records(&subject_key, "no consent changed")
+            .await?;
+        let remembered: Vec<String> = if withdrawn.is_empty() {
+            Purpose::ALL
+                .iter()
+                .filter(|p| p.is_mou_scope())
+                .map(|p| p.code().to_owned())
+                .collect()
+        } else {
+            withdrawn.clone()
+        };
+        write
+            .remember_withdrawal(&subject_key, &remembered, &withdrawn_at)
+            .await
+            .map_err(store_status)?;
+        let leaf = caller.shared("consent", &placements[0].record_key, &[], String::new());
+        let mut changed = 0u32;
+        let mut remaining_all: Vec<String> = Vec::new();
+        for placement in &placements {
+            let current = placement.purposes();
+            let remaining: Vec<String> = current
+                .iter()
+                .filter(|code| !withdrawn.is_empty() && !withdrawn.contains(code))
+                .cloned()
+                .collect();
+            if remaining != current {
+                changed += 1;
+                let keep_contact = ingest::keeps_contact(&remaining);
+                write
+                    .set_consent(&placement.placement_id, &remaining, keep_contact)
+                    .await
+                    .map_err(store_status)?;
+            }
+            for code in remaining {
+                if !remaining_all.contains(&code) {
+                    remaining_all.push(code);
+                }
+            }
+        }
+        let receipts = write
+            .commit(std::slice::from_ref(&leaf))
+            .await
+            .map_err(store_status)?;
+        let remaining_purposes = Purpose::ALL
+            .iter()
+            .filter(|p| remaining_all.iter().any(|c| c == p.code()))
+            .filter_map(|p| v1::Purpose::from_str_name(&format!("PURPOSE_{}", p.code())))
+            .map(i32::from)
+            .collect();
+        Ok(Response::new(WithdrawConsentResponse {
+            placements_changed: changed,
+            remaining_purposes,
+            receipt: receipts.first().map(receipt),
+        }))
+    }
+
+    async fn erase_personal_data(
+        &self,
+        request: Request<ErasePersonalDataRequest>,
+    ) -> Result<Response<ErasePersonalDataResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let request = request.into_inner();
+        let subject_key = self.subject_key(&request.nik)?;
+        if request.request_ref.chars().count() > MAX_REQUEST_REF
+            || request.request_ref.chars().any(char::is_control)
+        {
+            return Err(invalid_field(
+                "request_ref",
+                &format!("at most {MAX_REQUEST_REF} characters without control characters"),
+            ));
+        }
+        let (mut write, placements) = self
+            .subject_records(&subject_key, "nothing was erased")
+            .await?;
+        let leaf = caller.shared("erasure", &placements[0].record_key, &[], String::new());
+        let erased = write
+            .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()))
+            .await
+            .map_err(store_status)?;
+        let receipts = write
+            .commit(std::slice::from_ref(&leaf))
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(ErasePersonalDataResponse {
+            placements_erased: u32::try_from(erased).unwrap_or(u32::MAX),
+            enrollments_erased: 0,
+            receipt: receipts.first().map(receipt),
+        }))
+    }
+}

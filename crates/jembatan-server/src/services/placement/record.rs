@@ -1,0 +1,132 @@
+//! What the store keeps of a valid pushed placement: its columns, the profile Kemendag may
+//! see, and its pseudonymous record key.
+
+use jembatan_proto::v1;
+use jembatan_store::PlacementRecord;
+use prost::Message;
+use time::OffsetDateTime;
+use tonic::Status;
+
+use super::Incoming;
+use crate::services::date_text;
+
+/// A new record's pseudonymous key in the audit log, 32 hex digits: the time in milliseconds
+/// (48 bits) then 80 random bits. It derives from nothing about the worker, so erasing the
+/// placement unlinks it; the time in front (which the record's first leaf shows anyway) makes
+/// new keys arrive at the end of the log's record-key index instead of on a random page of it,
+/// which on a large log is a page written per record.
+pub(super) fn new_record_key(now: OffsetDateTime) -> Result<String, Status> {
+    let millis = u64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let mut key = [0u8; 16];
+    key[..6].copy_from_slice(&millis.to_be_bytes()[2..]);
+    key[6..].copy_from_slice(&random_bytes::<10>()?);
+    Ok(hex::encode(key))
+}
+
+/// What is stored of a valid record, besides its own fields.
+pub(super) struct Kept {
+    pub(super) subject_key: String,
+    pub(super) record_key: String,
+    pub(super) salt: Vec<u8>,
+    pub(super) digest: String,
+    pub(super) updated_at: String,
+    pub(super) consent_purposes: Vec<String>,
+    pub(super) keep_contact: bool,
+}
+
+/// What is stored of a valid record.
+pub(super) fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRecord {
+    let Kept {
+        subject_key,
+        record_key,
+        salt,
+        digest,
+        updated_at,
+        consent_purposes,
+        keep_contact,
+    } = kept;
+    let p = &record.placement;
+    let m = record.message;
+    let profile = v1::Candidate {
+        pseudonym: String::new(),
+        sex: m.sex,
+        birth_year: p.birth_date.year(),
+        origin_regency_code: p.origin_regency.code().to_owned(),
+        education: m.education,
+        occupation_code: p.occupation.code().to_owned(),
+        job_title: p.job_title.clone(),
+        certificates: m.certificates.clone(),
+        languages: p.languages.iter().map(|l| l.code().to_owned()).collect(),
+        destination_countries: vec![p.destination_country.code().to_owned()],
+        status: m.status,
+        return_date: p.return_date.map(|_| m.return_date.unwrap_or_default()),
+        return_date_kind: if p.return_date.is_some() {
+            m.return_date_kind
+        } else {
+            0
+        },
+        business_interest: m.business_interest.clone(),
+        full_name: String::new(),
+        contact: None,
+    };
+    let contact = p.contact.as_ref().filter(|_| keep_contact);
+    PlacementRecord {
+        placement_id: p.placement_id.clone(),
+        subject_key,
+        record_key,
+        salt,
+        digest: digest.into_bytes(),
+        version: p.version,
+        updated_at,
+        profile: profile.encode_to_vec(),
+        sex: p.sex.code().to_owned(),
+        origin_province: p.origin_regency.province().to_owned(),
+        origin_regency: p.origin_regency.code().to_owned(),
+        occupation_code: p.occupation.code().to_owned(),
+        destination_country: p.destination_country.code().to_owned(),
+        status: p.status.code().to_owned(),
+        return_date: p.return_date.map(|(date, _)| date_text(date)),
+        wants_to_export: p.business_interest.wants_to_export,
+        certificate_schemes: p
+            .certificates
+            .iter()
+            .map(|c| c.scheme_code.clone())
+            .collect(),
+        languages: p.languages.iter().map(|l| l.code().to_owned()).collect(),
+        hs_chapters: p.business_interest.hs_chapters.clone(),
+        consent_purposes,
+        full_name: keep_contact.then(|| p.full_name.clone()),
+        phone: contact.and_then(|c| c.phone.clone()),
+        email: contact.and_then(|c| c.email.clone()),
+        change_seq: 0,
+    }
+}
+
+/// `N` random bytes (salts, record keys).
+pub(super) fn random_bytes<const N: usize>() -> Result<[u8; N], Status> {
+    let mut bytes = [0u8; N];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| Status::unavailable("the system's random source failed; try later"))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_keys_sort_by_time_and_differ_within_a_millisecond() {
+        let earlier = OffsetDateTime::from_unix_timestamp(1_764_000_000).expect("time");
+        let later = earlier + time::Duration::milliseconds(1);
+        let (a, b) = (
+            new_record_key(earlier).expect("key"),
+            new_record_key(earlier).expect("key"),
+        );
+        let c = new_record_key(later).expect("key");
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|ch| ch.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+        assert_eq!(a[..12], b[..12]);
+        assert!(a < c && b < c);
+    }
+}

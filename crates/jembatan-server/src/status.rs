@@ -1,0 +1,125 @@
+//! The one mapping of failures to gRPC statuses: what the caller can act on goes into the
+//! status, the rest into the server's log.
+//!
+//! | store error | status | the caller |
+//! |---|---|---|
+//! | busy (no turn, no connection, a lock, within the timeout) | UNAVAILABLE + RetryInfo | retries after the advised delay |
+//! | unavailable (database unreachable, shutting down, disk full) | UNAVAILABLE + RetryInfo | retries later |
+//! | conflict (a key taken meanwhile, serialization failure) | ABORTED | retries the whole call |
+//! | any other database error (a write refused, a failed statement) | UNAVAILABLE, logged as an error | retries later, or tells the operator |
+//! | corrupt log or malformed stored data | INTERNAL, logged as an error | tells the operator |
+//!
+//! In every case nothing was stored or shared: the logged write rolled back.
+
+use std::time::Duration;
+
+use jembatan_proto::v1::FieldViolation;
+use jembatan_store::StoreError;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// How long a caller is advised to wait before retrying a busy store.
+const BUSY_RETRY: Duration = Duration::from_secs(1);
+/// How long a caller is advised to wait before retrying an unavailable store.
+const UNAVAILABLE_RETRY: Duration = Duration::from_secs(5);
+
+/// The status of a store failure; see the module documentation.
+pub(crate) fn store_status(error: StoreError) -> Status {
+    match &error {
+        StoreError::Busy { .. } => {
+            tracing::warn!(%error, "store busy; call refused");
+            retry_later(
+                "the exchange is busy; nothing was stored or shared; retry shortly",
+                BUSY_RETRY,
+            )
+        }
+        StoreError::Unavailable(_) | StoreError::Connect { .. } => {
+            tracing::error!(%error, "store unavailable");
+            retry_later(
+                "the store cannot be reached; nothing was stored or shared; retry later",
+                UNAVAILABLE_RETRY,
+            )
+        }
+        StoreError::Conflict(_) => {
+            tracing::warn!(%error, "store conflict; call rolled back");
+            Status::aborted(
+                "the call collided with another change; nothing was stored or shared; retry it",
+            )
+        }
+        StoreError::Database(_) | StoreError::Migrate(_) | StoreError::InvalidLocation(_) => {
+            // Fail closed: what could not be logged was not stored or shared.
+            tracing::error!(%error, "store failed; call refused");
+            Status::unavailable(
+                "the store or its audit log cannot be written; nothing was stored or shared; \
+                 the operator has been told",
+            )
+        }
+        StoreError::Corrupt(_) | StoreError::Audit(_) => {
+            tracing::error!(%error, "THE STORE IS INCONSISTENT: the operator must look at this");
+            Status::internal(
+                "the store is inconsistent; nothing was stored or shared; the operator has been told",
+            )
+        }
+    }
+}
+
+/// UNAVAILABLE with `google.rpc.RetryInfo` advising `delay`.
+fn retry_later(message: &str, delay: Duration) -> Status {
+    Status::with_error_details(
+        Code::Unavailable,
+        message,
+        ErrorDetails::with_retry_info(Some(delay)),
+    )
+}
+
+/// INVALID_ARGUMENT with `google.rpc.BadRequest` field violations.
+pub(crate) fn bad_request(message: &str, violations: Vec<FieldViolation>) -> Status {
+    let violations: Vec<tonic_types::FieldViolation> = violations
+        .into_iter()
+        .map(|v| tonic_types::FieldViolation::new(v.field, v.description))
+        .collect();
+    let details = ErrorDetails::with_bad_request(violations);
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// INVALID_ARGUMENT naming one field: `<field>: <description>`.
+pub(crate) fn invalid_field(field: &str, description: &str) -> Status {
+    bad_request(
+        &format!("{field}: {description}"),
+        vec![FieldViolation {
+            field: field.to_owned(),
+            description: description.to_owned(),
+        }],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_store_error_gets_its_code() {
+        let busy = store_status(StoreError::Busy {
+            what: "no turn to write",
+            waited: Duration::from_secs(5),
+        });
+        assert_eq!(busy.code(), Code::Unavailable);
+        let retry = busy.get_details_retry_info().expect("retry advice");
+        assert_eq!(retry.retry_delay, Some(BUSY_RETRY));
+        let corrupt = store_status(StoreError::Corrupt("leaf 3 is missing".into()));
+        assert_eq!(corrupt.code(), Code::Internal);
+        assert!(
+            !corrupt.message().contains("leaf 3"),
+            "internals stay in the log"
+        );
+    }
+
+    #[test]
+    fn one_field_is_named_in_message_and_details() {
+        let status = invalid_field("nik", "must be 16 digits");
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "nik: must be 16 digits");
+        let details = status.get_details_bad_request().expect("details");
+        assert_eq!(details.field_violations[0].field, "nik");
+    }
+}
