@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::codes::thousands;
+use jembatan_client::convert::thousands;
 
 /// How often the line is redrawn at most.
 const REDRAW: Duration = Duration::from_millis(200);

@@ -12,7 +12,7 @@ pub use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 pub use audit::AuditClient;
-pub use jembatan_proto::v1;
+pub use jembatan_proto::{convert, v1};
 pub use stated::Stated;
 
 pub mod audit;

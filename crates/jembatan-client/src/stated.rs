@@ -55,3 +55,38 @@ impl Stated {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use jembatan_proto::convert::ShortCode;
+    use jembatan_proto::v1;
+
+    use super::*;
+
+    #[test]
+    fn the_codes_stated_are_the_contracts_in_its_order() {
+        let purposes: Vec<&str> = Purpose::ALL.iter().map(|p| p.code()).collect();
+        assert_eq!(purposes, v1::Purpose::codes());
+        let bases: Vec<&str> = LegalBasis::ALL.iter().map(|b| b.code()).collect();
+        assert_eq!(bases, v1::LegalBasis::codes());
+    }
+
+    #[test]
+    fn metadata_carries_the_codes() {
+        let stated = Stated::new(Purpose::Statistics, LegalBasis::PublicTask);
+        let request = stated.request(()).expect("a request");
+        let metadata = request.metadata();
+        assert_eq!(
+            metadata
+                .get(metadata::PURPOSE)
+                .and_then(|v| v.to_str().ok()),
+            Some("STATISTICS")
+        );
+        assert_eq!(
+            metadata
+                .get(metadata::LEGAL_BASIS)
+                .and_then(|v| v.to_str().ok()),
+            Some("PUBLIC_TASK")
+        );
+    }
+}

@@ -13,6 +13,8 @@
 
 use std::collections::HashMap;
 
+use jembatan_proto::convert::date::to_proto as proto_date;
+use jembatan_proto::convert::timestamp::to_proto as proto_time;
 use jembatan_proto::v1;
 use time::{Date, Duration, Month, OffsetDateTime, Time};
 
@@ -738,23 +740,6 @@ fn contact(rng: &mut SplitMix64, full_name: &str) -> v1::Contact {
     v1::Contact { phone, email }
 }
 
-/// `date` in the contract's form.
-fn proto_date(date: Date) -> v1::Date {
-    v1::Date {
-        year: date.year(),
-        month: i32::from(u8::from(date.month())),
-        day: i32::from(date.day()),
-    }
-}
-
-/// `moment` in the contract's form.
-fn proto_time(moment: OffsetDateTime) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: moment.unix_timestamp(),
-        nanos: i32::try_from(moment.nanosecond()).unwrap_or(0),
-    }
-}
-
 /// `date` at `hour`:00 UTC.
 fn at(date: Date, hour: i64) -> OffsetDateTime {
     let hour = u8::try_from(hour.clamp(0, 23)).unwrap_or(0);
@@ -792,14 +777,11 @@ mod tests {
     }
 
     fn date(d: &Option<v1::Date>) -> Date {
-        let d = d.as_ref().expect("a date");
-        let month = Month::try_from(u8::try_from(d.month).expect("month")).expect("month");
-        Date::from_calendar_date(d.year, month, u8::try_from(d.day).expect("day"))
-            .expect("a real date")
+        jembatan_proto::convert::date::from_proto(d.as_ref().expect("a date")).expect("a real date")
     }
 
     fn moment(t: &prost_types::Timestamp) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(t.seconds).expect("a time")
+        jembatan_proto::convert::timestamp::from_proto(t).expect("a valid timestamp")
     }
 
     #[test]

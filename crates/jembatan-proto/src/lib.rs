@@ -1,12 +1,16 @@
 //! The `jembatan.v1` contract: generated message types, tonic clients and servers, and the
 //! encoded file descriptor set that the server's reflection service publishes.
 //!
-//! The contract's source of truth is `proto/jembatan/v1/`; this crate only compiles it.
+//! The contract's source of truth is `proto/jembatan/v1/`; this crate compiles it and, in
+//! [`convert`], holds the one set of conversions between its values and the domain's types and
+//! human text.
 
 #![forbid(unsafe_code)]
-#![allow(missing_docs, unreachable_pub)] // generated code; the .proto files carry the docs
+
+pub mod convert;
 
 /// Package `jembatan.v1`.
+#[allow(missing_docs, unreachable_pub)] // generated code; the .proto files carry the docs
 pub mod v1 {
     tonic::include_proto!("jembatan.v1");
 }

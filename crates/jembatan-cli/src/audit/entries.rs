@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use jembatan_audit::leaf::{LeafEntry, Outcome};
+use jembatan_client::convert::{ShortCode, timestamp};
 use jembatan_client::v1::{self, AuditEntry, GetEntryRequest, ListEntriesRequest};
 use jembatan_client::{AuditClient, ClientError};
 use jembatan_domain::Purpose;
@@ -64,19 +65,16 @@ struct FilterArgs {
 
 impl FilterArgs {
     fn request(&self) -> ListEntriesRequest {
-        let timestamp = |t: &OffsetDateTime| prost_types::Timestamp {
-            seconds: t.unix_timestamp(),
-            nanos: i32::try_from(t.nanosecond()).unwrap_or(0),
-        };
         ListEntriesRequest {
-            from_time: self.from.as_ref().map(timestamp),
-            to_time: self.to.as_ref().map(timestamp),
+            from_time: self.from.map(timestamp::to_proto),
+            to_time: self.to.map(timestamp::to_proto),
             principal: self.principal.clone().unwrap_or_default(),
             agency: self.agency.clone().unwrap_or_default(),
             method: self.method.clone().unwrap_or_default(),
-            purpose: self.purpose.map_or(0, |p| {
-                v1::Purpose::from_str_name(&format!("PURPOSE_{}", p.code())).map_or(0, |p| p as i32)
-            }),
+            // The domain's purposes are the contract's (a test of jembatan-client holds it).
+            purpose: self
+                .purpose
+                .map_or(0, |p| v1::Purpose::number_of_code(p.code()).unwrap_or(0)),
             decision: match self.decision.as_deref() {
                 Some("allow") => v1::Decision::Allow as i32,
                 Some("deny") => v1::Decision::Deny as i32,
@@ -268,14 +266,6 @@ fn checked(entry: &AuditEntry) -> Result<LeafEntry, ClientError> {
         return Err(ClientError::LeafHashMismatch(entry.index));
     }
     LeafEntry::parse(&entry.leaf_data).map_err(ClientError::Proof)
-}
-
-/// A protobuf time as RFC 3339 UTC.
-pub(crate) fn rfc3339(seconds: i64, nanos: i32) -> String {
-    let nanos = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
-    OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .map(jembatan_audit::leaf::timestamp)
-        .unwrap_or_else(|_| "?".to_owned())
 }
 
 fn outcome(outcome: Outcome) -> &'static str {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use jembatan_audit::merkle::Hash;
+use jembatan_client::convert::timestamp;
 
 use super::{AuditCallArgs, hex, print_cosignatures};
 
@@ -53,11 +54,12 @@ pub(crate) async fn checkpoint(args: CheckpointArgs) -> anyhow::Result<ExitCode>
         print!("{}", message.signed_note);
         return Ok(ExitCode::SUCCESS);
     }
-    let signed_at = message
-        .signed_at
-        .as_ref()
-        .map(|t| crate::audit::entries::rfc3339(t.seconds, t.nanos))
-        .unwrap_or_default();
+    // As leaves record times; `?` for a timestamp that is not valid.
+    let signed_at = match message.signed_at.as_ref().map(timestamp::from_proto) {
+        Some(Ok(time)) => jembatan_audit::leaf::timestamp(time),
+        Some(Err(_)) => "?".to_owned(),
+        None => String::new(),
+    };
     if args.json {
         let cosignatures: Vec<serde_json::Value> = message
             .cosignatures

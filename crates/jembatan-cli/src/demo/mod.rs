@@ -9,12 +9,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::Context;
+use jembatan_client::convert::thousands;
 use jembatan_client::v1::placement_service_client::PlacementServiceClient;
 use jembatan_client::v1::{self, RecordOutcome, StreamPlacementsRequest};
 use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
 
-use crate::codes::{thousands, today_in_jakarta};
+use crate::codes::today_in_jakarta;
 use crate::connection::ConnectionArgs;
 use crate::placements::record::{CSV_COLUMNS, PlacementRecord, csv_row};
 use crate::placements::{Format, MAX_BATCH};

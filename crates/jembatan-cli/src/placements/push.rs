@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context;
+use jembatan_client::convert::thousands;
 use jembatan_client::v1::placement_service_client::PlacementServiceClient;
 use jembatan_client::v1::{self, PushPlacementsRequest, RecordOutcome};
 use jembatan_client::{ClientError, Stated};
@@ -22,7 +23,6 @@ use serde_json::{Value, json};
 use tonic::transport::Channel;
 
 use super::source::{Format, Line, Source};
-use crate::codes::thousands;
 use crate::connection::ConnectionArgs;
 use crate::progress::{Progress, per_second};
 use crate::value_parsers::parse_code;

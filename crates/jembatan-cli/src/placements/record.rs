@@ -12,11 +12,12 @@
 
 use std::collections::HashSet;
 
+use jembatan_client::convert::ShortCode;
 use jembatan_client::v1;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::codes::{Code, Day, Moment, ShortCode};
+use crate::codes::{Code, Day, Moment};
 
 /// One placement record of a file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ use std::io::BufRead;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use jembatan_client::convert::ShortCode;
 use jembatan_client::v1::audit_service_client::AuditServiceClient;
 use jembatan_client::v1::placement_service_client::PlacementServiceClient;
 use jembatan_client::v1::{self, ErasePersonalDataRequest, ListSubjectAccessesRequest};
@@ -83,17 +84,10 @@ pub(crate) struct EraseArgs {
     request_ref: String,
 }
 
-/// The contract's value of `purpose`.
+/// The contract's value of `purpose` (the domain's purposes are the contract's; a test of
+/// jembatan-client holds it).
 fn proto_purpose(purpose: Purpose) -> i32 {
-    v1::Purpose::from_str_name(&format!("PURPOSE_{}", purpose.code())).map_or(0, i32::from)
-}
-
-/// The code of the contract's purpose `value`, e.g. `BUSINESS_MATCHING`.
-fn purpose_code(value: i32) -> String {
-    v1::Purpose::try_from(value).map_or_else(
-        |_| value.to_string(),
-        |p| p.as_str_name().trim_start_matches("PURPOSE_").to_owned(),
-    )
+    v1::Purpose::number_of_code(purpose.code()).unwrap_or(0)
 }
 
 pub(crate) async fn withdraw(args: WithdrawArgs) -> anyhow::Result<ExitCode> {
@@ -115,7 +109,7 @@ pub(crate) async fn withdraw(args: WithdrawArgs) -> anyhow::Result<ExitCode> {
     let remaining: Vec<String> = answer
         .remaining_purposes
         .iter()
-        .map(|p| purpose_code(*p))
+        .filter_map(|p| v1::Purpose::code_of(*p))
         .collect();
     if args.subject.json {
         println!(
@@ -217,9 +211,8 @@ pub(crate) async fn history(args: SubjectArgs) -> anyhow::Result<ExitCode> {
                     "time": time(access),
                     "principal": access.principal,
                     "method": access.method,
-                    "purpose": purpose_code(access.purpose),
-                    "legal_basis": v1::LegalBasis::try_from(access.legal_basis)
-                        .map_or_else(|_| String::new(), |b| b.as_str_name().trim_start_matches("LEGAL_BASIS_").to_owned()),
+                    "purpose": v1::Purpose::code_of(access.purpose),
+                    "legal_basis": v1::LegalBasis::code_of(access.legal_basis),
                     "data_classes": access.data_classes,
                     "leaf_index": access.leaf_index,
                 })
@@ -237,7 +230,7 @@ pub(crate) async fn history(args: SubjectArgs) -> anyhow::Result<ExitCode> {
                 .strip_prefix("/jembatan.v1.")
                 .unwrap_or(&access.method)
                 .to_owned(),
-            purpose_code(access.purpose),
+            v1::Purpose::code_of(access.purpose).unwrap_or_default(),
             access.data_classes.join(","),
             access.leaf_index.to_string(),
         ]);

@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 use jembatan_client::ClientError;
+use jembatan_client::convert::thousands;
 use jembatan_client::v1::workforce_service_client::WorkforceServiceClient;
 use jembatan_client::v1::{self, QueryAvailabilityRequest};
 use jembatan_domain::{LegalBasis, Purpose};
 use serde_json::{Map, Value, json};
 
 use super::FilterArgs;
-use crate::codes::thousands;
 use crate::connection::ConnectionArgs;
 use crate::table::Table;
 use crate::value_parsers::parse_code;

@@ -3,13 +3,13 @@
 use std::process::ExitCode;
 
 use jembatan_client::ClientError;
+use jembatan_client::convert::{ShortCode, date};
 use jembatan_client::v1::workforce_service_client::WorkforceServiceClient;
 use jembatan_client::v1::{self, ListCandidatesRequest};
 use jembatan_domain::{LegalBasis, Purpose};
 use serde_json::{Value, json};
 
 use super::FilterArgs;
-use crate::codes::{Day, ShortCode};
 use crate::connection::ConnectionArgs;
 use crate::table::{Table, truncate};
 use crate::value_parsers::parse_code;
@@ -94,7 +94,7 @@ pub(crate) async fn run(args: CandidatesArgs) -> anyhow::Result<ExitCode> {
 
 /// A candidate's return date with its kind, e.g. `2026-12-01 (expected)`.
 fn return_text(candidate: &v1::Candidate) -> String {
-    let Some(date) = &candidate.return_date else {
+    let Some(day) = &candidate.return_date else {
         return String::new();
     };
     let kind = match candidate.return_date_kind() {
@@ -102,7 +102,7 @@ fn return_text(candidate: &v1::Candidate) -> String {
         v1::ReturnDateKind::Actual => " (actual)",
         v1::ReturnDateKind::Unspecified => "",
     };
-    format!("{}{kind}", Day::text_of(date))
+    format!("{}{kind}", date::proto_text(day))
 }
 
 fn code<E: ShortCode>(number: i32) -> String {
@@ -187,8 +187,8 @@ fn candidate_json(c: &v1::Candidate, receipt: Option<&v1::Receipt>) -> Value {
                 "scheme_name": cert.scheme_name,
                 "kkni_level": (cert.kkni_level != 0).then_some(cert.kkni_level),
                 "lsp_id": cert.lsp_id,
-                "issued_on": cert.issued_on.as_ref().map(Day::text_of),
-                "expires_on": cert.expires_on.as_ref().map(Day::text_of),
+                "issued_on": cert.issued_on.as_ref().map(date::proto_text),
+                "expires_on": cert.expires_on.as_ref().map(date::proto_text),
             })
         })
         .collect();
@@ -204,7 +204,7 @@ fn candidate_json(c: &v1::Candidate, receipt: Option<&v1::Receipt>) -> Value {
         "languages": c.languages,
         "destination_countries": c.destination_countries,
         "status": v1::PlacementStatus::code_of(c.status),
-        "return_date": c.return_date.as_ref().map(Day::text_of),
+        "return_date": c.return_date.as_ref().map(date::proto_text),
         "return_date_kind": v1::ReturnDateKind::code_of(c.return_date_kind),
         "business_interest": c.business_interest.as_ref().map(|b| json!({
             "wants_to_export": b.wants_to_export,

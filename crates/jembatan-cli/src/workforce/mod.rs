@@ -8,10 +8,11 @@ mod candidates;
 
 use std::process::ExitCode;
 
+use jembatan_client::convert::{CodeError, ShortCode};
 use jembatan_client::v1;
 use time::Duration;
 
-use crate::codes::{Day, ShortCode, today_in_jakarta};
+use crate::codes::{Day, today_in_jakarta};
 
 /// `jembatan workforce …`
 #[derive(Debug, clap::Subcommand)]
@@ -83,7 +84,7 @@ pub(crate) struct FilterArgs {
     hs_chapters: Vec<String>,
 }
 
-fn parse_status(code: &str) -> Result<v1::PlacementStatus, String> {
+fn parse_status(code: &str) -> Result<v1::PlacementStatus, CodeError> {
     v1::PlacementStatus::parse_code(code)
 }
 
