@@ -115,27 +115,27 @@ impl LeafEntry {
 /// makes leaves.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CallFacts {
-    /// When the call arrived, as [`timestamp`] writes it.
+    /// As [`LeafEntry::time`].
     pub time: String,
-    /// The caller's SPIFFE ID; for a caller refused for its identity, the URI it claimed.
+    /// As [`LeafEntry::principal`].
     pub principal: String,
-    /// SHA-256 of the caller's certificate, hex.
+    /// As [`LeafEntry::cert_fingerprint`].
     pub cert_fingerprint: String,
-    /// The method, `<Service>/<Method>`.
+    /// As [`LeafEntry::method`].
     pub method: String,
-    /// The stated purpose code; empty when none valid was stated.
+    /// As [`LeafEntry::purpose`]; empty when no valid purpose was stated.
     pub purpose: String,
-    /// The stated lawful basis code; empty when none valid was stated.
+    /// As [`LeafEntry::legal_basis`]; empty when no valid basis was stated.
     pub legal_basis: String,
-    /// The caller's case or letter number; empty when not given.
+    /// As [`LeafEntry::case_ref`].
     pub case_ref: String,
-    /// The caller's pseudonymous id of the person acting; empty when not given.
+    /// As [`LeafEntry::operator`].
     pub operator: String,
-    /// Ids of the deciding policies.
+    /// As [`LeafEntry::policy_ids`].
     pub policy_ids: Vec<String>,
-    /// `sha256:<hex>` of the policy set that decided; empty when none decided.
+    /// As [`LeafEntry::policy_set`]; empty when no policy set decided.
     pub policy_set: String,
-    /// The call's trace id, hex; empty when there is none.
+    /// As [`LeafEntry::trace_id`].
     pub trace_id: String,
 }
 

@@ -176,28 +176,20 @@ pub fn verify_inclusion(
         return Err(AuditError::OutOfRange { index, size });
     }
     let root = to_hash(root, "root")?;
-    let (mut f, mut s) = (index, size - 1);
+    let proof = to_hashes(proof)?;
     let mut r = to_hash(leaf_hash, "leaf hash")?;
-    for p in proof {
-        let p = &to_hash(p.as_ref(), "proof hash")?;
-        if s == 0 {
-            return Err(AuditError::BadProof("inclusion proof is too long"));
-        }
-        if f & 1 == 1 || f == s {
-            r = node_hash(p, &r);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            r = node_hash(&r, p);
-        }
-        f >>= 1;
-        s >>= 1;
-    }
-    if s != 0 {
-        return Err(AuditError::BadProof("inclusion proof is too short"));
-    }
+    walk(index, size - 1, &proof, |p, side| {
+        r = match side {
+            Side::Left => node_hash(p, &r),
+            Side::Right => node_hash(&r, p),
+        };
+    })
+    .map_err(|length| {
+        AuditError::BadProof(match length {
+            PathLength::TooLong => "inclusion proof is too long",
+            PathLength::TooShort => "inclusion proof is too short",
+        })
+    })?;
     if r != root {
         return Err(AuditError::BadProof(
             "inclusion proof does not lead to the root",
@@ -230,10 +222,7 @@ pub fn verify_consistency(
         return Ok(());
     }
     let (root1, root2) = (to_hash(root1, "root")?, to_hash(root2, "root")?);
-    let proof = proof
-        .iter()
-        .map(|p| to_hash(p.as_ref(), "proof hash"))
-        .collect::<Result<Vec<Hash>, _>>()?;
+    let proof = to_hashes(proof)?;
     let (first, rest) = if size1.is_power_of_two() {
         (&root1, proof.as_slice())
     } else {
@@ -247,32 +236,80 @@ pub fn verify_consistency(
         s >>= 1;
     }
     let (mut fr, mut sr) = (*first, *first);
-    for c in rest {
-        if s == 0 {
-            return Err(AuditError::BadProof("consistency proof is too long"));
-        }
-        if f & 1 == 1 || f == s {
+    walk(f, s, rest, |c, side| match side {
+        Side::Left => {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
-        } else {
-            sr = node_hash(&sr, c);
         }
-        f >>= 1;
-        s >>= 1;
-    }
-    if s != 0 {
-        return Err(AuditError::BadProof("consistency proof is too short"));
-    }
+        Side::Right => sr = node_hash(&sr, c),
+    })
+    .map_err(|length| {
+        AuditError::BadProof(match length {
+            PathLength::TooLong => "consistency proof is too long",
+            PathLength::TooShort => "consistency proof is too short",
+        })
+    })?;
     if fr != root1 || sr != root2 {
         return Err(AuditError::BadProof(
             "consistency proof does not lead to the roots",
         ));
     }
     Ok(())
+}
+
+/// The side of the running hash a proof hash joins.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    /// The proof hash is the left child: `node_hash(proof, running)`.
+    Left,
+    /// The proof hash is the right child: `node_hash(running, proof)`.
+    Right,
+}
+
+/// A proof path that does not fit its tree.
+#[derive(Debug, Clone, Copy)]
+enum PathLength {
+    TooLong,
+    TooShort,
+}
+
+/// The walk of RFC 9162's proof verification (§2.1.3.2, §2.1.4.2) from the node `f` of the
+/// last node `s`: tells `join` which side each proof hash joins, and fails if the path does not
+/// end exactly at the root.
+fn walk(
+    mut f: u64,
+    mut s: u64,
+    proof: &[Hash],
+    mut join: impl FnMut(&Hash, Side),
+) -> Result<(), PathLength> {
+    for p in proof {
+        if s == 0 {
+            return Err(PathLength::TooLong);
+        }
+        if f & 1 == 1 || f == s {
+            join(p, Side::Left);
+            while f & 1 == 0 && f != 0 {
+                f >>= 1;
+                s >>= 1;
+            }
+        } else {
+            join(p, Side::Right);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    if s == 0 {
+        Ok(())
+    } else {
+        Err(PathLength::TooShort)
+    }
+}
+
+fn to_hashes(proof: &[impl AsRef<[u8]>]) -> Result<Vec<Hash>, AuditError> {
+    proof
+        .iter()
+        .map(|p| to_hash(p.as_ref(), "proof hash"))
+        .collect()
 }
 
 fn to_hash(bytes: &[u8], what: &'static str) -> Result<Hash, AuditError> {

@@ -113,13 +113,3 @@ pub(crate) fn receipt(receipt: &jembatan_store::Receipt) -> jembatan_proto::v1::
         leaf_hash: receipt.leaf_hash.to_vec(),
     }
 }
-
-/// `YYYY-MM-DD`.
-pub(crate) fn date_text(date: time::Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
-}

@@ -1,10 +1,13 @@
 //! Leaves, checkpoints and cosignatures as the contract shows them, from what the store holds.
 
-use jembatan_audit::leaf::{LeafEntry, Outcome, timestamp};
+use jembatan_audit::leaf::{LeafEntry, Outcome, timestamp as leaf_time};
 use jembatan_audit::merkle;
+use jembatan_proto::convert::{ShortCode, timestamp};
 use jembatan_proto::v1::{self, AuditEntry};
 use jembatan_store::StoredCosignature;
 use tonic::Status;
+
+use crate::status::invalid_field;
 
 pub(super) fn parse_leaf(index: u64, data: &[u8]) -> Result<LeafEntry, Status> {
     LeafEntry::parse(data).map_err(|error| {
@@ -16,18 +19,16 @@ pub(super) fn parse_leaf(index: u64, data: &[u8]) -> Result<LeafEntry, Status> {
 /// An entry as the contract shows it, from the stored bytes.
 pub(super) fn entry_message(index: u64, data: &[u8]) -> Result<AuditEntry, Status> {
     let leaf = parse_leaf(index, data)?;
-    let purpose = v1::Purpose::from_str_name(&format!("PURPOSE_{}", leaf.purpose))
-        .unwrap_or(v1::Purpose::Unspecified);
-    let legal_basis = v1::LegalBasis::from_str_name(&format!("LEGAL_BASIS_{}", leaf.legal_basis))
-        .unwrap_or(v1::LegalBasis::Unspecified);
+    let purpose = v1::Purpose::number_of_code(&leaf.purpose).unwrap_or(0);
+    let legal_basis = v1::LegalBasis::number_of_code(&leaf.legal_basis).unwrap_or(0);
     Ok(AuditEntry {
         index,
-        time: Some(proto_time(&leaf.time)),
+        time: stored_time(&leaf.time),
         principal: leaf.principal,
         cert_fingerprint: leaf.cert_fingerprint,
         method: format!("/jembatan.v1.{}", leaf.method),
-        purpose: purpose as i32,
-        legal_basis: legal_basis as i32,
+        purpose,
+        legal_basis,
         case_ref: leaf.case_ref,
         operator: leaf.operator,
         record_type: leaf.record_type,
@@ -58,26 +59,17 @@ pub(super) fn cosignature_message(stored: &StoredCosignature) -> v1::Cosignature
             .to_owned(),
         signature_line: stored.signature.clone(),
         principal: stored.principal.clone(),
-        received_at: Some(proto_time(&stored.received_at)),
+        received_at: stored_time(&stored.received_at),
     }
 }
 
-/// `PURPOSE_STATISTICS` → `STATISTICS`.
-pub(super) fn code_of(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix).unwrap_or(name).to_owned()
+/// A time the store recorded (RFC 3339), as the contract carries it; absent if malformed.
+pub(super) fn stored_time(text: &str) -> Option<prost_types::Timestamp> {
+    timestamp::from_rfc3339(text).ok()
 }
 
-pub(super) fn proto_time(text: &str) -> prost_types::Timestamp {
-    let parsed = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    prost_types::Timestamp {
-        seconds: parsed.unix_timestamp(),
-        nanos: i32::try_from(parsed.nanosecond()).unwrap_or(0),
-    }
-}
-
-/// A filter time in the form leaves record, so that text order is time order.
-/// A request's `from_time` and `to_time`, as leaves record times.
+/// A request's `from_time` and `to_time`, as leaves record times (so that text order is time
+/// order).
 pub(super) fn time_range(
     from: Option<prost_types::Timestamp>,
     to: Option<prost_types::Timestamp>,
@@ -89,8 +81,7 @@ pub(super) fn time_range(
 }
 
 fn timestamp_text(field: &str, t: &prost_types::Timestamp) -> Result<String, Status> {
-    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
-    time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .map(timestamp)
-        .map_err(|_| Status::invalid_argument(format!("{field} is out of range")))
+    timestamp::from_proto(t)
+        .map(leaf_time)
+        .map_err(|error| invalid_field(field, &error.to_string()))
 }

@@ -14,6 +14,7 @@ use jembatan_audit::merkle;
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_pki::{Principal, PrincipalKind, TrustDomain};
 use jembatan_policy::DataClass;
+use jembatan_proto::convert::ShortCode;
 use jembatan_proto::v1::{
     self, AddCosignatureRequest, AddCosignatureResponse, GetCheckpointRequest,
     GetCheckpointResponse, GetConsistencyProofRequest, GetConsistencyProofResponse,
@@ -28,7 +29,7 @@ use tonic::{Request, Response, Status};
 use crate::call::Caller;
 use crate::services::paging as position;
 use crate::status::store_status;
-use entries::{code_of, cosignature_message, entry_message, parse_leaf, proto_time, time_range};
+use entries::{cosignature_message, entry_message, parse_leaf, stored_time, time_range};
 use witnesses::Witnesses;
 
 mod entries;
@@ -171,7 +172,7 @@ impl AuditService for AuditApi {
             }),
             purpose: match v1::Purpose::try_from(r.purpose) {
                 Ok(v1::Purpose::Unspecified) => None,
-                Ok(purpose) => Some(code_of(purpose.as_str_name(), "PURPOSE_")),
+                Ok(purpose) => Some(purpose.code().to_owned()),
                 Err(_) => return Err(Status::invalid_argument("purpose is not a known value")),
             },
             outcome: match v1::Decision::try_from(r.decision) {
@@ -326,16 +327,11 @@ impl AuditService for AuditApi {
             .map(|(index, data)| {
                 let leaf = parse_leaf(*index, data)?;
                 Ok(SubjectAccess {
-                    time: Some(proto_time(&leaf.time)),
+                    time: stored_time(&leaf.time),
                     principal: leaf.principal,
                     method: format!("/jembatan.v1.{}", leaf.method),
-                    purpose: v1::Purpose::from_str_name(&format!("PURPOSE_{}", leaf.purpose))
-                        .map_or(0, i32::from),
-                    legal_basis: v1::LegalBasis::from_str_name(&format!(
-                        "LEGAL_BASIS_{}",
-                        leaf.legal_basis
-                    ))
-                    .map_or(0, i32::from),
+                    purpose: v1::Purpose::number_of_code(&leaf.purpose).unwrap_or(0),
+                    legal_basis: v1::LegalBasis::number_of_code(&leaf.legal_basis).unwrap_or(0),
                     data_classes: leaf.data_classes,
                     leaf_index: *index,
                 })
@@ -426,7 +422,7 @@ impl AuditApi {
             root_hash: checkpoint.root.to_vec(),
             signed_note: note.to_string(),
             cosignatures: cosignatures.iter().map(cosignature_message).collect(),
-            signed_at: Some(proto_time(&checkpoint.signed_at)),
+            signed_at: stored_time(&checkpoint.signed_at),
         })
     }
 

@@ -184,19 +184,9 @@ impl Parse {
         let Some(timestamp) = timestamp else {
             return Some(None);
         };
-        let time = u32::try_from(timestamp.nanos)
-            .ok()
-            .filter(|nanos| *nanos < 1_000_000_000)
-            .and_then(|nanos| {
-                OffsetDateTime::from_unix_timestamp(timestamp.seconds)
-                    .ok()?
-                    .replace_nanosecond(nanos)
-                    .ok()
-            })
-            .filter(|time| time.year() >= 1);
-        match time {
-            Some(time) => Some(Some(time)),
-            None => {
+        match jembatan_proto::convert::timestamp::from_proto(timestamp) {
+            Ok(time) => Some(Some(time)),
+            Err(_) => {
                 self.fail(field, "must be a timestamp from year 1 to 9999");
                 None
             }

@@ -16,6 +16,7 @@ use jembatan_audit::leaf::{record_digest, timestamp};
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_domain::{Placement, Purpose};
 use jembatan_policy::DataClass;
+use jembatan_proto::convert::{self, ShortCode};
 use jembatan_proto::v1::{
     self, BatchSummary, ErasePersonalDataRequest, ErasePersonalDataResponse, FieldViolation,
     PushPlacementsRequest, PushPlacementsResponse, RecordOutcome, RecordResult,
@@ -328,9 +329,8 @@ fn outcome(verdict: Verdict) -> RecordOutcome {
 
 /// The time of a withdrawal as given: not in the future (5 minutes of clock skew allowed).
 fn withdrawal_time(t: &prost_types::Timestamp) -> Result<String, Status> {
-    let nanos = i128::from(t.seconds) * 1_000_000_000 + i128::from(t.nanos);
-    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos)
-        .map_err(|_| invalid_field("withdrawn_at", "is out of range"))?;
+    let at = convert::timestamp::from_proto(t)
+        .map_err(|error| invalid_field("withdrawn_at", &error.to_string()))?;
     if at > OffsetDateTime::now_utc() + jembatan_domain::placement::CLOCK_SKEW {
         return Err(invalid_field("withdrawn_at", "is in the future"));
     }
@@ -426,12 +426,7 @@ impl PlacementService for PlacementApi {
         for (i, code) in request.purposes.iter().enumerate() {
             match v1::Purpose::try_from(*code) {
                 Ok(purpose) if purpose != v1::Purpose::Unspecified => {
-                    withdrawn.push(
-                        purpose
-                            .as_str_name()
-                            .trim_start_matches("PURPOSE_")
-                            .to_owned(),
-                    );
+                    withdrawn.push(purpose.code().to_owned());
                 }
                 _ => return Err(invalid_field(&format!("purposes[{i}]"), "not a purpose")),
             }
@@ -487,8 +482,7 @@ impl PlacementService for PlacementApi {
         let remaining_purposes = Purpose::ALL
             .iter()
             .filter(|p| remaining_all.iter().any(|c| c == p.code()))
-            .filter_map(|p| v1::Purpose::from_str_name(&format!("PURPOSE_{}", p.code())))
-            .map(i32::from)
+            .filter_map(|p| v1::Purpose::number_of_code(p.code()).ok())
             .collect();
         Ok(Response::new(WithdrawConsentResponse {
             placements_changed: changed,

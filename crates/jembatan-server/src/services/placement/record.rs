@@ -1,14 +1,13 @@
 //! What the store keeps of a valid pushed placement: its columns, the profile Kemendag may
 //! see, and its pseudonymous record key.
 
-use jembatan_proto::v1;
+use jembatan_proto::{convert, v1};
 use jembatan_store::PlacementRecord;
 use prost::Message;
 use time::OffsetDateTime;
 use tonic::Status;
 
 use super::Incoming;
-use crate::services::date_text;
 
 /// A new record's pseudonymous key in the audit log, 32 hex digits: the time in milliseconds
 /// (48 bits) then 80 random bits. It derives from nothing about the worker, so erasing the
@@ -36,15 +35,6 @@ pub(super) struct Kept {
 
 /// What is stored of a valid record.
 pub(super) fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRecord {
-    let Kept {
-        subject_key,
-        record_key,
-        salt,
-        digest,
-        updated_at,
-        consent_purposes,
-        keep_contact,
-    } = kept;
     let p = &record.placement;
     let m = record.message;
     let profile = v1::Candidate {
@@ -69,15 +59,15 @@ pub(super) fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRec
         full_name: String::new(),
         contact: None,
     };
-    let contact = p.contact.as_ref().filter(|_| keep_contact);
+    let contact = p.contact.as_ref().filter(|_| kept.keep_contact);
     PlacementRecord {
         placement_id: p.placement_id.clone(),
-        subject_key,
-        record_key,
-        salt,
-        digest: digest.into_bytes(),
+        subject_key: kept.subject_key,
+        record_key: kept.record_key,
+        salt: kept.salt,
+        digest: kept.digest.into_bytes(),
         version: p.version,
-        updated_at,
+        updated_at: kept.updated_at,
         profile: profile.encode_to_vec(),
         sex: p.sex.code().to_owned(),
         origin_province: p.origin_regency.province().to_owned(),
@@ -85,7 +75,7 @@ pub(super) fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRec
         occupation_code: p.occupation.code().to_owned(),
         destination_country: p.destination_country.code().to_owned(),
         status: p.status.code().to_owned(),
-        return_date: p.return_date.map(|(date, _)| date_text(date)),
+        return_date: p.return_date.map(|(date, _)| convert::date::to_text(date)),
         wants_to_export: p.business_interest.wants_to_export,
         certificate_schemes: p
             .certificates
@@ -94,8 +84,8 @@ pub(super) fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRec
             .collect(),
         languages: p.languages.iter().map(|l| l.code().to_owned()).collect(),
         hs_chapters: p.business_interest.hs_chapters.clone(),
-        consent_purposes,
-        full_name: keep_contact.then(|| p.full_name.clone()),
+        consent_purposes: kept.consent_purposes,
+        full_name: kept.keep_contact.then(|| p.full_name.clone()),
         phone: contact.and_then(|c| c.phone.clone()),
         email: contact.and_then(|c| c.email.clone()),
         change_seq: 0,

@@ -1,11 +1,11 @@
 //! The contract's availability filters and groupings as the store's, every code checked:
 //! INVALID_ARGUMENT names each bad value by its field.
 
+use jembatan_proto::convert::{self, ShortCode};
 use jembatan_proto::v1::{self, FieldViolation, GroupBy};
 use jembatan_store::{Dimension, PlacementFilter};
 use tonic::Status;
 
-use crate::services::date_text;
 use crate::status::{bad_request, invalid_field};
 
 /// Most values in one list of a filter.
@@ -69,11 +69,7 @@ pub(super) fn placement_filter(
     let mut statuses = Vec::new();
     for (i, status) in f.statuses.iter().enumerate() {
         match v1::PlacementStatus::try_from(*status) {
-            Ok(s) if s != v1::PlacementStatus::Unspecified => statuses.push(
-                s.as_str_name()
-                    .trim_start_matches("PLACEMENT_STATUS_")
-                    .to_owned(),
-            ),
+            Ok(s) if s != v1::PlacementStatus::Unspecified => statuses.push(s.code().to_owned()),
             _ => violations.push(FieldViolation {
                 field: format!("filter.statuses[{i}]"),
                 description: "not a placement status".into(),
@@ -83,7 +79,7 @@ pub(super) fn placement_filter(
     let mut date = |name: &str, value: &Option<v1::Date>| {
         value.as_ref().and_then(|d| {
             jembatan_domain::date(d.year, d.month, d.day)
-                .map(date_text)
+                .map(convert::date::to_text)
                 .map_err(|reason| {
                     violations.push(FieldViolation {
                         field: format!("filter.{name}"),
