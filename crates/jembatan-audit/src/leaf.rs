@@ -113,36 +113,71 @@ impl LeafEntry {
 /// decision. The leaves of a call are made from it by [`CallFacts::denied`],
 /// [`CallFacts::record_shared`] and [`CallFacts::aggregate_answered`], the only ways the exchange
 /// makes leaves.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallFacts {
-    /// As [`LeafEntry::time`].
-    pub time: String,
-    /// As [`LeafEntry::principal`].
-    pub principal: String,
-    /// As [`LeafEntry::cert_fingerprint`].
-    pub cert_fingerprint: String,
-    /// As [`LeafEntry::method`].
-    pub method: String,
-    /// As [`LeafEntry::purpose`]; empty when no valid purpose was stated.
-    pub purpose: String,
-    /// As [`LeafEntry::legal_basis`]; empty when no valid basis was stated.
-    pub legal_basis: String,
-    /// As [`LeafEntry::case_ref`].
-    pub case_ref: String,
-    /// As [`LeafEntry::operator`].
-    pub operator: String,
-    /// As [`LeafEntry::policy_ids`].
-    pub policy_ids: Vec<String>,
-    /// As [`LeafEntry::policy_set`]; empty when no policy set decided.
-    pub policy_set: String,
-    /// As [`LeafEntry::trace_id`].
-    pub trace_id: String,
+    /// A leaf of the call with no record yet.
+    template: LeafEntry,
 }
 
 impl CallFacts {
+    /// A call of `method` (`<Service>/<Method>`) at `time` (as [`timestamp`] writes it) by
+    /// `principal` (its SPIFFE ID; for a caller refused for its identity, the URI it claimed)
+    /// with the certificate of fingerprint `cert_fingerprint`; nothing stated or decided yet.
+    pub fn new(time: String, principal: String, cert_fingerprint: String, method: String) -> Self {
+        Self {
+            template: LeafEntry {
+                v: LEAF_VERSION,
+                time,
+                principal,
+                cert_fingerprint,
+                method,
+                purpose: String::new(),
+                legal_basis: String::new(),
+                case_ref: String::new(),
+                operator: String::new(),
+                record_type: String::new(),
+                record_key: String::new(),
+                data_classes: Vec::new(),
+                record_digest: String::new(),
+                outcome: Outcome::Allow,
+                policy_ids: Vec::new(),
+                policy_set: String::new(),
+                trace_id: String::new(),
+            },
+        }
+    }
+
+    /// What the call stated: purpose and legal basis codes (empty when none valid was stated),
+    /// and the caller's case reference and operator (empty when not given).
+    pub fn stated(
+        mut self,
+        purpose: &str,
+        legal_basis: &str,
+        case_ref: &str,
+        operator: &str,
+    ) -> Self {
+        let leaf = &mut self.template;
+        purpose.clone_into(&mut leaf.purpose);
+        legal_basis.clone_into(&mut leaf.legal_basis);
+        case_ref.clone_into(&mut leaf.case_ref);
+        operator.clone_into(&mut leaf.operator);
+        self
+    }
+
+    /// The decision: the deciding policies' ids and the policy set's `sha256:<hex>`.
+    pub fn decided(mut self, policy_ids: Vec<String>, policy_set: String) -> Self {
+        self.template.policy_ids = policy_ids;
+        self.template.policy_set = policy_set;
+        self
+    }
+
     /// The leaf of a refused call: no record was shared.
     pub fn denied(&self) -> LeafEntry {
-        self.leaf(Outcome::Deny, "request", "", Vec::new(), String::new())
+        LeafEntry {
+            record_type: "request".to_owned(),
+            outcome: Outcome::Deny,
+            ..self.template.clone()
+        }
     }
 
     /// The leaf of one record shared (pushed in, returned, streamed, changed): its type, its
@@ -155,55 +190,19 @@ impl CallFacts {
         data_classes: &[&str],
         record_digest: String,
     ) -> LeafEntry {
-        let classes = data_classes.iter().map(|c| (*c).to_owned()).collect();
-        self.leaf(
-            Outcome::Allow,
-            record_type,
-            record_key,
-            classes,
+        LeafEntry {
+            record_type: record_type.to_owned(),
+            record_key: record_key.to_owned(),
+            data_classes: data_classes.iter().map(|c| (*c).to_owned()).collect(),
             record_digest,
-        )
+            ..self.template.clone()
+        }
     }
 
     /// The leaf of an aggregate answer (counts, no individual record): `answer` is the answer as
     /// sent, digested without salt so that the recipient can show which answer it got.
     pub fn aggregate_answered(&self, data_class: &str, answer: &[u8]) -> LeafEntry {
-        self.leaf(
-            Outcome::Allow,
-            "aggregate",
-            "",
-            vec![data_class.to_owned()],
-            record_digest(&[], answer),
-        )
-    }
-
-    fn leaf(
-        &self,
-        outcome: Outcome,
-        record_type: &str,
-        record_key: &str,
-        data_classes: Vec<String>,
-        record_digest: String,
-    ) -> LeafEntry {
-        LeafEntry {
-            v: LEAF_VERSION,
-            time: self.time.clone(),
-            principal: self.principal.clone(),
-            cert_fingerprint: self.cert_fingerprint.clone(),
-            method: self.method.clone(),
-            purpose: self.purpose.clone(),
-            legal_basis: self.legal_basis.clone(),
-            case_ref: self.case_ref.clone(),
-            operator: self.operator.clone(),
-            record_type: record_type.to_owned(),
-            record_key: record_key.to_owned(),
-            data_classes,
-            record_digest,
-            outcome,
-            policy_ids: self.policy_ids.clone(),
-            policy_set: self.policy_set.clone(),
-            trace_id: self.trace_id.clone(),
-        }
+        self.record_shared("aggregate", "", &[data_class], record_digest(&[], answer))
     }
 }
 
@@ -247,14 +246,14 @@ mod tests {
 
     #[test]
     fn a_call_makes_its_leaves_alike() {
-        let call = CallFacts {
-            time: "2026-11-22T08:30:00.123Z".into(),
-            principal: "spiffe://test.local/agency/kemendag/export-portal".into(),
-            method: "WorkforceService/ListCandidates".into(),
-            purpose: "BUSINESS_MATCHING".into(),
-            policy_ids: vec!["p".into()],
-            ..CallFacts::default()
-        };
+        let call = CallFacts::new(
+            "2026-11-22T08:30:00.123Z".into(),
+            "spiffe://test.local/agency/kemendag/export-portal".into(),
+            "ab".repeat(32),
+            "WorkforceService/ListCandidates".into(),
+        )
+        .stated("BUSINESS_MATCHING", "CONSENT", "", "")
+        .decided(vec!["p".into()], "sha256:00".into());
         let denied = call.denied();
         assert_eq!(
             (denied.outcome, denied.record_type.as_str()),
@@ -265,9 +264,11 @@ mod tests {
         assert_eq!(shared.outcome, Outcome::Allow);
         assert_eq!(shared.data_classes, ["profile"]);
         assert_eq!(
-            (shared.time, shared.policy_ids),
-            (call.time.clone(), call.policy_ids.clone())
+            (shared.time.as_str(), shared.purpose.as_str()),
+            ("2026-11-22T08:30:00.123Z", "BUSINESS_MATCHING")
         );
+        assert_eq!(shared.policy_ids, ["p"]);
+        assert_eq!(denied.policy_set, shared.policy_set);
         let answer = call.aggregate_answered("aggregate", b"answer");
         assert_eq!(answer.record_type, "aggregate");
         assert_eq!(answer.record_digest, record_digest(&[], b"answer"));

@@ -30,6 +30,10 @@ pub(crate) struct Caller {
     /// The policy set that decided; later decisions of the call use the same set.
     policies: Arc<Policies>,
     engine: Arc<Engine>,
+    /// The caller's case or letter number; empty when not given.
+    case_ref: String,
+    /// The caller's pseudonymous id of the person acting; empty when not given.
+    operator: String,
     /// What every leaf of this call records, made once per decision.
     facts: CallFacts,
 }
@@ -63,12 +67,17 @@ impl Caller {
             time: received_at,
         };
         let decision = decided(engine.decide_with(&policies, &query), action)?;
-        let facts = CallFacts {
-            case_ref: stated.case_ref.unwrap_or_default(),
-            operator: stated.operator.unwrap_or_default(),
-            ..CallFacts::default()
-        };
-        let mut caller = Self {
+        let case_ref = stated.case_ref.unwrap_or_default();
+        let operator = stated.operator.unwrap_or_default();
+        let facts = facts(
+            &principal,
+            &(stated.purpose, stated.legal_basis),
+            &case_ref,
+            &operator,
+            received_at,
+            &decision,
+        );
+        let caller = Self {
             principal,
             purpose: stated.purpose,
             legal_basis: stated.legal_basis,
@@ -76,9 +85,10 @@ impl Caller {
             decision,
             policies,
             engine: Arc::clone(engine),
+            case_ref,
+            operator,
             facts,
         };
-        caller.facts = caller.facts_now();
         if caller.decision.allowed {
             return Ok(Ok(caller));
         }
@@ -149,8 +159,15 @@ impl Caller {
         if !decision.allowed {
             return Err(self.refusal(&format!("call {action}")));
         }
+        self.facts = facts(
+            &self.principal,
+            &(self.purpose, self.legal_basis),
+            &self.case_ref,
+            &self.operator,
+            self.received_at,
+            &decision,
+        );
         self.decision = decision;
-        self.facts = self.facts_now();
         Ok(())
     }
 
@@ -182,23 +199,28 @@ impl Caller {
         self.facts
             .aggregate_answered(DataClass::Aggregate.name(), answer)
     }
+}
 
-    /// What every leaf of this call records, as decided now.
-    fn facts_now(&self) -> CallFacts {
-        CallFacts {
-            time: timestamp(self.received_at),
-            principal: self.principal.to_string(),
-            cert_fingerprint: self.principal.cert_fingerprint.clone(),
-            method: self.decision.action.clone(),
-            purpose: self.purpose.code().to_owned(),
-            legal_basis: self.legal_basis.code().to_owned(),
-            case_ref: self.facts.case_ref.clone(),
-            operator: self.facts.operator.clone(),
-            policy_ids: self.decision.policy_ids.clone(),
-            policy_set: self.decision.policy_set_hash.to_string(),
-            trace_id: String::new(),
-        }
-    }
+/// What every leaf of a call records: who, when, what it stated, and the decision.
+fn facts(
+    principal: &Principal,
+    (purpose, legal_basis): &(Purpose, LegalBasis),
+    case_ref: &str,
+    operator: &str,
+    at: OffsetDateTime,
+    decision: &Decision,
+) -> CallFacts {
+    CallFacts::new(
+        timestamp(at),
+        principal.to_string(),
+        principal.cert_fingerprint.clone(),
+        decision.action.clone(),
+    )
+    .stated(purpose.code(), legal_basis.code(), case_ref, operator)
+    .decided(
+        decision.policy_ids.clone(),
+        decision.policy_set_hash.to_string(),
+    )
 }
 
 /// A decision, or INTERNAL if the engine failed (logged, with what was asked).

@@ -130,14 +130,17 @@ fn refused_leaf<B>(
     let legal_basis = header(jembatan_proto::metadata::LEGAL_BASIS)
         .and_then(|code| code.parse::<LegalBasis>().ok())
         .map(|b| b.code().to_owned());
-    CallFacts {
-        time: timestamp(OffsetDateTime::now_utc()),
-        principal: claimed,
-        cert_fingerprint: cert_fingerprint.unwrap_or_default(),
-        method: method.chars().take(MAX_CLAIM).collect(),
-        purpose: purpose.unwrap_or_default(),
-        legal_basis: legal_basis.unwrap_or_default(),
-        ..CallFacts::default()
-    }
+    CallFacts::new(
+        timestamp(OffsetDateTime::now_utc()),
+        claimed,
+        cert_fingerprint.unwrap_or_default(),
+        method.chars().take(MAX_CLAIM).collect(),
+    )
+    .stated(
+        purpose.as_deref().unwrap_or_default(),
+        legal_basis.as_deref().unwrap_or_default(),
+        "",
+        "",
+    )
     .denied()
 }

@@ -1,7 +1,7 @@
 //! The PlacementService: KP2MI pushes placement records and a worker's consent withdrawals and
 //! erasure requests.
 //!
-//! A batch is validated record by record ([`crate::placement_input`]); the valid records are
+//! A batch is validated record by record ([`input`]); the valid records are
 //! stored in one transaction with one audit leaf each, unless the request is all-or-nothing and
 //! a record is invalid. A record is keyed by its placement id: a higher (version, updated_at)
 //! replaces the stored one, the same one with the same content changes nothing, a lower one is
