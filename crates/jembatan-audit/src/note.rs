@@ -221,9 +221,9 @@ mod tests {
     use super::*;
 
     fn known_answers() -> serde_json::Value {
-        // Read at run time, wherever the checkout is.
+        // The vendored conformance data, read at run time.
         let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo");
-        let path = format!("{manifest_dir}/../../../shared/testdata/rfc6962/known-answers.json");
+        let path = format!("{manifest_dir}/tests/data/rfc6962/known-answers.json");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_json::from_str(&text).expect("known-answers.json is JSON")
     }

@@ -1,5 +1,5 @@
 //! The Merkle tree against vectors it did not write: the transparency-dev/merkle proof probes
-//! and the RFC 6962 known answers in ../shared/testdata/rfc6962, and a naive recursive
+//! and the RFC 6962 known answers vendored in tests/data/rfc6962, and a naive recursive
 //! reference for random sizes.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 fn testdata() -> PathBuf {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo");
-    Path::new(&manifest_dir).join("../../../shared/testdata/rfc6962")
+    Path::new(&manifest_dir).join("tests/data/rfc6962")
 }
 
 /// Every JSON file under `dir`, recursively, sorted.
