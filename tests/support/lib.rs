@@ -262,7 +262,7 @@ async fn admin_connection(url: &str) -> sqlx::PgConnection {
 pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("random");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 /// Opens the store of a test exchange: `url` as given to [`config`] (a relative SQLite path is

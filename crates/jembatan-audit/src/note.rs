@@ -96,7 +96,7 @@ impl SignerKey {
     }
 
     fn key_id_hex(&self) -> String {
-        hex(&key_id(&self.name, self.pair.public_key().as_ref()))
+        hex::encode(key_id(&self.name, self.pair.public_key().as_ref()))
     }
 }
 
@@ -166,7 +166,7 @@ impl VerifierKey {
     }
 
     fn key_id_hex(&self) -> String {
-        hex(&key_id(&self.name, &self.public))
+        hex::encode(key_id(&self.name, &self.public))
     }
 }
 
@@ -210,10 +210,6 @@ fn decode_ed25519(text: &str) -> Option<[u8; 32]> {
         return None;
     }
     key.try_into().ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

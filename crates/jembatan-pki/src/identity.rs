@@ -257,7 +257,7 @@ impl fmt::Display for Principal {
 /// certificate.
 pub fn certificate_fingerprint(data: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, data);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 #[cfg(test)]
