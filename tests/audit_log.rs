@@ -11,8 +11,13 @@ use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::Validity;
 use jembatan_store::{Store, StoredCheckpoint};
 use jembatan_tests::raw_call::{call, stated};
-use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config, denied_call, open_store};
+use jembatan_tests::{RunningExchange, TestPki, config, denied_call, open_store};
 use tonic::Code;
+
+jembatan_tests::on_both_databases!(
+    a_denied_call_is_logged_and_proved,
+    a_caller_refused_for_its_identity_is_logged,
+);
 
 /// Waits for a checkpoint of at least `size` leaves.
 async fn checkpoint_of(store: &Store, size: u64) -> StoredCheckpoint {
@@ -100,19 +105,6 @@ async fn a_denied_call_is_logged_and_proved(pki: &TestPki, url: &str) {
     exchange.stop().await;
 }
 
-#[tokio::test]
-async fn sqlite_a_denied_call_is_logged_and_proved() {
-    let pki = TestPki::new();
-    a_denied_call_is_logged_and_proved(&pki, "sqlite://jembatan.db").await;
-}
-
-#[tokio::test]
-async fn postgres_a_denied_call_is_logged_and_proved() {
-    let pki = TestPki::new();
-    let db = PgDatabase::create().await;
-    a_denied_call_is_logged_and_proved(&pki, &db.url).await;
-}
-
 async fn a_caller_refused_for_its_identity_is_logged(pki: &TestPki, url: &str) {
     let mut config = config(pki, url, "");
     config.audit.checkpoint_interval_ms = 20;
@@ -162,19 +154,6 @@ async fn a_caller_refused_for_its_identity_is_logged(pki: &TestPki, url: &str) {
     assert_eq!(leaf.record_type, "request");
     store.close().await;
     exchange.stop().await;
-}
-
-#[tokio::test]
-async fn sqlite_a_caller_refused_for_its_identity_is_logged() {
-    let pki = TestPki::new();
-    a_caller_refused_for_its_identity_is_logged(&pki, "sqlite://jembatan.db").await;
-}
-
-#[tokio::test]
-async fn postgres_a_caller_refused_for_its_identity_is_logged() {
-    let pki = TestPki::new();
-    let db = PgDatabase::create().await;
-    a_caller_refused_for_its_identity_is_logged(&pki, &db.url).await;
 }
 
 #[tokio::test]
@@ -229,6 +208,8 @@ mod audit_service {
         GetInclusionProofRequest, ListEntriesRequest,
     };
     use tonic::transport::Channel;
+
+    jembatan_tests::on_both_databases!(auditors_list_show_and_prove_entries);
 
     fn audit() -> Stated {
         Stated::new(Purpose::Audit, LegalBasis::LegalObligation)
@@ -438,18 +419,5 @@ mod audit_service {
             "{status:?}"
         );
         exchange.stop().await;
-    }
-
-    #[tokio::test]
-    async fn sqlite_auditors_list_show_and_prove_entries() {
-        let pki = TestPki::new();
-        auditors_list_show_and_prove_entries(&pki, "sqlite://jembatan.db").await;
-    }
-
-    #[tokio::test]
-    async fn postgres_auditors_list_show_and_prove_entries() {
-        let pki = TestPki::new();
-        let db = PgDatabase::create().await;
-        auditors_list_show_and_prove_entries(&pki, &db.url).await;
     }
 }

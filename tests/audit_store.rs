@@ -7,19 +7,15 @@ use jembatan_audit::merkle::{self, Hash};
 use jembatan_audit::note::SignerKey;
 use jembatan_store::test_door::RawPool;
 use jembatan_store::{Store, StoreLocation, StoreOptions};
-use jembatan_tests::{PgDatabase, placement_leaf};
+use jembatan_tests::{PgDatabase, TestPki, open_store, placement_leaf, store_location};
 
 const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
 
-async fn sqlite() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let location = StoreLocation::parse(&format!("sqlite://{}/audit.db", dir.path().display()))
-        .expect("location");
-    let store = Store::open(&location, StoreOptions::default())
-        .await
-        .expect("open");
-    (dir, store)
-}
+jembatan_tests::on_both_databases!(
+    leaves_integrate_into_signed_checkpoints_with_proofs,
+    writers_take_turns_in_order_and_give_up_after_the_timeout,
+    audit_tables_refuse_update_and_delete,
+);
 
 async fn postgres() -> (PgDatabase, Store) {
     let db = PgDatabase::create().await;
@@ -32,8 +28,8 @@ async fn postgres() -> (PgDatabase, Store) {
 
 /// Writers arriving one after another take the log in the order they arrived, however long
 /// each holds it; one that cannot have its turn within the store's timeout gives up.
-async fn writers_take_turns_in_order_and_give_up_after_the_timeout(url: &str) {
-    let location = StoreLocation::parse(url).expect("location");
+async fn writers_take_turns_in_order_and_give_up_after_the_timeout(pki: &TestPki, url: &str) {
+    let location = store_location(pki, url);
     let options = StoreOptions {
         max_connections: 3,
         acquire_timeout: std::time::Duration::from_secs(3),
@@ -93,7 +89,8 @@ fn leaf_hashes(count: u64) -> Vec<Hash> {
         .collect()
 }
 
-async fn leaves_integrate_into_signed_checkpoints_with_proofs(store: Store) {
+async fn leaves_integrate_into_signed_checkpoints_with_proofs(pki: &TestPki, url: &str) {
+    let store = open_store(pki, url).await;
     let log = SignerKey::generate(ORIGIN).expect("key");
     let empty = store
         .integrate(&log, ORIGIN, 1000)
@@ -155,9 +152,11 @@ async fn leaves_integrate_into_signed_checkpoints_with_proofs(store: Store) {
         store.inclusion_proof(1000, 1000).await.is_err(),
         "outside the tree"
     );
+    store.close().await;
 }
 
-async fn audit_tables_refuse_update_and_delete(store: Store) {
+async fn audit_tables_refuse_update_and_delete(pki: &TestPki, url: &str) {
+    let store = open_store(pki, url).await;
     let log = SignerKey::generate(ORIGIN).expect("key");
     append(&store, 0, 4).await;
     store.integrate(&log, ORIGIN, 100).await.expect("integrate");
@@ -177,47 +176,6 @@ async fn audit_tables_refuse_update_and_delete(store: Store) {
         let error = result.expect_err(sql).to_string();
         assert!(error.contains("insert-only"), "{sql}: {error}");
     }
-}
-
-#[tokio::test]
-async fn sqlite_leaves_integrate_into_signed_checkpoints_with_proofs() {
-    let (_dir, store) = sqlite().await;
-    leaves_integrate_into_signed_checkpoints_with_proofs(store).await;
-}
-
-#[tokio::test]
-async fn postgres_leaves_integrate_into_signed_checkpoints_with_proofs() {
-    let (_db, store) = postgres().await;
-    leaves_integrate_into_signed_checkpoints_with_proofs(store.clone()).await;
-    store.close().await;
-}
-
-#[tokio::test]
-async fn sqlite_writers_take_turns_in_order_and_give_up_after_the_timeout() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    writers_take_turns_in_order_and_give_up_after_the_timeout(&format!(
-        "sqlite://{}/audit.db",
-        dir.path().display()
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn postgres_writers_take_turns_in_order_and_give_up_after_the_timeout() {
-    let db = PgDatabase::create().await;
-    writers_take_turns_in_order_and_give_up_after_the_timeout(&db.url).await;
-}
-
-#[tokio::test]
-async fn sqlite_audit_tables_refuse_update_and_delete() {
-    let (_dir, store) = sqlite().await;
-    audit_tables_refuse_update_and_delete(store).await;
-}
-
-#[tokio::test]
-async fn postgres_audit_tables_refuse_update_and_delete() {
-    let (_db, store) = postgres().await;
-    audit_tables_refuse_update_and_delete(store.clone()).await;
     store.close().await;
 }
 

@@ -6,10 +6,12 @@ use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
 use jembatan_audit::note::SignerKey;
 use jembatan_audit::verify::{Finding, verify_log};
 use jembatan_store::{Store, StoreLocation, StoreOptions};
-use jembatan_tests::PgDatabase;
 use jembatan_tests::tamper::{Bind, leaf_row, node_hash, tamper};
+use jembatan_tests::{Engine, PgDatabase};
 
 const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
+
+jembatan_tests::on_both_databases!(engine: each_tampering_is_detected);
 
 /// Where a test log lives; the PostgreSQL database or SQLite folder is dropped with it.
 struct Place {
@@ -18,8 +20,8 @@ struct Place {
 }
 
 impl Place {
-    async fn new(postgres: bool) -> (Self, Store) {
-        let (place, url) = if postgres {
+    async fn new(engine: Engine) -> (Self, Store) {
+        let (place, url) = if engine == Engine::Postgres {
             let db = PgDatabase::create().await;
             let url = db.url.clone();
             (
@@ -91,10 +93,10 @@ async fn verify(store: &Store, key: &SignerKey) -> Result<u64, Finding> {
     verify_log(&contents, &key.verifier(), ORIGIN).map(|verified| verified.leaves)
 }
 
-async fn each_tampering_is_detected(postgres: bool) {
+async fn each_tampering_is_detected(engine: Engine) {
     let key = SignerKey::generate(ORIGIN).expect("key");
 
-    let (_place, store) = Place::new(postgres).await;
+    let (_place, store) = Place::new(engine).await;
     build(&store, &key).await;
     assert_eq!(verify(&store, &key).await, Ok(40), "an intact log verifies");
 
@@ -116,7 +118,7 @@ async fn each_tampering_is_detected(postgres: bool) {
     );
     drop(store);
 
-    let (_place, store) = Place::new(postgres).await;
+    let (_place, store) = Place::new(engine).await;
     build(&store, &key).await;
     tamper(
         &store,
@@ -127,7 +129,7 @@ async fn each_tampering_is_detected(postgres: bool) {
     drop(store);
 
     // Two leaves swapped, each with its own hash, so that every leaf still matches its hash.
-    let (_place, store) = Place::new(postgres).await;
+    let (_place, store) = Place::new(engine).await;
     build(&store, &key).await;
     let ((data3, hash3), (data8, hash8)) = (leaf_row(&store, 3).await, leaf_row(&store, 8).await);
     tamper(
@@ -151,7 +153,7 @@ async fn each_tampering_is_detected(postgres: bool) {
     drop(store);
 
     // One bit flipped in a stored node hash.
-    let (_place, store) = Place::new(postgres).await;
+    let (_place, store) = Place::new(engine).await;
     build(&store, &key).await;
     let mut hash = node_hash(&store, 2, 3).await;
     hash[31] ^= 0x01;
@@ -170,7 +172,7 @@ async fn each_tampering_is_detected(postgres: bool) {
     drop(store);
 
     // A checkpoint signed by another key, with the right root.
-    let (_place, store) = Place::new(postgres).await;
+    let (_place, store) = Place::new(engine).await;
     build(&store, &key).await;
     let latest = store
         .checkpoint(None)
@@ -196,14 +198,4 @@ async fn each_tampering_is_detected(postgres: bool) {
         verify(&store, &key).await,
         Err(Finding::BadCheckpointSignature("40".into()))
     );
-}
-
-#[tokio::test]
-async fn sqlite_each_tampering_is_detected() {
-    each_tampering_is_detected(false).await;
-}
-
-#[tokio::test]
-async fn postgres_each_tampering_is_detected() {
-    each_tampering_is_detected(true).await;
 }

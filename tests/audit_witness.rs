@@ -22,12 +22,13 @@ use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_proto::v1::{AddCosignatureRequest, GetCheckpointRequest};
 use jembatan_server::Config;
 use jembatan_tests::tamper::{Bind, leaf_row, node_hash, tamper};
-use jembatan_tests::{
-    PgDatabase, RunningExchange, TRUST_DOMAIN, TestPki, config, denied_call, open_store,
-};
+use jembatan_tests::{RunningExchange, TRUST_DOMAIN, TestPki, config, denied_call, open_store};
 use tonic::Code;
 
-const SQLITE: &str = "sqlite://jembatan.db";
+jembatan_tests::on_both_databases!(
+    witnesses_cosign_and_refuse_a_rewritten_log,
+    forged_proofs_and_changed_leaves_do_not_verify,
+);
 
 fn audit() -> Stated {
     Stated::new(Purpose::Audit, LegalBasis::LegalObligation)
@@ -289,19 +290,6 @@ async fn witnesses_cosign_and_refuse_a_rewritten_log(pki: &TestPki, url: &str) {
     exchange.stop().await;
 }
 
-#[tokio::test]
-async fn sqlite_witnesses_cosign_and_refuse_a_rewritten_log() {
-    let pki = TestPki::new();
-    witnesses_cosign_and_refuse_a_rewritten_log(&pki, SQLITE).await;
-}
-
-#[tokio::test]
-async fn postgres_witnesses_cosign_and_refuse_a_rewritten_log() {
-    let pki = TestPki::new();
-    let db = PgDatabase::create().await;
-    witnesses_cosign_and_refuse_a_rewritten_log(&pki, &db.url).await;
-}
-
 async fn forged_proofs_and_changed_leaves_do_not_verify(pki: &TestPki, url: &str) {
     let keys = witnesses();
     let exchange = RunningExchange::start(&exchange_config(pki, url, &keys)).await;
@@ -389,17 +377,4 @@ async fn forged_proofs_and_changed_leaves_do_not_verify(pki: &TestPki, url: &str
     );
     store.close().await;
     exchange.stop().await;
-}
-
-#[tokio::test]
-async fn sqlite_forged_proofs_and_changed_leaves_do_not_verify() {
-    let pki = TestPki::new();
-    forged_proofs_and_changed_leaves_do_not_verify(&pki, SQLITE).await;
-}
-
-#[tokio::test]
-async fn postgres_forged_proofs_and_changed_leaves_do_not_verify() {
-    let pki = TestPki::new();
-    let db = PgDatabase::create().await;
-    forged_proofs_and_changed_leaves_do_not_verify(&pki, &db.url).await;
 }

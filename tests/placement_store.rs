@@ -2,13 +2,13 @@
 //! window, so a sparse filter over a table larger than one window still lists every match once,
 //! in order, by row id and by change.
 
-use jembatan_store::{
-    CandidateOrder, PlacementFilter, PlacementRecord, Store, StoreLocation, StoreOptions,
-};
-use jembatan_tests::PgDatabase;
+use jembatan_store::{CandidateOrder, PlacementFilter, PlacementRecord};
+use jembatan_tests::{TestPki, open_store};
 
 /// More than two of the store's listing windows (10,000 positions each).
 const RECORDS: u64 = 25_000;
+
+jembatan_tests::on_both_databases!(sparse_filters_list_every_match_across_windows);
 
 /// Every 997th record returns in December 2026; the others in 2027.
 fn record(n: u64) -> PlacementRecord {
@@ -42,13 +42,8 @@ fn record(n: u64) -> PlacementRecord {
     }
 }
 
-async fn sparse_filters_list_every_match_across_windows(url: &str) {
-    let store = Store::open(
-        &StoreLocation::parse(url).expect("location"),
-        StoreOptions::default(),
-    )
-    .await
-    .expect("open");
+async fn sparse_filters_list_every_match_across_windows(pki: &TestPki, url: &str) {
+    let store = open_store(pki, url).await;
     let records: Vec<PlacementRecord> = (0..RECORDS).map(record).collect();
     // Placements are stored only with their leaves: one per record, as a push logs them.
     let mut write = store.logged_write().await.expect("begin");
@@ -90,20 +85,4 @@ async fn sparse_filters_list_every_match_across_windows(url: &str) {
         assert_eq!(listed, expected, "by change: {by_change}");
     }
     store.close().await;
-}
-
-#[tokio::test]
-async fn sqlite_sparse_filters_list_every_match_across_windows() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    sparse_filters_list_every_match_across_windows(&format!(
-        "sqlite://{}/placements.db",
-        dir.path().display()
-    ))
-    .await;
-}
-
-#[tokio::test]
-async fn postgres_sparse_filters_list_every_match_across_windows() {
-    let db = PgDatabase::create().await;
-    sparse_filters_list_every_match_across_windows(&db.url).await;
 }

@@ -19,28 +19,8 @@ use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config, open_store};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-/// Runs `$body(pki, url)` on an SQLite file and on a PostgreSQL database of its own.
-macro_rules! on_both_databases {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let pki = jembatan_tests::TestPki::new();
-                super::$name(&pki, "sqlite://jembatan.db").await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let pki = jembatan_tests::TestPki::new();
-                let db = super::PgDatabase::create().await;
-                super::$name(&pki, &db.url).await;
-            })*
-        }
-    };
-}
-
-on_both_databases!(
+jembatan_tests::on_both_databases!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     a_valid_batch_is_stored_counted_and_listed,
     invalid_records_are_rejected_with_their_fields_and_nothing_of_them_stored,
     repushes_are_idempotent_and_versions_ordered,

@@ -2,19 +2,19 @@
 //! PostgreSQL database, and a second start that changes nothing.
 
 use jembatan_store::{Backend, Store, StoreLocation, StoreOptions};
-use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config};
+use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config, open_store, pki_file};
 
-async fn open(url: &str) -> Store {
-    Store::open(
-        &StoreLocation::parse(url).expect("location"),
-        StoreOptions::default(),
-    )
-    .await
-    .expect("open store")
-}
+jembatan_tests::on_both_databases!(migrates_an_empty_database_and_restarts_without_change);
 
-async fn migrates_empty_database_and_second_start_is_a_no_op(url: &str, backend: Backend) {
-    let first = open(url).await;
+async fn migrates_an_empty_database_and_restarts_without_change(pki: &TestPki, url: &str) {
+    let backend = match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            std::fs::File::create(pki_file(pki, path)).expect("empty file");
+            Backend::Sqlite
+        }
+        None => Backend::Postgres,
+    };
+    let first = open_store(pki, url).await;
     assert_eq!(first.backend(), backend);
     let applied = first.applied_migrations().await.expect("applied");
     assert!(!applied.is_empty(), "no migration applied");
@@ -31,7 +31,7 @@ async fn migrates_empty_database_and_second_start_is_a_no_op(url: &str, backend:
     );
     first.close().await;
 
-    let second = open(url).await;
+    let second = open_store(pki, url).await;
     assert_eq!(second.applied_migrations().await.expect("applied"), applied);
     assert_eq!(
         second.instance().await.expect("instance"),
@@ -39,24 +39,6 @@ async fn migrates_empty_database_and_second_start_is_a_no_op(url: &str, backend:
         "second start changed the database"
     );
     second.close().await;
-}
-
-#[tokio::test]
-async fn sqlite_migrates_an_empty_file_and_restarts_without_change() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("empty.db");
-    std::fs::File::create(&path).expect("empty file");
-    migrates_empty_database_and_second_start_is_a_no_op(
-        &format!("sqlite://{}", path.display()),
-        Backend::Sqlite,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn postgres_migrates_an_empty_database_and_restarts_without_change() {
-    let db = PgDatabase::create().await;
-    migrates_empty_database_and_second_start_is_a_no_op(&db.url, Backend::Postgres).await;
 }
 
 #[tokio::test]
@@ -77,7 +59,7 @@ async fn the_exchange_serves_on_postgres_and_on_sqlite() {
         exchange.stop().await;
     }
     // The start left the database migrated to everything this build knows.
-    let store = open(&db.url).await;
+    let store = open_store(&pki, &db.url).await;
     assert_eq!(
         store.applied_migrations().await.expect("applied"),
         store.known_migrations()

@@ -262,20 +262,98 @@ async fn admin_connection(url: &str) -> sqlx::PgConnection {
 pub fn random_hex(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).expect("random");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
-/// Opens the store of a test exchange: `url` as given to [`config`] (a relative SQLite path is
-/// in the PKI folder).
-pub async fn open_store(pki: &TestPki, url: &str) -> jembatan_store::Store {
+/// The location of a test exchange's store: `url` as given to [`config`] (a relative SQLite
+/// path is in the PKI folder).
+pub fn store_location(pki: &TestPki, url: &str) -> jembatan_store::StoreLocation {
     let url = match url.strip_prefix("sqlite://") {
         Some(path) => format!("sqlite://{}", pki.dir.path().join(path).display()),
         None => url.to_owned(),
     };
-    let location = jembatan_store::StoreLocation::parse(&url).expect("location");
-    jembatan_store::Store::open(&location, jembatan_store::StoreOptions::default())
-        .await
-        .expect("open store")
+    jembatan_store::StoreLocation::parse(&url).expect("location")
+}
+
+/// Opens the store of a test exchange at `url` as given to [`config`], with default options.
+pub async fn open_store(pki: &TestPki, url: &str) -> jembatan_store::Store {
+    jembatan_store::Store::open(
+        &store_location(pki, url),
+        jembatan_store::StoreOptions::default(),
+    )
+    .await
+    .expect("open store")
+}
+
+/// The SQLite store URL that [`on_both_databases!`] gives a test: a file in the PKI folder.
+pub const SQLITE_URL: &str = "sqlite://jembatan.db";
+
+/// A database engine a store test runs on, for a test that makes its own databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// SQLite, in files.
+    Sqlite,
+    /// PostgreSQL, at `JEMBATAN_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// Runs each test body on SQLite and on PostgreSQL, as the tests `sqlite::BODY` and
+/// `postgres::BODY`.
+///
+/// - `on_both_databases!(a, b)`: `async fn a(pki: &TestPki, url: &str)`, given a new
+///   [`TestPki`] and a store URL: [`SQLITE_URL`] (relative, so in the PKI folder: pass it to
+///   [`config`] or [`open_store`] as it is) or a new [`PgDatabase`]'s, dropped after the body.
+/// - `on_both_databases!(engine: a, b)`: `async fn a(engine: Engine)`, for a body that makes
+///   its own databases.
+///
+/// The tests are `#[tokio::test]`; give other test attributes first to replace that, e.g.
+/// `on_both_databases!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] a, b)`. One
+/// use per module, since it defines the modules `sqlite` and `postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    (#[$first:meta] $(#[$test:meta])* engine: $($body:ident),+ $(,)?) => {
+        $crate::on_both_databases!(@engine [#[$first] $(#[$test])*] $($body),+);
+    };
+    (engine: $($body:ident),+ $(,)?) => {
+        $crate::on_both_databases!(@engine [#[::tokio::test]] $($body),+);
+    };
+    (#[$first:meta] $(#[$test:meta])* $($body:ident),+ $(,)?) => {
+        $crate::on_both_databases!(@pki_url [#[$first] $(#[$test])*] $($body),+);
+    };
+    ($($body:ident),+ $(,)?) => {
+        $crate::on_both_databases!(@pki_url [#[::tokio::test]] $($body),+);
+    };
+    (@pki_url $test:tt $($body:ident),+) => {
+        mod sqlite {
+            $($crate::on_both_databases!(@test $test $body {
+                let pki = $crate::TestPki::new();
+                super::$body(&pki, $crate::SQLITE_URL).await;
+            });)+
+        }
+        mod postgres {
+            $($crate::on_both_databases!(@test $test $body {
+                let pki = $crate::TestPki::new();
+                let db = $crate::PgDatabase::create().await;
+                super::$body(&pki, &db.url).await;
+            });)+
+        }
+    };
+    (@engine $test:tt $($body:ident),+) => {
+        mod sqlite {
+            $($crate::on_both_databases!(@test $test $body {
+                super::$body($crate::Engine::Sqlite).await;
+            });)+
+        }
+        mod postgres {
+            $($crate::on_both_databases!(@test $test $body {
+                super::$body($crate::Engine::Postgres).await;
+            });)+
+        }
+    };
+    (@test [$($test:tt)*] $body:ident $run:block) => {
+        $($test)*
+        async fn $body() $run
+    };
 }
 
 /// Makes one call that the policies deny (an agency pushing placements), which logs one leaf.

@@ -88,12 +88,7 @@ pub fn record_digest(salt: &[u8], record: &[u8]) -> String {
     let mut context = ring::digest::Context::new(&ring::digest::SHA256);
     context.update(salt);
     context.update(record);
-    context
-        .finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(context.finish())
 }
 
 impl LeafEntry {

@@ -96,7 +96,7 @@ impl SignerKey {
     }
 
     fn key_id_hex(&self) -> String {
-        hex(&key_id(&self.name, self.pair.public_key().as_ref()))
+        hex::encode(key_id(&self.name, self.pair.public_key().as_ref()))
     }
 }
 
@@ -166,7 +166,7 @@ impl VerifierKey {
     }
 
     fn key_id_hex(&self) -> String {
-        hex(&key_id(&self.name, &self.public))
+        hex::encode(key_id(&self.name, &self.public))
     }
 }
 
@@ -212,18 +212,14 @@ fn decode_ed25519(text: &str) -> Option<[u8; 32]> {
     key.try_into().ok()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn known_answers() -> serde_json::Value {
-        // Read at run time, wherever the checkout is.
+        // The vendored conformance data, read at run time.
         let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo");
-        let path = format!("{manifest_dir}/../../../shared/testdata/rfc6962/known-answers.json");
+        let path = format!("{manifest_dir}/tests/data/rfc6962/known-answers.json");
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_json::from_str(&text).expect("known-answers.json is JSON")
     }

@@ -1,5 +1,5 @@
 //! The Merkle tree against vectors it did not write: the transparency-dev/merkle proof probes
-//! and the RFC 6962 known answers in ../shared/testdata/rfc6962, and a naive recursive
+//! and the RFC 6962 known answers vendored in tests/data/rfc6962, and a naive recursive
 //! reference for random sizes.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use serde_json::Value;
 
 fn testdata() -> PathBuf {
     let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo");
-    Path::new(&manifest_dir).join("../../../shared/testdata/rfc6962")
+    Path::new(&manifest_dir).join("tests/data/rfc6962")
 }
 
 /// Every JSON file under `dir`, recursively, sorted.
@@ -84,26 +84,15 @@ fn every_consistency_probe_passes_or_fails_as_published() {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 #[test]
 fn known_answers_of_the_hasher_and_the_roots_of_sizes_0_to_8() {
     let text = std::fs::read_to_string(testdata().join("known-answers.json")).expect("read");
     let answers: Value = serde_json::from_str(&text).expect("JSON");
     let hasher = &answers["hasher"];
-    assert_eq!(hex(&merkle::empty_root()), hasher["empty_root_hex"]);
-    assert_eq!(hex(&leaf_hash(b"")), hasher["leaf_of_empty_hex"]);
+    assert_eq!(hex::encode(merkle::empty_root()), hasher["empty_root_hex"]);
+    assert_eq!(hex::encode(leaf_hash(b"")), hasher["leaf_of_empty_hex"]);
     assert_eq!(
-        hex(&leaf_hash(b"L123456")),
+        hex::encode(leaf_hash(b"L123456")),
         hasher["leaf_of_ascii_L123456_hex"]
     );
     // Node hashing is checked through the roots of sizes 2 to 8 below: each is built of nodes.
@@ -111,7 +100,7 @@ fn known_answers_of_the_hasher_and_the_roots_of_sizes_0_to_8() {
         .as_array()
         .expect("leaves")
         .iter()
-        .map(|l| leaf_hash(&unhex(l.as_str().expect("hex"))))
+        .map(|l| leaf_hash(&hex::decode(l.as_str().expect("hex")).expect("hex")))
         .collect();
     let roots = answers["tree"]["root_hex_by_size"]
         .as_array()
@@ -119,7 +108,7 @@ fn known_answers_of_the_hasher_and_the_roots_of_sizes_0_to_8() {
     assert_eq!(roots.len(), 9);
     for (size, want) in roots.iter().enumerate() {
         let got = root(leaves.as_slice(), size as u64).expect("root");
-        assert_eq!(hex(&got), *want, "root of size {size}");
+        assert_eq!(hex::encode(got), *want, "root of size {size}");
     }
 }
 

@@ -73,7 +73,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 /// A leaf as a ListCandidates response would log it.
 fn leaf(index: u64) -> LeafEntry {
     let digest = merkle::leaf_hash(&index.to_be_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(digest);
     LeafEntry {
         v: LEAF_VERSION,
         time: format!(

@@ -7,7 +7,7 @@ pub(crate) fn json(receipt: Option<&v1::Receipt>) -> serde_json::Value {
     match receipt {
         Some(receipt) => serde_json::json!({
             "leaf_index": receipt.leaf_index,
-            "leaf_hash": crate::audit::hex(&receipt.leaf_hash),
+            "leaf_hash": hex::encode(&receipt.leaf_hash),
         }),
         None => serde_json::Value::Null,
     }
@@ -19,7 +19,7 @@ pub(crate) fn line(receipt: Option<&v1::Receipt>) -> String {
         Some(receipt) => format!(
             "receipt: audit leaf {} (leaf hash {})",
             receipt.leaf_index,
-            crate::audit::hex(&receipt.leaf_hash)
+            hex::encode(&receipt.leaf_hash)
         ),
         None => "receipt: none given".to_owned(),
     }

@@ -15,8 +15,13 @@ use jembatan_client::Client;
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_store::Store;
 use jembatan_tests::raw_call::{call, stated};
-use jembatan_tests::{PgDatabase, TestPki, config_toml, open_store, placement_leaf};
+use jembatan_tests::{TestPki, config_toml, open_store, placement_leaf};
 use tonic::Code;
+
+jembatan_tests::on_both_databases!(
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    killed_while_sequencing_recovers,
+);
 
 const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
 const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
@@ -172,17 +177,4 @@ async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
     assert_eq!(kept.root, before.root, "no fork");
     server.kill();
     store.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_killed_while_sequencing_recovers() {
-    let pki = TestPki::new();
-    killed_while_sequencing_recovers(&pki, "sqlite://jembatan.db").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_killed_while_sequencing_recovers() {
-    let pki = TestPki::new();
-    let db = PgDatabase::create().await;
-    killed_while_sequencing_recovers(&pki, &db.url).await;
 }

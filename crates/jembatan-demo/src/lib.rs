@@ -3,7 +3,8 @@
 //! maids, caregivers, general workers, plantation and construction workers, and fishing crews),
 //! languages that fit the destination, NIKs that agree with sex and birth date, two-year
 //! contracts ending over the past and the next twelve months, and consent for a share of the
-//! workers. Figures: ../shared/DOMAIN.md, "Realistic figures".
+//! workers. Figures: the 2024 placement figures of the project's domain notes ("Realistic
+//! figures").
 //!
 //! Pure and deterministic: the same seed and the same `today` give the same records. Region
 //! codes are real Kemendagri codes; certificate scheme codes, P3MI and LSP numbers, names and

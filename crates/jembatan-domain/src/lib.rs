@@ -7,6 +7,7 @@
 //! - Reference codes, embedded in the crate: [`region`] (Kemendagri provinces, regencies and
 //!   cities), [`occupation`] (KBJI 2014 / ISCO-08 unit groups), [`country`] (ISO 3166-1
 //!   alpha-2), [`language`] (ISO 639-1).
+//! - [`principal`]: the kinds of caller (an agency's system, an auditor's office).
 //! - [`pseudonym`]: subject keys of NIKs and pairwise pseudonyms.
 //! - [`date()`]: calendar dates as the contract carries them.
 
@@ -19,6 +20,7 @@ pub mod language;
 pub mod nik;
 pub mod occupation;
 pub mod placement;
+pub mod principal;
 pub mod pseudonym;
 pub mod purpose;
 pub mod region;
@@ -33,5 +35,6 @@ pub use placement::{
     BusinessInterest, Certificate, Consent, ConsentMethod, Contact, Education, EmployerType,
     Placement, PlacementScheme, PlacementStatus, ReturnDateKind, Sector, Sex, Violation,
 };
+pub use principal::PrincipalKind;
 pub use purpose::{LegalBasis, Purpose};
 pub use region::Regency;

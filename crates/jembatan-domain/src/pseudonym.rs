@@ -45,10 +45,7 @@ impl PersonalDataKey {
             ));
         }
         let mut secret = [0u8; SECRET_LEN];
-        for (i, byte) in secret.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
-                .map_err(|_| DomainError::InvalidKey("not hex"))?;
-        }
+        hex::decode_to_slice(text, &mut secret).map_err(|_| DomainError::InvalidKey("not hex"))?;
         Ok(Self::from_secret(&secret))
     }
 
@@ -57,12 +54,12 @@ impl PersonalDataKey {
         let mut secret = [0u8; SECRET_LEN];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut secret)
             .map_err(|_| DomainError::InvalidKey("the system's random source failed"))?;
-        Ok(format!("{}\n", hex(&secret)))
+        Ok(format!("{}\n", hex::encode(secret)))
     }
 
     /// The subject key of a worker's NIK, 64 hex digits.
     pub fn subject_key(&self, nik: &str) -> String {
-        hex(hmac::sign(&self.subject, nik.as_bytes()).as_ref())
+        hex::encode(hmac::sign(&self.subject, nik.as_bytes()))
     }
 
     /// The pseudonym under which `recipient` (an agency, e.g. `kemendag`) sees the worker with
@@ -73,19 +70,8 @@ impl PersonalDataKey {
             hmac::sign(&self.pseudonym, recipient.as_bytes()).as_ref(),
         );
         let tag = hmac::sign(&recipient_key, subject_key.as_bytes());
-        hex(&tag.as_ref()[..16])
+        hex::encode(&tag.as_ref()[..16])
     }
-}
-
-/// Lower-case hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    text
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use std::fmt;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+pub use jembatan_domain::PrincipalKind;
+
 /// Why a certificate does not name a caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
@@ -76,23 +78,6 @@ impl fmt::Display for TrustDomain {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// What kind of caller a principal is.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum PrincipalKind {
-    /// A system of an agency, e.g. `kp2mi` / `siskop2mi`.
-    Agency {
-        /// The agency, e.g. `kemendag`.
-        agency: String,
-        /// The agency's system, e.g. `export-portal`.
-        system: String,
-    },
-    /// An auditor's office, e.g. `inspectorate`.
-    Auditor {
-        /// The office.
-        office: String,
-    },
 }
 
 /// A SPIFFE ID of one of the accepted forms.
@@ -272,7 +257,7 @@ impl fmt::Display for Principal {
 /// certificate.
 pub fn certificate_fingerprint(data: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, data);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(digest)
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use jembatan_domain::PrincipalKind;
 use jembatan_domain::{LegalBasis, Purpose};
-use jembatan_pki::PrincipalKind;
 use time::OffsetDateTime;
 
 /// One question: may this caller take this action, for this purpose, on this basis, now?

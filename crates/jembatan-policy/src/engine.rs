@@ -16,8 +16,8 @@ use cedar_policy::{
     Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request,
     RestrictedExpression,
 };
+use jembatan_domain::PrincipalKind;
 use jembatan_domain::{LegalBasis, Purpose};
-use jembatan_pki::PrincipalKind;
 use time::OffsetDateTime;
 
 use crate::schema::NAMESPACE;

@@ -65,7 +65,7 @@ impl PolicySource {
                 schema_files.push(file);
             }
         }
-        let hash = format!("sha256:{}", hex(hasher.finish().as_ref()));
+        let hash = format!("sha256:{}", hex::encode(hasher.finish()));
         Ok(Self {
             dir: dir.to_path_buf(),
             policy_files,
@@ -83,10 +83,6 @@ impl PolicySource {
             .map(|file| file.name.as_str())
             .collect()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use jembatan_client::{AuditClient, ClientError};
 use jembatan_domain::Purpose;
 use time::OffsetDateTime;
 
-use super::{AuditCallArgs, hex};
+use super::AuditCallArgs;
 use crate::value_parsers::{parse_code, parse_time};
 
 /// Arguments of `jembatan audit list`.
@@ -227,7 +227,7 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
     let or_dash = |text: &str| if text.is_empty() { "-" } else { text }.to_owned();
     let fields = [
         ("index", entry.index.to_string()),
-        ("leaf hash", hex(&entry.leaf_hash)),
+        ("leaf hash", hex::encode(&entry.leaf_hash)),
         ("time", leaf.time.clone()),
         ("decision", outcome(leaf.outcome).to_owned()),
         ("principal", leaf.principal.clone()),
@@ -278,7 +278,7 @@ fn outcome(outcome: Outcome) -> &'static str {
 fn entry_json(entry: &AuditEntry, leaf: &LeafEntry) -> serde_json::Value {
     serde_json::json!({
         "index": entry.index,
-        "leaf_hash": hex(&entry.leaf_hash),
+        "leaf_hash": hex::encode(&entry.leaf_hash),
         "leaf": leaf,
     })
 }

@@ -188,8 +188,3 @@ pub(crate) fn dev_path(
         (None, None) => anyhow::bail!("give {flag}, or --dev"),
     }
 }
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}

@@ -9,7 +9,7 @@ use anyhow::Context;
 use jembatan_server::Config;
 use jembatan_store::{Store, StoreLocation, StoreOptions};
 
-use super::{AuditCallArgs, NOT_VERIFIED, hex};
+use super::{AuditCallArgs, NOT_VERIFIED};
 
 /// Arguments of `jembatan audit export`.
 #[derive(Debug, clap::Args)]
@@ -80,7 +80,7 @@ fn verify_export(
                 verified.leaves,
                 verified.nodes,
                 verified.checkpoints,
-                hex(&verified.root)
+                hex::encode(verified.root)
             );
             if verified.leaves > verified.integrated {
                 println!(
@@ -122,7 +122,7 @@ async fn verify_from_api(call: &AuditCallArgs) -> anyhow::Result<ExitCode> {
          signed by the log",
         checkpoint.checkpoint.origin,
         verified.leaves,
-        hex(&checkpoint.checkpoint.root)
+        hex::encode(checkpoint.checkpoint.root)
     );
     super::print_cosignatures(call, checkpoint)?;
     Ok(ExitCode::SUCCESS)

@@ -7,7 +7,7 @@ use anyhow::Context;
 use jembatan_audit::merkle::Hash;
 use jembatan_client::convert::timestamp;
 
-use super::{AuditCallArgs, hex, print_cosignatures};
+use super::{AuditCallArgs, print_cosignatures};
 
 /// Arguments of `jembatan audit checkpoint`.
 #[derive(Debug, clap::Args)]
@@ -78,7 +78,7 @@ pub(crate) async fn checkpoint(args: CheckpointArgs) -> anyhow::Result<ExitCode>
             serde_json::json!({
                 "origin": verified.checkpoint.origin,
                 "size": verified.checkpoint.size,
-                "root": hex(&verified.checkpoint.root),
+                "root": hex::encode(verified.checkpoint.root),
                 "signed_at": signed_at,
                 "signed_note": message.signed_note,
                 "log_signature_verified": true,
@@ -89,7 +89,7 @@ pub(crate) async fn checkpoint(args: CheckpointArgs) -> anyhow::Result<ExitCode>
     }
     println!("origin     {}", verified.checkpoint.origin);
     println!("size       {}", verified.checkpoint.size);
-    println!("root       {}", hex(&verified.checkpoint.root));
+    println!("root       {}", hex::encode(verified.checkpoint.root));
     println!("signed at  {signed_at}");
     println!("signature  verified with {}", log_key.name());
     print_cosignatures(&args.call, &verified)?;
@@ -117,11 +117,11 @@ pub(crate) async fn prove(args: ProveArgs) -> anyhow::Result<ExitCode> {
             serde_json::json!({
                 "proved": true,
                 "index": proved.index,
-                "leaf_hash": hex(&proved.leaf_hash),
+                "leaf_hash": hex::encode(proved.leaf_hash),
                 "leaf": proved.entry,
                 "origin": checkpoint.origin,
                 "size": checkpoint.size,
-                "root": hex(&checkpoint.root),
+                "root": hex::encode(checkpoint.root),
                 "cosignatures": cosigned,
             })
         );
@@ -130,9 +130,9 @@ pub(crate) async fn prove(args: ProveArgs) -> anyhow::Result<ExitCode> {
     println!(
         "proved: leaf {} (hash {}) is in the checkpoint of {} leaves (root {}) signed by {}",
         proved.index,
-        hex(&proved.leaf_hash),
+        hex::encode(proved.leaf_hash),
         checkpoint.size,
-        hex(&checkpoint.root),
+        hex::encode(checkpoint.root),
         log_key.name()
     );
     if let Some(entry) = &proved.entry {
@@ -146,13 +146,6 @@ pub(crate) async fn prove(args: ProveArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn parse_hash(text: &str) -> anyhow::Result<Hash> {
-    let bytes = (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .context("not hex")?;
+    let bytes = hex::decode(text).ok().context("not hex")?;
     Hash::try_from(bytes).map_err(|_| anyhow::anyhow!("not 32 bytes (64 hex digits)"))
 }

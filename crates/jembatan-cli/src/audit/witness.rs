@@ -8,7 +8,7 @@ use anyhow::Context;
 use jembatan_audit::note::SignerKey;
 use jembatan_audit::witness::WitnessState;
 
-use super::{AuditCallArgs, dev_path, hex};
+use super::{AuditCallArgs, dev_path};
 
 /// Arguments of `jembatan audit witness`.
 #[derive(Debug, clap::Args)]
@@ -60,7 +60,7 @@ pub(crate) async fn run(args: WitnessArgs) -> anyhow::Result<ExitCode> {
         "cosigned: {} {} (root {}) as {}",
         checkpoint.origin,
         checkpoint.size,
-        hex(&checkpoint.root),
+        hex::encode(checkpoint.root),
         witness.verifier().name()
     );
     Ok(ExitCode::SUCCESS)
