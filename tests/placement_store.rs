@@ -2,13 +2,16 @@
 //! window, so a sparse filter over a table larger than one window still lists every match once,
 //! in order, by row id and by change.
 
-use jembatan_store::{CandidateOrder, PlacementFilter, PlacementRecord};
+use jembatan_store::{CandidateOrder, PlacementFilter, PlacementRecord, Store};
 use jembatan_tests::{TestPki, open_store};
 
 /// More than two of the store's listing windows (10,000 positions each).
 const RECORDS: u64 = 25_000;
 
-jembatan_tests::on_both_databases!(sparse_filters_list_every_match_across_windows);
+jembatan_tests::on_both_databases!(
+    sparse_filters_list_every_match_across_windows,
+    data_work_is_committed_only_with_its_leaves,
+);
 
 /// Every 997th record returns in December 2026; the others in 2027.
 fn record(n: u64) -> PlacementRecord {
@@ -84,5 +87,62 @@ async fn sparse_filters_list_every_match_across_windows(pki: &TestPki, url: &str
         }
         assert_eq!(listed, expected, "by change: {by_change}");
     }
+    store.close().await;
+}
+
+/// The one logged write: placements written without leaves, or in a write that is dropped or
+/// rolled back, are not stored; with their leaves they are, at the indexes the write foretold.
+async fn data_work_is_committed_only_with_its_leaves(pki: &TestPki, url: &str) {
+    let store = open_store(pki, url).await;
+    let stored = |store: Store| async move {
+        let mut write = store.logged_write().await.expect("begin");
+        let rows = write
+            .candidates(&PlacementFilter::default(), CandidateOrder::AfterId(0), 100)
+            .await
+            .expect("list");
+        write.rollback().await;
+        rows.len()
+    };
+
+    let mut unlogged = store.logged_write().await.expect("begin");
+    unlogged
+        .upsert_placements(&[record(1)])
+        .await
+        .expect("insert");
+    assert!(unlogged.commit(&[]).await.expect("commit").is_empty());
+    let mut dropped = store.logged_write().await.expect("begin");
+    dropped
+        .upsert_placements(&[record(2)])
+        .await
+        .expect("insert");
+    drop(dropped);
+    let mut rolled_back = store.logged_write().await.expect("begin");
+    rolled_back
+        .upsert_placements(&[record(3)])
+        .await
+        .expect("insert");
+    rolled_back.rollback().await;
+    assert_eq!(stored(store.clone()).await, 0, "unlogged work was stored");
+    assert_eq!(store.log_size().await.expect("size"), 0);
+
+    let mut logged = store.logged_write().await.expect("begin");
+    assert_eq!(logged.first_leaf_index(), 0);
+    logged
+        .upsert_placements(&[record(4)])
+        .await
+        .expect("insert");
+    let receipts = logged
+        .commit(&[jembatan_tests::placement_leaf(4)])
+        .await
+        .expect("commit");
+    assert_eq!(receipts[0].leaf_index, 0);
+    assert_eq!(stored(store.clone()).await, 1);
+    let next = store.logged_write().await.expect("begin");
+    assert_eq!(
+        next.first_leaf_index(),
+        1,
+        "the next write starts after the log"
+    );
+    next.rollback().await;
     store.close().await;
 }

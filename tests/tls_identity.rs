@@ -91,26 +91,20 @@ async fn connections_without_a_trusted_valid_certificate_are_refused() {
     );
 
     let now = time::OffsetDateTime::now_utc();
-    let expired = pki.with_uris(
-        &["spiffe://test.jembatan.local/agency/kemendag/export-portal"],
-        Validity {
-            not_before: now - time::Duration::days(30),
-            not_after: now - time::Duration::days(1),
-        },
-    );
-    assert_refused(health_of(&exchange, expired).await, "expired certificate");
-
-    let not_yet = pki.with_uris(
-        &["spiffe://test.jembatan.local/agency/kemendag/export-portal"],
-        Validity {
-            not_before: now + time::Duration::days(1),
-            not_after: now + time::Duration::days(30),
-        },
-    );
-    assert_refused(
-        health_of(&exchange, not_yet).await,
-        "certificate not yet valid",
-    );
+    let days = time::Duration::days;
+    for (what, not_before, not_after) in [
+        ("expired certificate", now - days(30), now - days(1)),
+        ("certificate not yet valid", now + days(1), now + days(30)),
+    ] {
+        let tls = pki.with_uris(
+            &["spiffe://test.jembatan.local/agency/kemendag/export-portal"],
+            Validity {
+                not_before,
+                not_after,
+            },
+        );
+        assert_refused(health_of(&exchange, tls).await, what);
+    }
 
     // The exchange still serves the rightful caller afterwards.
     let status = health_of(&exchange, pki.agency("kp2mi", "siskop2mi"))
@@ -203,12 +197,7 @@ async fn a_silent_connection_does_not_delay_another_client() {
     let pki = TestPki::new();
     // A handshake timeout far longer than the test's patience: if handshakes were serialised,
     // the silent connections would hold the good client past PATIENCE.
-    let exchange = RunningExchange::start(&config(
-        &pki,
-        "sqlite://jembatan.db",
-        "handshake_timeout_secs = 600",
-    ))
-    .await;
+    let exchange = with_handshake_timeout(&pki, 600).await;
     let mut silent = Vec::new();
     for _ in 0..20 {
         silent.push(
@@ -232,12 +221,7 @@ async fn a_silent_connection_does_not_delay_another_client() {
 #[tokio::test]
 async fn a_silent_connection_is_closed_after_the_handshake_timeout() {
     let pki = TestPki::new();
-    let exchange = RunningExchange::start(&config(
-        &pki,
-        "sqlite://jembatan.db",
-        "handshake_timeout_secs = 1",
-    ))
-    .await;
+    let exchange = with_handshake_timeout(&pki, 1).await;
     let mut silent = TcpStream::connect(exchange.addr)
         .await
         .expect("tcp connect");
@@ -338,4 +322,10 @@ async fn reflection_lists_the_contract_health_and_reflection() {
         "{response:?}"
     );
     exchange.stop().await;
+}
+
+/// An exchange on SQLite whose TLS handshakes time out after `secs`.
+async fn with_handshake_timeout(pki: &TestPki, secs: u64) -> RunningExchange {
+    let server = format!("handshake_timeout_secs = {secs}");
+    RunningExchange::start(&config(pki, "sqlite://jembatan.db", &server)).await
 }
