@@ -8,27 +8,14 @@ use std::process::{Command, Output};
 
 mod support;
 
-use support::{BIN, Dev};
+use support::{BIN, Dev, stderr, stdout};
 
 impl Dev {
-    /// Runs a client command against this exchange with `--dev`.
-    fn run(&self, command: &[&str], more: &[&str]) -> Output {
-        let dir = self.dir.to_str().expect("utf-8");
-        Command::new(BIN)
-            .args(command)
-            .args(["--dev", "--dir", dir, "--server", &self.url])
-            .args(more)
-            .output()
-            .expect("run jembatan")
+    /// Runs `placements push --file file`, then `more`.
+    fn push(&self, file: &Path, more: &[&str]) -> Output {
+        let file = file.to_str().expect("utf-8");
+        self.run(&["placements", "push", "--file", file], more)
     }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The first fenced block of `language` in docs/placements-file.md.
@@ -74,9 +61,8 @@ fn placements_push_stores_a_jsonl_file_and_the_same_file_again_changes_nothing()
         std::fs::read_to_string(&file).expect("read")
     );
     std::fs::write(&file, text).expect("write");
-    let file_arg = file.to_str().expect("utf-8");
 
-    let out = dev.run(&["placements", "push", "--file", file_arg], &[]);
+    let out = dev.push(&file, &[]);
     let summary = stdout(&out);
     assert!(out.status.success(), "{summary}{}", stderr(&out));
     assert!(summary.contains("5 records in 1 batch"), "{summary}");
@@ -84,10 +70,7 @@ fn placements_push_stores_a_jsonl_file_and_the_same_file_again_changes_nothing()
     assert_eq!(count(&summary, "rejected"), 0, "{summary}");
     assert!(!dir.path().join("placements.jsonl.rejected.jsonl").exists());
 
-    let out = dev.run(
-        &["placements", "push", "--file", file_arg, "--batch", "2"],
-        &["--json"],
-    );
+    let out = dev.push(&file, &["--batch", "2", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json summary");
     assert_eq!(summary["records"], 5);
@@ -112,15 +95,7 @@ fn placements_push_of_a_csv_file_with_one_bad_line_writes_it_to_the_rejected_fil
     let file = dir.path().join("placements.csv");
     std::fs::write(&file, lines.join("\n") + "\n").expect("write");
 
-    let out = dev.run(
-        &[
-            "placements",
-            "push",
-            "--file",
-            file.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let out = dev.push(&file, &[]);
     let summary = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{summary}{}", stderr(&out));
     assert!(summary.contains("3 records"), "{summary}");
@@ -157,15 +132,7 @@ fn placements_push_of_a_csv_file_with_one_bad_line_writes_it_to_the_rejected_fil
         ),
     )
     .expect("write");
-    let out = dev.run(
-        &[
-            "placements",
-            "push",
-            "--file",
-            file.to_str().expect("utf-8"),
-        ],
-        &["--json"],
-    );
+    let out = dev.push(&file, &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json summary");
     assert_eq!(summary["rejected"], 1);
@@ -285,31 +252,15 @@ fn a_workers_history_withdrawal_and_erasure() {
     let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let file = dir.path().join("one.jsonl");
     std::fs::write(&file, doc_example("jsonl")).expect("write");
-    let out = dev.run(
-        &[
-            "placements",
-            "push",
-            "--file",
-            file.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let out = dev.push(&file, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let record: serde_json::Value =
         serde_json::from_str(doc_example("jsonl").trim()).expect("example record");
     let nik = record["nik"].as_str().expect("nik").to_owned();
 
     let about = |command: &str, more: &[&str]| {
-        let mut child = Command::new(BIN)
-            .args(["placements", command, "--nik", "-"])
-            .args([
-                "--dev",
-                "--dir",
-                dev.dir.to_str().expect("utf-8"),
-                "--server",
-                &dev.url,
-            ])
-            .args(more)
+        let mut child = dev
+            .command(&["placements", command, "--nik", "-"], more)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
