@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{BIN, Dev, stderr, stdout};
+use support::{BIN, Dev, ok, stderr, stdout};
 
 fn jembatan(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run jembatan")
@@ -18,10 +18,11 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write file");
 }
 
-/// Asserts that a command succeeded and gives what it printed.
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "{}{}", stdout(out), stderr(out));
-    stdout(out)
+/// Asserts that a command failed saying `why` on standard error.
+fn refused(out: &Output, why: &str) {
+    let stderr = stderr(out);
+    assert!(!out.status.success(), "exited 0: {why}");
+    assert!(stderr.contains(why), "{why:?} not in: {stderr}");
 }
 
 #[test]
@@ -49,10 +50,7 @@ fn a_config_with_an_unknown_or_badly_typed_key_exits_non_zero_naming_the_key() {
     ];
     for (text, key) in cases {
         write(&path, text);
-        let out = jembatan(&["serve", "--config", path_arg]);
-        let stderr = stderr(&out);
-        assert!(!out.status.success(), "{key}: exited 0");
-        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+        refused(&jembatan(&["serve", "--config", path_arg]), key);
     }
 
     write(&path, "[identity]\ntrust_domain = \"x.local\"\n");
@@ -61,12 +59,7 @@ fn a_config_with_an_unknown_or_badly_typed_key_exits_non_zero_naming_the_key() {
         .env("JEMBATAN_SERVER_LISTEN", "not-an-address")
         .output()
         .expect("run");
-    let stderr = stderr(&out);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("server.listen (set by JEMBATAN_SERVER_LISTEN)"),
-        "{stderr}"
-    );
+    refused(&out, "server.listen (set by JEMBATAN_SERVER_LISTEN)");
 }
 
 #[test]
@@ -121,15 +114,12 @@ fn pki_init_and_issue_write_the_named_files() {
     }
     // Issuing over an existing name, or an identity that is not one, changes nothing.
     let before = std::fs::read(pki.join("bpk.pem")).expect("read");
-    let out = jembatan(&issue_bpk);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("exists already"));
+    refused(&jembatan(&issue_bpk), "exists already");
     assert_eq!(std::fs::read(pki.join("bpk.pem")).expect("read"), before);
     let out = jembatan(&[
         "pki", "issue", "--dir", pki_arg, "--agency", "Kemendag", "--system", "x",
     ]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("agency \"Kemendag\""));
+    refused(&out, "agency \"Kemendag\"");
 }
 
 impl Dev {
@@ -409,12 +399,7 @@ fn policy_explain_prints_the_decision_and_the_deciding_policies() {
         "STATISTICS",
         &[],
     );
-    assert!(!out.status.success());
-    let stderr = stderr(&out);
-    assert!(
-        stderr.contains("action \"DumpEverything\" is not declared"),
-        "{stderr}"
-    );
+    refused(&out, "action \"DumpEverything\" is not declared");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 mod support;
 
-use support::{BIN, Dev, stderr, stdout};
+use support::{BIN, Dev, ok, stderr, stdout};
 
 impl Dev {
     /// Runs `placements push --file file`, then `more`.
@@ -48,12 +48,11 @@ fn placements_push_stores_a_jsonl_file_and_the_same_file_again_changes_nothing()
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let file = dir.path().join("placements.jsonl");
-    let out = Command::new(BIN)
+    ok(&Command::new(BIN)
         .args(["demo", "seed", "--records", "4", "--seed", "7", "--out"])
         .arg(&file)
         .output()
-        .expect("demo seed --out");
-    assert!(out.status.success(), "{}", stderr(&out));
+        .expect("demo seed --out"));
     // The documented example, then the synthetic records, with a blank line between.
     let text = format!(
         "{}\n{}",
@@ -63,16 +62,14 @@ fn placements_push_stores_a_jsonl_file_and_the_same_file_again_changes_nothing()
     std::fs::write(&file, text).expect("write");
 
     let out = dev.push(&file, &[]);
-    let summary = stdout(&out);
-    assert!(out.status.success(), "{summary}{}", stderr(&out));
+    let summary = ok(&out);
     assert!(summary.contains("5 records in 1 batch"), "{summary}");
     assert_eq!(count(&summary, "stored"), 5, "{summary}");
     assert_eq!(count(&summary, "rejected"), 0, "{summary}");
     assert!(!dir.path().join("placements.jsonl.rejected.jsonl").exists());
 
     let out = dev.push(&file, &["--batch", "2", "--json"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json summary");
+    let summary: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json summary");
     assert_eq!(summary["records"], 5);
     assert_eq!(summary["unchanged"], 5);
     assert_eq!(summary["stored"], 0);
@@ -156,8 +153,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let out = dev.run(&["demo", "seed", "--records", "2000", "--seed", "3"], &[]);
-    let summary = stdout(&out);
-    assert!(out.status.success(), "{summary}{}", stderr(&out));
+    let summary = ok(&out);
     assert!(summary.starts_with("seeded 2,000 records"), "{summary}");
     assert_eq!(count(&summary, "stored"), 2000, "{summary}");
 
@@ -166,8 +162,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         &["workforce", "availability", "--group-by", "province"],
         &["--json"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let answer: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let answer: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
     let cells = answer["cells"].as_array().expect("cells");
     let jatim = cells
         .iter()
@@ -180,8 +175,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         &["workforce", "availability", "--group-by", "province"],
         &[],
     );
-    let table = stdout(&out);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let table = ok(&out);
     assert!(table.starts_with("PROVINCE"), "{table}");
     assert!(table.lines().any(|l| l.starts_with("35 ")), "{table}");
     assert!(table.contains("receipt: audit leaf"), "{table}");
@@ -191,8 +185,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         &["workforce", "candidates", "--page-size", "20"],
         &["--json"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let page: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json page");
+    let page: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json page");
     let candidates = page["candidates"].as_array().expect("candidates");
     assert_eq!(candidates.len(), 20, "{page}");
     assert!(candidates[0]["pseudonym"].as_str().expect("text").len() > 12);
@@ -209,8 +202,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         ],
         &[],
     );
-    let table = stdout(&out);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let table = ok(&out);
     assert!(table.starts_with("PSEUDONYM"), "{table}");
     assert!(table.contains("20 candidates"), "{table}");
     assert!(table.contains("--page-token"), "{table}");
@@ -228,8 +220,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         ],
         &["--json"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let pages: Vec<serde_json::Value> = stdout(&out)
+    let pages: Vec<serde_json::Value> = ok(&out)
         .lines()
         .map(|line| serde_json::from_str(line).expect("json page"))
         .collect();
@@ -252,8 +243,7 @@ fn a_workers_history_withdrawal_and_erasure() {
     let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let file = dir.path().join("one.jsonl");
     std::fs::write(&file, doc_example("jsonl")).expect("write");
-    let out = dev.push(&file, &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ok(&dev.push(&file, &[]));
     let record: serde_json::Value =
         serde_json::from_str(doc_example("jsonl").trim()).expect("example record");
     let nik = record["nik"].as_str().expect("nik").to_owned();
