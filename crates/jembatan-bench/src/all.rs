@@ -277,23 +277,27 @@ async fn on_store(
 
     // The push: a tenth in batches of 100, the rest in batches of 1,000, generated before each
     // timed part so that the generator's work is not counted.
+    let push_row = |table: &mut Table, scenario: &str, report: &Report, baseline: f64| {
+        check(report, scenario)?;
+        table.add(
+            scenario,
+            name,
+            per_second(report.items_per_second(), "records"),
+            latency(report),
+            ratio(report.calls_per_second(), baseline),
+            if database == Database::Sqlite {
+                "≥ 50,000 records/s"
+            } else {
+                "≥ 20,000 records/s"
+            },
+        );
+        anyhow::Ok(())
+    };
     let mut generator = jembatan_demo::Generator::new(args.seed, 0.6, today);
     let small_batches = args.records / 10;
     let requests = scenarios::push_requests(&mut generator, small_batches, 100);
     let report = scenarios::push(&kp2mi, requests).await;
-    check(&report, "push, batches of 100")?;
-    table.add(
-        "push, batches of 100",
-        name,
-        per_second(report.items_per_second(), "records"),
-        latency(&report),
-        ratio(report.calls_per_second(), baseline.batch_100),
-        if database == Database::Sqlite {
-            "≥ 50,000 records/s"
-        } else {
-            "≥ 20,000 records/s"
-        },
-    );
+    push_row(table, "push, batches of 100", &report, baseline.batch_100)?;
     let mut pushed = Report::empty();
     let mut left = args.records - small_batches;
     while left > 0 {
@@ -302,19 +306,12 @@ async fn on_store(
         pushed.merge(scenarios::push(&kp2mi, requests).await);
         left -= chunk;
     }
-    check(&pushed, "push, batches of 1,000")?;
-    table.add(
+    push_row(
+        table,
         "push, batches of 1,000",
-        name,
-        per_second(pushed.items_per_second(), "records"),
-        latency(&pushed),
-        ratio(pushed.calls_per_second(), baseline.batch_1000),
-        if database == Database::Sqlite {
-            "≥ 50,000 records/s"
-        } else {
-            "≥ 20,000 records/s"
-        },
-    );
+        &pushed,
+        baseline.batch_1000,
+    )?;
     let in_push = exchange.memory()?;
     table.add(
         "memory, peak until the push ended (VmHWM)",
@@ -397,11 +394,7 @@ async fn on_store(
     let kemendag = connect(&exchange.url(), &site.callers.kemendag, CONNECTIONS).await?;
     let saturated = scenarios::query_availability(
         &kemendag,
-        Plan {
-            concurrency: READ_CONCURRENCY,
-            bound: Bound::For(seconds),
-            rate: None,
-        },
+        scenarios::for_duration(READ_CONCURRENCY, seconds),
         today,
     )
     .await;

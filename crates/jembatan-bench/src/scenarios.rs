@@ -1,5 +1,6 @@
 //! The calls each scenario sends, on the project's own client, and what counts as their items.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,25 +41,18 @@ pub(crate) async fn echo(
 ) -> Report {
     let payload = prost::bytes::Bytes::from(vec![0x5a_u8; sizes.request]);
     let reply_size = u32::try_from(sizes.answer).unwrap_or(u32::MAX);
-    let clients: Arc<[Client]> = clients.into();
-    load::run(
-        Plan {
-            concurrency,
-            bound: Bound::For(duration),
-            rate: None,
-        },
-        move |n| {
-            let client = pick(&clients, n);
+    on_clients(
+        clients,
+        for_duration(concurrency, duration),
+        move |_, client| {
             let payload = payload.clone();
             async move {
-                EchoClient::new(client.channel())
-                    .echo(EchoMessage {
-                        payload,
-                        reply_size,
-                    })
-                    .await
-                    .map(|_| 1)
-                    .map_err(|status| status.message().to_owned())
+                answer(EchoClient::new(client.channel()).echo(EchoMessage {
+                    payload,
+                    reply_size,
+                }))
+                .await
+                .map(|_| 1)
             }
         },
     )
@@ -74,30 +68,20 @@ pub(crate) async fn handshakes(
     duration: Duration,
 ) -> Report {
     let (url, tls) = (url.to_owned(), tls.clone());
-    load::run(
-        Plan {
-            concurrency: 4,
-            bound: Bound::For(duration),
-            rate: None,
-        },
-        move |_| {
-            let (url, tls) = (url.clone(), tls.clone());
-            async move {
-                let client = Client::connect(&url, tls)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if echo {
-                    EchoClient::new(client.channel())
-                        .echo(EchoMessage::default())
-                        .await
-                        .map_err(|status| status.message().to_owned())?;
-                } else {
-                    client.health("").await.map_err(|e| e.to_string())?;
-                }
-                Ok(1)
+    load::run(for_duration(4, duration), move |_| {
+        let (url, tls) = (url.clone(), tls.clone());
+        async move {
+            let client = Client::connect(&url, tls)
+                .await
+                .map_err(|e| e.to_string())?;
+            if echo {
+                answer(EchoClient::new(client.channel()).echo(EchoMessage::default())).await?;
+            } else {
+                client.health("").await.map_err(|e| e.to_string())?;
             }
-        },
-    )
+            Ok(1)
+        }
+    })
     .await
 }
 
@@ -126,50 +110,45 @@ pub(crate) async fn push(clients: &[Client], requests: Vec<v1::PushPlacementsReq
     let calls = requests.len() as u64;
     let requests: Arc<[Mutex<Option<v1::PushPlacementsRequest>>]> =
         requests.into_iter().map(|r| Mutex::new(Some(r))).collect();
-    let clients: Arc<[Client]> = clients.into();
-    load::run(
-        Plan {
-            concurrency: PUSH_CONCURRENCY,
-            bound: Bound::Calls(calls),
-            rate: None,
-        },
-        move |n| {
-            let client = pick(&clients, n);
-            let request = requests
-                .get(n as usize)
-                .and_then(|slot| slot.lock().ok()?.take());
-            async move {
-                let request = request.ok_or("no such request")?;
-                let sent = request.placements.len();
-                let response = PlacementServiceClient::new(client.channel())
-                    .push_placements(stated(
-                        Purpose::ProgramMonitoring,
-                        LegalBasis::LegalObligation,
-                        request,
-                    )?)
-                    .await
-                    .map_err(|status| status.message().to_owned())?
-                    .into_inner();
-                let stored = response
+    let plan = Plan {
+        concurrency: PUSH_CONCURRENCY,
+        bound: Bound::Calls(calls),
+        rate: None,
+    };
+    on_clients(clients, plan, move |n, client| {
+        let request = requests
+            .get(n as usize)
+            .and_then(|slot| slot.lock().ok()?.take());
+        async move {
+            let request = request.ok_or("no such request")?;
+            let sent = request.placements.len();
+            let request = stated(
+                Purpose::ProgramMonitoring,
+                LegalBasis::LegalObligation,
+                request,
+            )?;
+            let response =
+                answer(PlacementServiceClient::new(client.channel()).push_placements(request))
+                    .await?;
+            let stored = response
+                .results
+                .iter()
+                .filter(|r| r.outcome() == v1::RecordOutcome::Stored)
+                .count();
+            if stored != sent {
+                let first = response
                     .results
                     .iter()
-                    .filter(|r| r.outcome() == v1::RecordOutcome::Stored)
-                    .count();
-                if stored != sent {
-                    let first = response
-                        .results
-                        .iter()
-                        .find(|r| r.outcome() != v1::RecordOutcome::Stored)
-                        .map(|r| format!("{:?} {:?}", r.outcome(), r.violations))
-                        .unwrap_or_default();
-                    return Err(format!(
-                        "{stored} of {sent} records stored; first other: {first}"
-                    ));
-                }
-                Ok(stored as u64)
+                    .find(|r| r.outcome() != v1::RecordOutcome::Stored)
+                    .map(|r| format!("{:?} {:?}", r.outcome(), r.violations))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{stored} of {sent} records stored; first other: {first}"
+                ));
             }
-        },
-    )
+            Ok(stored as u64)
+        }
+    })
     .await
 }
 
@@ -187,21 +166,14 @@ pub(crate) fn availability_request(today: Date) -> v1::QueryAvailabilityRequest 
 
 /// QueryAvailability by `plan`; items are answers.
 pub(crate) async fn query_availability(clients: &[Client], plan: Plan, today: Date) -> Report {
-    let clients: Arc<[Client]> = clients.into();
     let request = availability_request(today);
-    load::run(plan, move |n| {
-        let client = pick(&clients, n);
+    on_clients(clients, plan, move |_, client| {
         let request = request.clone();
         async move {
-            let response = WorkforceServiceClient::new(client.channel())
-                .query_availability(stated(
-                    Purpose::Statistics,
-                    LegalBasis::PublicTask,
-                    request,
-                )?)
-                .await
-                .map_err(|status| status.message().to_owned())?
-                .into_inner();
+            let request = stated(Purpose::Statistics, LegalBasis::PublicTask, request)?;
+            let response =
+                answer(WorkforceServiceClient::new(client.channel()).query_availability(request))
+                    .await?;
             if response.cells.is_empty() {
                 return Err("an empty answer".into());
             }
@@ -215,21 +187,16 @@ pub(crate) async fn query_availability(clients: &[Client], plan: Plan, today: Da
 /// for `duration`: every call continues one of a few listings where it stopped (from the first
 /// page again at the end). Items are candidates, each one an audit leaf.
 pub(crate) async fn list_candidates(clients: &[Client], today: Date, duration: Duration) -> Report {
-    let clients: Arc<[Client]> = clients.into();
     let filter = availability_request(today).filter;
     // One listing per worker; a call holds its listing until answered, so that each listing
     // moves forward page by page.
     let listings: Arc<[tokio::sync::Mutex<String>]> = (0..READ_CONCURRENCY)
         .map(|_| tokio::sync::Mutex::new(String::new()))
         .collect();
-    load::run(
-        Plan {
-            concurrency: READ_CONCURRENCY,
-            bound: Bound::For(duration),
-            rate: None,
-        },
-        move |n| {
-            let client = pick(&clients, n);
+    on_clients(
+        clients,
+        for_duration(READ_CONCURRENCY, duration),
+        move |n, client| {
             let listings = Arc::clone(&listings);
             let listing = n as usize % listings.len();
             let filter = filter.clone();
@@ -240,15 +207,10 @@ pub(crate) async fn list_candidates(clients: &[Client], today: Date, duration: D
                     page_size: 100,
                     page_token: page_token.clone(),
                 };
-                let response = WorkforceServiceClient::new(client.channel())
-                    .list_candidates(stated(
-                        Purpose::BusinessMatching,
-                        LegalBasis::Consent,
-                        request,
-                    )?)
-                    .await
-                    .map_err(|status| status.message().to_owned())?
-                    .into_inner();
+                let request = stated(Purpose::BusinessMatching, LegalBasis::Consent, request)?;
+                let response =
+                    answer(WorkforceServiceClient::new(client.channel()).list_candidates(request))
+                        .await?;
                 *page_token = response.next_page_token;
                 if response.receipts.len() != response.candidates.len() {
                     return Err("candidates without a receipt each".into());
@@ -263,32 +225,21 @@ pub(crate) async fn list_candidates(clients: &[Client], today: Date, duration: D
 /// GetInclusionProof of leaves spread over the first `size` leaves, in the latest checkpoint,
 /// as an auditor, for `duration`.
 pub(crate) async fn inclusion_proofs(clients: &[Client], size: u64, duration: Duration) -> Report {
-    let clients: Arc<[Client]> = clients.into();
-    load::run(
-        Plan {
-            concurrency: READ_CONCURRENCY,
-            bound: Bound::For(duration),
-            rate: None,
-        },
-        move |n| {
-            let client = pick(&clients, n);
+    on_clients(
+        clients,
+        for_duration(READ_CONCURRENCY, duration),
+        move |n, client| {
             // A multiplicative hash spreads the calls over the log.
             let leaf_index = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) % size.max(1);
             async move {
-                let response = AuditServiceClient::new(client.channel())
-                    .get_inclusion_proof(stated(
-                        Purpose::Audit,
-                        LegalBasis::LegalObligation,
-                        v1::GetInclusionProofRequest {
-                            leaf: Some(v1::get_inclusion_proof_request::Leaf::LeafIndex(
-                                leaf_index,
-                            )),
-                            tree_size: 0,
-                        },
-                    )?)
-                    .await
-                    .map_err(|status| status.message().to_owned())?
-                    .into_inner();
+                let request = v1::GetInclusionProofRequest {
+                    leaf: Some(v1::get_inclusion_proof_request::Leaf::LeafIndex(leaf_index)),
+                    tree_size: 0,
+                };
+                let request = stated(Purpose::Audit, LegalBasis::LegalObligation, request)?;
+                let response =
+                    answer(AuditServiceClient::new(client.channel()).get_inclusion_proof(request))
+                        .await?;
                 if response.proof.is_none() {
                     return Err("an answer without a proof".into());
                 }
@@ -325,8 +276,35 @@ pub(crate) fn push_sizes(request: &v1::PushPlacementsRequest) -> Sizes {
     }
 }
 
-fn pick(clients: &[Client], n: u64) -> Client {
-    clients[n as usize % clients.len()].clone()
+/// A closed-loop plan: `concurrency` calls in flight for `duration`.
+pub(crate) fn for_duration(concurrency: usize, duration: Duration) -> Plan {
+    Plan {
+        concurrency,
+        bound: Bound::For(duration),
+        rate: None,
+    }
+}
+
+/// Runs `call` by `plan` as [`load::run`] does, handing call `n` one of `clients` in turn.
+async fn on_clients<F, Fut>(clients: &[Client], plan: Plan, call: F) -> Report
+where
+    F: Fn(u64, Client) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<u64, String>> + Send + 'static,
+{
+    let clients: Arc<[Client]> = clients.into();
+    load::run(plan, move |n| {
+        call(n, clients[n as usize % clients.len()].clone())
+    })
+    .await
+}
+
+/// The message of a call's answer, or the message of its failure.
+async fn answer<T>(
+    call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, String> {
+    call.await
+        .map(tonic::Response::into_inner)
+        .map_err(|status| status.message().to_owned())
 }
 
 fn stated<T>(purpose: Purpose, basis: LegalBasis, message: T) -> Result<tonic::Request<T>, String> {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{BIN, Dev};
+use support::{BIN, Dev, ok, stderr, stdout};
 
 fn jembatan(args: &[&str]) -> Output {
     Command::new(BIN).args(args).output().expect("run jembatan")
@@ -16,6 +16,13 @@ fn jembatan(args: &[&str]) -> Output {
 
 fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write file");
+}
+
+/// Asserts that a command failed saying `why` on standard error.
+fn refused(out: &Output, why: &str) {
+    let stderr = stderr(out);
+    assert!(!out.status.success(), "exited 0: {why}");
+    assert!(stderr.contains(why), "{why:?} not in: {stderr}");
 }
 
 #[test]
@@ -43,10 +50,7 @@ fn a_config_with_an_unknown_or_badly_typed_key_exits_non_zero_naming_the_key() {
     ];
     for (text, key) in cases {
         write(&path, text);
-        let out = jembatan(&["serve", "--config", path_arg]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{key}: exited 0");
-        assert!(stderr.contains(key), "{key} not named in: {stderr}");
+        refused(&jembatan(&["serve", "--config", path_arg]), key);
     }
 
     write(&path, "[identity]\ntrust_domain = \"x.local\"\n");
@@ -55,12 +59,7 @@ fn a_config_with_an_unknown_or_badly_typed_key_exits_non_zero_naming_the_key() {
         .env("JEMBATAN_SERVER_LISTEN", "not-an-address")
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        stderr.contains("server.listen (set by JEMBATAN_SERVER_LISTEN)"),
-        "{stderr}"
-    );
+    refused(&out, "server.listen (set by JEMBATAN_SERVER_LISTEN)");
 }
 
 #[test]
@@ -68,20 +67,15 @@ fn pki_init_and_issue_write_the_named_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pki = dir.path().join("pki");
     let pki_arg = pki.to_str().expect("utf-8");
-    let out = jembatan(&[
+    ok(&jembatan(&[
         "pki",
         "init",
         "--dir",
         pki_arg,
         "--trust-domain",
         "exchange.example.go.id",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = jembatan(&[
+    ]));
+    let issued = ok(&jembatan(&[
         "pki",
         "issue",
         "--dir",
@@ -90,15 +84,10 @@ fn pki_init_and_issue_write_the_named_files() {
         "kemendag",
         "--system",
         "export-portal",
-    ]);
+    ]));
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains("spiffe://exchange.example.go.id/agency/kemendag/export-portal")
+        issued.contains("spiffe://exchange.example.go.id/agency/kemendag/export-portal"),
+        "{issued}"
     );
     let issue_bpk = [
         "pki",
@@ -110,12 +99,7 @@ fn pki_init_and_issue_write_the_named_files() {
         "--name",
         "bpk",
     ];
-    let out = jembatan(&issue_bpk);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(&jembatan(&issue_bpk));
     for file in [
         "ca.pem",
         "ca-key.pem",
@@ -130,29 +114,29 @@ fn pki_init_and_issue_write_the_named_files() {
     }
     // Issuing over an existing name, or an identity that is not one, changes nothing.
     let before = std::fs::read(pki.join("bpk.pem")).expect("read");
-    let out = jembatan(&issue_bpk);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("exists already"));
+    refused(&jembatan(&issue_bpk), "exists already");
     assert_eq!(std::fs::read(pki.join("bpk.pem")).expect("read"), before);
     let out = jembatan(&[
         "pki", "issue", "--dir", pki_arg, "--agency", "Kemendag", "--system", "x",
     ]);
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("agency \"Kemendag\""));
+    refused(&out, "agency \"Kemendag\"");
 }
 
 impl Dev {
+    /// `jembatan dev` in `root` that reloads its policies on SIGHUP only, so that a test sees
+    /// which did it, and signs a checkpoint every 50 ms.
+    fn sighup_only(root: &Path) -> Dev {
+        Dev::start(
+            root,
+            &[
+                ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
+                ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
+            ],
+        )
+    }
+
     fn health(&self, identity: &str) -> Output {
-        jembatan(&[
-            "health",
-            "--dev",
-            "--dir",
-            self.dir.to_str().expect("utf-8"),
-            "--as",
-            identity,
-            "--server",
-            &self.url,
-        ])
+        self.run(&["health"], &["--as", identity])
     }
 
     fn signal(&self, signal: &str) {
@@ -164,27 +148,22 @@ impl Dev {
         assert!(sent.success(), "kill {signal}");
     }
 
-    /// The dev folder's CA and the identity `name`, for a client of this exchange.
-    fn tls(&self, name: &str) -> jembatan_client::ClientTls {
+    /// A client of this exchange with the dev folder's CA and the identity `name`.
+    async fn client(&self, name: &str) -> jembatan_client::Client {
         let pki = self.dir.join("pki");
-        jembatan_client::ClientTls::from_files(
+        let tls = jembatan_client::ClientTls::from_files(
             &pki.join("ca.pem"),
             &pki.join(format!("{name}.pem")),
             &pki.join(format!("{name}-key.pem")),
         )
-        .expect("dev identity")
+        .expect("dev identity");
+        jembatan_client::Client::connect(&self.url, tls)
+            .await
+            .expect("connect")
     }
 
     fn policy_status(&self) -> Output {
-        jembatan(&[
-            "policy",
-            "status",
-            "--dev",
-            "--dir",
-            self.dir.to_str().expect("utf-8"),
-            "--server",
-            &self.url,
-        ])
+        self.run(&["policy", "status"], &[])
     }
 
     /// Sends SIGTERM and waits for the exit, returning it and how long it took.
@@ -208,14 +187,7 @@ impl Dev {
 fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
-    let dev = Dev::start(
-        &root,
-        &[
-            // Policy changes take effect on SIGHUP only, so a test sees which did it.
-            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
-            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
-        ],
-    );
+    let dev = Dev::sighup_only(&root);
     for file in [
         "jembatan.toml",
         "jembatan.db",
@@ -249,31 +221,14 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
         "{log_pub}"
     );
     for identity in ["kemendag", "kp2mi", "auditor"] {
-        let out = dev.health(identity);
-        assert!(
-            out.status.success(),
-            "{identity}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "SERVING",
-            "{identity}"
-        );
+        assert_eq!(ok(&dev.health(identity)).trim(), "SERVING", "{identity}");
     }
     let (status, _) = dev.terminate();
     assert!(status.success(), "exit after SIGTERM: {status:?}");
 
     let ca_before = std::fs::read(root.join("pki/ca.pem")).expect("ca");
     let key_before = std::fs::read(root.join("audit/log.key")).expect("log.key");
-    let dev = Dev::start(
-        &root,
-        &[
-            // Policy changes take effect on SIGHUP only, so a test sees which did it.
-            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
-            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
-        ],
-    );
+    let dev = Dev::sighup_only(&root);
     assert_eq!(
         std::fs::read(root.join("pki/ca.pem")).expect("ca"),
         ca_before,
@@ -284,13 +239,7 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
         key_before,
         "log key was remade"
     );
-    let out = dev.health("kp2mi");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "SERVING",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(ok(&dev.health("kp2mi")).trim(), "SERVING");
     drop(dev);
 }
 
@@ -298,21 +247,11 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
 fn sigterm_ends_the_server_within_its_grace_even_with_a_call_in_flight() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
-    let dev = Dev::start(
-        &root,
-        &[
-            // Policy changes take effect on SIGHUP only, so a test sees which did it.
-            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
-            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
-        ],
-    );
+    let dev = Dev::sighup_only(&root);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let tls = dev.tls("kemendag");
     // A health watch is a call that never ends by itself.
     let mut watch = runtime.block_on(async {
-        let client = jembatan_client::Client::connect(&dev.url, tls)
-            .await
-            .expect("connect");
+        let client = dev.client("kemendag").await;
         let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel());
         let mut stream = health
             .watch(tonic_health::pb::HealthCheckRequest {
@@ -342,19 +281,14 @@ fn sigterm_ends_the_server_within_its_grace_even_with_a_call_in_flight() {
     }
 }
 
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// The `policy set sha256:…` that `jembatan policy check` prints for `dir`.
 fn checked_hash(dir: &Path) -> String {
-    let out = jembatan(&["policy", "check", "--dir", dir.to_str().expect("utf-8")]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = stdout(&out);
+    let text = ok(&jembatan(&[
+        "policy",
+        "check",
+        "--dir",
+        dir.to_str().expect("utf-8"),
+    ]));
     let hash = text
         .lines()
         .find_map(|line| line.strip_prefix("policy set "))
@@ -365,16 +299,15 @@ fn checked_hash(dir: &Path) -> String {
 #[test]
 fn policy_check_validates_a_folder_and_names_each_problem() {
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/policies");
-    let out = jembatan(&["policy", "check", "--dir", deploy.to_str().expect("utf-8")]);
+    let checked = ok(&jembatan(&[
+        "policy",
+        "check",
+        "--dir",
+        deploy.to_str().expect("utf-8"),
+    ]));
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        stdout(&out).starts_with("ok: 14 policies in 4 files"),
-        "{}",
-        stdout(&out)
+        checked.starts_with("ok: 14 policies in 4 files"),
+        "{checked}"
     );
 
     let dir = tempfile::tempdir().expect("tempdir");
@@ -393,7 +326,7 @@ fn policy_check_validates_a_folder_and_names_each_problem() {
         "--dir",
         dir.path().to_str().expect("utf-8"),
     ]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("typo.cedar:3:"), "{stderr}");
     assert!(stderr.contains("policy typo:"), "{stderr}");
@@ -427,12 +360,7 @@ fn policy_explain_prints_the_decision_and_the_deciding_policies() {
         "BUSINESS_MATCHING",
         &[],
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = stdout(&out);
+    let text = ok(&out);
     assert!(
         text.contains("action       WorkforceService/ListCandidates"),
         "{text}"
@@ -471,12 +399,7 @@ fn policy_explain_prints_the_decision_and_the_deciding_policies() {
         "STATISTICS",
         &[],
     );
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("action \"DumpEverything\" is not declared"),
-        "{stderr}"
-    );
+    refused(&out, "action \"DumpEverything\" is not declared");
 }
 
 #[test]
@@ -484,14 +407,7 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
     let policies = root.join("policies");
-    let dev = Dev::start(
-        &root,
-        &[
-            // Policy changes take effect on SIGHUP only, so a test sees which did it.
-            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
-            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
-        ],
-    );
+    let dev = Dev::sighup_only(&root);
     let wait_for = |what: &str, done: &dyn Fn(&Output) -> bool| -> Output {
         let start = Instant::now();
         loop {
@@ -508,14 +424,8 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
         }
     };
     let initial = checked_hash(&policies);
-    let out = dev.policy_status();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        stdout(&out).trim(),
+        ok(&dev.policy_status()).trim(),
         format!("policy set in force  {initial}")
     );
 
@@ -552,20 +462,10 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
 fn auditors_read_prove_and_verify_the_log_and_agencies_cosign_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("exchange");
-    let dev = Dev::start(
-        &root,
-        &[
-            // Policy changes take effect on SIGHUP only, so a test sees which did it.
-            ("JEMBATAN_POLICY_WATCH_INTERVAL_MS", "0"),
-            ("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "50"),
-        ],
-    );
+    let dev = Dev::sighup_only(&root);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let tls = dev.tls("kemendag");
     runtime.block_on(async {
-        let client = jembatan_client::Client::connect(&dev.url, tls)
-            .await
-            .expect("connect");
+        let client = dev.client("kemendag").await;
         let mut placements =
             jembatan_client::v1::placement_service_client::PlacementServiceClient::new(
                 client.channel(),
@@ -587,27 +487,7 @@ fn auditors_read_prove_and_verify_the_log_and_agencies_cosign_it() {
     });
     // The sequencer signs within its 50 ms interval.
     std::thread::sleep(Duration::from_millis(500));
-    let audit = |args: &[&str]| {
-        let mut all = vec!["audit"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&[
-            "--dev",
-            "--dir",
-            root.to_str().expect("utf-8"),
-            "--server",
-            &dev.url,
-        ]);
-        jembatan(&all)
-    };
-    let ok = |out: &Output| {
-        assert!(
-            out.status.success(),
-            "{}{}",
-            stdout(out),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        stdout(out)
-    };
+    let audit = |args: &[&str]| dev.run(&[&["audit"], args].concat(), &[]);
 
     let listed = ok(&audit(&["list"]));
     assert!(listed.starts_with("   INDEX  TIME"), "{listed}");
@@ -677,10 +557,10 @@ fn auditors_read_prove_and_verify_the_log_and_agencies_cosign_it() {
         Some(2),
         "a wrong leaf hash does not prove"
     );
-    let stderr = String::from_utf8_lossy(&forged.stderr);
+    let refusal = stderr(&forged);
     assert!(
-        stderr.contains("FAILED: the audit log does not verify"),
-        "{stderr}"
+        refusal.contains("FAILED: the audit log does not verify"),
+        "{refusal}"
     );
 
     // Both agencies witness the log; a checkpoint then carries both cosignatures.
@@ -789,6 +669,6 @@ fn auditors_read_prove_and_verify_the_log_and_agencies_cosign_it() {
     write(&tampered, &without_leaf_1);
     let out = verify(&tampered);
     assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = stderr(&out);
     assert!(stderr.contains("FAILED: leaf 1 is missing"), "{stderr}");
 }

@@ -8,27 +8,14 @@ use std::process::{Command, Output};
 
 mod support;
 
-use support::{BIN, Dev};
+use support::{BIN, Dev, ok, stderr, stdout};
 
 impl Dev {
-    /// Runs a client command against this exchange with `--dev`.
-    fn run(&self, command: &[&str], more: &[&str]) -> Output {
-        let dir = self.dir.to_str().expect("utf-8");
-        Command::new(BIN)
-            .args(command)
-            .args(["--dev", "--dir", dir, "--server", &self.url])
-            .args(more)
-            .output()
-            .expect("run jembatan")
+    /// Runs `placements push --file file`, then `more`.
+    fn push(&self, file: &Path, more: &[&str]) -> Output {
+        let file = file.to_str().expect("utf-8");
+        self.run(&["placements", "push", "--file", file], more)
     }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// The first fenced block of `language` in docs/placements-file.md.
@@ -61,12 +48,11 @@ fn placements_push_stores_a_jsonl_file_and_the_same_file_again_changes_nothing()
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let file = dir.path().join("placements.jsonl");
-    let out = Command::new(BIN)
+    ok(&Command::new(BIN)
         .args(["demo", "seed", "--records", "4", "--seed", "7", "--out"])
         .arg(&file)
         .output()
-        .expect("demo seed --out");
-    assert!(out.status.success(), "{}", stderr(&out));
+        .expect("demo seed --out"));
     // The documented example, then the synthetic records, with a blank line between.
     let text = format!(
         "{}\n{}",
@@ -74,22 +60,16 @@ fn placements_push_stores_a_jsonl_file_and_the_same_file_again_changes_nothing()
         std::fs::read_to_string(&file).expect("read")
     );
     std::fs::write(&file, text).expect("write");
-    let file_arg = file.to_str().expect("utf-8");
 
-    let out = dev.run(&["placements", "push", "--file", file_arg], &[]);
-    let summary = stdout(&out);
-    assert!(out.status.success(), "{summary}{}", stderr(&out));
+    let out = dev.push(&file, &[]);
+    let summary = ok(&out);
     assert!(summary.contains("5 records in 1 batch"), "{summary}");
     assert_eq!(count(&summary, "stored"), 5, "{summary}");
     assert_eq!(count(&summary, "rejected"), 0, "{summary}");
     assert!(!dir.path().join("placements.jsonl.rejected.jsonl").exists());
 
-    let out = dev.run(
-        &["placements", "push", "--file", file_arg, "--batch", "2"],
-        &["--json"],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json summary");
+    let out = dev.push(&file, &["--batch", "2", "--json"]);
+    let summary: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json summary");
     assert_eq!(summary["records"], 5);
     assert_eq!(summary["unchanged"], 5);
     assert_eq!(summary["stored"], 0);
@@ -112,15 +92,7 @@ fn placements_push_of_a_csv_file_with_one_bad_line_writes_it_to_the_rejected_fil
     let file = dir.path().join("placements.csv");
     std::fs::write(&file, lines.join("\n") + "\n").expect("write");
 
-    let out = dev.run(
-        &[
-            "placements",
-            "push",
-            "--file",
-            file.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
+    let out = dev.push(&file, &[]);
     let summary = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{summary}{}", stderr(&out));
     assert!(summary.contains("3 records"), "{summary}");
@@ -157,15 +129,7 @@ fn placements_push_of_a_csv_file_with_one_bad_line_writes_it_to_the_rejected_fil
         ),
     )
     .expect("write");
-    let out = dev.run(
-        &[
-            "placements",
-            "push",
-            "--file",
-            file.to_str().expect("utf-8"),
-        ],
-        &["--json"],
-    );
+    let out = dev.push(&file, &["--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let summary: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json summary");
     assert_eq!(summary["rejected"], 1);
@@ -189,8 +153,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let out = dev.run(&["demo", "seed", "--records", "2000", "--seed", "3"], &[]);
-    let summary = stdout(&out);
-    assert!(out.status.success(), "{summary}{}", stderr(&out));
+    let summary = ok(&out);
     assert!(summary.starts_with("seeded 2,000 records"), "{summary}");
     assert_eq!(count(&summary, "stored"), 2000, "{summary}");
 
@@ -199,8 +162,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         &["workforce", "availability", "--group-by", "province"],
         &["--json"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let answer: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let answer: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json");
     let cells = answer["cells"].as_array().expect("cells");
     let jatim = cells
         .iter()
@@ -213,8 +175,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         &["workforce", "availability", "--group-by", "province"],
         &[],
     );
-    let table = stdout(&out);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let table = ok(&out);
     assert!(table.starts_with("PROVINCE"), "{table}");
     assert!(table.lines().any(|l| l.starts_with("35 ")), "{table}");
     assert!(table.contains("receipt: audit leaf"), "{table}");
@@ -224,8 +185,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         &["workforce", "candidates", "--page-size", "20"],
         &["--json"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let page: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json page");
+    let page: serde_json::Value = serde_json::from_str(&ok(&out)).expect("json page");
     let candidates = page["candidates"].as_array().expect("candidates");
     assert_eq!(candidates.len(), 20, "{page}");
     assert!(candidates[0]["pseudonym"].as_str().expect("text").len() > 12);
@@ -242,8 +202,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         ],
         &[],
     );
-    let table = stdout(&out);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let table = ok(&out);
     assert!(table.starts_with("PSEUDONYM"), "{table}");
     assert!(table.contains("20 candidates"), "{table}");
     assert!(table.contains("--page-token"), "{table}");
@@ -261,8 +220,7 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         ],
         &["--json"],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let pages: Vec<serde_json::Value> = stdout(&out)
+    let pages: Vec<serde_json::Value> = ok(&out)
         .lines()
         .map(|line| serde_json::from_str(line).expect("json page"))
         .collect();
@@ -285,31 +243,14 @@ fn a_workers_history_withdrawal_and_erasure() {
     let dev = Dev::start(&dir.path().join("exchange"), &[]);
     let file = dir.path().join("one.jsonl");
     std::fs::write(&file, doc_example("jsonl")).expect("write");
-    let out = dev.run(
-        &[
-            "placements",
-            "push",
-            "--file",
-            file.to_str().expect("utf-8"),
-        ],
-        &[],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
+    ok(&dev.push(&file, &[]));
     let record: serde_json::Value =
         serde_json::from_str(doc_example("jsonl").trim()).expect("example record");
     let nik = record["nik"].as_str().expect("nik").to_owned();
 
     let about = |command: &str, more: &[&str]| {
-        let mut child = Command::new(BIN)
-            .args(["placements", command, "--nik", "-"])
-            .args([
-                "--dev",
-                "--dir",
-                dev.dir.to_str().expect("utf-8"),
-                "--server",
-                &dev.url,
-            ])
-            .args(more)
+        let mut child = dev
+            .command(&["placements", command, "--nik", "-"], more)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())

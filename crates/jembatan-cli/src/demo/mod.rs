@@ -17,7 +17,7 @@ use jembatan_domain::{LegalBasis, Purpose};
 
 use crate::codes::today_in_jakarta;
 use crate::connection::ConnectionArgs;
-use crate::placements::record::{CSV_COLUMNS, PlacementRecord, csv_row};
+use crate::placements::record::{PlacementRecord, csv_header, csv_row};
 use crate::placements::{Format, MAX_BATCH};
 use crate::progress::{Progress, per_second};
 use crate::value_parsers::parse_code;
@@ -237,7 +237,7 @@ fn write_file(args: &SeedArgs, path: &Path) -> anyhow::Result<ExitCode> {
         }
         Format::Csv => {
             let mut out = csv::Writer::from_writer(BufWriter::new(file));
-            out.write_record(CSV_COLUMNS).with_context(context)?;
+            out.write_record(csv_header()).with_context(context)?;
             for (i, record) in records.enumerate() {
                 let record = record.map_err(|e| anyhow::anyhow!("generated record: {e}"))?;
                 out.write_record(csv_row(&record)).with_context(context)?;

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
 /// The `jembatan` binary under test.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
@@ -53,6 +53,39 @@ impl Dev {
             _stdout: stdout,
         }
     }
+}
+
+impl Dev {
+    /// A client command against this exchange with `--dev`, then `more`.
+    pub(crate) fn command(&self, command: &[&str], more: &[&str]) -> Command {
+        let dir = self.dir.to_str().expect("utf-8");
+        let mut line = Command::new(BIN);
+        line.args(command)
+            .args(["--dev", "--dir", dir, "--server", &self.url])
+            .args(more);
+        line
+    }
+
+    /// Runs a client command against this exchange with `--dev`, then `more`.
+    pub(crate) fn run(&self, command: &[&str], more: &[&str]) -> Output {
+        self.command(command, more).output().expect("run jembatan")
+    }
+}
+
+/// What a command printed on standard output.
+pub(crate) fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Asserts that a command succeeded and gives what it printed.
+pub(crate) fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}{}", stdout(out), stderr(out));
+    stdout(out)
+}
+
+/// What a command printed on standard error.
+pub(crate) fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 impl Drop for Dev {

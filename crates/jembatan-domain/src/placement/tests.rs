@@ -348,6 +348,14 @@ fn hs_chapters_are_real_sorted_and_few() {
 
 #[test]
 fn contact_details_have_their_shape() {
+    let phone = |text: &str| Contact {
+        phone: Some(text.to_owned()),
+        email: None,
+    };
+    let email = |text: &str| Contact {
+        phone: None,
+        email: Some(text.to_owned()),
+    };
     for bad in [
         "081234567890",
         "+62",
@@ -355,12 +363,7 @@ fn contact_details_have_their_shape() {
         "+62 812 3456",
         "+1234567890123456",
     ] {
-        fails("contact.phone", "e.164", |p| {
-            p.contact = Some(Contact {
-                phone: Some(bad.to_owned()),
-                email: None,
-            });
-        });
+        fails("contact.phone", "e.164", |p| p.contact = Some(phone(bad)));
     }
     for bad in [
         "siti",
@@ -374,18 +377,11 @@ fn contact_details_have_their_shape() {
         "siti@example.id.",
         "siti@example..id",
     ] {
-        fails("contact.email", "e-mail", |p| {
-            p.contact = Some(Contact {
-                phone: None,
-                email: Some(bad.to_owned()),
-            });
-        });
+        fails("contact.email", "e-mail", |p| p.contact = Some(email(bad)));
     }
+    let too_long = format!("{}@{}.id", "a".repeat(60), "b".repeat(200));
     fails("contact.email", "254", |p| {
-        p.contact = Some(Contact {
-            phone: None,
-            email: Some(format!("{}@{}.id", "a".repeat(60), "b".repeat(200))),
-        });
+        p.contact = Some(email(&too_long))
     });
 }
 
