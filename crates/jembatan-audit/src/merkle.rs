@@ -103,6 +103,43 @@ fn split(n: u64) -> u64 {
     1 << (63 - (n - 1).leading_zeros())
 }
 
+/// A walk down from the tree of the first `len` leaves towards a leaf or a subtree, collecting
+/// the root of each half it leaves aside.
+struct Descent {
+    /// The first leaf of the subtree the walk is in.
+    start: u64,
+    /// The subtree's leaves.
+    len: u64,
+    /// The roots left aside, from the top down.
+    proof: Vec<Hash>,
+}
+
+impl Descent {
+    fn new(len: u64) -> Self {
+        Self {
+            start: 0,
+            len,
+            proof: Vec::new(),
+        }
+    }
+
+    /// Goes down into the left half (`left`) or the right one, keeping the other half's root;
+    /// returns `left`.
+    fn step(&mut self, tree: &(impl Subtrees + ?Sized), left: bool) -> Result<bool, AuditError> {
+        let k = split(self.len);
+        if left {
+            self.proof
+                .push(range_root(tree, self.start + k, self.len - k)?);
+            self.len = k;
+        } else {
+            self.proof.push(range_root(tree, self.start, k)?);
+            self.start += k;
+            self.len -= k;
+        }
+        Ok(left)
+    }
+}
+
 /// The inclusion proof of leaf `index` in the tree of the first `size` leaves (RFC 6962 PATH).
 pub fn inclusion_proof(
     tree: &(impl Subtrees + ?Sized),
@@ -112,23 +149,17 @@ pub fn inclusion_proof(
     if index >= size {
         return Err(AuditError::OutOfRange { index, size });
     }
-    let mut proof = Vec::new();
     // Walk down from the whole tree, collecting siblings; the proof lists them leaf-up.
-    let (mut start, mut len, mut m) = (0u64, size, index);
-    while len > 1 {
-        let k = split(len);
-        if m < k {
-            proof.push(range_root(tree, start + k, len - k)?);
-            len = k;
-        } else {
-            proof.push(range_root(tree, start, k)?);
-            start += k;
-            len -= k;
+    let mut descent = Descent::new(size);
+    let mut m = index;
+    while descent.len > 1 {
+        let k = split(descent.len);
+        if !descent.step(tree, m < k)? {
             m -= k;
         }
     }
-    proof.reverse();
-    Ok(proof)
+    descent.proof.reverse();
+    Ok(descent.proof)
 }
 
 /// The consistency proof between the trees of the first `size1` and `size2` leaves
@@ -141,21 +172,20 @@ pub fn consistency_proof(
     if size1 == 0 || size1 > size2 {
         return Err(AuditError::BadSizes { size1, size2 });
     }
-    let mut proof = Vec::new();
-    let (mut start, mut len, mut m, mut whole) = (0u64, size2, size1, true);
-    while m != len {
-        let k = split(len);
-        if m <= k {
-            proof.push(range_root(tree, start + k, len - k)?);
-            len = k;
-        } else {
-            proof.push(range_root(tree, start, k)?);
-            start += k;
-            len -= k;
+    let mut descent = Descent::new(size2);
+    let (mut m, mut whole) = (size1, true);
+    while m != descent.len {
+        let k = split(descent.len);
+        if !descent.step(tree, m <= k)? {
             m -= k;
             whole = false;
         }
     }
+    let Descent {
+        start,
+        len,
+        mut proof,
+    } = descent;
     if !whole {
         proof.push(range_root(tree, start, len)?);
     }
