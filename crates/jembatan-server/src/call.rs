@@ -41,9 +41,13 @@ pub(crate) struct Caller {
 /// What a call states besides its identity, as read from its metadata.
 #[derive(Debug, Clone)]
 pub(crate) struct Stated {
+    /// `jembatan-purpose`.
     pub(crate) purpose: Purpose,
+    /// `jembatan-legal-basis`.
     pub(crate) legal_basis: LegalBasis,
+    /// `jembatan-case-ref`, if given.
     pub(crate) case_ref: Option<String>,
+    /// `jembatan-operator`, if given.
     pub(crate) operator: Option<String>,
 }
 

@@ -27,7 +27,7 @@ use jembatan_store::{LeafFilter, Store, StoredCheckpoint, StoredCosignature};
 use tonic::{Request, Response, Status};
 
 use crate::call::Caller;
-use crate::services::paging as position;
+use crate::services::paging;
 use crate::status::store_status;
 use entries::{cosignature_message, entry_message, parse_leaf, stored_time, time_range};
 use witnesses::Witnesses;
@@ -117,9 +117,7 @@ impl AuditApi {
             .await
             .map_err(store_status)?;
         let next_page_token = match rows.last() {
-            Some((index, _)) if rows.len() == page_size as usize => {
-                position::token("after", *index)
-            }
+            Some((index, _)) if rows.len() == page_size as usize => paging::token("after", *index),
             _ => String::new(),
         };
         Ok((rows, next_page_token))
@@ -149,9 +147,9 @@ impl AuditService for AuditApi {
     ) -> Result<Response<ListEntriesResponse>, Status> {
         self.reader(&request)?;
         let r = request.into_inner();
-        let page_size = position::page_size(r.page_size)?;
+        let page_size = paging::page_size(r.page_size)?;
         let after = match (
-            position::parse("page_token", "after", &r.page_token)?,
+            paging::parse("page_token", "after", &r.page_token)?,
             r.from_index.checked_sub(1),
         ) {
             (Some(token), Some(from)) => Some(token.max(from)),
@@ -291,7 +289,7 @@ impl AuditService for AuditApi {
         let r = request.into_inner();
         let nik = jembatan_domain::Nik::parse(&r.nik)
             .map_err(|reason| Status::invalid_argument(format!("nik: {reason}")))?;
-        let page_size = position::page_size(r.page_size)?;
+        let page_size = paging::page_size(r.page_size)?;
         let subject_key = self.personal_data_key.subject_key(nik.as_str());
         // The lookup is itself a processing of the worker's data: logged under the worker's
         // first record, so that it shows in the history it answers.
@@ -320,7 +318,7 @@ impl AuditService for AuditApi {
             subject_key: Some(subject_key),
             ..LeafFilter::default()
         };
-        let after = position::parse("page_token", "after", &r.page_token)?;
+        let after = paging::parse("page_token", "after", &r.page_token)?;
         let (rows, next_page_token) = self.leaves_page(&filter, after, page_size).await?;
         let accesses = rows
             .iter()

@@ -1,12 +1,13 @@
 //! The PlacementService: KP2MI pushes placement records and a worker's consent withdrawals and
 //! erasure requests.
 //!
-//! A batch is validated record by record ([`input`]); the valid records are
-//! stored in one transaction with one audit leaf each, unless the request is all-or-nothing and
-//! a record is invalid. A record is keyed by its placement id: a higher (version, updated_at)
-//! replaces the stored one, the same one with the same content changes nothing, a lower one is
-//! stale. The NIK is kept only as its subject key; name and contact only while the worker's
-//! consent covers business matching.
+//! A batch is validated record by record ([`input`]) and its valid records judged against what
+//! is stored by the transport-free rules of [`ingest`]; they are stored ([`record`]) in one
+//! logged write with one audit leaf each, unless the request is all-or-nothing and a record is
+//! refused. A record is keyed by its placement id: a higher (version, updated_at) replaces the
+//! stored one, the same one with the same content changes nothing, a lower one is stale. The
+//! NIK is kept only as its subject key; name and contact only while the worker's consent covers
+//! business matching.
 
 use std::collections::HashMap;
 use std::sync::Arc;

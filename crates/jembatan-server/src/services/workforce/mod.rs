@@ -27,7 +27,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::call::Caller;
-use crate::services::{paging as position, receipt};
+use crate::services::{paging, receipt};
 use crate::status::store_status;
 use filter::{dimensions, placement_filter};
 use suppression::{Cell, suppress};
@@ -258,15 +258,15 @@ impl WorkforceService for WorkforceApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let view = self.view(caller, request.filter.as_ref())?;
-        let page_size = position::page_size(request.page_size)?;
-        let after = position::parse("page_token", "after", &request.page_token)?.unwrap_or(0);
+        let page_size = paging::page_size(request.page_size)?;
+        let after = paging::parse("page_token", "after", &request.page_token)?.unwrap_or(0);
         let mut shared = self
             .share(&view, CandidateOrder::AfterId(to_i64(after)), page_size)
             .await?;
         let next_page_token = if shared.len() == page_size as usize {
             shared
                 .last()
-                .map(|(row, _, _)| position::token("after", to_u64(row.id)))
+                .map(|(row, _, _)| paging::token("after", to_u64(row.id)))
                 .unwrap_or_default()
         } else {
             String::new()
@@ -291,7 +291,7 @@ impl WorkforceService for WorkforceApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let view = self.view(caller, request.filter.as_ref())?;
-        let resumed = position::parse("resume_cursor", "change", &request.resume_cursor)?;
+        let resumed = paging::parse("resume_cursor", "change", &request.resume_cursor)?;
         let mut cursor = match resumed {
             Some(cursor) => to_i64(cursor),
             // From now: every change from here on has a leaf index at or above the log's size.
@@ -356,7 +356,7 @@ impl WorkforceService for WorkforceApi {
                     cursor = row.change_seq;
                     permit.send(Ok(WatchAvailabilityResponse {
                         candidate: Some(candidate),
-                        cursor: position::token("change", to_u64(row.change_seq)),
+                        cursor: paging::token("change", to_u64(row.change_seq)),
                         receipt: Some(receipt),
                     }));
                 }
