@@ -15,7 +15,35 @@ jembatan_tests::on_both_databases!(
     leaves_integrate_into_signed_checkpoints_with_proofs,
     writers_take_turns_in_order_and_give_up_after_the_timeout,
     audit_tables_refuse_update_and_delete,
+    a_head_behind_its_leaves_is_corruption_not_a_conflict,
 );
+
+/// An operator who winds the log's head back cannot make the exchange overwrite or retry into
+/// stored leaves: the next write fails as corruption, for the operator to see, and stores nothing.
+async fn a_head_behind_its_leaves_is_corruption_not_a_conflict(pki: &TestPki, url: &str) {
+    let store = open_store(pki, url).await;
+    append(&store, 0, 3).await;
+    let rewind = "UPDATE audit_head SET next_index = 1 WHERE singleton = 1";
+    match store.raw_pool() {
+        RawPool::Sqlite(pool) => sqlx::query(rewind).execute(pool).await.map(|_| ()),
+        RawPool::Postgres(pool) => sqlx::query(rewind).execute(pool).await.map(|_| ()),
+    }
+    .expect("rewind the head");
+    let error = store
+        .log(&[placement_leaf(9)])
+        .await
+        .expect_err("a leaf index is taken");
+    assert!(
+        matches!(error, jembatan_store::StoreError::Corrupt(_)),
+        "{error}"
+    );
+    assert_eq!(
+        store.log_size().await.expect("size"),
+        1,
+        "nothing was written"
+    );
+    store.close().await;
+}
 
 async fn postgres() -> (PgDatabase, Store) {
     let db = PgDatabase::create().await;

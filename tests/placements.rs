@@ -484,10 +484,14 @@ async fn withdrawal_and_erasure_remove_a_worker_from_later_answers(pki: &TestPki
     let kemendag = kemendag(&exchange, pki).await;
     push(&kp2mi, (0..6).map(placement).collect()).await;
 
+    // A purpose named twice is withdrawn once.
     let withdrawn = placements(&kp2mi)
         .withdraw_consent(as_kp2mi(v1::WithdrawConsentRequest {
             nik: placement(0).nik,
-            purposes: vec![v1::Purpose::BusinessMatching.into()],
+            purposes: vec![
+                v1::Purpose::BusinessMatching.into(),
+                v1::Purpose::BusinessMatching.into(),
+            ],
             withdrawn_at: None,
         }))
         .await

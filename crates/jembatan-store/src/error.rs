@@ -20,11 +20,11 @@ pub enum StoreError {
     /// The store is working but too loaded to take this work now: no turn to write, no
     /// connection, or a lock, within the store's timeout. Nothing was changed; retrying later
     /// may succeed.
-    #[error("store busy: {what} within {waited:?}")]
+    #[error("store busy: {what}")]
     Busy {
         /// What could not be had, e.g. `no turn to write`.
         what: &'static str,
-        /// How long it was waited for.
+        /// How long it was waited for; zero when the database's own timeout ran out.
         waited: Duration,
     },
     /// The database cannot be reached or cannot write now (connection lost, server shutting
@@ -54,6 +54,7 @@ impl From<sqlx::Error> for StoreError {
                 waited: Duration::ZERO,
             },
             Class::Unavailable => StoreError::Unavailable(error),
+            Class::Corrupt => StoreError::Corrupt(error.to_string()),
             Class::Conflict => StoreError::Conflict(error),
             Class::Other => StoreError::Database(error),
         }
@@ -65,6 +66,7 @@ enum Class {
     Busy(&'static str),
     Unavailable,
     Conflict,
+    Corrupt,
     Other,
 }
 
@@ -99,6 +101,8 @@ fn sqlite_class(code: &str) -> Class {
         Some(5 | 6) => Class::Busy("a database lock"),
         // SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN.
         Some(8 | 10 | 13 | 14) => Class::Unavailable,
+        // SQLITE_CORRUPT, SQLITE_NOTADB.
+        Some(11 | 26) => Class::Corrupt,
         _ => match code {
             // SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE: a key taken meanwhile.
             "1555" | "2067" => Class::Conflict,
@@ -114,8 +118,11 @@ fn postgres_class(code: &str) -> Class {
         "55P03" | "53300" => Class::Busy("a database lock or connection"),
         // unique_violation, serialization_failure, deadlock_detected.
         "23505" | "40001" | "40P01" => Class::Conflict,
-        // admin_shutdown, crash_shutdown, cannot_connect_now.
-        "57P01" | "57P02" | "57P03" => Class::Unavailable,
+        // admin_shutdown, crash_shutdown, cannot_connect_now, query_canceled (statement
+        // timeout), read_only_sql_transaction (a standby after failover).
+        "57P01" | "57P02" | "57P03" | "57014" | "25006" => Class::Unavailable,
+        // data_corrupted, index_corrupted.
+        "XX001" | "XX002" => Class::Corrupt,
         // connection exceptions, insufficient resources (disk full, out of memory).
         _ if code.starts_with("08") || code.starts_with("53") => Class::Unavailable,
         _ => Class::Other,
@@ -151,6 +158,8 @@ mod tests {
         assert!(matches!(postgres_class("53100"), Class::Unavailable));
         assert!(matches!(postgres_class("57P01"), Class::Unavailable));
         assert!(matches!(postgres_class("42P01"), Class::Other));
+        assert!(matches!(sqlite_class("11"), Class::Corrupt));
+        assert!(matches!(postgres_class("XX002"), Class::Corrupt));
     }
 
     #[test]

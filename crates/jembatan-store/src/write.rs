@@ -160,7 +160,16 @@ impl LoggedWrite {
                         .push_bind(entry.record_type.clone())
                         .push_bind(entry.record_key.clone());
                 });
-                insert.build().execute(&mut **conn).await?;
+                insert.build().execute(&mut **conn).await.map_err(|error| {
+                    match StoreError::from(error) {
+                        // The head is held, so a taken index means the head is behind its leaves.
+                        StoreError::Conflict(error) => StoreError::Corrupt(format!(
+                            "leaf indexes from {first} are taken: the log's head is behind its \
+                             leaves ({error})"
+                        )),
+                        other => other,
+                    }
+                })?;
             });
         }
         self.tx.commit().await?;

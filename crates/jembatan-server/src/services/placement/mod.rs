@@ -427,7 +427,11 @@ impl PlacementService for PlacementApi {
         for (i, code) in request.purposes.iter().enumerate() {
             match v1::Purpose::try_from(*code) {
                 Ok(purpose) if purpose != v1::Purpose::Unspecified => {
-                    withdrawn.push(purpose.code().to_owned());
+                    // A purpose named twice is withdrawn once.
+                    let code = purpose.code().to_owned();
+                    if !withdrawn.contains(&code) {
+                        withdrawn.push(code);
+                    }
                 }
                 _ => return Err(invalid_field(&format!("purposes[{i}]"), "not a purpose")),
             }
