@@ -182,13 +182,13 @@ impl CallFacts {
         &self,
         record_type: &str,
         record_key: &str,
-        data_classes: &[&str],
+        data_classes: impl IntoIterator<Item = &'static str>,
         record_digest: String,
     ) -> LeafEntry {
         LeafEntry {
             record_type: record_type.to_owned(),
             record_key: record_key.to_owned(),
-            data_classes: data_classes.iter().map(|c| (*c).to_owned()).collect(),
+            data_classes: data_classes.into_iter().map(str::to_owned).collect(),
             record_digest,
             ..self.template.clone()
         }
@@ -196,8 +196,8 @@ impl CallFacts {
 
     /// The leaf of an aggregate answer (counts, no individual record): `answer` is the answer as
     /// sent, digested without salt so that the recipient can show which answer it got.
-    pub fn aggregate_answered(&self, data_class: &str, answer: &[u8]) -> LeafEntry {
-        self.record_shared("aggregate", "", &[data_class], record_digest(&[], answer))
+    pub fn aggregate_answered(&self, data_class: &'static str, answer: &[u8]) -> LeafEntry {
+        self.record_shared("aggregate", "", [data_class], record_digest(&[], answer))
     }
 }
 
@@ -255,7 +255,7 @@ mod tests {
             (Outcome::Deny, "request")
         );
         assert!(denied.record_key.is_empty() && denied.record_digest.is_empty());
-        let shared = call.record_shared("placement", "k", &["profile"], "d".into());
+        let shared = call.record_shared("placement", "k", ["profile"], "d".into());
         assert_eq!(shared.outcome, Outcome::Allow);
         assert_eq!(shared.data_classes, ["profile"]);
         assert_eq!(

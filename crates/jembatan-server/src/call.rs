@@ -193,9 +193,12 @@ impl Caller {
         classes: &[DataClass],
         record_digest: String,
     ) -> LeafEntry {
-        let names: Vec<&str> = classes.iter().map(|class| class.name()).collect();
-        self.facts
-            .record_shared(record_type, record_key, &names, record_digest)
+        self.facts.record_shared(
+            record_type,
+            record_key,
+            classes.iter().map(|class| class.name()),
+            record_digest,
+        )
     }
 
     /// The leaf of an aggregate answer, `answer` as encoded for the caller.

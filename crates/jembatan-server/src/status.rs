@@ -101,7 +101,6 @@ mod tests {
     fn each_kind_of_store_error_gets_its_code() {
         let busy = store_status(StoreError::Busy {
             what: "no turn to write",
-            waited: Duration::from_secs(5),
         });
         assert_eq!(busy.code(), Code::Unavailable);
         let retry = busy.get_details_retry_info().expect("retry advice");

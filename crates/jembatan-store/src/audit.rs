@@ -14,7 +14,7 @@ use crate::write::{Conn, Tx, on_tx};
 use crate::{Backend, Store, StoreError, on_pool};
 
 /// Rows per multi-row INSERT: far below both engines' limits on bound parameters.
-const INSERT_CHUNK: usize = 1000;
+pub(crate) const INSERT_CHUNK: usize = 1000;
 
 /// The PostgreSQL advisory lock that one sequencer holds while it integrates.
 const SEQUENCER_LOCK: i64 = 0x6a65_6d62_6175_6474; // "jembaudt"

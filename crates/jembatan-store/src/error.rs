@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 /// Errors of the store, typed by what a caller can do about them.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -24,8 +22,6 @@ pub enum StoreError {
     Busy {
         /// What could not be had, e.g. `no turn to write`.
         what: &'static str,
-        /// How long it was waited for; zero when the database's own timeout ran out.
-        waited: Duration,
     },
     /// The database cannot be reached or cannot write now (connection lost, server shutting
     /// down, disk full). Nothing was changed; retrying later may succeed.
@@ -49,10 +45,7 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match classify(&error) {
-            Class::Busy(what) => StoreError::Busy {
-                what,
-                waited: Duration::ZERO,
-            },
+            Class::Busy(what) => StoreError::Busy { what },
             Class::Unavailable => StoreError::Unavailable(error),
             Class::Corrupt => StoreError::Corrupt(error.to_string()),
             Class::Conflict => StoreError::Conflict(error),

@@ -77,7 +77,6 @@ impl WriteQueue {
             .await
             .map_err(|_| StoreError::Busy {
                 what: "no turn to write",
-                waited: self.timeout,
             })
     }
 }

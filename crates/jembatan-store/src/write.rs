@@ -11,11 +11,8 @@ use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::merkle;
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
 
-use crate::audit::{Receipt, outcome_name, to_i64, to_u64};
+use crate::audit::{INSERT_CHUNK, Receipt, outcome_name, to_i64, to_u64};
 use crate::{Pool, Store, StoreError};
-
-/// Rows per multi-row INSERT of leaves: far below both engines' limits on bound parameters.
-const LEAF_CHUNK: usize = 1000;
 
 /// A transaction, holding its turn in the store's write queue (if it took one) until it ends.
 #[derive(Debug)]
@@ -142,7 +139,7 @@ impl LoggedWrite {
                 "the log's head moved from {first} while this write held it"
             )));
         }
-        for chunk in rows.chunks(LEAF_CHUNK) {
+        for chunk in rows.chunks(INSERT_CHUNK) {
             on_tx!(&mut self.tx.conn, conn => {
                 let mut insert = QueryBuilder::new(
                     "INSERT INTO audit_leaves (leaf_index, leaf_hash, data, time, principal, \
