@@ -11,19 +11,43 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// When a run stops.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Bound {
     /// After this many calls.
     Calls(u64),
     /// After this long (calls in flight then are finished and counted).
     For(Duration),
+    /// When a [`Stop`] is raised: calls due before then are still sent, later ones are not.
+    Until(watch::Receiver<Option<Instant>>),
+}
+
+/// Ends the runs bound by it, while another part of a scenario decides when.
+#[derive(Debug)]
+pub(crate) struct Stop(watch::Sender<Option<Instant>>);
+
+impl Stop {
+    /// A stop not yet raised.
+    pub(crate) fn new() -> Self {
+        Self(watch::Sender::new(None))
+    }
+
+    /// The bound of a run that ends when this is raised (or dropped unraised).
+    pub(crate) fn bound(&self) -> Bound {
+        Bound::Until(self.0.subscribe())
+    }
+
+    /// Ends the runs bound by it as of now.
+    pub(crate) fn raise(&self) {
+        self.0.send_replace(Some(Instant::now()));
+    }
 }
 
 /// How a run sends its calls.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Plan {
     /// Calls in flight at most.
     pub(crate) concurrency: usize,
@@ -145,22 +169,23 @@ where
     let mut workers = Vec::with_capacity(plan.concurrency);
     for _ in 0..plan.concurrency.max(1) {
         let (call, next) = (Arc::clone(&call), Arc::clone(&next));
+        let (rate, mut bound) = (plan.rate, plan.bound.clone());
         workers.push(tokio::spawn(async move {
             let mut mine = Report::empty();
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
-                let due = match plan.rate {
+                let due = match rate {
                     Some(rate) => start + Duration::from_secs_f64(n as f64 / rate),
                     None => Instant::now(),
                 };
-                let over = match plan.bound {
-                    Bound::Calls(calls) => n >= calls,
-                    Bound::For(duration) => due >= start + duration,
+                let over = match &bound {
+                    Bound::Calls(calls) => n >= *calls,
+                    Bound::For(duration) => due >= start + *duration,
+                    Bound::Until(_) => false,
                 };
-                if over {
+                if over || !until_due(due, &mut bound).await {
                     break;
                 }
-                tokio::time::sleep_until(due).await;
                 match call(n).await {
                     Ok(items) => {
                         mine.calls += 1;
@@ -197,6 +222,19 @@ where
     report.elapsed = start.elapsed();
     report.latencies.sort_unstable();
     report
+}
+
+/// Waits until `due`; false when `bound` is a [`Stop`] raised by then, so the call is not sent.
+async fn until_due(due: Instant, bound: &mut Bound) -> bool {
+    let Bound::Until(stop) = bound else {
+        tokio::time::sleep_until(due).await;
+        return true;
+    };
+    tokio::select! {
+        biased;
+        _ = stop.wait_for(|raised| raised.is_some_and(|at| at <= due)) => false,
+        () = tokio::time::sleep_until(due) => true,
+    }
 }
 
 #[cfg(test)]
@@ -241,6 +279,29 @@ mod tests {
         assert_eq!(report.calls, 10);
         assert_eq!(report.quantile(0.0), Duration::from_millis(20));
         assert_eq!(report.max(), Duration::from_millis(20 + 9 * 10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn until_sends_the_calls_due_before_the_stop_and_no_later_ones() {
+        // One worker, 10 calls/s, each call taking 300 ms, stopped at 1.05 s: the 11 calls due
+        // at 0 to 1.0 s are all sent, the backlog after the stop included.
+        let stop = Stop::new();
+        let plan = Plan {
+            concurrency: 1,
+            bound: stop.bound(),
+            rate: Some(10.0),
+        };
+        let calls = run(plan, |_| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(1)
+        });
+        let raise = async {
+            tokio::time::sleep(Duration::from_millis(1050)).await;
+            stop.raise();
+        };
+        let (report, ()) = tokio::join!(calls, raise);
+        assert_eq!(report.calls, 11);
+        assert_eq!(report.max(), Duration::from_millis(11 * 300 - 1000));
     }
 
     #[test]
