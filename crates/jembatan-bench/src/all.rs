@@ -4,7 +4,9 @@
 //! One run: the echo baseline and handshakes first; then, per store, a fresh exchange process
 //! (memory at idle), the push of the whole data set (a tenth in batches of 100, the rest in
 //! batches of 1,000: realistic records, audit leaves included), the sequencer catching up, an
-//! export of the whole log verified offline, then the read scenarios over the full data set.
+//! export of the whole log verified offline, then the read scenarios over the full data set,
+//! and last the mixed scenario: a push of as many new records again, while KP2MI erases workers
+//! of the first push and Kemendag asks QueryAvailability, each at a fixed low rate.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -12,13 +14,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use jembatan_client::convert::thousands;
+use jembatan_demo::Generator;
 use jembatan_store::{Store, StoreLocation, StoreOptions};
 use sqlx::Connection;
 use time::OffsetDateTime;
 
 use crate::audit_verify::verify_file;
 use crate::load::{Bound, Plan, Report, millis};
-use crate::scenarios::{self, READ_CONCURRENCY};
+use crate::scenarios::{
+    self, MIXED_ERASURES_PER_SECOND, MIXED_QUERIES_PER_SECOND, Mixed, READ_CONCURRENCY,
+};
 use crate::server::{Kind, Server};
 use crate::site::{Database, PgDatabase, Site, connect};
 
@@ -27,6 +32,14 @@ const CONNECTIONS: usize = 4;
 
 /// How long the sequencer may take to sign a checkpoint covering the push.
 const SEQUENCER_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Workers with consent to one purpose or more, in the synthetic records.
+const CONSENT_RATE: f64 = 0.6;
+
+/// Workers of the first push whose NIKs the mixed scenario may erase, at most. At 20 erasures a
+/// second they last 2,500 s, far longer than a mixed push of 1,000,000 records takes; past them,
+/// erasures find workers erased already and count as not found.
+const ERASABLE_WORKERS: u64 = 50_000;
 
 /// Arguments of `all`.
 #[derive(Debug, clap::Args)]
@@ -127,7 +140,7 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     let today = OffsetDateTime::now_utc().date();
 
     // Message sizes of the push scenarios, for echoes of the same size.
-    let mut sizer = jembatan_demo::Generator::new(args.seed ^ 0x5eed, 0.6, today);
+    let mut sizer = Generator::new(args.seed ^ 0x5eed, CONSENT_RATE, today);
     let size_100 = scenarios::push_sizes(&scenarios::push_requests(&mut sizer, 100, 100)[0]);
     let size_1000 = scenarios::push_sizes(&scenarios::push_requests(&mut sizer, 1000, 1000)[0]);
     let small = scenarios::Sizes {
@@ -293,7 +306,7 @@ async fn on_store(
         );
         anyhow::Ok(())
     };
-    let mut generator = jembatan_demo::Generator::new(args.seed, 0.6, today);
+    let mut generator = Generator::new(args.seed, CONSENT_RATE, today);
     let small_batches = args.records / 10;
     let requests = scenarios::push_requests(&mut generator, small_batches, 100);
     let report = scenarios::push(&kp2mi, requests).await;
@@ -464,8 +477,72 @@ async fn on_store(
         String::new(),
         "",
     );
-    drop((kp2mi, kemendag, auditor));
+
+    // Last, so that the figures above are unchanged: the generator's next records (new
+    // placement ids and NIKs) pushed while workers of the first push are erased, their NIKs
+    // made again from the same seed and date.
+    let eraser = connect(&exchange.url(), &site.callers.kp2mi, 1).await?;
+    let niks = scenarios::niks(
+        &mut Generator::new(args.seed, CONSENT_RATE, today),
+        args.records.min(ERASABLE_WORKERS),
+    );
+    let chunks = scenarios::push_chunks(generator, args.records);
+    let mixed = scenarios::mixed(&kp2mi, &eraser, &kemendag, chunks, niks, today).await;
+    mixed_rows(table, name, args.records, baseline.batch_1000, &mixed)?;
+    drop((kp2mi, kemendag, auditor, eraser));
     exchange.stop().await
+}
+
+/// The mixed scenario's rows: the push, then the erasures and the queries while it ran. A
+/// failed push fails the run; failed erasures and queries are counted in their rows.
+fn mixed_rows(
+    table: &mut Table,
+    store: &'static str,
+    records: u64,
+    baseline: f64,
+    mixed: &Mixed,
+) -> anyhow::Result<()> {
+    check(&mixed.push, "mixed: push")?;
+    table.add(
+        format!(
+            "mixed: push of {} new records, batches of 1,000, during the two below",
+            thousands(records)
+        ),
+        store,
+        per_second(mixed.push.items_per_second(), "records"),
+        latency(&mixed.push),
+        ratio(mixed.push.calls_per_second(), baseline),
+        "",
+    );
+    println!("  mixed: ErasePersonalData: {}", mixed.erasures.summary());
+    table.add(
+        format!("mixed: ErasePersonalData at {MIXED_ERASURES_PER_SECOND}/s during the push"),
+        store,
+        format!(
+            "{} calls: {} erased, {} not found; {} errors",
+            thousands(mixed.erasures.calls),
+            thousands(mixed.erasures.items),
+            thousands(mixed.erasures.calls - mixed.erasures.items),
+            thousands(mixed.erasures.errors)
+        ),
+        latency(&mixed.erasures),
+        String::new(),
+        "p99 ≤ 100 ms",
+    );
+    println!("  mixed: QueryAvailability: {}", mixed.queries.summary());
+    table.add(
+        format!("mixed: QueryAvailability at {MIXED_QUERIES_PER_SECOND}/s during the push"),
+        store,
+        format!(
+            "{} calls; {} errors",
+            thousands(mixed.queries.calls),
+            thousands(mixed.queries.errors)
+        ),
+        latency(&mixed.queries),
+        String::new(),
+        "p99 ≤ 100 ms",
+    );
+    Ok(())
 }
 
 /// Fails the run when a scenario's calls failed: its figures would measure errors.

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jembatan_client::v1::{
     self, audit_service_client::AuditServiceClient,
@@ -13,15 +13,25 @@ use jembatan_client::{Client, ClientTls, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
 use prost::Message;
 use time::Date;
+use tokio::sync::mpsc;
 
 use crate::echo::{EchoClient, EchoMessage};
-use crate::load::{self, Bound, Plan, Report};
+use crate::load::{self, Bound, Plan, Report, Stop};
 
 /// Calls in flight for the unary read scenarios and the echo baseline.
 pub(crate) const READ_CONCURRENCY: usize = 16;
 
 /// Calls in flight for pushes: KP2MI's sync jobs, a few at once.
 pub(crate) const PUSH_CONCURRENCY: usize = 4;
+
+/// Records generated at a time for a push made while it runs.
+const PUSH_CHUNK: u64 = 100_000;
+
+/// ErasePersonalData calls per second by KP2MI in the mixed scenario.
+pub(crate) const MIXED_ERASURES_PER_SECOND: f64 = 20.0;
+
+/// QueryAvailability calls per second by Kemendag in the mixed scenario.
+pub(crate) const MIXED_QUERIES_PER_SECOND: f64 = 5.0;
 
 /// Sizes of a call's request and answer, in bytes, for an echo that moves as much.
 #[derive(Debug, Clone, Copy)]
@@ -150,6 +160,127 @@ pub(crate) async fn push(clients: &[Client], requests: Vec<v1::PushPlacementsReq
         }
     })
     .await
+}
+
+/// The requests of a push of `records` records from `generator` in batches of 1,000, made on a
+/// blocking thread a chunk of 100,000 records ahead of the push that takes them, so that the
+/// push does not pause between chunks.
+pub(crate) fn push_chunks(
+    mut generator: jembatan_demo::Generator,
+    records: u64,
+) -> mpsc::Receiver<Vec<v1::PushPlacementsRequest>> {
+    let (sender, receiver) = mpsc::channel(1);
+    tokio::task::spawn_blocking(move || {
+        let mut left = records;
+        while left > 0 {
+            let chunk = left.min(PUSH_CHUNK);
+            if sender
+                .blocking_send(push_requests(&mut generator, chunk, 1000))
+                .is_err()
+            {
+                break;
+            }
+            left -= chunk;
+        }
+    });
+    receiver
+}
+
+/// The NIKs of the next `count` records of `generator`. A generator made again with a push's
+/// seed and date gives the NIKs of the workers that push stored, record by record.
+pub(crate) fn niks(generator: &mut jembatan_demo::Generator, count: u64) -> Vec<String> {
+    generator
+        .by_ref()
+        .take(count as usize)
+        .map(|placement| placement.nik)
+        .collect()
+}
+
+/// ErasePersonalData as KP2MI by `plan`, call `n` erasing the worker of `niks[n % niks.len()]`
+/// for a data subject's request. Items are workers erased: an answer NOT_FOUND (no placement of
+/// the worker stored, or erased already) is a call of no items.
+pub(crate) async fn erasures(clients: &[Client], niks: Vec<String>, plan: Plan) -> Report {
+    let niks: Arc<[String]> = niks.into();
+    on_clients(clients, plan, move |n, client| {
+        let nik = niks.get(n as usize % niks.len().max(1)).cloned();
+        async move {
+            let request = v1::ErasePersonalDataRequest {
+                nik: nik.ok_or("no NIK to erase")?,
+                request_ref: format!("BENCH-PDP-{n}"),
+            };
+            let request = stated(
+                Purpose::ProgramMonitoring,
+                LegalBasis::LegalObligation,
+                request,
+            )?;
+            match PlacementServiceClient::new(client.channel())
+                .erase_personal_data(request)
+                .await
+            {
+                Ok(response) if response.get_ref().placements_erased > 0 => Ok(1),
+                Ok(_) => Err("an erasure of no placement".into()),
+                Err(status) if status.code() == tonic::Code::NotFound => Ok(0),
+                Err(status) => Err(format!("{:?}: {}", status.code(), status.message())),
+            }
+        }
+    })
+    .await
+}
+
+/// What the mixed scenario measured.
+pub(crate) struct Mixed {
+    /// The push; its time is the whole push's, from its first call to its last answer.
+    pub(crate) push: Report,
+    /// The erasures while it ran.
+    pub(crate) erasures: Report,
+    /// The QueryAvailability calls while it ran.
+    pub(crate) queries: Report,
+}
+
+/// The mixed scenario: the push of `chunks` by `pusher` (KP2MI's sync) and, while it runs,
+/// erasures of `niks` by `eraser` (KP2MI too) and QueryAvailability by `kemendag`, each open
+/// loop at its fixed rate. The push starts once its first chunk is made; the calls of both
+/// streams that were due before it ended are all sent.
+pub(crate) async fn mixed(
+    pusher: &[Client],
+    eraser: &[Client],
+    kemendag: &[Client],
+    mut chunks: mpsc::Receiver<Vec<v1::PushPlacementsRequest>>,
+    niks: Vec<String>,
+    today: Date,
+) -> Mixed {
+    let mut next = chunks.recv().await;
+    let stop = Stop::new();
+    let open_loop = |rate| Plan {
+        concurrency: READ_CONCURRENCY,
+        bound: stop.bound(),
+        rate: Some(rate),
+    };
+    let (erase_plan, query_plan) = (
+        open_loop(MIXED_ERASURES_PER_SECOND),
+        open_loop(MIXED_QUERIES_PER_SECOND),
+    );
+    let pushing = async {
+        let started = Instant::now();
+        let mut report = Report::empty();
+        while let Some(requests) = next {
+            report.merge(push(pusher, requests).await);
+            next = chunks.recv().await;
+        }
+        report.elapsed = started.elapsed();
+        stop.raise();
+        report
+    };
+    let (push, erasures, queries) = tokio::join!(
+        pushing,
+        erasures(eraser, niks, erase_plan),
+        query_availability(kemendag, query_plan, today),
+    );
+    Mixed {
+        push,
+        erasures,
+        queries,
+    }
 }
 
 /// Kemendag's question: workers returning within the next 90 days, by province and occupation.
