@@ -6,7 +6,10 @@ use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::merkle::{self, Hash};
 use jembatan_audit::note::SignerKey;
 use jembatan_store::test_door::RawPool;
-use jembatan_store::{Store, StoreLocation, StoreOptions};
+use std::time::Duration;
+
+use jembatan_store::{Store, StoreError, StoreLocation, StoreOptions, WriteTicket};
+use jembatan_tests::store::{WriteError, hold_writer, placement_record, queue, stored_placements};
 use jembatan_tests::{PgDatabase, TestPki, open_store, placement_leaf, store_location};
 
 const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
@@ -30,13 +33,15 @@ async fn a_head_behind_its_leaves_is_corruption_not_a_conflict(pki: &TestPki, ur
     }
     .expect("rewind the head");
     let error = store
-        .log(&[placement_leaf(9)])
+        .log(WriteTicket::new("kp2mi"), vec![placement_leaf(9)])
         .await
         .expect_err("a leaf index is taken");
-    assert!(
-        matches!(error, jembatan_store::StoreError::Corrupt(_)),
-        "{error}"
-    );
+    // The group holding the write failed as a whole; its cause is the corruption.
+    let cause = match &error {
+        StoreError::Group(cause) => cause.as_ref(),
+        other => other,
+    };
+    assert!(matches!(cause, StoreError::Corrupt(_)), "{error}");
     assert_eq!(
         store.log_size().await.expect("size"),
         1,
@@ -55,60 +60,161 @@ async fn postgres() -> (PgDatabase, Store) {
 }
 
 /// Writers arriving one after another take the log in the order they arrived, however long
-/// each holds it; one that cannot have its turn within the store's timeout gives up.
+/// each holds the writer; writes queued behind a held writer commit after it, in turn per lane
+/// and in order of arrival within one; one still queued past the store's timeout gives up as
+/// busy, one past its caller's deadline as such, and neither is done.
 async fn writers_take_turns_in_order_and_give_up_after_the_timeout(pki: &TestPki, url: &str) {
     let location = store_location(pki, url);
     let options = StoreOptions {
         max_connections: 3,
-        acquire_timeout: std::time::Duration::from_secs(3),
+        acquire_timeout: Duration::from_secs(3),
     };
     let store = Store::open(&location, options).await.expect("open");
     let mut writers = Vec::new();
     for n in 0..12u64 {
         let store = store.clone();
-        writers.push(tokio::spawn(async move {
-            let write = store.logged_write().await?;
-            tokio::time::sleep(std::time::Duration::from_millis(40)).await;
-            let receipts = write.commit(&[placement_leaf(n)]).await?;
-            Ok::<_, jembatan_store::StoreError>(receipts[0].leaf_index)
+        writers.push(queue(async move {
+            store
+                .write(WriteTicket::new("kp2mi"), move |write| {
+                    Box::pin(async move {
+                        let first = write.first_leaf_index();
+                        tokio::time::sleep(Duration::from_millis(40)).await;
+                        Ok::<_, StoreError>((first, vec![placement_leaf(n)]))
+                    })
+                })
+                .await
         }));
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut indexes = Vec::new();
     for writer in writers {
-        indexes.push(writer.await.expect("writer task").expect("a writer failed"));
+        let (first, receipts) = writer.await.expect("writer task").expect("a writer failed");
+        assert_eq!(receipts.len(), 1);
+        assert_eq!(
+            receipts[0].leaf_index, first,
+            "the write was told its index"
+        );
+        indexes.push(first);
     }
     assert_eq!(indexes, (0..12).collect::<Vec<u64>>(), "turns out of order");
+
+    // Two lanes queued behind a held writer, interleaved: each lane in its order of arrival.
+    let held = hold_writer(&store, 99).await;
+    let lanes = [
+        "kp2mi", "kp2mi", "kemendag", "kp2mi", "kemendag", "kemendag", "kp2mi",
+    ];
+    let mut writers = Vec::new();
+    for (n, lane) in (100u64..).zip(lanes) {
+        let store = store.clone();
+        writers.push((
+            lane,
+            queue(async move {
+                store
+                    .log(WriteTicket::new(lane), vec![placement_leaf(n)])
+                    .await
+            }),
+        ));
+    }
+    assert_eq!(held.release().await.leaf_index, 12);
+    let mut by_lane: Vec<(&str, u64)> = Vec::new();
+    for (lane, writer) in writers {
+        let receipts = writer.await.expect("writer task").expect("a writer failed");
+        by_lane.push((lane, receipts[0].leaf_index));
+    }
+    let mut all: Vec<u64> = by_lane.iter().map(|(_, index)| *index).collect();
+    for lane in ["kp2mi", "kemendag"] {
+        let indexes: Vec<u64> = by_lane
+            .iter()
+            .filter(|(l, _)| *l == lane)
+            .map(|(_, index)| *index)
+            .collect();
+        assert!(indexes.is_sorted(), "{lane} out of order: {indexes:?}");
+    }
+    all.sort_unstable();
+    assert_eq!(
+        all,
+        (13..20).collect::<Vec<u64>>(),
+        "gapless after the holder"
+    );
     store.close().await;
 
     let impatient = StoreOptions {
         max_connections: 3,
-        acquire_timeout: std::time::Duration::from_millis(200),
+        acquire_timeout: Duration::from_millis(200),
     };
     let store = Store::open(&location, impatient).await.expect("open");
-    let holder = store.logged_write().await.expect("begin");
+    let size = store.log_size().await.expect("size");
+    let held = hold_writer(&store, 200).await;
     let waited = std::time::Instant::now();
-    let refused = store
-        .logged_write()
+    let busy = {
+        let store = store.clone();
+        queue(async move {
+            store
+                .log(WriteTicket::new("kp2mi"), vec![placement_leaf(201)])
+                .await
+        })
+    };
+    let late = {
+        let store = store.clone();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(50);
+        queue(async move {
+            store
+                .write(
+                    WriteTicket::new("kemendag").until(Some(deadline)),
+                    |write| {
+                        Box::pin(async move {
+                            write.upsert_placements(&[placement_record(202)]).await?;
+                            Ok::<_, StoreError>(((), vec![placement_leaf(202)]))
+                        })
+                    },
+                )
+                .await
+        })
+    };
+    // The holder keeps the writer past both the store's timeout and the caller's deadline.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(held.release().await.leaf_index, size, "the holder commits");
+    let refused = busy
         .await
-        .expect_err("a second writer got a turn");
+        .expect("writer task")
+        .expect_err("a queued writer got a turn past the timeout");
     assert!(
-        matches!(refused, jembatan_store::StoreError::Busy { .. }),
+        matches!(refused, StoreError::Busy { .. }),
         "a writer without a turn is told the store is busy: {refused}"
     );
-    assert!(waited.elapsed() < std::time::Duration::from_secs(2));
-    holder.rollback().await;
-    store
-        .logged_write()
+    let late = late
+        .await
+        .expect("writer task")
+        .expect_err("a queued writer got a turn past its deadline");
+    assert!(
+        matches!(late, StoreError::DeadlineExceeded),
+        "a writer past its deadline is told so: {late}"
+    );
+    assert!(waited.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        store.log_size().await.expect("size"),
+        size + 1,
+        "only the holder's leaf"
+    );
+    assert!(
+        stored_placements(&store).await.is_empty(),
+        "the late write's data work was not done"
+    );
+    let receipts = store
+        .log(WriteTicket::new("kp2mi"), vec![placement_leaf(203)])
         .await
         .expect("a turn after the holder ended");
+    assert_eq!(receipts[0].leaf_index, size + 1);
     store.close().await;
 }
 
 /// Appends `count` leaves numbered from `from` in one committed transaction.
 async fn append(store: &Store, from: u64, count: u64) -> Vec<jembatan_store::Receipt> {
     let entries: Vec<LeafEntry> = (from..from + count).map(placement_leaf).collect();
-    store.log(&entries).await.expect("append")
+    store
+        .log(WriteTicket::new("kp2mi").records(entries.len()), entries)
+        .await
+        .expect("append")
 }
 
 fn leaf_hashes(count: u64) -> Vec<Hash> {
@@ -138,10 +244,24 @@ async fn leaves_integrate_into_signed_checkpoints_with_proofs(pki: &TestPki, url
     let receipts = append(&store, 0, 700).await;
     assert_eq!(receipts[699].leaf_index, 699);
     assert_eq!(receipts[5].leaf_hash, leaf_hashes(6)[5]);
-    // A write that rolls back leaves no leaf and no gap.
-    let write = store.logged_write().await.expect("begin");
-    assert_eq!(write.first_leaf_index(), 700);
-    write.rollback().await;
+    // A write that fails leaves no leaf and no gap.
+    let failed = store
+        .write(WriteTicket::new("kp2mi"), |write| {
+            Box::pin(async move {
+                let first = write.first_leaf_index();
+                Err::<((), _), _>(WriteError::Refused(if first == 700 {
+                    "at 700"
+                } else {
+                    "elsewhere"
+                }))
+            })
+        })
+        .await
+        .expect_err("the write failed");
+    assert!(
+        matches!(failed, WriteError::Refused("at 700")),
+        "the write was told its first leaf's index: {failed:?}"
+    );
     append(&store, 700, 300).await;
 
     // At most 600 leaves per round: two rounds reach 1000.

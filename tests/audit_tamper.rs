@@ -5,7 +5,7 @@ use jembatan_audit::checkpoint::Checkpoint;
 use jembatan_audit::leaf::{LEAF_VERSION, LeafEntry, Outcome};
 use jembatan_audit::note::SignerKey;
 use jembatan_audit::verify::{Finding, verify_log};
-use jembatan_store::{Store, StoreLocation, StoreOptions};
+use jembatan_store::{Store, StoreLocation, StoreOptions, WriteTicket};
 use jembatan_tests::tamper::{Bind, leaf_row, node_hash, tamper};
 use jembatan_tests::{Engine, PgDatabase};
 
@@ -76,7 +76,10 @@ fn entry(n: u64) -> LeafEntry {
 async fn build(store: &Store, key: &SignerKey) {
     for (from, to) in [(0, 25), (25, 40)] {
         let entries: Vec<LeafEntry> = (from..to).map(entry).collect();
-        store.log(&entries).await.expect("append");
+        store
+            .log(WriteTicket::new("auditor"), entries)
+            .await
+            .expect("append");
         store
             .integrate(key, ORIGIN, 1000)
             .await

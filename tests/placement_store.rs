@@ -2,8 +2,13 @@
 //! window, so a sparse filter over a table larger than one window still lists every match once,
 //! in order, by row id and by change.
 
-use jembatan_store::{CandidateOrder, PlacementFilter, PlacementRecord, Store};
-use jembatan_tests::{TestPki, open_store};
+use jembatan_store::{
+    CandidateOrder, LoggedWrite, PlacementFilter, PlacementRecord, Receipt, StoreError, WriteTicket,
+};
+use jembatan_tests::store::{
+    HeldWriter, WriteError, hold_writer, placement_record as record, queue, stored_placements,
+};
+use jembatan_tests::{TestPki, open_store, placement_leaf};
 
 /// More than two of the store's listing windows (10,000 positions each).
 const RECORDS: u64 = 25_000;
@@ -13,46 +18,22 @@ jembatan_tests::on_both_databases!(
     data_work_is_committed_only_with_its_leaves,
 );
 
-/// Every 997th record returns in December 2026; the others in 2027.
-fn record(n: u64) -> PlacementRecord {
-    let sparse = n.is_multiple_of(997);
-    PlacementRecord {
-        placement_id: format!("P-{n:06}"),
-        subject_key: format!("{n:064x}"),
-        record_key: format!("{n:032x}"),
-        salt: vec![0; 16],
-        digest: vec![0; 32],
-        version: 1,
-        updated_at: "2026-01-01T00:00:00Z".into(),
-        profile: Vec::new(),
-        sex: "FEMALE".into(),
-        origin_province: "35".into(),
-        origin_regency: "35.07".into(),
-        occupation_code: "5322".into(),
-        destination_country: "TW".into(),
-        status: "WORKING".into(),
-        return_date: Some(if sparse { "2026-12-01" } else { "2027-06-01" }.into()),
-        wants_to_export: false,
-        certificate_schemes: Vec::new(),
-        languages: Vec::new(),
-        hs_chapters: Vec::new(),
-        consent_purposes: vec!["BUSINESS_MATCHING".into()],
-        full_name: None,
-        phone: None,
-        email: None,
-        // Changes spread wider than ids, as pushes interleave with other leaves.
-        change_seq: 3 * n + 7,
-    }
-}
-
 async fn sparse_filters_list_every_match_across_windows(pki: &TestPki, url: &str) {
     let store = open_store(pki, url).await;
     let records: Vec<PlacementRecord> = (0..RECORDS).map(record).collect();
     // Placements are stored only with their leaves: one per record, as a push logs them.
-    let mut write = store.logged_write().await.expect("begin");
-    write.upsert_placements(&records).await.expect("insert");
-    let leaves: Vec<_> = (0..RECORDS).map(jembatan_tests::placement_leaf).collect();
-    write.commit(&leaves).await.expect("commit");
+    let leaves: Vec<_> = (0..RECORDS).map(placement_leaf).collect();
+    let ticket = WriteTicket::new("kp2mi").records(records.len());
+    let ((), receipts) = store
+        .write(ticket, move |write| {
+            Box::pin(async move {
+                write.upsert_placements(&records).await?;
+                Ok::<_, StoreError>(((), leaves))
+            })
+        })
+        .await
+        .expect("insert");
+    assert_eq!(receipts.len(), RECORDS as usize);
 
     let filter = PlacementFilter {
         return_to: Some("2026-12-31".into()),
@@ -68,21 +49,24 @@ async fn sparse_filters_list_every_match_across_windows(pki: &TestPki, url: &str
     for by_change in [false, true] {
         let mut listed = Vec::new();
         let mut position = 0;
+        let mut pages = 0;
         loop {
             let order = if by_change {
                 CandidateOrder::AfterChange(position)
             } else {
                 CandidateOrder::AfterId(position)
             };
-            let mut write = store.logged_write().await.expect("begin");
-            let page = write.candidates(&filter, order, 10).await.expect("page");
-            write.rollback().await;
-            let Some(last) = page.last() else { break };
-            position = if by_change { last.change_seq } else { last.id };
-            let full = page.len() == 10;
-            listed.extend(page.into_iter().map(|row| row.record_key));
-            if !full {
-                break;
+            let page = store.candidates(&filter, order, 10).await.expect("page");
+            assert!(page.rows.len() <= 10);
+            listed.extend(page.rows.into_iter().map(|row| row.record_key));
+            pages += 1;
+            assert!(pages < 100, "the listing does not end");
+            match page.resume_after {
+                Some(next) => {
+                    assert!(next > position, "the listing goes on from where it was");
+                    position = next;
+                }
+                None => break,
             }
         }
         assert_eq!(listed, expected, "by change: {by_change}");
@@ -90,59 +74,94 @@ async fn sparse_filters_list_every_match_across_windows(pki: &TestPki, url: &str
     store.close().await;
 }
 
-/// The one logged write: placements written without leaves, or in a write that is dropped or
-/// rolled back, are not stored; with their leaves they are, at the indexes the write foretold.
+/// A placement write of `record(n)` in lane `kp2mi`, logged with `placement_leaf(n)` when
+/// `logged`, else returning no leaves; it answers the index its first leaf was to get.
+fn upsert(
+    n: u64,
+    logged: bool,
+) -> impl for<'w> FnOnce(&'w mut LoggedWrite) -> jembatan_store::Work<'w, u64, WriteError> + Send + 'static
+{
+    move |write| {
+        Box::pin(async move {
+            write.upsert_placements(&[record(n)]).await?;
+            let leaves = if logged {
+                vec![placement_leaf(n)]
+            } else {
+                Vec::new()
+            };
+            Ok((write.first_leaf_index(), leaves))
+        })
+    }
+}
+
+/// The one logged write: placements written without leaves, by a write that fails, or by one
+/// whose caller gave up before it ran, are not stored; with their leaves they are, at the
+/// indexes the write foretold.
 async fn data_work_is_committed_only_with_its_leaves(pki: &TestPki, url: &str) {
     let store = open_store(pki, url).await;
-    let stored = |store: Store| async move {
-        let mut write = store.logged_write().await.expect("begin");
-        let rows = write
-            .candidates(&PlacementFilter::default(), CandidateOrder::AfterId(0), 100)
-            .await
-            .expect("list");
-        write.rollback().await;
-        rows.len()
-    };
+    let ticket = || WriteTicket::new("kp2mi");
 
-    let mut unlogged = store.logged_write().await.expect("begin");
-    unlogged
-        .upsert_placements(&[record(1)])
+    let (_, receipts) = store
+        .write(ticket(), upsert(1, false))
         .await
-        .expect("insert");
-    assert!(unlogged.commit(&[]).await.expect("commit").is_empty());
-    let mut dropped = store.logged_write().await.expect("begin");
-    dropped
-        .upsert_placements(&[record(2)])
+        .expect("a write without leaves is answered");
+    assert!(receipts.is_empty(), "{receipts:?}");
+    let refused = store
+        .write(ticket(), |write| {
+            Box::pin(async move {
+                write.upsert_placements(&[record(3)]).await?;
+                Err::<(u64, _), _>(WriteError::Refused("the write's own check"))
+            })
+        })
         .await
-        .expect("insert");
-    drop(dropped);
-    let mut rolled_back = store.logged_write().await.expect("begin");
-    rolled_back
-        .upsert_placements(&[record(3)])
-        .await
-        .expect("insert");
-    rolled_back.rollback().await;
-    assert_eq!(stored(store.clone()).await, 0, "unlogged work was stored");
-    assert_eq!(store.log_size().await.expect("size"), 0);
-
-    let mut logged = store.logged_write().await.expect("begin");
-    assert_eq!(logged.first_leaf_index(), 0);
-    logged
-        .upsert_placements(&[record(4)])
-        .await
-        .expect("insert");
-    let receipts = logged
-        .commit(&[jembatan_tests::placement_leaf(4)])
-        .await
-        .expect("commit");
-    assert_eq!(receipts[0].leaf_index, 0);
-    assert_eq!(stored(store.clone()).await, 1);
-    let next = store.logged_write().await.expect("begin");
-    assert_eq!(
-        next.first_leaf_index(),
-        1,
-        "the next write starts after the log"
+        .expect_err("the write refused");
+    assert!(
+        matches!(refused, WriteError::Refused("the write's own check")),
+        "{refused:?}"
     );
-    next.rollback().await;
+    // A write whose caller gives up before its turn is never run.
+    let held: HeldWriter = hold_writer(&store, 100).await;
+    let abandoned = {
+        let store = store.clone();
+        queue(async move { store.write(ticket(), upsert(2, true)).await })
+    };
+    abandoned.abort();
+    assert!(
+        abandoned.await.expect_err("aborted").is_cancelled(),
+        "the caller gave up"
+    );
+    let holder: Receipt = held.release().await;
+    assert_eq!(holder.leaf_index, 0);
+    assert!(
+        stored_placements(&store).await.is_empty(),
+        "unlogged work was stored"
+    );
+    let everything = store
+        .candidates(&PlacementFilter::default(), CandidateOrder::AfterId(0), 100)
+        .await
+        .expect("list");
+    assert!(everything.rows.is_empty());
+    assert_eq!(
+        store.log_size().await.expect("size"),
+        1,
+        "the holder's leaf"
+    );
+
+    let (first, receipts) = store
+        .write(ticket(), upsert(4, true))
+        .await
+        .expect("logged");
+    assert_eq!(first, 1, "the write was told where its leaf goes");
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].leaf_index, 1);
+    assert_eq!(stored_placements(&store).await, vec!["P-000004".to_owned()]);
+    let (next, receipts) = store
+        .write(ticket(), |write| {
+            Box::pin(async move { Ok::<_, StoreError>((write.first_leaf_index(), Vec::new())) })
+        })
+        .await
+        .expect("a look at the head");
+    assert!(receipts.is_empty());
+    assert_eq!(next, 2, "the next write starts after the log");
     store.close().await;
 }

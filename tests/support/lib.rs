@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 pub mod placements;
 pub mod policy_matrix;
 pub mod raw_call;
+pub mod store;
 pub mod tamper;
 
 /// Trust domain of the test PKI.

@@ -13,7 +13,7 @@ use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::verify::verify_log;
 use jembatan_client::Client;
 use jembatan_domain::{LegalBasis, Purpose};
-use jembatan_store::Store;
+use jembatan_store::{Store, WriteTicket};
 use jembatan_tests::raw_call::{call, stated};
 use jembatan_tests::{TestPki, config_toml, open_store, placement_leaf};
 use tonic::Code;
@@ -82,7 +82,10 @@ async fn preload(store: &Store) {
     while next < BACKLOG {
         let end = (next + 10_000).min(BACKLOG);
         let entries: Vec<LeafEntry> = (next..end).map(placement_leaf).collect();
-        store.log(&entries).await.expect("append");
+        store
+            .log(WriteTicket::new("preload"), entries)
+            .await
+            .expect("append");
         next = end;
     }
 }

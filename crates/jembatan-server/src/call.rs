@@ -10,7 +10,9 @@ use jembatan_audit::leaf::{CallFacts, LeafEntry, timestamp};
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::{Principal, PrincipalKind};
 use jembatan_policy::{DataClass, Decision, Engine, Policies, Query};
+use jembatan_store::WriteTicket;
 use time::OffsetDateTime;
+use tokio::time::Instant;
 use tonic::{Request, Status};
 
 /// What the policy layer stated and decided of an allowed call, handed to its handler as a
@@ -36,6 +38,8 @@ pub(crate) struct Caller {
     operator: String,
     /// What every leaf of this call records, made once per decision.
     facts: CallFacts,
+    /// When the caller stops waiting (`grpc-timeout`), if it said.
+    deadline: Option<Instant>,
 }
 
 /// What a call states besides its identity, as read from its metadata.
@@ -49,6 +53,8 @@ pub(crate) struct Stated {
     pub(crate) case_ref: Option<String>,
     /// `jembatan-operator`, if given.
     pub(crate) operator: Option<String>,
+    /// When the caller stops waiting, from `grpc-timeout`.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Caller {
@@ -92,6 +98,7 @@ impl Caller {
             case_ref,
             operator,
             facts,
+            deadline: stated.deadline,
         };
         if caller.decision.allowed {
             return Ok(Ok(caller));
@@ -116,6 +123,15 @@ impl Caller {
             .get::<Caller>()
             .cloned()
             .ok_or_else(|| Status::internal("call reached its handler without a policy decision"))
+    }
+
+    /// The ticket of a write of about `records` records for this call: writes queue in turn
+    /// per principal and method (so that KP2MI's bulk load holds up neither Kemendag nor
+    /// KP2MI's own erasures), and give up at the caller's deadline.
+    pub(crate) fn ticket(&self, records: usize) -> WriteTicket {
+        WriteTicket::new(format!("{} {}", self.principal, self.decision.action))
+            .until(self.deadline)
+            .records(records)
     }
 
     /// The caller's agency; auditors have none.

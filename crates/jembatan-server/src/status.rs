@@ -8,6 +8,9 @@
 //! | conflict (a key taken meanwhile, serialization failure) | ABORTED | retries the whole call |
 //! | any other database error (a write refused, a failed statement) | UNAVAILABLE, logged as an error | retries later, or tells the operator |
 //! | corrupt log or malformed stored data | INTERNAL, logged as an error | tells the operator |
+//! | the caller's deadline passed before its turn to write | DEADLINE_EXCEEDED | retries with a longer deadline, or later |
+//! | the store's writer stopped (shutting down) | UNAVAILABLE + RetryInfo | retries later |
+//! | the group commit holding the write failed | as its cause | as its cause |
 //!
 //! In every case nothing was stored or shared: the logged write rolled back.
 
@@ -25,7 +28,26 @@ const UNAVAILABLE_RETRY: Duration = Duration::from_secs(5);
 
 /// The status of a store failure; see the module documentation.
 pub(crate) fn store_status(error: StoreError) -> Status {
-    match &error {
+    status_of(&error)
+}
+
+fn status_of(error: &StoreError) -> Status {
+    match error {
+        // The group this write was in failed as a whole: the cause decides.
+        StoreError::Group(cause) => status_of(cause),
+        StoreError::DeadlineExceeded => {
+            tracing::warn!(%error, "call gave up waiting for its turn to write");
+            Status::deadline_exceeded(
+                "the call's deadline passed before its turn to write; nothing was stored or shared",
+            )
+        }
+        StoreError::Stopped => {
+            tracing::error!(%error, "store writer stopped");
+            retry_later(
+                "the exchange is stopping; nothing was stored or shared; retry later",
+                UNAVAILABLE_RETRY,
+            )
+        }
         StoreError::Busy { .. } => {
             tracing::warn!(%error, "store busy; call refused");
             retry_later(
@@ -60,6 +82,29 @@ pub(crate) fn store_status(error: StoreError) -> Status {
                 "the store is inconsistent; nothing was stored or shared; the operator has been told",
             )
         }
+    }
+}
+
+/// Why a logged write failed, as the call's status: the error type of the work handlers give
+/// [`jembatan_store::Store::write`], which turns the store's own errors into it.
+#[derive(Debug)]
+pub(crate) struct WriteFailed(pub(crate) Status);
+
+impl From<StoreError> for WriteFailed {
+    fn from(error: StoreError) -> Self {
+        WriteFailed(store_status(error))
+    }
+}
+
+impl From<Status> for WriteFailed {
+    fn from(status: Status) -> Self {
+        WriteFailed(status)
+    }
+}
+
+impl From<WriteFailed> for Status {
+    fn from(failed: WriteFailed) -> Self {
+        failed.0
     }
 }
 
@@ -111,6 +156,12 @@ mod tests {
             !corrupt.message().contains("leaf 3"),
             "internals stay in the log"
         );
+        let late = store_status(StoreError::DeadlineExceeded);
+        assert_eq!(late.code(), Code::DeadlineExceeded);
+        let grouped = store_status(StoreError::Group(std::sync::Arc::new(StoreError::Busy {
+            what: "a database lock",
+        })));
+        assert_eq!(grouped.code(), Code::Unavailable, "the cause decides");
     }
 
     #[test]

@@ -159,7 +159,8 @@ impl Store {
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
         // On PostgreSQL the sequencer waits for no writer: it takes its own advisory lock and
         // reads only committed leaves, never the log's head row.
-        let mut tx = Tx::begin(self, self.backend() == Backend::Sqlite).await?;
+        let queue = (self.backend() == Backend::Sqlite).then_some(&self.queue);
+        let mut tx = Tx::begin(&self.writes, queue).await?;
         if let Conn::Postgres(conn) = &mut tx.conn {
             let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
                 .bind(SEQUENCER_LOCK)

@@ -37,6 +37,16 @@ pub enum StoreError {
     /// A proof or checkpoint could not be made or read.
     #[error("audit log: {0}")]
     Audit(jembatan_audit::AuditError),
+    /// The caller's deadline passed before its write had a turn; nothing was done.
+    #[error("the caller's deadline passed before its turn to write")]
+    DeadlineExceeded,
+    /// The store's writer has stopped (the store is closing, or its runtime shut down);
+    /// nothing was done.
+    #[error("the store's writer has stopped")]
+    Stopped,
+    /// The group commit holding this write failed as a whole; nothing of it was committed.
+    #[error("group commit failed: {0}")]
+    Group(std::sync::Arc<StoreError>),
     /// A query failed for another reason: a defect, not a condition to retry.
     #[error("database error: {0}")]
     Database(sqlx::Error),

@@ -1,9 +1,9 @@
 //! The exchange's database: SQLite (WAL, the embedded default) or PostgreSQL behind one API.
 //!
-//! Data work is committed only with its audit leaves: [`Store::logged_write`] begins a
-//! [`LoggedWrite`] with the log's head locked, the work runs in it, and
-//! [`LoggedWrite::commit`] appends the leaves and commits both, or nothing at all. Leaves with
-//! no data work (refusals, aggregate answers) go through [`Store::log`].
+//! Data work is committed only with its audit leaves: [`Store::write`] runs the work in a
+//! [`LoggedWrite`] with the log's head locked and commits its leaves with it, or nothing at
+//! all; concurrent writes are group-committed, many to a transaction, in turn per caller.
+//! Leaves with no data work (refusals, aggregate answers) go through [`Store::log`].
 //!
 //! Migrations are embedded per backend (`migrations/sqlite`, `migrations/postgres`) and applied
 //! when the store opens; applying them again is a no-op. Queries are built at run time, so no
@@ -29,13 +29,19 @@ pub use audit::{LeafFilter, Receipt, StoredCheckpoint, StoredCosignature};
 pub use error::StoreError;
 pub use location::StoreLocation;
 pub use placements::{
-    CandidateOrder, CandidateRow, Dimension, PlacementFilter, PlacementRecord, StoredVersion,
-    SubjectPlacement,
+    CandidateOrder, CandidatePage, CandidateRow, Dimension, MAX_LISTING_READ, PlacementFilter,
+    PlacementRecord, StoredVersion, SubjectPlacement,
 };
-pub use write::LoggedWrite;
+pub use write::{LoggedWrite, Work, WriteTicket};
 
-/// KiB of page cache per SQLite connection.
-const SQLITE_CACHE_KIB: u32 = 16 * 1024;
+/// KiB of page cache of the SQLite connection that writes: random keys (leaf hashes, subject
+/// keys) touch pages all over their indexes, and every page kept saves a read and, within a
+/// transaction, a second write to the WAL.
+const SQLITE_WRITE_CACHE_KIB: u32 = 64 * 1024;
+
+/// KiB of page cache per SQLite connection that reads (the operating system caches the file
+/// too).
+const SQLITE_READ_CACHE_KIB: u32 = 8 * 1024;
 
 /// WAL pages (4 KiB each) after which a commit copies the WAL back into the database file.
 /// SQLite's default, 1,000, copied after nearly every push of 1,000 records, writing the hot
@@ -45,8 +51,9 @@ const SQLITE_WAL_CHECKPOINT_PAGES: u32 = 16_384;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The writers of an open store (one per [`Store::open`]) waiting for their turn, first come
-/// first served, each for at most the store's acquire timeout.
+/// The turn to write of an open store (one per [`Store::open`]): its group-committing writer
+/// and, on SQLite, the sequencer take it in turn, first come first served, each for at most the
+/// store's acquire timeout.
 ///
 /// Writers are serialized anyway: SQLite lets one transaction write at a time, and on
 /// PostgreSQL every writer of leaves waits for the log's head row. But an SQLite writer that
@@ -60,7 +67,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 #[derive(Debug, Clone)]
 pub(crate) struct WriteQueue {
     turn: std::sync::Arc<tokio::sync::Mutex<()>>,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl WriteQueue {
@@ -72,7 +79,7 @@ impl WriteQueue {
     }
 
     /// Waits for this writer's turn, which lasts until the guard is dropped.
-    async fn turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
+    pub(crate) async fn turn(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, StoreError> {
         tokio::time::timeout(self.timeout, std::sync::Arc::clone(&self.turn).lock_owned())
             .await
             .map_err(|_| StoreError::Busy {
@@ -126,9 +133,14 @@ fn pool_options<DB: sqlx::Database>(options: StoreOptions) -> PoolOptions<DB> {
 /// An open, migrated store.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Connections that read (on PostgreSQL, the same as `writes`).
     pool: Pool,
+    /// Connections that write in turn: the writer's and the sequencer's.
+    writes: Pool,
     /// The queue of this store's writers (see [`WriteQueue`]).
     queue: WriteQueue,
+    /// The store's writer, which group-commits logged writes (see [`Store::write`]).
+    writer: tokio::sync::mpsc::UnboundedSender<write::group::Job>,
 }
 
 /// The connection pool of either engine.
@@ -156,7 +168,7 @@ impl Store {
             location: location.to_string(),
             source,
         };
-        let store = match location {
+        let (reads, writes) = match location {
             StoreLocation::Sqlite(path) => {
                 let connect = SqliteConnectOptions::new()
                     .filename(path)
@@ -165,19 +177,30 @@ impl Store {
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .busy_timeout(options.acquire_timeout)
-                    // Keep the indexes' hot pages cached: random keys (leaf hashes, subject
-                    // keys) touch pages all over their indexes.
-                    .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
                     .pragma(
                         "wal_autocheckpoint",
                         SQLITE_WAL_CHECKPOINT_PAGES.to_string(),
                     );
-                let pool = pool_options(options)
-                    .connect_with(connect)
+                // SQLite writes one transaction at a time: one connection, with a large cache,
+                // for the writer and the sequencer; the others read.
+                let write_options = StoreOptions {
+                    max_connections: 1,
+                    ..options
+                };
+                let writes = pool_options(write_options)
+                    .connect_with(
+                        connect
+                            .clone()
+                            .pragma("cache_size", format!("-{SQLITE_WRITE_CACHE_KIB}")),
+                    )
                     .await
                     .map_err(connect_error)?;
-                SQLITE_MIGRATIONS.run(&pool).await?;
-                Pool::Sqlite(pool)
+                SQLITE_MIGRATIONS.run(&writes).await?;
+                let reads = pool_options(options)
+                    .connect_with(connect.pragma("cache_size", format!("-{SQLITE_READ_CACHE_KIB}")))
+                    .await
+                    .map_err(connect_error)?;
+                (Pool::Sqlite(reads), Pool::Sqlite(writes))
             }
             StoreLocation::Postgres(url) => {
                 let connect: PgConnectOptions = url.parse().map_err(connect_error)?;
@@ -186,12 +209,15 @@ impl Store {
                     .await
                     .map_err(connect_error)?;
                 POSTGRES_MIGRATIONS.run(&pool).await?;
-                Pool::Postgres(pool)
+                (Pool::Postgres(pool.clone()), Pool::Postgres(pool))
             }
         };
+        let queue = WriteQueue::new(options.acquire_timeout);
         Ok(Self {
-            pool: store,
-            queue: WriteQueue::new(options.acquire_timeout),
+            writer: write::spawn_writer(writes.clone(), queue.clone()),
+            pool: reads,
+            writes,
+            queue,
         })
     }
 
@@ -228,6 +254,10 @@ impl Store {
 
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await)
+        on_pool!(self, pool => pool.close().await);
+        match &self.writes {
+            Pool::Sqlite(pool) => pool.close().await,
+            Pool::Postgres(pool) => pool.close().await,
+        }
     }
 }

@@ -227,8 +227,22 @@ fn contains_pattern(code: &str) -> String {
     pattern
 }
 
-/// Records of a listing's order read by one query of [`LoggedWrite::candidates`].
+/// Records of a listing's order read by one query of [`Store::candidates`].
 const LISTING_WINDOW: i64 = 10_000;
+
+/// Most records one call of [`Store::candidates`] reads: a filter that matches few records
+/// gets a short (or empty) page and a position to go on from, not a walk of the whole table.
+pub const MAX_LISTING_READ: i64 = 5 * LISTING_WINDOW;
+
+/// A page of candidates and where the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidatePage {
+    /// The candidates, in the listing's order.
+    pub rows: Vec<CandidateRow>,
+    /// The position (row id or change) after which the listing goes on; `None` once the
+    /// table has been read to its end.
+    pub resume_after: Option<i64>,
+}
 
 /// How a listing compares return dates: as an expression no index covers. A listing walks
 /// the table in its own order (row id or change) and stops after a page; through the
@@ -525,7 +539,57 @@ impl LoggedWrite {
         Ok(found)
     }
 
-    /// Up to `limit` placements matching `filter`, from `order`.
+    /// Whether `rows`, read outside this write, are still as they were read: stored, of the
+    /// same version and contact details, and consented to `purpose` (a code). A worker who
+    /// withdrew consent or was erased since, or a record pushed again, makes it false.
+    pub async fn still_as_read(
+        &mut self,
+        rows: &[CandidateRow],
+        purpose: &str,
+    ) -> Result<bool, StoreError> {
+        let mut current: HashMap<i64, CurrentRow> = HashMap::with_capacity(rows.len());
+        for chunk in rows.chunks(UPSERT_CHUNK) {
+            let found: Vec<CurrentRow> = on_tx!(&mut self.tx.conn, conn => {
+                let mut query = QueryBuilder::new(
+                    "SELECT id, change_seq, full_name, phone, email FROM placements WHERE id IN (",
+                );
+                let mut list = query.separated(", ");
+                for row in chunk {
+                    list.push_bind(row.id);
+                }
+                query
+                    .push(") AND consent_purposes LIKE ")
+                    .push_bind(contains_pattern(purpose))
+                    .push(" ESCAPE '\\'");
+                query.build_query_as().fetch_all(&mut **conn).await?
+            });
+            current.extend(found.into_iter().map(|row| (row.id, row)));
+        }
+        Ok(rows.iter().all(|row| {
+            current.get(&row.id).is_some_and(|now| {
+                now.change_seq == row.change_seq
+                    && now.full_name == row.full_name
+                    && now.phone == row.phone
+                    && now.email == row.email
+            })
+        }))
+    }
+}
+
+/// What [`LoggedWrite::still_as_read`] compares of a candidate.
+#[derive(sqlx::FromRow)]
+struct CurrentRow {
+    id: i64,
+    change_seq: i64,
+    full_name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+}
+
+impl Store {
+    /// Up to `limit` placements matching `filter`, from `order`, reading at most
+    /// [`MAX_LISTING_READ`] records whatever the filter, outside any write: the page, and where
+    /// the next one starts.
     ///
     /// The table is read in windows of [`LISTING_WINDOW`] records in the listing's order, one
     /// after another, until the page is full or the table ends: whatever a planner estimates
@@ -536,11 +600,11 @@ impl LoggedWrite {
     /// end is found by counting records, not positions, so gaps in ids or in the log's indexes
     /// cost nothing.
     pub async fn candidates(
-        &mut self,
+        &self,
         filter: &PlacementFilter,
         order: CandidateOrder,
         limit: u32,
-    ) -> Result<Vec<CandidateRow>, StoreError> {
+    ) -> Result<CandidatePage, StoreError> {
         let (column, after) = match order {
             CandidateOrder::AfterId(id) => ("id", id),
             CandidateOrder::AfterChange(seq) => ("change_seq", seq),
@@ -551,19 +615,39 @@ impl LoggedWrite {
         );
         let mut found: Vec<CandidateRow> = Vec::new();
         let mut from = after;
-        while found.len() < limit as usize {
-            let to: Option<i64> = on_tx!(&mut self.tx.conn, conn => {
+        let mut read = 0;
+        loop {
+            if found.len() == limit as usize {
+                let last = found.last().map(|row| match order {
+                    CandidateOrder::AfterId(_) => row.id,
+                    CandidateOrder::AfterChange(_) => row.change_seq,
+                });
+                return Ok(CandidatePage {
+                    rows: found,
+                    resume_after: last,
+                });
+            }
+            if read >= MAX_LISTING_READ {
+                return Ok(CandidatePage {
+                    rows: found,
+                    resume_after: Some(from),
+                });
+            }
+            let to: Option<i64> = on_pool!(self, pool => {
                 sqlx::query_scalar(sqlx::AssertSqlSafe(window_end.as_str()))
                     .bind(from)
                     .bind(LISTING_WINDOW)
-                    .fetch_one(&mut **conn)
+                    .fetch_one(pool)
                     .await?
             });
             let Some(to) = to else {
-                break;
+                return Ok(CandidatePage {
+                    rows: found,
+                    resume_after: None,
+                });
             };
             let wanted = i64::from(limit) - found.len() as i64;
-            let rows: Vec<CandidateRow> = on_tx!(&mut self.tx.conn, conn => {
+            let rows: Vec<CandidateRow> = on_pool!(self, pool => {
                 let mut query = QueryBuilder::new(
                     "SELECT id, change_seq, subject_key, record_key, salt, profile, full_name, \
                      phone, email FROM placements WHERE ",
@@ -577,16 +661,14 @@ impl LoggedWrite {
                 query
                     .push(format!(" ORDER BY {column} LIMIT "))
                     .push_bind(wanted);
-                query.build_query_as().fetch_all(&mut **conn).await?
+                query.build_query_as().fetch_all(pool).await?
             });
             found.extend(rows);
             from = to;
+            read += LISTING_WINDOW;
         }
-        Ok(found)
     }
-}
 
-impl Store {
     /// Distinct workers matching `filter`, grouped by `group_by` (no grouping: one cell, the
     /// total), each cell as its keys (in `group_by` order) and count; empty cells are left out.
     pub async fn count_workers(

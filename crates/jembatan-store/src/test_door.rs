@@ -25,3 +25,15 @@ impl Store {
         }
     }
 }
+
+impl crate::LoggedWrite {
+    /// Runs `sql` in this write's transaction, e.g. a statement that fails, to see a write fail
+    /// inside a group.
+    pub async fn execute_raw(&mut self, sql: &str) -> Result<(), crate::StoreError> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        crate::write::on_tx!(&mut self.tx.conn, conn => {
+            sqlx::query(sql).execute(&mut **conn).await?;
+        });
+        Ok(())
+    }
+}

@@ -1,18 +1,32 @@
-//! The one logged write: data work and its audit leaves in one transaction, or nothing.
+//! The one logged write, group-committed: data work and its audit leaves in one transaction,
+//! or nothing.
 //!
-//! A [`LoggedWrite`] begins with the writer's turn in the store's queue, a transaction, and the
-//! log's head row locked (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE`), so its
-//! reads and writes are serialized with every other writer of leaves and it knows at once the
-//! index its first leaf will get. Its data work runs on it; [`LoggedWrite::commit`] appends the
-//! leaves and commits. Dropping it, rolling it back, or committing no leaves leaves the store as
-//! it was. This is where group commit of concurrent writers goes.
+//! A caller hands [`Store::write`] its data work as a closure over a [`LoggedWrite`] that
+//! returns the work's leaves. The store's writer (one task per open store, [`group`]) takes the
+//! queued writes in turn per caller, runs many of them one after another in one transaction
+//! with the log's head locked (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE`),
+//! appends their leaves in that order and commits once. Each write sees the index its first
+//! leaf will get ([`LoggedWrite::first_leaf_index`]) and runs inside its own savepoint: a write
+//! that fails, or returns no leaves, is rolled back alone and the others commit. Each caller is
+//! answered only once the transaction holding its leaves is committed; if the commit fails,
+//! every write of the group fails (fail closed: no leaf, no answer).
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
 use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::merkle;
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::audit::{INSERT_CHUNK, Receipt, outcome_name, to_i64, to_u64};
-use crate::{Pool, Store, StoreError};
+use crate::{Pool, Store, StoreError, WriteQueue};
+
+pub(crate) mod group;
 
 /// A transaction, holding its turn in the store's write queue (if it took one) until it ends.
 #[derive(Debug)]
@@ -40,15 +54,14 @@ macro_rules! on_tx {
 pub(crate) use on_tx;
 
 impl Tx {
-    /// Begins a transaction after waiting for a turn in the write queue (`queued`), or at once.
+    /// Begins a transaction after waiting for a turn in the write queue (`queue`), or at once.
     /// On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`).
-    pub(crate) async fn begin(store: &Store, queued: bool) -> Result<Self, StoreError> {
-        let turn = if queued {
-            Some(store.queue.turn().await?)
-        } else {
-            None
+    pub(crate) async fn begin(pool: &Pool, queue: Option<&WriteQueue>) -> Result<Self, StoreError> {
+        let turn = match queue {
+            Some(queue) => Some(queue.turn().await?),
+            None => None,
         };
-        let conn = match &store.pool {
+        let conn = match pool {
             Pool::Sqlite(pool) => Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(pool) => Conn::Postgres(pool.begin().await?),
         };
@@ -60,21 +73,267 @@ impl Tx {
         on_tx!(self.conn, tx => tx.commit().await?);
         Ok(())
     }
+
+    /// Runs one statement with no result.
+    async fn execute(&mut self, sql: &'static str) -> Result<(), StoreError> {
+        on_tx!(&mut self.conn, conn => { sqlx::query(sql).execute(&mut **conn).await?; });
+        Ok(())
+    }
 }
 
-/// Data work and its audit leaves, committed together or not at all; see the module docs.
+/// The data work of one write: a future over the [`LoggedWrite`] it runs in, ending with the
+/// work's result and the leaves that log it.
+pub type Work<'w, T, E> = Pin<Box<dyn Future<Output = Result<(T, Vec<LeafEntry>), E>> + Send + 'w>>;
+
+/// Who a write is for, how long it may wait for its turn, and how large it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteTicket {
+    /// Writes are served in turn per lane, e.g. the caller's principal and method.
+    lane: String,
+    /// The caller's deadline, if it gave one.
+    deadline: Option<Instant>,
+    /// About how many records the write holds, to bound a group.
+    records: usize,
+}
+
+impl WriteTicket {
+    /// A write of one record in `lane` (writes of one lane run in the order they were
+    /// queued, lanes in turn), with no deadline of its own.
+    pub fn new(lane: impl Into<String>) -> Self {
+        Self {
+            lane: lane.into(),
+            deadline: None,
+            records: 1,
+        }
+    }
+
+    /// The caller's deadline: a write still waiting for its turn then fails with
+    /// [`StoreError::DeadlineExceeded`].
+    #[must_use]
+    pub fn until(mut self, deadline: Option<Instant>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// About how many records (and leaves) the write holds.
+    #[must_use]
+    pub fn records(mut self, records: usize) -> Self {
+        self.records = records.max(1);
+        self
+    }
+}
+
+/// Data work and its audit leaves within a group-committed transaction; see the module docs.
 #[derive(Debug)]
 pub struct LoggedWrite {
     pub(crate) tx: Tx,
-    /// The log's size when the head was locked: the index of this write's first leaf.
+    /// The index this write's first leaf will get.
     first_index: u64,
 }
 
+impl LoggedWrite {
+    /// The index the first leaf of this write will get when it commits.
+    pub fn first_leaf_index(&self) -> u64 {
+        self.first_index
+    }
+}
+
 impl Store {
-    /// Begins a logged write: waits for this store's turn to write (at most the store's
-    /// timeout, then [`StoreError::Busy`]), begins a transaction and locks the log's head.
-    pub async fn logged_write(&self) -> Result<LoggedWrite, StoreError> {
-        let mut tx = Tx::begin(self, true).await?;
+    /// Runs `work` in the next group-committed logged write and returns its result with the
+    /// receipts of its leaves, once they are committed. Work that fails, or returns no leaves,
+    /// is rolled back alone. A write that does not get its turn before the caller's deadline
+    /// fails with [`StoreError::DeadlineExceeded`], or within the store's timeout with
+    /// [`StoreError::Busy`]; in both cases nothing was done.
+    ///
+    /// The write is queued when this is called, not when the future is first polled: writes
+    /// of one lane queued one after another run in that order, even while the caller awaits
+    /// none of them yet.
+    pub fn write<T, E, F>(
+        &self,
+        ticket: WriteTicket,
+        work: F,
+    ) -> impl Future<Output = Result<(T, Vec<Receipt>), E>> + Send + 'static
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: for<'w> FnOnce(&'w mut LoggedWrite) -> Work<'w, T, E> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = group::Job::new(
+            ticket,
+            self.queue.timeout,
+            true,
+            Box::new(Typed { work, reply }),
+        );
+        let queued = self.writer.send(job).is_ok();
+        async move {
+            if !queued {
+                return Err(E::from(StoreError::Stopped));
+            }
+            answer.await.map_err(|_| E::from(StoreError::Stopped))?
+        }
+    }
+
+    /// Commits `leaves` with no data work (refused calls, aggregate answers) and returns their
+    /// receipts.
+    pub async fn log(
+        &self,
+        ticket: WriteTicket,
+        leaves: Vec<LeafEntry>,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let work = leaves_only(leaves);
+        let job = group::Job::new(
+            ticket,
+            self.queue.timeout,
+            false,
+            Box::new(Typed { work, reply }),
+        );
+        self.writer.send(job).map_err(|_| StoreError::Stopped)?;
+        let ((), receipts) = answer.await.map_err(|_| StoreError::Stopped)??;
+        Ok(receipts)
+    }
+}
+
+/// Work of no data, only `leaves`.
+fn leaves_only(
+    leaves: Vec<LeafEntry>,
+) -> impl for<'w> FnOnce(&'w mut LoggedWrite) -> Work<'w, (), StoreError> + Send + 'static {
+    move |_| Box::pin(std::future::ready(Ok(((), leaves))))
+}
+
+/// What a write that ran successfully hands the group: its leaves, and how to answer it.
+pub(crate) struct Staged {
+    pub(crate) leaves: Vec<LeafEntry>,
+    pub(crate) finish: Box<dyn FnOnce(Result<Vec<Receipt>, StoreError>) + Send>,
+}
+
+/// A queued write, its result type erased.
+pub(crate) trait QueuedWork: Send {
+    /// Runs the work in `write`: its leaves and answer, or `None` once it has answered its
+    /// failure.
+    fn run<'w>(
+        self: Box<Self>,
+        write: &'w mut LoggedWrite,
+    ) -> Pin<Box<dyn Future<Output = Option<Staged>> + Send + 'w>>;
+    /// Answers a failure without running.
+    fn fail(self: Box<Self>, error: StoreError);
+    /// The caller no longer waits for the answer.
+    fn abandoned(&self) -> bool;
+}
+
+/// A write with its result type and its caller's answer.
+struct Typed<F, T, E> {
+    work: F,
+    reply: oneshot::Sender<Result<(T, Vec<Receipt>), E>>,
+}
+
+impl<F, T, E> QueuedWork for Typed<F, T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: for<'w> FnOnce(&'w mut LoggedWrite) -> Work<'w, T, E> + Send + 'static,
+{
+    fn run<'w>(
+        self: Box<Self>,
+        write: &'w mut LoggedWrite,
+    ) -> Pin<Box<dyn Future<Output = Option<Staged>> + Send + 'w>> {
+        let Typed { work, reply } = *self;
+        Box::pin(async move {
+            match work(write).await {
+                Ok((value, leaves)) => Some(Staged {
+                    leaves,
+                    finish: Box::new(move |receipts: Result<Vec<Receipt>, StoreError>| {
+                        let _ = reply.send(receipts.map(|r| (value, r)).map_err(E::from));
+                    }),
+                }),
+                Err(error) => {
+                    let _ = reply.send(Err(error));
+                    None
+                }
+            }
+        })
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(E::from(error)));
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+}
+
+/// Starts the writer of a store: the task that group-commits the writes sent on the returned
+/// channel, until every sender is dropped.
+pub(crate) fn spawn_writer(pool: Pool, queue: WriteQueue) -> mpsc::UnboundedSender<group::Job> {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    tokio::spawn(group::writer(receiver, pool, queue));
+    sender
+}
+
+/// Runs one group of writes in one transaction and answers each; see the module docs.
+pub(crate) async fn commit_group(pool: &Pool, queue: &WriteQueue, jobs: Vec<group::Job>) {
+    let mut write = match LoggedWrite::begin(pool, queue).await {
+        Ok(write) => write,
+        Err(error) => return fail_all(jobs, Vec::new(), error),
+    };
+    let head = write.first_index;
+    let mut next = head;
+    let mut staged: Vec<Staged> = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter();
+    while let Some(job) = jobs.next() {
+        if job.work.abandoned() {
+            continue;
+        }
+        write.first_index = next;
+        match write.run_alone(job).await {
+            Ok(Some(done)) => {
+                next += done.leaves.len() as u64;
+                staged.push(done);
+            }
+            Ok(None) => {}
+            // The transaction cannot go on: nothing of the group is committed.
+            Err(error) => {
+                write.rollback().await;
+                return fail_all(jobs.collect(), staged, error);
+            }
+        }
+    }
+    if staged.is_empty() {
+        write.rollback().await;
+        return;
+    }
+    write.first_index = head;
+    let leaves: Vec<&LeafEntry> = staged.iter().flat_map(|s| &s.leaves).collect();
+    match write.append_and_commit(&leaves).await {
+        Ok(receipts) => {
+            let mut receipts = receipts.into_iter();
+            for done in staged {
+                let own: Vec<Receipt> = receipts.by_ref().take(done.leaves.len()).collect();
+                (done.finish)(Ok(own));
+            }
+        }
+        Err(error) => fail_all(Vec::new(), staged, error),
+    }
+}
+
+/// Answers every write of a failed group with `error`.
+fn fail_all(waiting: Vec<group::Job>, staged: Vec<Staged>, error: StoreError) {
+    tracing::warn!(%error, writes = waiting.len() + staged.len(), "a group commit failed");
+    let error = Arc::new(error);
+    for job in waiting {
+        job.work.fail(StoreError::Group(Arc::clone(&error)));
+    }
+    for done in staged {
+        (done.finish)(Err(StoreError::Group(Arc::clone(&error))));
+    }
+}
+
+impl LoggedWrite {
+    /// Waits for the store's turn to write, begins a transaction and locks the log's head.
+    async fn begin(pool: &Pool, queue: &WriteQueue) -> Result<Self, StoreError> {
+        let mut tx = Tx::begin(pool, Some(queue)).await?;
         const HEAD: &str = "SELECT next_index FROM audit_head WHERE singleton = 1";
         const LOCKED_HEAD: &str =
             "SELECT next_index FROM audit_head WHERE singleton = 1 FOR UPDATE";
@@ -92,27 +351,44 @@ impl Store {
         })
     }
 
-    /// Commits `leaves` with no data work (refused calls, aggregate answers) and returns their
-    /// receipts.
-    pub async fn log(&self, leaves: &[LeafEntry]) -> Result<Vec<Receipt>, StoreError> {
-        self.logged_write().await?.commit(leaves).await
-    }
-}
-
-impl LoggedWrite {
-    /// The index the first leaf of this write will get when it commits.
-    pub fn first_leaf_index(&self) -> u64 {
-        self.first_index
+    /// Runs one write of a group in its own savepoint: its staged leaves, or `None` when it
+    /// failed or had no leaves (rolled back and answered). An error means the transaction
+    /// itself cannot go on.
+    async fn run_alone(&mut self, job: group::Job) -> Result<Option<Staged>, StoreError> {
+        if !job.data_work {
+            // Leaves alone: nothing to roll back.
+            return Ok(job.work.run(self).await);
+        }
+        self.tx.execute("SAVEPOINT logged_write").await?;
+        let ran = AssertUnwindSafe(job.work.run(self)).catch_unwind().await;
+        let kept = match ran {
+            Ok(Some(done)) if !done.leaves.is_empty() => Some(done),
+            Ok(Some(done)) => {
+                // Data work is never stored unlogged.
+                (done.finish)(Ok(Vec::new()));
+                None
+            }
+            Ok(None) => None,
+            Err(_) => {
+                tracing::error!("a logged write panicked; its group is rolled back");
+                return Err(StoreError::Corrupt("a logged write panicked".into()));
+            }
+        };
+        if kept.is_none() {
+            self.tx
+                .execute("ROLLBACK TO SAVEPOINT logged_write")
+                .await?;
+        }
+        self.tx.execute("RELEASE SAVEPOINT logged_write").await?;
+        Ok(kept)
     }
 
     /// Appends one leaf per entry, in order, from [`Self::first_leaf_index`], and commits them
-    /// with the data work done in this write; returns their receipts. With no leaves nothing is
-    /// committed: data work is never stored unlogged.
-    pub async fn commit(mut self, leaves: &[LeafEntry]) -> Result<Vec<Receipt>, StoreError> {
-        if leaves.is_empty() {
-            self.rollback().await;
-            return Ok(Vec::new());
-        }
+    /// with the data work done in this transaction; returns their receipts.
+    async fn append_and_commit(
+        mut self,
+        leaves: &[&LeafEntry],
+    ) -> Result<Vec<Receipt>, StoreError> {
         let first = self.first_index;
         let next = first + leaves.len() as u64;
         let rows: Vec<(u64, Vec<u8>, merkle::Hash, &LeafEntry)> = leaves
@@ -121,7 +397,7 @@ impl LoggedWrite {
             .map(|(i, entry)| {
                 let data = entry.to_bytes();
                 let hash = merkle::leaf_hash(&data);
-                (first + i as u64, data, hash, entry)
+                (first + i as u64, data, hash, *entry)
             })
             .collect();
         let moved = on_tx!(&mut self.tx.conn, conn => {
@@ -179,9 +455,9 @@ impl LoggedWrite {
             .collect())
     }
 
-    /// Rolls everything back, as dropping the write does; a failure to roll back is logged
-    /// (the database rolls back an abandoned transaction itself).
-    pub async fn rollback(self) {
+    /// Rolls everything back; a failure to roll back is logged (the database rolls back an
+    /// abandoned transaction itself).
+    async fn rollback(self) {
         if let Err(error) = on_tx!(self.tx.conn, tx => tx.rollback().await) {
             tracing::warn!(%error, "rollback of a logged write failed");
         }

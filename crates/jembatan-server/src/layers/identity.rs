@@ -94,7 +94,7 @@ where
                 let leaf = refused_leaf(&error, peer.cert_fingerprint, method, &request);
                 let store = self.store.clone();
                 Either::Left(Either::Right(Box::pin(async move {
-                    Ok(super::logged_refusal(&store, &leaf, status)
+                    Ok(super::logged_refusal(&store, leaf, status)
                         .await
                         .into_http())
                 })))

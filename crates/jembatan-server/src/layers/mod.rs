@@ -7,14 +7,15 @@
 //! before it answers, and answers UNAVAILABLE instead when the leaf cannot be written.
 
 use jembatan_audit::leaf::LeafEntry;
-use jembatan_store::Store;
+use jembatan_store::{Store, WriteTicket};
 
 pub(crate) mod identity;
 pub(crate) mod policy;
 
 /// Commits `leaf` and returns `status`, or the store's status if the log cannot be written.
-async fn logged_refusal(store: &Store, leaf: &LeafEntry, status: tonic::Status) -> tonic::Status {
-    match store.log(std::slice::from_ref(leaf)).await {
+async fn logged_refusal(store: &Store, leaf: LeafEntry, status: tonic::Status) -> tonic::Status {
+    let ticket = WriteTicket::new(format!("{} {}", leaf.principal, leaf.method));
+    match store.log(ticket, vec![leaf]).await {
         Ok(_) => status,
         Err(error) => {
             tracing::error!("cannot write the audit leaf of a refused call");

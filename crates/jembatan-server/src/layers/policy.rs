@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use jembatan_audit::leaf::LeafEntry;
@@ -112,7 +113,7 @@ where
             Ok(Checked::Denied(leaf, status)) => {
                 let store = self.store.clone();
                 Box::pin(async move {
-                    let mut response = super::logged_refusal(&store, &leaf, status)
+                    let mut response = super::logged_refusal(&store, *leaf, status)
                         .await
                         .into_http();
                     headers.apply(response.headers_mut());
@@ -161,6 +162,7 @@ impl<S> PolicyCheck<S> {
             legal_basis: required(headers, LEGAL_BASIS_KEY, &LegalBasis::ALL)?,
             case_ref: free_text(headers, CASE_REF_KEY)?,
             operator: free_text(headers, OPERATOR_KEY)?,
+            deadline: deadline(headers),
         };
         match Caller::admit(&self.engine, policies, principal, stated, action)? {
             Ok(caller) => {
@@ -194,6 +196,27 @@ impl PolicyHeaders {
             headers.insert(POLICY_REFUSED_HEADER, refused);
         }
     }
+}
+
+/// When a call's caller stops waiting, from its `grpc-timeout` (a number of at most 8 digits
+/// and a unit, `H`, `M`, `S`, `m`, `u` or `n`); none when absent or malformed.
+fn deadline(headers: &HeaderMap) -> Option<tokio::time::Instant> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    let timeout = match unit {
+        "H" => Duration::from_secs(amount.checked_mul(3600)?),
+        "M" => Duration::from_secs(amount.checked_mul(60)?),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    };
+    tokio::time::Instant::now().checked_add(timeout)
 }
 
 /// The single value of metadata `key`, or None when absent.
@@ -250,4 +273,32 @@ fn free_text(headers: &HeaderMap, key: &str) -> Result<Option<String>, tonic::St
 
 fn invalid(key: &str, reason: &str) -> tonic::Status {
     tonic::Status::invalid_argument(format!("metadata {key}: {reason}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeout(value: &str) -> Option<Duration> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "grpc-timeout",
+            HeaderValue::from_str(value).expect("header"),
+        );
+        let at = deadline(&headers);
+        at.map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
+    #[test]
+    fn grpc_timeouts_give_deadlines_and_malformed_ones_none() {
+        let seconds = timeout("5S").expect("5 s");
+        assert!(seconds > Duration::from_secs(4) && seconds <= Duration::from_secs(5));
+        let millis = timeout("250m").expect("250 ms");
+        assert!(millis > Duration::from_millis(200) && millis <= Duration::from_millis(250));
+        assert!(timeout("2H").expect("2 h") > Duration::from_secs(7000));
+        for malformed in ["", "S", "5", "123456789S", "5s", "-5S", "5 S", "9x"] {
+            assert_eq!(timeout(malformed), None, "{malformed:?}");
+        }
+        assert_eq!(deadline(&HeaderMap::new()), None);
+    }
 }

@@ -23,7 +23,7 @@ use jembatan_proto::v1::{
     ListSubjectAccessesResponse, SubjectAccess, audit_service_server::AuditService,
     get_inclusion_proof_request::Leaf,
 };
-use jembatan_store::{LeafFilter, Store, StoredCheckpoint, StoredCosignature};
+use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint, StoredCosignature};
 use tonic::{Request, Response, Status};
 
 use crate::call::Caller;
@@ -293,22 +293,26 @@ impl AuditService for AuditApi {
         let subject_key = self.personal_data_key.subject_key(nik.as_str());
         // The lookup is itself a processing of the worker's data: logged under the worker's
         // first record, so that it shows in the history it answers.
-        let mut write = self.store.logged_write().await.map_err(store_status)?;
-        let record_key = write
-            .subject_placements(&subject_key)
-            .await
-            .map_err(store_status)?
-            .first()
-            .map(|p| p.record_key.clone())
-            .unwrap_or_default();
-        let leaf = caller.shared(
-            "subject_access",
-            &record_key,
-            &[DataClass::AuditMetadata],
-            String::new(),
-        );
-        write
-            .commit(std::slice::from_ref(&leaf))
+        let ticket = caller.ticket(1);
+        let lookup_key = subject_key.clone();
+        self.store
+            .write(ticket, move |write| {
+                Box::pin(async move {
+                    let record_key = write
+                        .subject_placements(&lookup_key)
+                        .await?
+                        .first()
+                        .map(|p| p.record_key.clone())
+                        .unwrap_or_default();
+                    let leaf = caller.shared(
+                        "subject_access",
+                        &record_key,
+                        &[DataClass::AuditMetadata],
+                        String::new(),
+                    );
+                    Ok::<_, StoreError>(((), vec![leaf]))
+                })
+            })
             .await
             .map_err(store_status)?;
         let (from_time, to_time) = time_range(r.from_time, r.to_time)?;

@@ -9,11 +9,11 @@
 //! NIK is kept only as its subject key; name and contact only while the worker's consent covers
 //! business matching.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use jembatan_audit::leaf::{record_digest, timestamp};
+use jembatan_audit::leaf::{LeafEntry, record_digest, timestamp};
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_domain::{Placement, Purpose};
 use jembatan_policy::DataClass;
@@ -31,7 +31,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::call::Caller;
 use crate::services::receipt;
-use crate::status::{bad_request, invalid_field, store_status};
+use crate::status::{WriteFailed, bad_request, invalid_field};
 use ingest::{Pushed, PushedConsent, Verdict};
 use input::placement_from_proto;
 use record::{Kept, new_record_key, random_bytes, record_to_store};
@@ -42,6 +42,9 @@ mod record;
 
 /// Most records in one message.
 const MAX_BATCH: usize = 1000;
+
+/// Messages of a stream validated and queued ahead of the oldest one not yet committed.
+const STREAM_PIPELINE: usize = 4;
 
 /// Most rejected records a stream's summary lists; its totals count them all.
 const MAX_STREAM_REJECTED: usize = 1000;
@@ -56,43 +59,72 @@ pub(crate) struct PlacementApi {
     key: Arc<PersonalDataKey>,
 }
 
-/// A valid record of a batch, on its way into the store.
-struct Incoming<'a> {
+/// A valid record of a batch, on its way into the store, with what can be made of it before
+/// its turn to write.
+struct Incoming {
+    /// Its position in the message.
     index: usize,
-    message: &'a v1::Placement,
     placement: Placement,
+    /// Keyed hash of the worker's NIK.
+    subject_key: String,
+    /// The record as pushed, encoded: what its digest is of.
+    encoded: Vec<u8>,
+    /// Salt, key and digest of the record if it is new (a stored one keeps its own).
+    fresh: Fresh,
+}
+
+/// A new record's salt, pseudonymous key and digest.
+struct Fresh {
+    salt: Vec<u8>,
+    record_key: String,
+    digest: String,
 }
 
 /// One message's records, validated: the valid ones on their way in, the others rejected
 /// with their violations.
-struct Batch<'a> {
-    messages: &'a [v1::Placement],
+struct Batch {
+    messages: Vec<v1::Placement>,
     /// The index of the message's first record in its call (non-zero in streams).
     first_index: u64,
-    valid: Vec<Incoming<'a>>,
+    valid: Vec<Incoming>,
     /// Each record's result, by position in the message, once known.
     results: Vec<Option<RecordResult>>,
     violations: Vec<FieldViolation>,
 }
 
-impl<'a> Batch<'a> {
-    /// Validates every record of `messages`, each field on its own.
-    fn validate(messages: &'a [v1::Placement], first_index: u64, now: OffsetDateTime) -> Self {
-        let mut batch = Batch {
-            messages,
-            first_index,
-            valid: Vec::with_capacity(messages.len()),
-            results: vec![None; messages.len()],
-            violations: Vec::new(),
-        };
+/// A record logged by a push, waiting for its receipt: its position in the message, its index
+/// in the call, and the verdict.
+type Logged = (usize, u64, Verdict);
+
+impl Batch {
+    /// Validates every record of `messages`, each field on its own, and prepares the valid
+    /// ones with `key`.
+    fn validate(
+        messages: Vec<v1::Placement>,
+        first_index: u64,
+        now: OffsetDateTime,
+        key: &PersonalDataKey,
+    ) -> Result<Self, Status> {
+        let mut valid = Vec::with_capacity(messages.len());
+        let mut results = vec![None; messages.len()];
+        let mut violations = Vec::new();
         for (i, message) in messages.iter().enumerate() {
             let index = first_index + i as u64;
             let found = match placement_from_proto(message, &format!("placements[{index}]"), now) {
                 Ok(placement) if i64::try_from(placement.version).is_ok() => {
-                    batch.valid.push(Incoming {
+                    let encoded = message.encode_to_vec();
+                    let salt = random_bytes::<16>()?.to_vec();
+                    let digest = record_digest(&salt, &encoded);
+                    valid.push(Incoming {
                         index: i,
-                        message,
+                        subject_key: key.subject_key(placement.nik.as_str()),
                         placement,
+                        encoded,
+                        fresh: Fresh {
+                            salt,
+                            record_key: new_record_key(now)?,
+                            digest,
+                        },
                     });
                     continue;
                 }
@@ -102,10 +134,16 @@ impl<'a> Batch<'a> {
                 }],
                 Err(found) => found,
             };
-            batch.violations.extend(found.iter().cloned());
-            batch.results[i] = Some(rejected(index, message, found));
+            violations.extend(found.iter().cloned());
+            results[i] = Some(rejected(index, message, found));
         }
-        batch
+        Ok(Batch {
+            messages,
+            first_index,
+            valid,
+            results,
+            violations,
+        })
     }
 }
 
@@ -114,14 +152,16 @@ impl PlacementApi {
         Self { store, key }
     }
 
-    /// Validates and stores one batch; `first_index` numbers its records (non-zero in streams).
-    async fn push(
+    /// Validates one batch and queues its write at once; the future answers the records'
+    /// results once it is committed. `first_index` numbers its records (non-zero in streams).
+    fn submit(
         &self,
         caller: &Caller,
-        placements: &[v1::Placement],
+        placements: Vec<v1::Placement>,
         all_or_nothing: bool,
         first_index: u64,
-    ) -> Result<Vec<RecordResult>, Status> {
+    ) -> Result<impl Future<Output = Result<Vec<RecordResult>, Status>> + Send + 'static, Status>
+    {
         if placements.len() > MAX_BATCH {
             return Err(Status::invalid_argument(format!(
                 "placements: {} records in one message; at most {MAX_BATCH}",
@@ -129,186 +169,35 @@ impl PlacementApi {
             )));
         }
         let now = OffsetDateTime::now_utc();
-        let mut batch = Batch::validate(placements, first_index, now);
+        let count = placements.len();
+        let mut batch = Batch::validate(placements, first_index, now, &self.key)?;
         if all_or_nothing && !batch.violations.is_empty() {
             return Err(bad_request(
                 &format!(
-                    "{} of {} records are invalid; nothing was stored",
-                    placements.len() - batch.valid.len(),
-                    placements.len()
+                    "{} of {count} records are invalid; nothing was stored",
+                    count - batch.valid.len(),
                 ),
                 std::mem::take(&mut batch.violations),
             ));
         }
-        let write = self.store.logged_write().await.map_err(store_status)?;
-        self.store_valid(caller, write, batch, all_or_nothing, now)
-            .await
-    }
-
-    /// Judges the valid records of `batch` against what is stored, and stores those to be
-    /// stored with a leaf for each record pushed, in `write`.
-    async fn store_valid(
-        &self,
-        caller: &Caller,
-        mut write: LoggedWrite,
-        mut batch: Batch<'_>,
-        all_or_nothing: bool,
-        now: OffsetDateTime,
-    ) -> Result<Vec<RecordResult>, Status> {
-        let ids: Vec<String> = batch
-            .valid
-            .iter()
-            .map(|r| r.placement.placement_id.clone())
-            .collect();
-        let mut stored: HashMap<String, StoredVersion> = write
-            .placement_versions(&ids)
-            .await
-            .map_err(store_status)?
-            .into_iter()
-            .map(|v| (v.placement_id.clone(), v))
-            .collect();
-        let subject_keys: Vec<String> = batch
-            .valid
-            .iter()
-            .map(|r| self.key.subject_key(r.placement.nik.as_str()))
-            .collect();
-        let erasures = write.erasures(&subject_keys).await.map_err(store_status)?;
-        let withdrawals = write
-            .withdrawals(&subject_keys)
-            .await
-            .map_err(store_status)?;
-
-        let first_leaf = write.first_leaf_index();
-        let mut leaves = Vec::with_capacity(batch.valid.len());
-        let mut logged = Vec::with_capacity(batch.valid.len());
-        // A placement pushed twice in one batch is written once, as its last stored version.
-        let mut writes: HashMap<String, PlacementRecord> = HashMap::new();
-        for (position, record) in batch.valid.iter().enumerate() {
-            let index = batch.first_index + record.index as u64;
-            let p = &record.placement;
-            let old = stored.get(&p.placement_id);
-            let (salt, record_key) = match old {
-                Some(old) => (old.salt.clone(), old.record_key.clone()),
-                None => (random_bytes::<16>()?.to_vec(), new_record_key(now)?),
-            };
-            let digest = record_digest(&salt, &record.message.encode_to_vec());
-            let updated_at = p.updated_at.map(timestamp).unwrap_or_default();
-            let version = i64::try_from(p.version).unwrap_or(i64::MAX); // checked in validate
-            let subject_key = &subject_keys[position];
-            let pushed = Pushed {
-                version,
-                updated_at: &updated_at,
-                digest: digest.as_bytes(),
-            };
-            let verdict =
-                match ingest::judge(&pushed, old, erasures.get(subject_key).map(String::as_str)) {
-                    Ok(verdict) => verdict,
-                    Err(refusal) => {
-                        let violation = FieldViolation {
-                            field: format!("placements[{index}].{}", refusal.field()),
-                            description: refusal.description(),
-                        };
-                        if all_or_nothing {
-                            write.rollback().await;
-                            return Err(bad_request(
-                                &format!(
-                                    "{}: {}; nothing was stored",
-                                    violation.field, violation.description
-                                ),
-                                vec![violation],
-                            ));
-                        }
-                        batch.results[record.index] =
-                            Some(rejected(index, record.message, vec![violation]));
-                        continue;
-                    }
-                };
-            let granted_at = p.consent.granted_at.map(timestamp).unwrap_or_default();
-            let consent_purposes = ingest::consented(
-                PushedConsent {
-                    purposes: &p.consent.purposes,
-                    granted_at: &granted_at,
-                    withdrawn: p.consent.withdrawn_at.is_some(),
-                },
-                withdrawals.get(subject_key).map_or(&[], Vec::as_slice),
-            );
-            let keep_contact = ingest::keeps_contact(&consent_purposes);
-            let classes: &[DataClass] = if keep_contact {
-                &[DataClass::Profile, DataClass::Contact]
-            } else {
-                &[DataClass::Profile]
-            };
-            let leaf_index = first_leaf + leaves.len() as u64;
-            leaves.push(caller.shared("placement", &record_key, classes, digest.clone()));
-            logged.push((record.index, index, verdict));
-            if verdict != Verdict::Store {
-                continue;
+        let ticket = caller.ticket(batch.valid.len());
+        let caller = caller.clone();
+        let written = self.store.write(ticket, move |write| {
+            Box::pin(store_valid(write, caller, batch, all_or_nothing))
+        });
+        Ok(async move {
+            let ((mut batch, logged), receipts) = written.await.map_err(Status::from)?;
+            for ((position, index, verdict), receipt_of) in logged.into_iter().zip(&receipts) {
+                batch.results[position] = Some(RecordResult {
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                    record_id: batch.messages[position].placement_id.clone(),
+                    outcome: outcome(verdict).into(),
+                    violations: Vec::new(),
+                    receipt: Some(receipt(receipt_of)),
+                });
             }
-            stored.insert(
-                p.placement_id.clone(),
-                StoredVersion {
-                    placement_id: p.placement_id.clone(),
-                    record_key: record_key.clone(),
-                    salt: salt.clone(),
-                    digest: digest.as_bytes().to_vec(),
-                    version,
-                    updated_at: updated_at.clone(),
-                },
-            );
-            let mut kept = record_to_store(
-                record,
-                Kept {
-                    subject_key: subject_key.clone(),
-                    record_key,
-                    salt,
-                    digest,
-                    updated_at,
-                    consent_purposes,
-                    keep_contact,
-                },
-            );
-            kept.change_seq = leaf_index;
-            writes.insert(kept.placement_id.clone(), kept);
-        }
-        let mut writes: Vec<PlacementRecord> = writes.into_values().collect();
-        writes.sort_by_key(|w| w.change_seq);
-        write
-            .upsert_placements(&writes)
-            .await
-            .map_err(store_status)?;
-        let receipts = write.commit(&leaves).await.map_err(store_status)?;
-
-        for ((position, index, verdict), receipt_of) in logged.into_iter().zip(&receipts) {
-            batch.results[position] = Some(RecordResult {
-                index: u32::try_from(index).unwrap_or(u32::MAX),
-                record_id: batch.messages[position].placement_id.clone(),
-                outcome: outcome(verdict).into(),
-                violations: Vec::new(),
-                receipt: Some(receipt(receipt_of)),
-            });
-        }
-        Ok(batch.results.into_iter().flatten().collect())
-    }
-
-    /// A logged write, and the worker's stored placements (at least one; else NOT_FOUND saying
-    /// `nothing_done`).
-    async fn subject_records(
-        &self,
-        subject_key: &str,
-        nothing_done: &str,
-    ) -> Result<(LoggedWrite, Vec<SubjectPlacement>), Status> {
-        let mut write = self.store.logged_write().await.map_err(store_status)?;
-        let placements = write
-            .subject_placements(subject_key)
-            .await
-            .map_err(store_status)?;
-        if placements.is_empty() {
-            write.rollback().await;
-            return Err(Status::not_found(format!(
-                "no placement of this worker is stored; {nothing_done}"
-            )));
-        }
-        Ok((write, placements))
+            Ok(batch.results.into_iter().flatten().collect())
+        })
     }
 
     /// The worker's subject key from a request's `nik`, or INVALID_ARGUMENT naming the field.
@@ -317,6 +206,201 @@ impl PlacementApi {
             jembatan_domain::Nik::parse(nik).map_err(|reason| invalid_field("nik", &reason))?;
         Ok(self.key.subject_key(nik.as_str()))
     }
+}
+
+/// Judges the valid records of `batch` against what is stored, and stores those to be stored,
+/// in `write`: the batch and its logged records, with a leaf for each record pushed.
+async fn store_valid(
+    write: &mut LoggedWrite,
+    caller: Caller,
+    mut batch: Batch,
+    all_or_nothing: bool,
+) -> Result<((Batch, Vec<Logged>), Vec<LeafEntry>), WriteFailed> {
+    let ids: Vec<String> = batch
+        .valid
+        .iter()
+        .map(|r| r.placement.placement_id.clone())
+        .collect();
+    let mut stored: HashMap<String, StoredVersion> = write
+        .placement_versions(&ids)
+        .await?
+        .into_iter()
+        .map(|v| (v.placement_id.clone(), v))
+        .collect();
+    let subject_keys: Vec<String> = batch.valid.iter().map(|r| r.subject_key.clone()).collect();
+    let erasures = write.erasures(&subject_keys).await?;
+    let withdrawals = write.withdrawals(&subject_keys).await?;
+
+    let first_leaf = write.first_leaf_index();
+    let mut leaves = Vec::with_capacity(batch.valid.len());
+    let mut logged = Vec::with_capacity(batch.valid.len());
+    // A placement pushed twice in one batch is written once, as its last stored version.
+    let mut writes: HashMap<String, PlacementRecord> = HashMap::new();
+    for record in std::mem::take(&mut batch.valid) {
+        let index = batch.first_index + record.index as u64;
+        let message = &batch.messages[record.index];
+        let p = &record.placement;
+        let old = stored.get(&p.placement_id);
+        let (salt, record_key, digest) = match old {
+            Some(old) => (
+                old.salt.clone(),
+                old.record_key.clone(),
+                record_digest(&old.salt, &record.encoded),
+            ),
+            None => (
+                record.fresh.salt.clone(),
+                record.fresh.record_key.clone(),
+                record.fresh.digest.clone(),
+            ),
+        };
+        let updated_at = p.updated_at.map(timestamp).unwrap_or_default();
+        let version = i64::try_from(p.version).unwrap_or(i64::MAX); // checked in validate
+        let subject_key = &record.subject_key;
+        let pushed = Pushed {
+            version,
+            updated_at: &updated_at,
+            digest: digest.as_bytes(),
+        };
+        let verdict =
+            match ingest::judge(&pushed, old, erasures.get(subject_key).map(String::as_str)) {
+                Ok(verdict) => verdict,
+                Err(refusal) => {
+                    let violation = FieldViolation {
+                        field: format!("placements[{index}].{}", refusal.field()),
+                        description: refusal.description(),
+                    };
+                    if all_or_nothing {
+                        return Err(bad_request(
+                            &format!(
+                                "{}: {}; nothing was stored",
+                                violation.field, violation.description
+                            ),
+                            vec![violation],
+                        )
+                        .into());
+                    }
+                    batch.results[record.index] = Some(rejected(index, message, vec![violation]));
+                    continue;
+                }
+            };
+        let granted_at = p.consent.granted_at.map(timestamp).unwrap_or_default();
+        let consent_purposes = ingest::consented(
+            PushedConsent {
+                purposes: &p.consent.purposes,
+                granted_at: &granted_at,
+                withdrawn: p.consent.withdrawn_at.is_some(),
+            },
+            withdrawals.get(subject_key).map_or(&[], Vec::as_slice),
+        );
+        let keep_contact = ingest::keeps_contact(&consent_purposes);
+        let classes: &[DataClass] = if keep_contact {
+            &[DataClass::Profile, DataClass::Contact]
+        } else {
+            &[DataClass::Profile]
+        };
+        let leaf_index = first_leaf + leaves.len() as u64;
+        leaves.push(caller.shared("placement", &record_key, classes, digest.clone()));
+        logged.push((record.index, index, verdict));
+        if verdict != Verdict::Store {
+            continue;
+        }
+        stored.insert(
+            p.placement_id.clone(),
+            StoredVersion {
+                placement_id: p.placement_id.clone(),
+                record_key: record_key.clone(),
+                salt: salt.clone(),
+                digest: digest.as_bytes().to_vec(),
+                version,
+                updated_at: updated_at.clone(),
+            },
+        );
+        let mut kept = record_to_store(
+            message,
+            &record,
+            Kept {
+                subject_key: subject_key.clone(),
+                record_key,
+                salt,
+                digest,
+                updated_at,
+                consent_purposes,
+                keep_contact,
+            },
+        );
+        kept.change_seq = leaf_index;
+        writes.insert(kept.placement_id.clone(), kept);
+    }
+    let mut writes: Vec<PlacementRecord> = writes.into_values().collect();
+    writes.sort_by_key(|w| w.change_seq);
+    write.upsert_placements(&writes).await?;
+    Ok(((batch, logged), leaves))
+}
+
+/// The stored placements of the worker with `subject_key` (at least one; else NOT_FOUND
+/// saying `nothing_done`).
+async fn subject_records(
+    write: &mut LoggedWrite,
+    subject_key: &str,
+    nothing_done: &str,
+) -> Result<Vec<SubjectPlacement>, WriteFailed> {
+    let placements = write.subject_placements(subject_key).await?;
+    if placements.is_empty() {
+        return Err(Status::not_found(format!(
+            "no placement of this worker is stored; {nothing_done}"
+        ))
+        .into());
+    }
+    Ok(placements)
+}
+
+/// Withdraws the worker's consent for `withdrawn` purpose codes (none: every purpose of the
+/// agreement) at `withdrawn_at`, in `write`: how many placements changed, and the purposes
+/// their consent still covers, with the leaf that logs the change.
+async fn withdraw(
+    write: &mut LoggedWrite,
+    caller: Caller,
+    subject_key: String,
+    withdrawn: Vec<String>,
+    withdrawn_at: String,
+) -> Result<((u32, Vec<String>), Vec<LeafEntry>), WriteFailed> {
+    let placements = subject_records(write, &subject_key, "no consent changed").await?;
+    let remembered: Vec<String> = if withdrawn.is_empty() {
+        Purpose::ALL
+            .iter()
+            .filter(|p| p.is_mou_scope())
+            .map(|p| p.code().to_owned())
+            .collect()
+    } else {
+        withdrawn.clone()
+    };
+    write
+        .remember_withdrawal(&subject_key, &remembered, &withdrawn_at)
+        .await?;
+    let leaf = caller.shared("consent", &placements[0].record_key, &[], String::new());
+    let mut changed = 0u32;
+    let mut remaining_all: Vec<String> = Vec::new();
+    for placement in &placements {
+        let current = placement.purposes();
+        let remaining: Vec<String> = current
+            .iter()
+            .filter(|code| !withdrawn.is_empty() && !withdrawn.contains(code))
+            .cloned()
+            .collect();
+        if remaining != current {
+            changed += 1;
+            let keep_contact = ingest::keeps_contact(&remaining);
+            write
+                .set_consent(&placement.placement_id, &remaining, keep_contact)
+                .await?;
+        }
+        for code in remaining {
+            if !remaining_all.contains(&code) {
+                remaining_all.push(code);
+            }
+        }
+    }
+    Ok(((changed, remaining_all), vec![leaf]))
 }
 
 /// What a verdict on a stored record is called in the contract.
@@ -348,6 +432,31 @@ fn rejected(index: u64, message: &v1::Placement, violations: Vec<FieldViolation>
     }
 }
 
+/// A stream's results so far: its totals, and the rejected records it lists.
+#[derive(Default)]
+struct Tally {
+    summary: BatchSummary,
+    rejected: Vec<RecordResult>,
+}
+
+impl Tally {
+    /// Counts one message's results.
+    fn add(&mut self, results: Vec<RecordResult>) {
+        let batch = summary(&results);
+        self.summary.stored += batch.stored;
+        self.summary.unchanged += batch.unchanged;
+        self.summary.stale += batch.stale;
+        self.summary.rejected += batch.rejected;
+        let room = MAX_STREAM_REJECTED.saturating_sub(self.rejected.len());
+        self.rejected.extend(
+            results
+                .into_iter()
+                .filter(|r| r.outcome() == RecordOutcome::Rejected)
+                .take(room),
+        );
+    }
+}
+
 fn summary(results: &[RecordResult]) -> BatchSummary {
     let mut summary = BatchSummary::default();
     for result in results {
@@ -371,7 +480,7 @@ impl PlacementService for PlacementApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let results = self
-            .push(&caller, &request.placements, request.all_or_nothing, 0)
+            .submit(&caller, request.placements, request.all_or_nothing, 0)?
             .await?;
         Ok(Response::new(PushPlacementsResponse {
             summary: Some(summary(&results)),
@@ -385,32 +494,31 @@ impl PlacementService for PlacementApi {
     ) -> Result<Response<StreamPlacementsResponse>, Status> {
         let caller = Caller::of(&request)?;
         let mut stream = request.into_inner();
-        let mut total = BatchSummary::default();
-        let mut rejected = Vec::new();
+        let mut total = Tally::default();
         let mut messages = 0u64;
         let mut next_index = 0u64;
+        // Messages are validated and queued as they arrive, up to STREAM_PIPELINE ahead of the
+        // oldest one not yet committed: their writes queue in order in the caller's lane and
+        // commit in that order, many to a group, while the next messages are read.
+        let mut pending = VecDeque::with_capacity(STREAM_PIPELINE);
         while let Some(message) = stream.next().await {
             let message = message?;
             messages += 1;
-            let results = self
-                .push(&caller, &message.placements, false, next_index)
-                .await?;
-            next_index += message.placements.len() as u64;
-            let batch = summary(&results);
-            total.stored += batch.stored;
-            total.unchanged += batch.unchanged;
-            total.stale += batch.stale;
-            total.rejected += batch.rejected;
-            let room = MAX_STREAM_REJECTED.saturating_sub(rejected.len());
-            rejected.extend(
-                results
-                    .into_iter()
-                    .filter(|r| r.outcome() == RecordOutcome::Rejected)
-                    .take(room),
-            );
+            let count = message.placements.len() as u64;
+            pending.push_back(self.submit(&caller, message.placements, false, next_index)?);
+            next_index += count;
+            if pending.len() == STREAM_PIPELINE
+                && let Some(oldest) = pending.pop_front()
+            {
+                total.add(oldest.await?);
+            }
         }
+        while let Some(oldest) = pending.pop_front() {
+            total.add(oldest.await?);
+        }
+        let Tally { summary, rejected } = total;
         Ok(Response::new(StreamPlacementsResponse {
-            summary: Some(total),
+            summary: Some(summary),
             rejected,
             messages,
         }))
@@ -440,50 +548,20 @@ impl PlacementService for PlacementApi {
             None => timestamp(OffsetDateTime::now_utc()),
             Some(t) => withdrawal_time(t)?,
         };
-        let (mut write, placements) = self
-            .subject_records(&subject_key, "no consent changed")
-            .await?;
-        let remembered: Vec<String> = if withdrawn.is_empty() {
-            Purpose::ALL
-                .iter()
-                .filter(|p| p.is_mou_scope())
-                .map(|p| p.code().to_owned())
-                .collect()
-        } else {
-            withdrawn.clone()
-        };
-        write
-            .remember_withdrawal(&subject_key, &remembered, &withdrawn_at)
+        let ticket = caller.ticket(1);
+        let ((changed, remaining_all), receipts) = self
+            .store
+            .write(ticket, move |write| {
+                Box::pin(withdraw(
+                    write,
+                    caller,
+                    subject_key,
+                    withdrawn,
+                    withdrawn_at,
+                ))
+            })
             .await
-            .map_err(store_status)?;
-        let leaf = caller.shared("consent", &placements[0].record_key, &[], String::new());
-        let mut changed = 0u32;
-        let mut remaining_all: Vec<String> = Vec::new();
-        for placement in &placements {
-            let current = placement.purposes();
-            let remaining: Vec<String> = current
-                .iter()
-                .filter(|code| !withdrawn.is_empty() && !withdrawn.contains(code))
-                .cloned()
-                .collect();
-            if remaining != current {
-                changed += 1;
-                let keep_contact = ingest::keeps_contact(&remaining);
-                write
-                    .set_consent(&placement.placement_id, &remaining, keep_contact)
-                    .await
-                    .map_err(store_status)?;
-            }
-            for code in remaining {
-                if !remaining_all.contains(&code) {
-                    remaining_all.push(code);
-                }
-            }
-        }
-        let receipts = write
-            .commit(std::slice::from_ref(&leaf))
-            .await
-            .map_err(store_status)?;
+            .map_err(Status::from)?;
         let remaining_purposes = Purpose::ALL
             .iter()
             .filter(|p| remaining_all.iter().any(|c| c == p.code()))
@@ -511,18 +589,23 @@ impl PlacementService for PlacementApi {
                 &format!("at most {MAX_REQUEST_REF} characters without control characters"),
             ));
         }
-        let (mut write, placements) = self
-            .subject_records(&subject_key, "nothing was erased")
-            .await?;
-        let leaf = caller.shared("erasure", &placements[0].record_key, &[], String::new());
-        let erased = write
-            .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()))
+        let ticket = caller.ticket(1);
+        let (erased, receipts) = self
+            .store
+            .write(ticket, move |write| {
+                Box::pin(async move {
+                    let placements =
+                        subject_records(write, &subject_key, "nothing was erased").await?;
+                    let leaf =
+                        caller.shared("erasure", &placements[0].record_key, &[], String::new());
+                    let erased = write
+                        .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()))
+                        .await?;
+                    Ok::<_, WriteFailed>((erased, vec![leaf]))
+                })
+            })
             .await
-            .map_err(store_status)?;
-        let receipts = write
-            .commit(std::slice::from_ref(&leaf))
-            .await
-            .map_err(store_status)?;
+            .map_err(Status::from)?;
         Ok(Response::new(ErasePersonalDataResponse {
             placements_erased: u32::try_from(erased).unwrap_or(u32::MAX),
             enrollments_erased: 0,

@@ -34,9 +34,8 @@ pub(super) struct Kept {
 }
 
 /// What is stored of a valid record.
-pub(super) fn record_to_store(record: &Incoming<'_>, kept: Kept) -> PlacementRecord {
+pub(super) fn record_to_store(m: &v1::Placement, record: &Incoming, kept: Kept) -> PlacementRecord {
     let p = &record.placement;
-    let m = record.message;
     let profile = v1::Candidate {
         pseudonym: String::new(),
         sex: m.sex,

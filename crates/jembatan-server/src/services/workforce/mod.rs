@@ -28,12 +28,15 @@ use tonic::{Request, Response, Status};
 
 use crate::call::Caller;
 use crate::services::{paging, receipt};
-use crate::status::store_status;
+use crate::status::{WriteFailed, store_status};
 use filter::{dimensions, placement_filter};
 use suppression::{Cell, suppress};
 
 mod filter;
 mod suppression;
+
+/// Times a page is read again when its records changed before they were logged.
+const MAX_READS: usize = 3;
 
 /// Candidates a watch reads, logs and sends at a time.
 const WATCH_BATCH: u32 = 32;
@@ -159,28 +162,58 @@ impl WorkforceApi {
         Ok((candidates, leaves))
     }
 
-    /// Reads, logs and returns up to `limit` candidates from `order`, in one transaction.
+    /// Reads up to `limit` candidates from `order` outside any write, then logs and returns
+    /// them unless a record read changed meanwhile (an erasure, a consent withdrawal, a new
+    /// version): then the page is read again. Returns the shared candidates and where the
+    /// listing goes on (`None`: the table was read to its end).
     async fn share(
         &self,
         view: &View,
         order: CandidateOrder,
         limit: u32,
-    ) -> Result<Vec<(CandidateRow, Candidate, v1::Receipt)>, Status> {
-        let mut write = self.store.logged_write().await.map_err(store_status)?;
-        let rows = write
-            .candidates(&view.filter, order, limit)
-            .await
-            .map_err(store_status)?;
-        let (candidates, leaves) = self.candidates(view, &rows)?;
-        let receipts = write.commit(&leaves).await.map_err(store_status)?;
-        Ok(rows
-            .into_iter()
-            .zip(candidates)
-            .zip(receipts.iter().map(receipt))
-            .map(|((row, candidate), receipt)| (row, candidate, receipt))
-            .collect())
+    ) -> Result<Shared, Status> {
+        for _ in 0..MAX_READS {
+            let page = self
+                .store
+                .candidates(&view.filter, order, limit)
+                .await
+                .map_err(store_status)?;
+            if page.rows.is_empty() {
+                return Ok((Vec::new(), page.resume_after));
+            }
+            let (candidates, leaves) = self.candidates(view, &page.rows)?;
+            let purpose = view.caller.purpose.code();
+            let rows = page.rows;
+            let ((rows, as_read), receipts) = self
+                .store
+                .write(view.caller.ticket(leaves.len()), move |write| {
+                    Box::pin(async move {
+                        let as_read = write.still_as_read(&rows, purpose).await?;
+                        let leaves = if as_read { leaves } else { Vec::new() };
+                        Ok::<_, WriteFailed>(((rows, as_read), leaves))
+                    })
+                })
+                .await
+                .map_err(Status::from)?;
+            if as_read {
+                let shared = rows
+                    .into_iter()
+                    .zip(candidates)
+                    .zip(receipts.iter().map(receipt))
+                    .map(|((row, candidate), receipt)| (row, candidate, receipt))
+                    .collect();
+                return Ok((shared, page.resume_after));
+            }
+        }
+        Err(Status::aborted(format!(
+            "the records read changed {MAX_READS} times before they could be shared; nothing \
+             was shared; retry"
+        )))
     }
 }
+
+/// Candidates shared, each with its row and receipt, and where the listing goes on.
+type Shared = (Vec<(CandidateRow, Candidate, v1::Receipt)>, Option<i64>);
 
 type WatchStream =
     Pin<Box<dyn futures_util::Stream<Item = Result<WatchAvailabilityResponse, Status>> + Send>>;
@@ -244,7 +277,7 @@ impl WorkforceService for WorkforceApi {
         let leaf = caller.aggregate(&response.encode_to_vec());
         let receipts = self
             .store
-            .log(std::slice::from_ref(&leaf))
+            .log(caller.ticket(1), vec![leaf])
             .await
             .map_err(store_status)?;
         response.receipt = receipts.first().map(receipt);
@@ -260,17 +293,14 @@ impl WorkforceService for WorkforceApi {
         let view = self.view(caller, request.filter.as_ref())?;
         let page_size = paging::page_size(request.page_size)?;
         let after = paging::parse("page_token", "after", &request.page_token)?.unwrap_or(0);
-        let mut shared = self
+        let (mut shared, resume_after) = self
             .share(&view, CandidateOrder::AfterId(to_i64(after)), page_size)
             .await?;
-        let next_page_token = if shared.len() == page_size as usize {
-            shared
-                .last()
-                .map(|(row, _, _)| paging::token("after", to_u64(row.id)))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        // A page may be short, even empty, and still have a next one: each page reads a
+        // bounded number of records, whatever the filter.
+        let next_page_token = resume_after
+            .map(|id| paging::token("after", to_u64(id)))
+            .unwrap_or_default();
         let mut candidates = Vec::with_capacity(shared.len());
         let mut receipts = Vec::with_capacity(shared.len());
         for (_, candidate, receipt) in shared.drain(..) {
@@ -338,7 +368,7 @@ impl WorkforceService for WorkforceApi {
                     }
                     Err(status) => Err(status),
                 };
-                let shared = match shared {
+                let (shared, resume_after) = match shared {
                     Ok(shared) => shared,
                     Err(status) => {
                         if let Some(permit) = permits.next() {
@@ -348,8 +378,9 @@ impl WorkforceService for WorkforceApi {
                     }
                 };
                 if shared.is_empty() {
-                    // Changes up to `latest` exist but none matches.
-                    cursor = latest;
+                    // None of the changes read matches: on from the last one read, or from
+                    // `latest` once every change has been read.
+                    cursor = resume_after.unwrap_or(latest);
                     continue;
                 }
                 for ((row, candidate, receipt), permit) in shared.into_iter().zip(permits) {
