@@ -1,10 +1,11 @@
 //! The store's writer: queued writes taken in turn per caller into bounded groups, each group
 //! committed as one transaction by [`super::commit_group`].
 //!
-//! Each caller (a lane: its principal and method) has its own queue; a group takes one write from each
-//! lane in turn until it holds [`MAX_GROUP_WRITES`] writes or about [`MAX_GROUP_RECORDS`]
-//! records, so a bulk load by one caller neither starves another caller nor makes it wait for
-//! more than one group. There is no artificial wait for a group to fill: the writes that queue
+//! Each caller (a lane: its principal and method) has its own queue; a group takes one write
+//! from each lane in turn until it holds [`MAX_GROUP_WRITES`] writes or about
+//! [`MAX_GROUP_RECORDS`] records. A lane whose next write would not fit sits out the rest of
+//! the group while the small writes of the others fill it, so a bulk load by one caller
+//! neither starves another caller nor makes it wait for more than one group. There is no artificial wait for a group to fill: the writes that queue
 //! while one group commits make the next group, so a lone write is committed at once and a
 //! loaded store commits in large transactions. A write still queued at its caller's deadline
 //! (or after the store's timeout) fails without running.
@@ -94,11 +95,14 @@ impl Lanes {
         }
     }
 
-    /// The next group: one write from each lane in turn, within the group's bounds. Writes
-    /// that waited past their deadline are answered and left out.
+    /// The next group: one write from each lane in turn, within the group's bounds. A lane
+    /// whose next write does not fit sits out the rest of this group and goes first in the
+    /// next, while the small writes of other lanes (an erasure, a query's leaf) go on filling
+    /// this one. Writes that waited past their deadline are answered and left out.
     fn next_group(&mut self, now: Instant) -> Vec<Job> {
         let mut group = Vec::new();
         let mut records = 0usize;
+        let mut sitting_out = Vec::new();
         while group.len() < MAX_GROUP_WRITES {
             let Some((lane, mut queue)) = self.lanes.pop_front() else {
                 break;
@@ -114,16 +118,18 @@ impl Lanes {
                 continue;
             }
             if !group.is_empty() && records + job.records > MAX_GROUP_RECORDS {
-                // First in the next group.
                 queue.push_front(job);
-                self.lanes.push_front((lane, queue));
-                break;
+                sitting_out.push((lane, queue));
+                continue;
             }
             records += job.records;
             group.push(job);
             if !queue.is_empty() {
                 self.lanes.push_back((lane, queue));
             }
+        }
+        for lane in sitting_out.into_iter().rev() {
+            self.lanes.push_front(lane);
         }
         group
     }
@@ -212,9 +218,12 @@ mod tests {
         lanes.push(job("kemendag", 1, "query", &answers));
         lanes.push(job("kemendag", 1, "query", &answers));
         let now = Instant::now();
-        // Groups of at most 2,000 records: the query goes in the first two.
-        assert_eq!(lanes_of(&lanes.next_group(now)), ["kp2mi", "kemendag"]);
-        assert_eq!(lanes_of(&lanes.next_group(now)), ["kp2mi", "kemendag"]);
+        // Groups of at most 2,000 records: the bulk lane sits out once its next write does
+        // not fit, and the small queries fill the first group.
+        assert_eq!(
+            lanes_of(&lanes.next_group(now)),
+            ["kp2mi", "kemendag", "kemendag"]
+        );
         assert_eq!(
             lanes_of(&lanes.next_group(now)),
             ["kp2mi"; 2],
@@ -225,7 +234,7 @@ mod tests {
             (!group.is_empty()).then_some(group.len())
         })
         .sum();
-        assert_eq!(rest, 6);
+        assert_eq!(rest, 7);
         assert!(lanes.is_empty());
 
         lanes.push(job("kp2mi", 50_000, "huge", &answers));
