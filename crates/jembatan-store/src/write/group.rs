@@ -46,7 +46,10 @@ impl Job {
         data_work: bool,
         work: Box<dyn QueuedWork>,
     ) -> Self {
-        let store_deadline = Instant::now() + timeout;
+        // A timeout too large to add is no timeout.
+        let store_deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
         let (expires, caller_deadline) = match ticket.deadline {
             Some(deadline) if deadline <= store_deadline => (deadline, true),
             _ => (store_deadline, false),

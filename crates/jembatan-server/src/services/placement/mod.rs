@@ -9,7 +9,7 @@
 //! NIK is kept only as its subject key; name and contact only while the worker's consent covers
 //! business matching.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -42,9 +42,6 @@ mod record;
 
 /// Most records in one message.
 const MAX_BATCH: usize = 1000;
-
-/// Messages of a stream validated and queued ahead of the oldest one not yet committed.
-const STREAM_PIPELINE: usize = 4;
 
 /// Most rejected records a stream's summary lists; its totals count them all.
 const MAX_STREAM_REJECTED: usize = 1000;
@@ -497,24 +494,18 @@ impl PlacementService for PlacementApi {
         let mut total = Tally::default();
         let mut messages = 0u64;
         let mut next_index = 0u64;
-        // Messages are validated and queued as they arrive, up to STREAM_PIPELINE ahead of the
-        // oldest one not yet committed: their writes queue in order in the caller's lane and
-        // commit in that order, many to a group, while the next messages are read.
-        let mut pending = VecDeque::with_capacity(STREAM_PIPELINE);
+        // One message at a time: a message is queued only once the one before it is committed,
+        // so a failing message leaves none after it stored. (Queuing ahead would let later
+        // messages commit after an earlier one failed, while the stream answers that failure.)
         while let Some(message) = stream.next().await {
             let message = message?;
             messages += 1;
             let count = message.placements.len() as u64;
-            pending.push_back(self.submit(&caller, message.placements, false, next_index)?);
+            total.add(
+                self.submit(&caller, message.placements, false, next_index)?
+                    .await?,
+            );
             next_index += count;
-            if pending.len() == STREAM_PIPELINE
-                && let Some(oldest) = pending.pop_front()
-            {
-                total.add(oldest.await?);
-            }
-        }
-        while let Some(oldest) = pending.pop_front() {
-            total.add(oldest.await?);
         }
         let Tally { summary, rejected } = total;
         Ok(Response::new(StreamPlacementsResponse {
