@@ -11,8 +11,8 @@ use jembatan_store::{
     WriteTicket,
 };
 use jembatan_tests::store::{
-    WriteError, hold_writer, placement_id, placement_record, queue, stored_placements,
-    transactions_of_leaves,
+    WriteError, hold_writer, placement_id, placement_record, queue, store_placements,
+    stored_placements, transactions_of_leaves,
 };
 use jembatan_tests::{TestPki, open_store, placement_leaf};
 use tokio::task::JoinHandle;
@@ -358,17 +358,7 @@ fn number(row: &CandidateRow) -> u64 {
 /// again; rows left as read pass.
 async fn rows_read_outside_a_write_are_checked_again_inside(pki: &TestPki, url: &str) {
     let store = open_store(pki, url).await;
-    let records: Vec<_> = (1..=6).map(placement_record).collect();
-    let leaves: Vec<_> = (1..=6).map(placement_leaf).collect();
-    store
-        .write(WriteTicket::new("kp2mi").records(6), move |write| {
-            Box::pin(async move {
-                write.upsert_placements(&records).await?;
-                Ok::<_, StoreError>(((), leaves))
-            })
-        })
-        .await
-        .expect("store placements");
+    store_placements(&store, 1..7).await;
     let filter = PlacementFilter {
         consented_to: Some("BUSINESS_MATCHING".into()),
         ..PlacementFilter::default()

@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use jembatan_store::{
-    CandidateOrder, MAX_LISTING_READ, PlacementFilter, PlacementRecord, Store, WriteTicket,
-};
-use jembatan_tests::store::{hold_writer, placement_record};
-use jembatan_tests::{TestPki, open_store, placement_leaf};
+use jembatan_store::{CandidateOrder, MAX_LISTING_READ, PlacementFilter, Store};
+use jembatan_tests::store::{hold_writer, store_placements};
+use jembatan_tests::{TestPki, open_store};
 
 jembatan_tests::on_both_databases!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,20 +17,10 @@ jembatan_tests::on_both_databases!(
 /// More records than one call of `Store::candidates` reads.
 const RECORDS: u64 = 60_000;
 
-/// Stores `RECORDS` placements with their leaves.
+/// Stores `RECORDS` placements with their leaves, 10,000 a write.
 async fn fill(store: &Store) {
     for from in (0..RECORDS).step_by(10_000) {
-        let records: Vec<PlacementRecord> = (from..from + 10_000).map(placement_record).collect();
-        let leaves = (from..from + 10_000).map(placement_leaf).collect();
-        store
-            .write(WriteTicket::new("fill").records(10_000), move |write| {
-                Box::pin(async move {
-                    write.upsert_placements(&records).await?;
-                    Ok::<_, jembatan_store::StoreError>(((), leaves))
-                })
-            })
-            .await
-            .expect("fill");
+        store_placements(store, from..from + 10_000).await;
     }
 }
 

@@ -3,10 +3,11 @@
 //! in order, by row id and by change.
 
 use jembatan_store::{
-    CandidateOrder, LoggedWrite, PlacementFilter, PlacementRecord, Receipt, StoreError, WriteTicket,
+    CandidateOrder, LoggedWrite, PlacementFilter, Receipt, StoreError, WriteTicket,
 };
 use jembatan_tests::store::{
-    HeldWriter, WriteError, hold_writer, placement_record as record, queue, stored_placements,
+    HeldWriter, WriteError, hold_writer, placement_record as record, queue, store_placements,
+    stored_placements,
 };
 use jembatan_tests::{TestPki, open_store, placement_leaf};
 
@@ -20,19 +21,8 @@ jembatan_tests::on_both_databases!(
 
 async fn sparse_filters_list_every_match_across_windows(pki: &TestPki, url: &str) {
     let store = open_store(pki, url).await;
-    let records: Vec<PlacementRecord> = (0..RECORDS).map(record).collect();
     // Placements are stored only with their leaves: one per record, as a push logs them.
-    let leaves: Vec<_> = (0..RECORDS).map(placement_leaf).collect();
-    let ticket = WriteTicket::new("kp2mi").records(records.len());
-    let ((), receipts) = store
-        .write(ticket, move |write| {
-            Box::pin(async move {
-                write.upsert_placements(&records).await?;
-                Ok::<_, StoreError>(((), leaves))
-            })
-        })
-        .await
-        .expect("insert");
+    let receipts = store_placements(&store, 0..RECORDS).await;
     assert_eq!(receipts.len(), RECORDS as usize);
 
     let filter = PlacementFilter {

@@ -120,6 +120,24 @@ impl HeldWriter {
     }
 }
 
+/// Stores placements `numbers` ([`placement_record`]) in one logged write, each with its leaf
+/// ([`crate::placement_leaf`]), as a push logs them; returns the receipts.
+pub async fn store_placements(store: &Store, numbers: std::ops::Range<u64>) -> Vec<Receipt> {
+    let records: Vec<PlacementRecord> = numbers.clone().map(placement_record).collect();
+    let leaves = numbers.map(crate::placement_leaf).collect();
+    let ticket = WriteTicket::new("kp2mi").records(records.len());
+    let ((), receipts) = store
+        .write(ticket, move |write| {
+            Box::pin(async move {
+                write.upsert_placements(&records).await?;
+                Ok::<_, StoreError>(((), leaves))
+            })
+        })
+        .await
+        .expect("store placements");
+    receipts
+}
+
 /// The ids of the stored placements, in order, read past the store's API.
 pub async fn stored_placements(store: &Store) -> Vec<String> {
     const SQL: &str = "SELECT placement_id FROM placements ORDER BY placement_id";
