@@ -1,19 +1,27 @@
 //! Synthetic placement records that look like KP2MI's: destinations weighted by the 2024
-//! placements, provinces of origin likewise, about 63% women, the five big occupations (house
-//! maids, caregivers, general workers, plantation and construction workers, and fishing crews),
-//! languages that fit the destination, NIKs that agree with sex and birth date, two-year
-//! contracts ending over the past and the next twelve months, and consent for a share of the
-//! workers. Figures: the 2024 placement figures of the project's domain notes ("Realistic
-//! figures").
+//! placements, with a long tail of countries; provinces of origin likewise, all 38, each
+//! spread over its regencies and cities of the Kemendagri list so that a few lead (Zipf-like);
+//! about 63% women; the five big occupations (house maids, caregivers, general workers,
+//! plantation and construction workers) and fishing crews, then a tail of nearly fifty more
+//! ISCO-08 unit groups (cooks, waiters, drivers, welders, fishery workers, nursing aides,
+//! factory operators, cleaners and more) by destination and sex; languages that fit the
+//! destination, NIKs that agree with sex and birth date, two-year contracts ending over the
+//! past and the next twelve months, and consent for a share of the workers. Figures: the 2024
+//! placement figures of the project's domain notes ("Realistic figures"); the tails (the
+//! countries after the twenty named, the provinces after the ten named, the occupations after
+//! the five) are estimates that fill the rest of the 297,434 placements.
 //!
-//! Pure and deterministic: the same seed and the same `today` give the same records. Region
-//! codes are real Kemendagri codes; certificate scheme codes, P3MI and LSP numbers, names and
-//! contact details are made up.
+//! Pure and deterministic: the same seed and the same `today` give the same records. Region,
+//! occupation and country codes are real (Kemendagri, KBJI 2014 / ISCO-08, ISO 3166-1); the
+//! kecamatan counts of the regencies outside the leading few, certificate scheme codes, P3MI
+//! and LSP numbers, names and contact details are made up.
 
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
+use jembatan_domain::Regency;
 use jembatan_proto::convert::date::to_proto as proto_date;
 use jembatan_proto::convert::timestamp::to_proto as proto_time;
 use jembatan_proto::v1;
@@ -86,7 +94,9 @@ struct Destination {
 
 /// Destinations 2024 (DOMAIN.md); the share of women is an estimate per country that gives
 /// about 63% overall: domestic work in Hong Kong, Singapore and the Gulf, factories and
-/// fishing boats in Taiwan, Korea and Japan, plantations in Malaysia.
+/// fishing boats in Taiwan, Korea and Japan, plantations in Malaysia. After the twenty named
+/// countries comes a long tail, an estimate that shares the other 2,862 of the 297,434
+/// placements among 36 countries.
 const DESTINATIONS: &[Destination] = &[
     dest("HK", 99_773, 970),
     dest("TW", 84_581, 550),
@@ -108,6 +118,43 @@ const DESTINATIONS: &[Destination] = &[
     dest("HU", 427, 200),
     dest("SK", 404, 200),
     dest("RO", 377, 200),
+    // The long tail.
+    dest("OM", 370, 850),
+    dest("US", 330, 300),
+    dest("AU", 280, 350),
+    dest("MO", 234, 900),
+    dest("BH", 190, 850),
+    dest("DE", 170, 550),
+    dest("NZ", 150, 300),
+    dest("FJ", 130, 50),
+    dest("NL", 110, 300),
+    dest("CN", 95, 200),
+    dest("GB", 85, 300),
+    dest("TH", 75, 300),
+    dest("MU", 65, 100),
+    dest("CY", 60, 700),
+    dest("ES", 55, 150),
+    dest("NC", 50, 300),
+    dest("FR", 45, 300),
+    dest("CA", 40, 300),
+    dest("TL", 36, 300),
+    dest("PH", 32, 200),
+    dest("VN", 30, 200),
+    dest("ZA", 28, 200),
+    dest("SC", 26, 200),
+    dest("JO", 24, 700),
+    dest("GR", 22, 300),
+    dest("MT", 20, 500),
+    dest("CZ", 18, 200),
+    dest("LT", 16, 100),
+    dest("PW", 14, 100),
+    dest("MH", 12, 50),
+    dest("BE", 10, 300),
+    dest("CH", 10, 400),
+    dest("PT", 9, 100),
+    dest("SE", 8, 300),
+    dest("IE", 7, 200),
+    dest("AO", 6, 50),
 ];
 
 const fn dest(code: &'static str, placements: u32, women_permille: u64) -> Destination {
@@ -118,8 +165,21 @@ const fn dest(code: &'static str, placements: u32, women_permille: u64) -> Desti
     }
 }
 
-/// Provinces of origin 2024 (DOMAIN.md): the five large ones as given, the next five with a
-/// few thousand each.
+/// The placements of all destinations.
+const DESTINATION_TOTAL: u64 = {
+    let mut total = 0;
+    let mut i = 0;
+    while i < DESTINATIONS.len() {
+        total += DESTINATIONS[i].placements as u64;
+        i += 1;
+    }
+    total
+};
+
+/// Provinces of origin 2024, all 38 (DOMAIN.md): the five large ones as given, the next five
+/// with a few thousand each, the eastern provinces with tens; the others share the rest of the
+/// 297,434 placements by estimate, Kalimantan Barat, Yogyakarta, Sumatera Selatan and Sulawesi
+/// Barat the most.
 const PROVINCES: &[(&str, u32)] = &[
     ("35", 79_339),
     ("33", 66_611),
@@ -131,42 +191,71 @@ const PROVINCES: &[(&str, u32)] = &[
     ("73", 2_500),
     ("53", 3_500),
     ("36", 4_000),
+    ("61", 2_100),
+    ("34", 2_000),
+    ("16", 2_000),
+    ("76", 1_900),
+    ("31", 1_600),
+    ("74", 1_100),
+    ("21", 800),
+    ("14", 700),
+    ("72", 500),
+    ("65", 450),
+    ("15", 400),
+    ("11", 350),
+    ("17", 350),
+    ("64", 350),
+    ("71", 300),
+    ("13", 300),
+    ("63", 300),
+    ("19", 185),
+    ("62", 175),
+    ("75", 175),
+    ("81", 60),
+    ("82", 40),
+    ("91", 30),
+    ("92", 20),
+    ("96", 20),
+    ("93", 10),
+    ("94", 10),
+    ("95", 10),
 ];
 
-/// Regencies and cities of origin per province: Kemendagri code, name, and the number of its
-/// kecamatan used in NIKs (at most 30). Checked against the Kemendagri code list.
-const REGENCIES: &[(&str, &str, u8)] = &[
-    ("35.02", "Kabupaten Ponorogo", 21),
-    ("35.03", "Kabupaten Trenggalek", 14),
-    ("35.04", "Kabupaten Tulungagung", 19),
-    ("35.05", "Kabupaten Blitar", 22),
-    ("35.06", "Kabupaten Kediri", 26),
+/// The regencies and cities that lead their province's placements, in rough order of
+/// placements: Kemendagri code, name, and the number of its kecamatan used in NIKs (at most
+/// 30). Checked against the Kemendagri code list.
+const LEADING_REGENCIES: &[(&str, &str, u8)] = &[
     ("35.07", "Kabupaten Malang", 30),
-    ("35.09", "Kabupaten Jember", 30),
+    ("35.02", "Kabupaten Ponorogo", 21),
+    ("35.05", "Kabupaten Blitar", 22),
+    ("35.04", "Kabupaten Tulungagung", 19),
     ("35.10", "Kabupaten Banyuwangi", 25),
-    ("35.17", "Kabupaten Jombang", 21),
+    ("35.06", "Kabupaten Kediri", 26),
+    ("35.09", "Kabupaten Jember", 30),
     ("35.19", "Kabupaten Madiun", 15),
+    ("35.03", "Kabupaten Trenggalek", 14),
+    ("35.17", "Kabupaten Jombang", 21),
     ("33.01", "Kabupaten Cilacap", 24),
+    ("33.24", "Kabupaten Kendal", 20),
+    ("33.29", "Kabupaten Brebes", 17),
     ("33.02", "Kabupaten Banyumas", 27),
     ("33.05", "Kabupaten Kebumen", 26),
     ("33.15", "Kabupaten Grobogan", 19),
     ("33.18", "Kabupaten Pati", 21),
-    ("33.24", "Kabupaten Kendal", 20),
-    ("33.29", "Kabupaten Brebes", 17),
-    ("32.02", "Kabupaten Sukabumi", 30),
-    ("32.03", "Kabupaten Cianjur", 30),
-    ("32.09", "Kabupaten Cirebon", 30),
-    ("32.10", "Kabupaten Majalengka", 26),
     ("32.12", "Kabupaten Indramayu", 30),
+    ("32.09", "Kabupaten Cirebon", 30),
     ("32.13", "Kabupaten Subang", 30),
+    ("32.03", "Kabupaten Cianjur", 30),
+    ("32.10", "Kabupaten Majalengka", 26),
     ("32.15", "Kabupaten Karawang", 30),
-    ("52.01", "Kabupaten Lombok Barat", 10),
-    ("52.02", "Kabupaten Lombok Tengah", 12),
+    ("32.02", "Kabupaten Sukabumi", 30),
     ("52.03", "Kabupaten Lombok Timur", 21),
+    ("52.02", "Kabupaten Lombok Tengah", 12),
+    ("52.01", "Kabupaten Lombok Barat", 10),
     ("52.04", "Kabupaten Sumbawa", 24),
-    ("18.01", "Kabupaten Lampung Selatan", 17),
-    ("18.02", "Kabupaten Lampung Tengah", 28),
     ("18.07", "Kabupaten Lampung Timur", 24),
+    ("18.02", "Kabupaten Lampung Tengah", 28),
+    ("18.01", "Kabupaten Lampung Selatan", 17),
     ("51.08", "Kabupaten Buleleng", 9),
     ("51.71", "Kota Denpasar", 4),
     ("12.07", "Kabupaten Deli Serdang", 22),
@@ -175,9 +264,84 @@ const REGENCIES: &[(&str, &str, u8)] = &[
     ("73.71", "Kota Makassar", 15),
     ("53.01", "Kabupaten Kupang", 24),
     ("53.71", "Kota Kupang", 6),
-    ("36.03", "Kabupaten Tangerang", 29),
     ("36.04", "Kabupaten Serang", 29),
+    ("36.03", "Kabupaten Tangerang", 29),
 ];
+
+/// A regency or city of origin: its code, its province, its number of kecamatan, and the
+/// running total of the weights of the table up to and including it.
+struct Origin {
+    code: &'static str,
+    province: &'static str,
+    kecamatan_count: u8,
+    upto: u64,
+}
+
+/// Every regency and city of the Kemendagri list, weighted: each province gets its share of
+/// [`PROVINCES`], and within a province the rank `r` regency gets a share proportional to
+/// `1 / (r + 1)` (Zipf-like), the leading regencies first, then the other regencies in code
+/// order, then the cities. Built once; a draw is a binary search.
+static ORIGINS: LazyLock<Vec<Origin>> = LazyLock::new(origins);
+
+fn origins() -> Vec<Origin> {
+    let leading = |code: &str| LEADING_REGENCIES.iter().position(|(c, _, _)| *c == code);
+    let mut regencies: Vec<Regency> = Regency::all().collect();
+    regencies.sort_by_key(|r| {
+        (
+            r.province(),
+            leading(r.code()).unwrap_or(usize::MAX),
+            r.is_city(),
+            r.code(),
+        )
+    });
+    let mut table = Vec::with_capacity(regencies.len());
+    let mut upto = 0u64;
+    for province in regencies.chunk_by(|a, b| a.province() == b.province()) {
+        let placements = PROVINCES
+            .iter()
+            .find(|(code, _)| *code == province[0].province())
+            .map_or(0, |(_, placements)| u128::from(*placements));
+        // 1 / (r + 1) in billionths, and their sum, so that the province's weights add up to
+        // its placements in millionths.
+        let shares: Vec<u128> = (1..=province.len() as u128)
+            .map(|rank| 1_000_000_000 / (rank + 1))
+            .collect();
+        let sum: u128 = shares.iter().sum();
+        for (regency, share) in province.iter().zip(shares) {
+            let weight = placements * 1_000_000 * share / sum.max(1);
+            upto = upto.saturating_add(u64::try_from(weight).unwrap_or(u64::MAX));
+            table.push(Origin {
+                code: regency.code(),
+                province: regency.province(),
+                kecamatan_count: leading(regency.code())
+                    .map_or_else(|| kecamatan_count(regency), |i| LEADING_REGENCIES[i].2),
+                upto,
+            });
+        }
+    }
+    table
+}
+
+/// A made-up number of kecamatan for a regency outside [`LEADING_REGENCIES`]: 10 to 24 for a
+/// regency, 4 to 11 for a city, fixed by its code.
+fn kecamatan_count(regency: &Regency) -> u8 {
+    let n: u32 = regency
+        .code()
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .fold(0, |n, digit| n * 10 + u32::from(digit - b'0'));
+    let (low, span) = if regency.is_city() { (4, 8) } else { (10, 15) };
+    low + u8::try_from(n % span).unwrap_or(0)
+}
+
+/// A regency or city of origin, by weight.
+fn pick_origin(rng: &mut SplitMix64) -> &'static Origin {
+    let origins = &*ORIGINS;
+    let total = origins.last().map_or(0, |o| o.upto);
+    let point = rng.below(total.max(1));
+    let i = origins.partition_point(|o| o.upto <= point);
+    &origins[i.min(origins.len().saturating_sub(1))]
+}
 
 /// An occupation as placed: KBJI/ISCO code, job titles as placement files write them, the
 /// usual employer, a KBLI 2020 business line, and a (made-up) competency scheme.
@@ -189,106 +353,782 @@ struct Occupation {
     scheme: (&'static str, &'static str, u32),
 }
 
-const HOUSE_MAID: Occupation = Occupation {
-    code: "9111",
-    titles: &[
+/// An [`Occupation`], in short.
+const fn job(
+    code: &'static str,
+    titles: &'static [&'static str],
+    employer: v1::EmployerType,
+    kbli: Option<&'static str>,
+    scheme: (&'static str, &'static str, u32),
+) -> Occupation {
+    Occupation {
+        code,
+        titles,
+        employer,
+        kbli,
+        scheme,
+    }
+}
+
+/// The usual employers, in short.
+const INDIVIDUAL: v1::EmployerType = v1::EmployerType::Individual;
+const COMPANY: v1::EmployerType = v1::EmployerType::LegalEntity;
+const SHIP: v1::EmployerType = v1::EmployerType::Seafarer;
+
+const HOUSE_MAID: Occupation = job(
+    "9111",
+    &[
         "Penata Laksana Rumah Tangga",
         "Domestic Helper",
         "Housemaid",
     ],
-    employer: v1::EmployerType::Individual,
-    kbli: Some("97000"),
-    scheme: ("SKM-PLRT-II", "Penata Laksana Rumah Tangga", 2),
-};
-const CAREGIVER: Occupation = Occupation {
-    code: "5322",
-    titles: &["Caregiver", "Perawat Lansia", "Pengasuh Lansia"],
-    employer: v1::EmployerType::Individual,
-    kbli: Some("97000"),
-    scheme: ("SKM-CG-III", "Perawat Lansia (Caregiver)", 3),
-};
-const GENERAL_WORKER: Occupation = Occupation {
-    code: "9329",
-    titles: &["General Worker", "Operator Produksi", "Factory Worker"],
-    employer: v1::EmployerType::LegalEntity,
-    kbli: None,
-    scheme: ("SKM-OPR-II", "Operator Produksi", 2),
-};
-const PLANTATION: Occupation = Occupation {
-    code: "9211",
-    titles: &[
+    INDIVIDUAL,
+    Some("97000"),
+    ("SKM-PLRT-II", "Penata Laksana Rumah Tangga", 2),
+);
+const CAREGIVER: Occupation = job(
+    "5322",
+    &["Caregiver", "Perawat Lansia", "Pengasuh Lansia"],
+    INDIVIDUAL,
+    Some("97000"),
+    ("SKM-CG-III", "Perawat Lansia (Caregiver)", 3),
+);
+const GENERAL_WORKER: Occupation = job(
+    "9329",
+    &["General Worker", "Operator Produksi", "Factory Worker"],
+    COMPANY,
+    None,
+    ("SKM-OPR-II", "Operator Produksi", 2),
+);
+const PLANTATION: Occupation = job(
+    "9211",
+    &[
         "Plantation Worker",
         "Pekerja Perkebunan Sawit",
         "Pekerja Ladang",
     ],
-    employer: v1::EmployerType::LegalEntity,
-    kbli: Some("01262"),
-    scheme: ("SKM-PKB-II", "Pekerja Perkebunan", 2),
-};
-const CONSTRUCTION: Occupation = Occupation {
-    code: "9313",
-    titles: &[
+    COMPANY,
+    Some("01262"),
+    ("SKM-PKB-II", "Pekerja Perkebunan", 2),
+);
+const CONSTRUCTION: Occupation = job(
+    "9313",
+    &[
         "Construction Worker",
         "Pekerja Konstruksi",
         "Tukang Bangunan",
     ],
-    employer: v1::EmployerType::LegalEntity,
-    kbli: Some("41011"),
-    scheme: ("SKM-TKB-II", "Tukang Bangunan Gedung", 2),
-};
-const FISHING_CREW: Occupation = Occupation {
-    code: "9216",
-    titles: &[
+    COMPANY,
+    Some("41011"),
+    ("SKM-TKB-II", "Tukang Bangunan Gedung", 2),
+);
+const FISHING_CREW: Occupation = job(
+    "9216",
+    &[
         "Fishing Crew",
         "Anak Buah Kapal Perikanan",
         "Awak Kapal Ikan",
     ],
-    employer: v1::EmployerType::Seafarer,
-    kbli: Some("03111"),
-    scheme: ("SKM-ABK-II", "Awak Kapal Perikanan", 2),
-};
+    SHIP,
+    Some("03111"),
+    ("SKM-ABK-II", "Awak Kapal Perikanan", 2),
+);
 
-/// Occupations of women and of men by destination, weighted.
-fn occupations(country: &str, woman: bool) -> &'static [(&'static Occupation, u32)] {
-    let gulf = matches!(country, "SA" | "AE" | "QA" | "KW");
+/// The tail: households.
+const HOUSEHOLD_WOMEN: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "5311",
+            &["Baby Sitter", "Pengasuh Anak", "Nanny"],
+            INDIVIDUAL,
+            Some("97000"),
+            ("SKM-BBS-II", "Pengasuh Bayi dan Anak", 2),
+        ),
+        55,
+    ),
+    (&HOUSEKEEPER, 45),
+];
+const HOUSEHOLD_MEN: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "8322",
+            &["Family Driver", "Sopir Pribadi", "Driver"],
+            INDIVIDUAL,
+            Some("97000"),
+            ("SKM-PGM-II", "Pengemudi Kendaraan Pribadi", 2),
+        ),
+        50,
+    ),
+    (
+        &job(
+            "9214",
+            &["Gardener", "Tukang Kebun"],
+            INDIVIDUAL,
+            Some("97000"),
+            ("SKM-TKN-II", "Tukang Kebun", 2),
+        ),
+        30,
+    ),
+    (&HOUSEKEEPER, 20),
+];
+const HOUSEKEEPER: Occupation = job(
+    "5152",
+    &["Housekeeper", "Pengurus Rumah Tangga"],
+    INDIVIDUAL,
+    Some("97000"),
+    ("SKM-HK-III", "Pengurus Rumah Tangga", 3),
+);
+
+/// The tail: nursing homes and hospitals.
+const CARE: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "5321",
+            &["Nursing Aide", "Care Worker (Kaigo)", "Asisten Perawat"],
+            COMPANY,
+            Some("87301"),
+            ("SKM-ASP-III", "Asisten Perawat", 3),
+        ),
+        85,
+    ),
+    (
+        &job(
+            "2221",
+            &["Nurse", "Perawat", "Kangoshi"],
+            COMPANY,
+            Some("86103"),
+            ("SKM-NRS-V", "Perawat", 5),
+        ),
+        15,
+    ),
+];
+
+/// The tail: factory work women are often placed in.
+const FACTORY_WOMEN: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "8212",
+            &[
+                "Operator Elektronik",
+                "Electronics Assembler",
+                "Production Operator",
+            ],
+            COMPANY,
+            None,
+            ("SKM-OPE-II", "Operator Perakitan Elektronik", 2),
+        ),
+        30,
+    ),
+    (
+        &job(
+            "8153",
+            &["Sewing Operator", "Operator Jahit", "Penjahit"],
+            COMPANY,
+            Some("14111"),
+            ("SKM-JHT-II", "Operator Mesin Jahit", 2),
+        ),
+        20,
+    ),
+    (&FOOD_OPERATOR, 20),
+    (
+        &job(
+            "9321",
+            &["Packer", "Pekerja Pengepakan", "Packing Worker"],
+            COMPANY,
+            None,
+            ("SKM-PKM-I", "Pengemasan", 1),
+        ),
+        15,
+    ),
+    (&PLASTIC_OPERATOR, 10),
+    (
+        &job(
+            "7512",
+            &["Baker", "Tukang Roti", "Pastry Cook"],
+            COMPANY,
+            Some("10710"),
+            ("SKM-RTI-II", "Pembuat Roti dan Kue", 2),
+        ),
+        5,
+    ),
+];
+const FOOD_OPERATOR: Occupation = job(
+    "8160",
+    &["Food Processing Operator", "Operator Pengolahan Makanan"],
+    COMPANY,
+    None,
+    ("SKM-OPM-II", "Operator Pengolahan Pangan", 2),
+);
+const PLASTIC_OPERATOR: Occupation = job(
+    "8142",
+    &["Plastic Injection Operator", "Operator Mesin Plastik"],
+    COMPANY,
+    None,
+    ("SKM-OMP-II", "Operator Mesin Injeksi Plastik", 2),
+);
+
+/// The tail: factory work men are often placed in.
+const FACTORY_MEN: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "7223",
+            &["CNC Operator", "Machinist", "Operator Mesin Bubut"],
+            COMPANY,
+            None,
+            ("SKM-CNC-III", "Operator Mesin CNC", 3),
+        ),
+        15,
+    ),
+    (
+        &job(
+            "8211",
+            &["Assembly Operator", "Operator Perakitan"],
+            COMPANY,
+            None,
+            ("SKM-OPK-II", "Operator Perakitan Mesin", 2),
+        ),
+        15,
+    ),
+    (&WELDER, 15),
+    (
+        &job(
+            "8121",
+            &["Casting Operator", "Operator Pengecoran Logam"],
+            COMPANY,
+            Some("24101"),
+            ("SKM-PCL-II", "Operator Pengecoran Logam", 2),
+        ),
+        10,
+    ),
+    (&PLASTIC_OPERATOR, 8),
+    (&FOOD_OPERATOR, 8),
+    (
+        &job(
+            "8172",
+            &["Sawmill Operator", "Operator Penggergajian Kayu"],
+            COMPANY,
+            Some("16101"),
+            ("SKM-OPG-II", "Operator Penggergajian Kayu", 2),
+        ),
+        6,
+    ),
+    (
+        &job(
+            "7522",
+            &["Furniture Maker", "Tukang Mebel"],
+            COMPANY,
+            Some("31001"),
+            ("SKM-MBL-II", "Pembuat Mebel Kayu", 2),
+        ),
+        5,
+    ),
+    (
+        &job(
+            "8344",
+            &["Forklift Operator", "Operator Forklift"],
+            COMPANY,
+            Some("52101"),
+            ("SKM-FRK-II", "Operator Forklift", 2),
+        ),
+        8,
+    ),
+    (
+        &job(
+            "9333",
+            &["Warehouse Worker", "Pekerja Gudang", "Loader"],
+            COMPANY,
+            Some("52101"),
+            ("SKM-GDG-I", "Pekerja Gudang", 1),
+        ),
+        10,
+    ),
+];
+const WELDER: Occupation = job(
+    "7212",
+    &["Welder", "Tukang Las", "Welding Operator"],
+    COMPANY,
+    Some("25111"),
+    ("SKM-LAS-III", "Juru Las", 3),
+);
+
+/// The tail: building sites, shipyards and mines.
+const TRADES: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "7115",
+            &["Carpenter", "Tukang Kayu"],
+            COMPANY,
+            Some("41011"),
+            ("SKM-TKY-II", "Tukang Kayu Konstruksi", 2),
+        ),
+        15,
+    ),
+    (
+        &job(
+            "7112",
+            &["Mason", "Tukang Batu"],
+            COMPANY,
+            Some("41011"),
+            ("SKM-TBT-II", "Tukang Pasang Batu", 2),
+        ),
+        15,
+    ),
+    (
+        &job(
+            "7214",
+            &["Steel Fixer", "Tukang Besi Beton"],
+            COMPANY,
+            Some("41011"),
+            ("SKM-TBB-II", "Tukang Besi Beton", 2),
+        ),
+        12,
+    ),
+    (&WELDER, 15),
+    (
+        &job(
+            "7126",
+            &["Pipe Fitter", "Plumber", "Tukang Pipa"],
+            COMPANY,
+            Some("43221"),
+            ("SKM-PIP-II", "Tukang Pipa", 2),
+        ),
+        10,
+    ),
+    (
+        &job(
+            "7411",
+            &["Electrician", "Teknisi Listrik"],
+            COMPANY,
+            Some("43211"),
+            ("SKM-LIS-III", "Instalatir Listrik", 3),
+        ),
+        10,
+    ),
+    (
+        &job(
+            "7231",
+            &["Mechanic", "Mekanik Otomotif"],
+            COMPANY,
+            Some("45201"),
+            ("SKM-MKO-III", "Mekanik Otomotif", 3),
+        ),
+        5,
+    ),
+    (
+        &job(
+            "9312",
+            &["Civil Works Labourer", "Pekerja Jalan"],
+            COMPANY,
+            None,
+            ("SKM-PKS-I", "Pekerja Konstruksi Sipil", 1),
+        ),
+        8,
+    ),
+    (
+        &job(
+            "8342",
+            &["Excavator Operator", "Operator Alat Berat"],
+            COMPANY,
+            None,
+            ("SKM-OAB-III", "Operator Alat Berat", 3),
+        ),
+        5,
+    ),
+    (&TRUCK_DRIVER, 3),
+    (
+        &job(
+            "8111",
+            &["Mine Worker", "Penambang"],
+            COMPANY,
+            None,
+            ("SKM-TBG-II", "Juru Tambang", 2),
+        ),
+        2,
+    ),
+];
+const TRUCK_DRIVER: Occupation = job(
+    "8332",
+    &["Truck Driver", "Sopir Truk"],
+    COMPANY,
+    Some("49431"),
+    ("SKM-PAB-II", "Pengemudi Angkutan Barang", 2),
+);
+
+/// The tail: hotels, resorts, restaurants and shops.
+const HOSPITALITY: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "5120",
+            &["Cook", "Juru Masak", "Kitchen Crew"],
+            COMPANY,
+            Some("56101"),
+            ("SKM-JMS-II", "Juru Masak", 2),
+        ),
+        22,
+    ),
+    (
+        &job(
+            "5131",
+            &["Waiter", "Waitress", "Pramusaji"],
+            COMPANY,
+            Some("56101"),
+            ("SKM-PRS-II", "Pramusaji", 2),
+        ),
+        22,
+    ),
+    (
+        &job(
+            "9112",
+            &[
+                "Room Attendant",
+                "Cleaning Service",
+                "Housekeeping Attendant",
+            ],
+            COMPANY,
+            Some("55110"),
+            ("SKM-RA-II", "Room Attendant", 2),
+        ),
+        18,
+    ),
+    (
+        &job(
+            "9412",
+            &["Kitchen Helper", "Pembantu Juru Masak"],
+            COMPANY,
+            Some("56101"),
+            ("SKM-PJM-I", "Pembantu Juru Masak", 1),
+        ),
+        10,
+    ),
+    (
+        &job(
+            "3434",
+            &["Chef", "Sous Chef", "Commis Chef"],
+            COMPANY,
+            Some("55110"),
+            ("SKM-CHF-IV", "Chef", 4),
+        ),
+        5,
+    ),
+    (
+        &job(
+            "4224",
+            &["Front Office Agent", "Resepsionis Hotel"],
+            COMPANY,
+            Some("55110"),
+            ("SKM-FO-III", "Front Office", 3),
+        ),
+        4,
+    ),
+    (
+        &job(
+            "5132",
+            &["Bartender", "Barista"],
+            COMPANY,
+            Some("56301"),
+            ("SKM-BAR-II", "Bartender", 2),
+        ),
+        4,
+    ),
+    (&SPA_THERAPIST, 6),
+    (
+        &job(
+            "5223",
+            &["Shop Assistant", "Pramuniaga"],
+            COMPANY,
+            Some("47111"),
+            ("SKM-PRN-II", "Pramuniaga", 2),
+        ),
+        5,
+    ),
+    (
+        &job(
+            "5414",
+            &["Security Guard", "Satpam"],
+            COMPANY,
+            Some("80100"),
+            ("SKM-SAT-II", "Satuan Pengamanan", 2),
+        ),
+        4,
+    ),
+];
+const SPA_THERAPIST: Occupation = job(
+    "5142",
+    &["Spa Therapist", "Terapis Spa"],
+    COMPANY,
+    Some("96122"),
+    ("SKM-SPA-III", "Terapis Spa", 3),
+);
+
+/// The tail: fishing, fish farming and merchant and cruise ships.
+const SEA: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "6223",
+            &["Deep Sea Fisherman", "ABK Kapal Penangkap Ikan"],
+            SHIP,
+            Some("03111"),
+            ("SKM-NLY-II", "Nelayan Laut Dalam", 2),
+        ),
+        35,
+    ),
+    (
+        &job(
+            "6222",
+            &["Fisherman", "Nelayan"],
+            SHIP,
+            Some("03111"),
+            ("SKM-NLP-II", "Nelayan Pantai", 2),
+        ),
+        20,
+    ),
+    (&DECK_CREW, 25),
+    (
+        &job(
+            "6221",
+            &["Aquaculture Worker", "Pekerja Budidaya Ikan"],
+            COMPANY,
+            None,
+            ("SKM-BDI-II", "Pembudidaya Ikan", 2),
+        ),
+        20,
+    ),
+];
+const DECK_CREW: Occupation = job(
+    "8350",
+    &["Able Seaman", "Ordinary Seaman", "Deck Rating"],
+    SHIP,
+    None,
+    ("SKM-AKN-II", "Awak Kapal Niaga", 2),
+);
+
+/// The tail: cruise ships.
+const CRUISE: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "5111",
+            &[
+                "Cabin Steward",
+                "Cruise Ship Steward",
+                "Pramugara Kapal Pesiar",
+            ],
+            SHIP,
+            None,
+            ("SKM-KPS-II", "Awak Kapal Pesiar", 2),
+        ),
+        70,
+    ),
+    (&DECK_CREW, 30),
+];
+
+/// The tail: farms and forests.
+const FARM: &[(&Occupation, u32)] = &[
+    (
+        &job(
+            "9213",
+            &["Farm Worker", "Pekerja Pertanian", "Greenhouse Worker"],
+            COMPANY,
+            None,
+            ("SKM-PTN-II", "Pekerja Pertanian", 2),
+        ),
+        60,
+    ),
+    (
+        &job(
+            "9212",
+            &["Dairy Farm Worker", "Pekerja Peternakan"],
+            COMPANY,
+            Some("01412"),
+            ("SKM-PTR-II", "Pekerja Peternakan", 2),
+        ),
+        30,
+    ),
+    (
+        &job(
+            "9215",
+            &["Logging Worker", "Pekerja Kehutanan"],
+            COMPANY,
+            None,
+            ("SKM-HUT-II", "Pekerja Kehutanan", 2),
+        ),
+        10,
+    ),
+];
+
+/// What an occupation table draws: one occupation, or one of a group by weight.
+enum Work {
+    One(&'static Occupation),
+    AnyOf(&'static [(&'static Occupation, u32)]),
+}
+
+/// Occupations of women and of men by destination, weighted: the five big ones and fishing
+/// crews, and groups of the tail.
+fn occupations(country: &str, woman: bool) -> &'static [(Work, u32)] {
+    use Work::{AnyOf, One};
+    let gulf = matches!(country, "SA" | "AE" | "QA" | "KW" | "OM" | "BH");
+    let europe = matches!(
+        country,
+        "PL" | "HU" | "SK" | "RO" | "CZ" | "LT" | "DE" | "NL"
+    );
+    let islands = matches!(country, "PG" | "FJ" | "MU" | "PW" | "MH" | "SC");
+    let resorts = matches!(country, "MV" | "TR");
     match (country, woman) {
-        ("HK", true) => &[(&HOUSE_MAID, 75), (&CAREGIVER, 25)],
-        ("TW", true) => &[(&CAREGIVER, 65), (&HOUSE_MAID, 15), (&GENERAL_WORKER, 20)],
-        ("MY", true) => &[(&HOUSE_MAID, 40), (&GENERAL_WORKER, 35), (&PLANTATION, 25)],
-        ("SG", true) => &[(&HOUSE_MAID, 85), (&CAREGIVER, 15)],
-        ("JP", true) => &[(&CAREGIVER, 50), (&GENERAL_WORKER, 35), (&PLANTATION, 15)],
-        ("KR", true) => &[(&GENERAL_WORKER, 100)],
-        ("BN", true) => &[(&HOUSE_MAID, 80), (&GENERAL_WORKER, 20)],
-        (_, true) if gulf => &[(&HOUSE_MAID, 90), (&CAREGIVER, 10)],
-        (_, true) => &[(&HOUSE_MAID, 40), (&GENERAL_WORKER, 40), (&CAREGIVER, 20)],
-        ("HK", false) => &[(&GENERAL_WORKER, 60), (&HOUSE_MAID, 40)],
-        ("TW", false) => &[(&GENERAL_WORKER, 60), (&FISHING_CREW, 30), (&CAREGIVER, 10)],
-        ("MY", false) => &[
-            (&PLANTATION, 50),
-            (&CONSTRUCTION, 25),
-            (&GENERAL_WORKER, 25),
+        ("HK", true) => &[
+            (One(&HOUSE_MAID), 73),
+            (One(&CAREGIVER), 21),
+            (AnyOf(HOUSEHOLD_WOMEN), 5),
+            (AnyOf(HOSPITALITY), 1),
         ],
-        ("SG", false) => &[(&CONSTRUCTION, 50), (&GENERAL_WORKER, 50)],
+        ("TW", true) => &[
+            (One(&CAREGIVER), 55),
+            (One(&HOUSE_MAID), 8),
+            (One(&GENERAL_WORKER), 10),
+            (AnyOf(CARE), 7),
+            (AnyOf(FACTORY_WOMEN), 20),
+        ],
+        ("MY", true) => &[
+            (One(&HOUSE_MAID), 35),
+            (One(&GENERAL_WORKER), 15),
+            (One(&PLANTATION), 15),
+            (AnyOf(FACTORY_WOMEN), 20),
+            (AnyOf(HOSPITALITY), 15),
+        ],
+        ("SG", true) => &[
+            (One(&HOUSE_MAID), 80),
+            (One(&CAREGIVER), 10),
+            (AnyOf(HOUSEHOLD_WOMEN), 6),
+            (AnyOf(HOSPITALITY), 4),
+        ],
+        ("JP", true) => &[
+            (One(&CAREGIVER), 25),
+            (One(&GENERAL_WORKER), 15),
+            (One(&PLANTATION), 5),
+            (AnyOf(CARE), 25),
+            (AnyOf(FACTORY_WOMEN), 20),
+            (AnyOf(FARM), 10),
+        ],
+        ("KR", true) => &[
+            (One(&GENERAL_WORKER), 40),
+            (AnyOf(FACTORY_WOMEN), 50),
+            (AnyOf(FARM), 10),
+        ],
+        ("BN", true) => &[
+            (One(&HOUSE_MAID), 70),
+            (One(&GENERAL_WORKER), 10),
+            (AnyOf(HOSPITALITY), 20),
+        ],
+        ("IT", true) => &[(AnyOf(CRUISE), 70), (One(&CAREGIVER), 30)],
+        ("TR", true) => &[
+            (One(&SPA_THERAPIST), 50),
+            (One(&HOUSE_MAID), 20),
+            (AnyOf(HOSPITALITY), 30),
+        ],
+        (_, true) if gulf => &[
+            (One(&HOUSE_MAID), 80),
+            (One(&CAREGIVER), 5),
+            (AnyOf(HOUSEHOLD_WOMEN), 8),
+            (AnyOf(HOSPITALITY), 7),
+        ],
+        (_, true) if europe => &[
+            (AnyOf(FACTORY_WOMEN), 40),
+            (AnyOf(HOSPITALITY), 25),
+            (AnyOf(CARE), 20),
+            (One(&CAREGIVER), 15),
+        ],
+        (_, true) if resorts || islands => &[
+            (AnyOf(HOSPITALITY), 80),
+            (One(&HOUSE_MAID), 10),
+            (One(&GENERAL_WORKER), 10),
+        ],
+        (_, true) => &[
+            (One(&HOUSE_MAID), 30),
+            (One(&GENERAL_WORKER), 20),
+            (One(&CAREGIVER), 15),
+            (AnyOf(FACTORY_WOMEN), 15),
+            (AnyOf(HOSPITALITY), 20),
+        ],
+        ("HK", false) => &[
+            (AnyOf(HOUSEHOLD_MEN), 40),
+            (One(&HOUSE_MAID), 20),
+            (One(&GENERAL_WORKER), 20),
+            (AnyOf(HOSPITALITY), 20),
+        ],
+        ("TW", false) => &[
+            (One(&GENERAL_WORKER), 15),
+            (One(&FISHING_CREW), 12),
+            (One(&CAREGIVER), 5),
+            (AnyOf(FACTORY_MEN), 42),
+            (AnyOf(SEA), 11),
+            (AnyOf(TRADES), 10),
+            (AnyOf(FARM), 5),
+        ],
+        ("MY", false) => &[
+            (One(&PLANTATION), 46),
+            (One(&CONSTRUCTION), 16),
+            (One(&GENERAL_WORKER), 11),
+            (AnyOf(FACTORY_MEN), 14),
+            (AnyOf(TRADES), 8),
+            (AnyOf(HOSPITALITY), 5),
+        ],
+        ("SG", false) => &[
+            (One(&CONSTRUCTION), 30),
+            (One(&GENERAL_WORKER), 15),
+            (AnyOf(TRADES), 35),
+            (AnyOf(FACTORY_MEN), 10),
+            (AnyOf(HOSPITALITY), 10),
+        ],
         ("JP", false) => &[
-            (&GENERAL_WORKER, 45),
-            (&CONSTRUCTION, 20),
-            (&PLANTATION, 15),
-            (&FISHING_CREW, 20),
+            (One(&GENERAL_WORKER), 15),
+            (One(&CONSTRUCTION), 5),
+            (One(&PLANTATION), 5),
+            (One(&FISHING_CREW), 8),
+            (AnyOf(FACTORY_MEN), 37),
+            (AnyOf(TRADES), 15),
+            (AnyOf(FARM), 10),
+            (AnyOf(SEA), 5),
         ],
         ("KR", false) => &[
-            (&GENERAL_WORKER, 70),
-            (&FISHING_CREW, 20),
-            (&CONSTRUCTION, 10),
+            (One(&GENERAL_WORKER), 20),
+            (One(&FISHING_CREW), 10),
+            (One(&CONSTRUCTION), 3),
+            (AnyOf(FACTORY_MEN), 52),
+            (AnyOf(SEA), 10),
+            (AnyOf(FARM), 5),
+        ],
+        ("IT", false) => &[(AnyOf(CRUISE), 85), (AnyOf(HOSPITALITY), 15)],
+        ("ZM", false) => &[
+            (AnyOf(TRADES), 60),
+            (One(&CONSTRUCTION), 25),
+            (One(&GENERAL_WORKER), 15),
         ],
         (_, false) if gulf => &[
-            (&CONSTRUCTION, 50),
-            (&GENERAL_WORKER, 30),
-            (&HOUSE_MAID, 20),
+            (One(&CONSTRUCTION), 25),
+            (One(&GENERAL_WORKER), 15),
+            (One(&HOUSE_MAID), 10),
+            (AnyOf(HOUSEHOLD_MEN), 25),
+            (AnyOf(TRADES), 10),
+            (AnyOf(HOSPITALITY), 15),
+        ],
+        (_, false) if europe => &[
+            (AnyOf(FACTORY_MEN), 40),
+            (AnyOf(TRADES), 30),
+            (One(&TRUCK_DRIVER), 10),
+            (One(&GENERAL_WORKER), 20),
+        ],
+        (_, false) if resorts => &[(AnyOf(HOSPITALITY), 85), (AnyOf(TRADES), 15)],
+        (_, false) if islands => &[
+            (One(&FISHING_CREW), 35),
+            (AnyOf(SEA), 30),
+            (One(&PLANTATION), 15),
+            (AnyOf(FARM), 20),
         ],
         (_, false) => &[
-            (&CONSTRUCTION, 40),
-            (&GENERAL_WORKER, 40),
-            (&FISHING_CREW, 20),
+            (One(&CONSTRUCTION), 20),
+            (One(&GENERAL_WORKER), 20),
+            (One(&FISHING_CREW), 10),
+            (AnyOf(TRADES), 20),
+            (AnyOf(FACTORY_MEN), 15),
+            (AnyOf(HOSPITALITY), 15),
         ],
     }
 }
@@ -296,20 +1136,30 @@ fn occupations(country: &str, woman: bool) -> &'static [(&'static Occupation, u3
 /// The destination's language(s) besides Indonesian, and how often English is spoken too.
 fn destination_languages(country: &str) -> (&'static [&'static str], f64) {
     match country {
-        "HK" => (&["zh"], 0.4),
-        "TW" => (&["zh"], 0.15),
+        "HK" | "MO" => (&["zh"], 0.4),
+        "TW" | "CN" => (&["zh"], 0.15),
         "MY" => (&["ms"], 0.2),
         "BN" => (&["ms"], 0.3),
         "SG" => (&["en"], 0.0),
         "JP" => (&["ja"], 0.2),
         "KR" => (&["ko"], 0.2),
-        "SA" | "AE" | "QA" | "KW" => (&["ar"], 0.4),
+        "SA" | "AE" | "QA" | "KW" | "OM" | "BH" | "JO" => (&["ar"], 0.4),
         "IT" => (&["it"], 0.5),
         "TR" => (&["tr"], 0.5),
         "PL" => (&["pl"], 0.5),
         "HU" => (&["hu"], 0.5),
         "SK" => (&["sk"], 0.5),
         "RO" => (&["ro"], 0.5),
+        "DE" => (&["de"], 0.5),
+        "NL" => (&["nl"], 0.6),
+        "CZ" => (&["cs"], 0.5),
+        "LT" => (&["lt"], 0.5),
+        "GR" => (&["el"], 0.5),
+        "ES" => (&["es"], 0.4),
+        "PT" => (&["pt"], 0.4),
+        "FR" | "NC" => (&["fr"], 0.4),
+        "TH" => (&["th"], 0.3),
+        "VN" => (&["vi"], 0.3),
         _ => (&["en"], 0.0),
     }
 }
@@ -426,13 +1276,12 @@ impl Generator {
 
         let destination = pick_destination(rng);
         let woman = rng.below(1000) < destination.women_permille;
-        let occupation = *rng.weighted(occupations(destination.code, woman));
-        let province = *rng.weighted(PROVINCES);
-        let regencies: Vec<&(&str, &str, u8)> = REGENCIES
-            .iter()
-            .filter(|(code, _, _)| code.starts_with(province))
-            .collect();
-        let (regency, _, kecamatan_count) = **rng.pick(&regencies);
+        let occupation = match rng.weighted(occupations(destination.code, woman)) {
+            Work::One(occupation) => *occupation,
+            Work::AnyOf(group) => *rng.weighted(group),
+        };
+        let origin = pick_origin(rng);
+        let (regency, province) = (origin.code, origin.province);
 
         // The timeline: a two-year contract ending within a year of today either way; for a
         // few, one that has just started or has not started yet.
@@ -485,7 +1334,7 @@ impl Generator {
         let age = 21 + rng.between(0, 9) + rng.between(0, 10);
         let birth_date = years_earlier(contract_start, age) - Duration::days(rng.between(0, 364));
 
-        let nik = self.nik(regency, kecamatan_count, woman, birth_date);
+        let nik = self.nik(regency, origin.kecamatan_count, woman, birth_date);
         let rng = &mut self.rng;
         let full_name = full_name(rng, woman, province);
         let education = if matches!(destination.code, "JP" | "KR") {
@@ -645,8 +1494,7 @@ impl Iterator for Generator {
 }
 
 fn pick_destination(rng: &mut SplitMix64) -> &'static Destination {
-    let total: u64 = DESTINATIONS.iter().map(|d| u64::from(d.placements)).sum();
-    let mut point = rng.below(total);
+    let mut point = rng.below(DESTINATION_TOTAL);
     for destination in DESTINATIONS {
         if point < u64::from(destination.placements) {
             return destination;
@@ -843,6 +1691,155 @@ mod tests {
         assert!(speaks("SA", "ar") > 0.85);
         assert!(speaks("HK", "ko") == 0.0 && speaks("KR", "zh") == 0.0);
         assert!(records.iter().all(|p| p.languages[0] == "id"));
+    }
+
+    #[test]
+    fn the_five_big_occupations_keep_their_2024_shares_and_lead_a_long_tail() {
+        let records = sample(3, 20_000);
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for p in &records {
+            *counts.entry(p.occupation_code.as_str()).or_default() += 1;
+        }
+        let share = |code: &str| counts.get(code).copied().unwrap_or(0) as f64 / 20_000.0;
+        // Of 297,434: caregivers 17.3%, general workers 7.5%, plantation workers 6.7%,
+        // construction workers 2.9%.
+        for (code, low, high) in [
+            ("5322", 0.14, 0.21),
+            ("9329", 0.06, 0.10),
+            ("9211", 0.05, 0.085),
+            ("9313", 0.018, 0.04),
+        ] {
+            assert!(
+                (low..=high).contains(&share(code)),
+                "{code} {}",
+                share(code)
+            );
+        }
+        let big = ["9111", "5322", "9329", "9211", "9313"];
+        let tail: Vec<_> = counts.keys().filter(|code| !big.contains(code)).collect();
+        assert!(tail.len() >= 30, "{} occupations in the tail", tail.len());
+        let largest = tail.iter().map(|code| share(code)).fold(0.0, f64::max);
+        assert!(largest < 0.03, "a tail occupation has {largest}");
+        let in_tail: f64 = tail.iter().map(|code| share(code)).sum();
+        assert!((0.25..=0.38).contains(&in_tail), "tail {in_tail}");
+    }
+
+    #[test]
+    fn origins_destinations_and_occupations_have_long_tails_of_real_codes() {
+        let records = sample(17, 20_000);
+        let mut regencies = HashMap::new();
+        let mut occupations = std::collections::HashSet::new();
+        let mut countries = std::collections::HashSet::new();
+        for p in &records {
+            let regency = Regency::parse(&p.origin_regency_code).expect("a regency");
+            *regencies.entry(regency).or_insert(0usize) += 1;
+            jembatan_domain::Occupation::parse(&p.occupation_code).expect("an occupation");
+            occupations.insert(p.occupation_code.as_str());
+            jembatan_domain::Country::parse(&p.destination_country).expect("a country");
+            countries.insert(p.destination_country.as_str());
+            for language in &p.languages {
+                jembatan_domain::Language::parse(language).expect("a language");
+            }
+        }
+        assert!(regencies.len() >= 250, "{} regencies", regencies.len());
+        assert!(occupations.len() >= 30, "{} occupations", occupations.len());
+        assert!(countries.len() >= 30, "{} countries", countries.len());
+        let provinces: std::collections::HashSet<_> =
+            regencies.keys().map(Regency::province).collect();
+        assert!(provinces.len() >= 30, "{} provinces", provinces.len());
+        // Within Jawa Timur, its 38 regencies and cities nearly all appear, and the leading
+        // five take over a third.
+        let mut east_java: Vec<usize> = regencies
+            .iter()
+            .filter(|(regency, _)| regency.province() == "35")
+            .map(|(_, n)| *n)
+            .collect();
+        east_java.sort_unstable_by(|a, b| b.cmp(a));
+        assert!(east_java.len() >= 35, "{} in Jawa Timur", east_java.len());
+        let leading = east_java[..5].iter().sum::<usize>() as f64;
+        let all = east_java.iter().sum::<usize>() as f64;
+        assert!(leading / all > 0.35, "leading five {}", leading / all);
+    }
+
+    #[test]
+    fn the_tables_hold_real_codes_and_add_up_to_the_2024_placements() {
+        assert_eq!(DESTINATION_TOTAL, 297_434);
+        let provinces: u32 = PROVINCES.iter().map(|(_, n)| n).sum();
+        assert_eq!(provinces, 297_434);
+        for (i, destination) in DESTINATIONS.iter().enumerate() {
+            jembatan_domain::Country::parse(destination.code).expect(destination.code);
+            assert!(destination.women_permille <= 1000, "{}", destination.code);
+            // The tail stays below the twentieth named country, Romania with 377.
+            assert!(
+                i < 20 || destination.placements < 377,
+                "{}",
+                destination.code
+            );
+            for woman in [true, false] {
+                for (work, weight) in occupations(destination.code, woman) {
+                    assert!(*weight > 0);
+                    let group = match work {
+                        Work::One(occupation) => vec![*occupation],
+                        Work::AnyOf(group) => group.iter().map(|(o, _)| *o).collect(),
+                    };
+                    for occupation in group {
+                        let code = occupation.code;
+                        jembatan_domain::Occupation::parse(code).expect(code);
+                        assert!(!occupation.titles.is_empty(), "{code}");
+                        jembatan_domain::Certificate::check_scheme_code(occupation.scheme.0)
+                            .expect(code);
+                        assert!((1..=9).contains(&occupation.scheme.2), "{code}");
+                        if let Some(kbli) = occupation.kbli {
+                            assert!(kbli.len() == 5 && kbli.bytes().all(|b| b.is_ascii_digit()));
+                        }
+                    }
+                }
+            }
+        }
+        for (code, name, kecamatan) in LEADING_REGENCIES {
+            let regency = Regency::parse(code).expect(code);
+            assert_eq!(regency.name(), *name);
+            assert!(
+                PROVINCES.iter().any(|(p, _)| *p == regency.province()),
+                "{code}"
+            );
+            assert!((1..=30).contains(kecamatan), "{code}");
+        }
+        // Every regency and city can be drawn, each province as a whole by its figure, and
+        // within a province no regency after the first outweighs the one before it.
+        assert_eq!(ORIGINS.len(), Regency::all().count());
+        let weights: Vec<u64> = ORIGINS
+            .iter()
+            .scan(0, |before, origin| {
+                let weight = origin.upto - *before;
+                *before = origin.upto;
+                Some(weight)
+            })
+            .collect();
+        let mut province_weights: HashMap<&str, u64> = HashMap::new();
+        for (i, (origin, weight)) in ORIGINS.iter().zip(&weights).enumerate() {
+            assert!(*weight > 0, "{}", origin.code);
+            if i > 0 && ORIGINS[i - 1].province == origin.province {
+                assert!(*weight <= weights[i - 1], "{}", origin.code);
+            }
+            assert!(
+                (1..=30).contains(&origin.kecamatan_count),
+                "{}",
+                origin.code
+            );
+            *province_weights.entry(origin.province).or_default() += weight;
+        }
+        assert_eq!(province_weights.len(), 38);
+        let first = |province: &str| ORIGINS.iter().find(|o| o.province == province);
+        assert_eq!(first("35").map(|o| o.code), Some("35.07"));
+        assert_eq!(first("32").map(|o| o.code), Some("32.12"));
+        for (province, placements) in PROVINCES {
+            let weight = province_weights[province] as f64 / 1e6;
+            assert!(
+                (weight - f64::from(*placements)).abs() < 1.0,
+                "{province} {weight}"
+            );
+        }
     }
 
     #[test]
