@@ -403,8 +403,9 @@ async fn rows_read_outside_a_write_are_checked_again_inside(pki: &TestPki, url: 
     let subject = placement_record(5).subject_key;
     logged(&store, move |write| {
         Box::pin(async move {
+            let change = write.first_leaf_index();
             write
-                .erase_subject(&subject, "2026-11-22T09:00:00Z")
+                .erase_subject(&subject, "2026-11-22T09:00:00Z", change)
                 .await?;
             Ok(((), vec![placement_leaf(105)]))
         })

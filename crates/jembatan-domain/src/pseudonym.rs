@@ -18,10 +18,17 @@ use crate::DomainError;
 const SECRET_LEN: usize = 32;
 
 /// The exchange's personal-data key: makes subject keys and pseudonyms.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PersonalDataKey {
     subject: hmac::Key,
     pseudonym: hmac::Key,
+    counts: [u8; 32],
+}
+
+impl std::fmt::Debug for PersonalDataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersonalDataKey(..)")
+    }
 }
 
 impl PersonalDataKey {
@@ -30,9 +37,12 @@ impl PersonalDataKey {
         let root = hmac::Key::new(hmac::HMAC_SHA256, secret);
         let derive =
             |label: &[u8]| hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(&root, label).as_ref());
+        let mut counts = [0u8; 32];
+        counts.copy_from_slice(hmac::sign(&root, b"jembatan count keys v1").as_ref());
         Self {
             subject: derive(b"jembatan subject key v1"),
             pseudonym: derive(b"jembatan pseudonym v1"),
+            counts,
         }
     }
 
@@ -60,6 +70,12 @@ impl PersonalDataKey {
     /// The subject key of a worker's NIK, 64 hex digits.
     pub fn subject_key(&self, nik: &str) -> String {
         hex::encode(hmac::sign(&self.subject, nik.as_bytes()))
+    }
+
+    /// The secret from which counts derive each worker's pseudo-random key (the cell-key
+    /// method): the same for every exchange process with this key, never stored.
+    pub fn count_secret(&self) -> &[u8; 32] {
+        &self.counts
     }
 
     /// The pseudonym under which `recipient` (an agency, e.g. `kemendag`) sees the worker with

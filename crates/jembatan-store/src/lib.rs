@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+mod counted;
 mod error;
 mod location;
 pub mod placements;
@@ -26,6 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
 pub use audit::{LeafFilter, Receipt, StoredCheckpoint, StoredCosignature};
+pub use counted::{CountedPlacement, PlacementChanges};
 pub use error::StoreError;
 pub use location::StoreLocation;
 pub use placements::{

@@ -206,7 +206,7 @@ fn join_codes(codes: &[String]) -> String {
     format!("|{}|", codes.join("|"))
 }
 
-fn split_codes(joined: &str) -> Vec<String> {
+pub(crate) fn split_codes(joined: &str) -> Vec<String> {
     joined
         .split('|')
         .filter(|code| !code.is_empty())
@@ -441,20 +441,24 @@ impl LoggedWrite {
     }
 
     /// Deletes every placement of the worker with `subject_key`, salts included, and remembers
-    /// the erasure at `erased_at` (RFC 3339 UTC); returns how many placements were deleted.
+    /// the erasure at `erased_at` (RFC 3339 UTC) and at `change` (the audit leaf index of the
+    /// erasure, which counts follow); returns how many placements were deleted.
     pub async fn erase_subject(
         &mut self,
         subject_key: &str,
         erased_at: &str,
+        change: u64,
     ) -> Result<u64, StoreError> {
         const DELETE: &str = "DELETE FROM placements WHERE subject_key = $1";
-        const REMEMBER: &str = "INSERT INTO erased_subjects (subject_key, erased_at) \
-                                VALUES ($1, $2) ON CONFLICT (subject_key) \
-                                DO UPDATE SET erased_at = excluded.erased_at";
+        const REMEMBER: &str = "INSERT INTO erased_subjects (subject_key, erased_at, change_seq) \
+                                VALUES ($1, $2, $3) ON CONFLICT (subject_key) \
+                                DO UPDATE SET erased_at = excluded.erased_at, \
+                                change_seq = excluded.change_seq";
         let deleted = on_tx!(&mut self.tx.conn, conn => {
             sqlx::query(REMEMBER)
                 .bind(subject_key)
                 .bind(erased_at)
+                .bind(to_i64(change))
                 .execute(&mut **conn)
                 .await?;
             sqlx::query(DELETE).bind(subject_key).execute(&mut **conn).await?.rows_affected()

@@ -1,0 +1,48 @@
+//! Which workers a count covers: at most one value per classification, and a return period
+//! of whole calendar months. The server checks codes and periods before it builds one.
+
+/// A filter of counts. `None` (or an empty list) does not restrict; conditions are ANDed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CountFilter {
+    /// An ISCO-08 group: 1 to 4 digits (major, sub-major, minor or unit group).
+    pub occupation: Option<String>,
+    /// A BNSP certification scheme held.
+    pub certificate_scheme: Option<String>,
+    /// A province of origin, 2 digits.
+    pub province: Option<String>,
+    /// A regency of origin, `PP.KK`.
+    pub regency: Option<String>,
+    /// A destination country, alpha-2.
+    pub country: Option<String>,
+    /// A language spoken, ISO 639-1.
+    pub language: Option<String>,
+    /// A placement status code.
+    pub status: Option<String>,
+    /// Months of return, `YYYY-MM`: those of one calendar month, quarter or year.
+    pub return_months: Vec<String>,
+    /// Only workers who want to export.
+    pub wants_to_export: bool,
+    /// An HS chapter of interest, 2 digits.
+    pub hs_chapter: Option<String>,
+}
+
+impl CountFilter {
+    /// How many conditions the filter sets.
+    pub fn conditions(&self) -> usize {
+        [
+            self.occupation.is_some(),
+            self.certificate_scheme.is_some(),
+            self.province.is_some(),
+            self.regency.is_some(),
+            self.country.is_some(),
+            self.language.is_some(),
+            self.status.is_some(),
+            !self.return_months.is_empty(),
+            self.wants_to_export,
+            self.hs_chapter.is_some(),
+        ]
+        .into_iter()
+        .filter(|set| *set)
+        .count()
+    }
+}
