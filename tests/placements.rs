@@ -24,7 +24,7 @@ jembatan_tests::on_both_databases!(
     a_valid_batch_is_stored_counted_and_listed,
     invalid_records_are_rejected_with_their_fields_and_nothing_of_them_stored,
     repushes_are_idempotent_and_versions_ordered,
-    small_cells_and_their_complements_are_suppressed,
+    small_counts_are_never_published,
     withdrawal_and_erasure_remove_a_worker_from_later_answers,
     a_watch_resumes_without_loss_or_duplicates,
     a_bulk_stream_is_stored_and_summed_up,
@@ -33,6 +33,7 @@ jembatan_tests::on_both_databases!(
 async fn start(pki: &TestPki, url: &str) -> (RunningExchange, Store) {
     let mut config = config(pki, url, "");
     config.placements.watch_interval_ms = 20;
+    exact_counts(&mut config);
     let exchange = RunningExchange::start(&config).await;
     let store = open_store(pki, url).await;
     (exchange, store)
@@ -83,10 +84,35 @@ async fn candidates(
     }
 }
 
+/// Counts without noise, and cells shown from 5 workers on, so that tests of what is counted
+/// can assert exact figures; the counts' protection has tests of its own (count_attacks).
+/// The index follows changes when a count asks for them, not on a timer, so that a test sees
+/// exactly what it asked for.
+fn exact_counts(config: &mut jembatan_server::Config) {
+    config.placements.count_noise = vec![1];
+    config.placements.count_minimum_workers = 5;
+    config.placements.count_refresh_ms = 3_600_000;
+}
+
+/// Counts that reflect every change stored so far in `store` (the exchange's own database):
+/// the exchange follows its changes every `count_refresh_ms`, and a caller reads its own
+/// writes by asking for their change.
 async fn count(
+    store: &Store,
     client: &jembatan_client::Client,
     filter: AvailabilityFilter,
     group_by: Vec<GroupBy>,
+) -> v1::QueryAvailabilityResponse {
+    let latest = store.log_size().await.expect("log size").saturating_sub(1);
+    count_from(client, filter, group_by, latest).await
+}
+
+/// Counts from an index that reflects at least change `min_change`.
+async fn count_from(
+    client: &jembatan_client::Client,
+    filter: AvailabilityFilter,
+    group_by: Vec<GroupBy>,
+    min_change: u64,
 ) -> v1::QueryAvailabilityResponse {
     workforce(client)
         .query_availability(stated(
@@ -95,6 +121,7 @@ async fn count(
             QueryAvailabilityRequest {
                 filter: Some(filter),
                 group_by: group_by.into_iter().map(i32::from).collect(),
+                min_change,
             },
         ))
         .await
@@ -161,6 +188,7 @@ async fn a_valid_batch_is_stored_counted_and_listed(pki: &TestPki, url: &str) {
 
     let kemendag = kemendag(&exchange, pki).await;
     let counted = count(
+        &store,
         &kemendag,
         AvailabilityFilter::default(),
         vec![GroupBy::Province],
@@ -169,7 +197,7 @@ async fn a_valid_batch_is_stored_counted_and_listed(pki: &TestPki, url: &str) {
     assert_eq!(counted.total, Some(10));
     assert_eq!(counted.cells.len(), 1);
     assert_eq!(counted.cells[0].keys, ["35"]);
-    assert_eq!(counted.cells[0].count, Some(10));
+    assert_eq!(counted.cells[0].count, 10);
     let leaf = leaf_of(&store, counted.receipt.as_ref().expect("receipt")).await;
     assert_eq!(
         (leaf.record_type.as_str(), leaf.data_classes.as_slice()),
@@ -250,7 +278,7 @@ async fn invalid_records_are_rejected_with_their_fields_and_nothing_of_them_stor
     pki: &TestPki,
     url: &str,
 ) {
-    let (exchange, _store) = start(pki, url).await;
+    let (exchange, store) = start(pki, url).await;
     let kp2mi = kp2mi(&exchange, pki).await;
     let kemendag = kemendag(&exchange, pki).await;
     let mut bad = Vec::new();
@@ -307,10 +335,9 @@ async fn invalid_records_are_rejected_with_their_fields_and_nothing_of_them_stor
             );
         }
     }
-    let counted = count(&kemendag, AvailabilityFilter::default(), vec![]).await;
-    assert_eq!(counted.cells.len(), 1);
+    let counted = count(&store, &kemendag, AvailabilityFilter::default(), vec![]).await;
     assert!(
-        counted.cells[0].suppressed,
+        counted.cells.is_empty() && counted.total.is_none(),
         "one worker is under the threshold"
     );
 
@@ -429,8 +456,8 @@ async fn repushes_are_idempotent_and_versions_ordered(pki: &TestPki, url: &str) 
     exchange.stop().await;
 }
 
-async fn small_cells_and_their_complements_are_suppressed(pki: &TestPki, url: &str) {
-    let (exchange, _store) = start(pki, url).await;
+async fn small_counts_are_never_published(pki: &TestPki, url: &str) {
+    let (exchange, store) = start(pki, url).await;
     let kp2mi = kp2mi(&exchange, pki).await;
     let kemendag = kemendag(&exchange, pki).await;
     // 8 workers in Hong Kong, 3 in Taiwan, 6 in Malaysia.
@@ -447,34 +474,33 @@ async fn small_cells_and_their_complements_are_suppressed(pki: &TestPki, url: &s
     }
     push(&kp2mi, records).await;
     let counted = count(
+        &store,
         &kemendag,
         AvailabilityFilter::default(),
         vec![GroupBy::DestinationCountry],
     )
     .await;
-    let cell = |country: &str| {
-        counted
-            .cells
-            .iter()
-            .find(|c| c.keys == [country])
-            .cloned()
-            .expect("cell")
-    };
-    assert!(cell("TW").suppressed && cell("TW").count.is_none(), "3 < 5");
-    assert!(
-        cell("MY").suppressed && cell("MY").count.is_none(),
-        "the smallest other cell is suppressed too, or TW = total - HK - MY"
-    );
-    assert_eq!(cell("HK").count, Some(8));
+    let cells: Vec<(&str, u64)> = counted
+        .cells
+        .iter()
+        .map(|c| (c.keys[0].as_str(), c.count))
+        .collect();
+    assert_eq!(cells, [("HK", 8), ("MY", 6)], "TW's 3 < 5 is left out");
     assert_eq!(
-        counted.total, None,
-        "the total would reveal the suppressed cells"
+        counted.total,
+        Some(17),
+        "the total is a cell like any other"
     );
     assert_eq!(counted.suppression_threshold, 5);
+    assert_eq!(counted.minimum_workers, 5);
 
-    let all = count(&kemendag, AvailabilityFilter::default(), vec![]).await;
-    assert_eq!(all.cells[0].count, Some(17));
-    assert_eq!(all.total, Some(17));
+    // A filter matching fewer workers than the minimum shows no cell at all.
+    let taiwan = AvailabilityFilter {
+        destination_countries: vec!["TW".into()],
+        ..AvailabilityFilter::default()
+    };
+    let counted = count(&store, &kemendag, taiwan, vec![GroupBy::Sex]).await;
+    assert!(counted.cells.is_empty() && counted.total.is_none());
     exchange.stop().await;
 }
 
@@ -565,6 +591,8 @@ async fn withdrawal_and_erasure_remove_a_worker_from_later_answers(pki: &TestPki
         "spiffe://test.jembatan.local/agency/kp2mi/siskop2mi"
     );
 
+    let before = count(&store, &kemendag, AvailabilityFilter::default(), vec![]).await;
+    assert_eq!(before.total, Some(6));
     let erased = placements(&kp2mi)
         .erase_personal_data(as_kp2mi(v1::ErasePersonalDataRequest {
             nik: placement(1).nik,
@@ -585,7 +613,9 @@ async fn withdrawal_and_erasure_remove_a_worker_from_later_answers(pki: &TestPki
         subject_accesses(&kp2mi, &placement(1).nik).await.is_empty(),
         "after erasure the log no longer links to the worker"
     );
-    let all = count(&kemendag, AvailabilityFilter::default(), vec![]).await;
+    // Without asking for the erasure's change, and with no refresh due: the exchange that
+    // erased took the worker out of its counts at once.
+    let all = count_from(&kemendag, AvailabilityFilter::default(), vec![], 0).await;
     assert_eq!(all.total, Some(5));
 
     let status = placements(&kp2mi)
@@ -866,6 +896,7 @@ async fn two_exchanges_on_one_postgres_agree_and_keep_one_log() {
     let db = PgDatabase::create().await;
     let mut config = config(&pki, &db.url, "");
     config.audit.checkpoint_interval_ms = 20;
+    exact_counts(&mut config);
     let first = RunningExchange::start(&config).await;
     let second = RunningExchange::start(&config).await;
     let clients = [kp2mi(&first, &pki).await, kp2mi(&second, &pki).await];
@@ -900,15 +931,21 @@ async fn two_exchanges_on_one_postgres_agree_and_keep_one_log() {
     assert_eq!(pushed_leaves, 400, "every record pushed has its leaf");
 
     // 100 shared records and 100 of each exchange's own: 300 workers.
+    // Each exchange's counts follow the other's pushes: asked for the latest change, each
+    // answers from an index that reflects it.
+    let latest = open_store(&pki, &db.url)
+        .await
+        .log_size()
+        .await
+        .expect("log size")
+        - 1;
     let mut totals = Vec::new();
     let mut listed = 0;
     for exchange in [&first, &second] {
         let client = kemendag(exchange, &pki).await;
-        totals.push(
-            count(&client, AvailabilityFilter::default(), vec![])
-                .await
-                .total,
-        );
+        let counted = count_from(&client, AvailabilityFilter::default(), vec![], latest).await;
+        assert!(counted.change >= latest);
+        totals.push(counted.total);
         listed += candidates(
             &client,
             Purpose::CapacityBuilding,
@@ -983,7 +1020,7 @@ async fn a_bulk_stream_is_stored_and_summed_up(pki: &TestPki, url: &str) {
     );
     let kemendag = kemendag(&exchange, pki).await;
     assert_eq!(
-        count(&kemendag, AvailabilityFilter::default(), vec![])
+        count(&store, &kemendag, AvailabilityFilter::default(), vec![])
             .await
             .total,
         Some(7)

@@ -283,16 +283,34 @@ pub(crate) async fn mixed(
     }
 }
 
-/// Kemendag's question: workers returning within the next 90 days, by province and occupation.
+/// Kemendag's question: workers returning in the next calendar quarter, by province and
+/// occupation (counts take whole months, quarters or years).
 pub(crate) fn availability_request(today: Date) -> v1::QueryAvailabilityRequest {
+    let (from, to) = next_quarter(today);
     v1::QueryAvailabilityRequest {
         filter: Some(v1::AvailabilityFilter {
-            return_from: Some(proto_date(today)),
-            return_to: Some(proto_date(today + time::Duration::days(90))),
+            return_from: Some(proto_date(from)),
+            return_to: Some(proto_date(to)),
             ..v1::AvailabilityFilter::default()
         }),
         group_by: vec![v1::GroupBy::Province.into(), v1::GroupBy::Occupation.into()],
+        min_change: 0,
     }
+}
+
+/// The first and last day of the calendar quarter after the one holding `today`.
+fn next_quarter(today: Date) -> (Date, Date) {
+    let quarter = (u8::from(today.month()) - 1) / 3;
+    let (year, first) = if quarter == 3 {
+        (today.year() + 1, 1)
+    } else {
+        (today.year(), 3 * quarter + 4)
+    };
+    let month = |m: u8| time::Month::try_from(m).unwrap_or(time::Month::January);
+    let start = Date::from_calendar_date(year, month(first), 1).unwrap_or(today);
+    let last = month(first + 2);
+    let end = Date::from_calendar_date(year, last, last.length(year)).unwrap_or(today);
+    (start, end)
 }
 
 /// QueryAvailability by `plan`; items are answers.

@@ -168,16 +168,28 @@ fn demo_seed_then_workforce_availability_and_candidates_answer() {
         .iter()
         .find(|cell| cell["keys"]["province"] == "35")
         .expect("a cell for province 35");
-    assert_eq!(jatim["suppressed"], false);
+    assert_eq!(jatim["names"]["province"], "Jawa Timur");
     assert!(jatim["count"].as_u64().expect("a count") > 300, "{jatim}");
     assert!(answer["receipt"]["leaf_index"].is_u64(), "{answer}");
+    assert!(answer["perturbation"]["table"].is_string(), "{answer}");
+    assert!(
+        answer["change"].as_u64() >= Some(1999),
+        "reflects the 2,000 leaves of the seed: {answer}"
+    );
     let out = dev.run(
         &["workforce", "availability", "--group-by", "province"],
         &[],
     );
     let table = ok(&out);
     assert!(table.starts_with("PROVINCE"), "{table}");
-    assert!(table.lines().any(|l| l.starts_with("35 ")), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("35 Jawa Timur")),
+        "{table}"
+    );
+    assert!(
+        table.contains("counts are perturbed by up to ±2"),
+        "{table}"
+    );
     assert!(table.contains("receipt: audit leaf"), "{table}");
 
     // Candidates: consented workers, a page at a time.

@@ -13,7 +13,7 @@ pub fn method_action(path: &str) -> Option<&str> {
 /// A class of data a response may carry. Each is read through the action `read/<class>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DataClass {
-    /// Counts of workers, small cells suppressed.
+    /// Counts of workers, perturbed, small counts not published.
     Aggregate,
     /// One worker's record under a pseudonym: occupation, skills, region, dates.
     Profile,

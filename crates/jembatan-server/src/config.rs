@@ -168,8 +168,16 @@ pub struct PlacementsSection {
     /// The personal-data key (64 hex digits, mode 0600): makes subject keys from NIKs and
     /// pairwise pseudonyms. Back it up: without it stored records cannot be matched to workers.
     pub key: PathBuf,
-    /// Aggregate cells counting fewer workers than this are suppressed.
+    /// Counts of fewer workers than this, true or perturbed, are not published.
     pub suppression_threshold: u32,
+    /// Weights of the noise added to counts, from `-d` to `+d` (the cell-key method's
+    /// perturbation table): an odd number, symmetric.
+    pub count_noise: Vec<u32>,
+    /// Fewest workers (perturbed) a whole count filter must match before any cell is shown.
+    pub count_minimum_workers: u32,
+    /// Milliseconds between the count index's looks for changes made by other exchange
+    /// processes on the same database; this process's own erasures apply at once.
+    pub count_refresh_ms: u64,
     /// Milliseconds between WatchAvailability's looks for newly matching workers.
     pub watch_interval_ms: u64,
     /// Seconds a WatchAvailability stream lasts before the exchange ends it; the client resumes
@@ -182,6 +190,9 @@ impl Default for PlacementsSection {
         Self {
             key: "keys/personal-data.key".into(),
             suppression_threshold: 5,
+            count_noise: vec![3, 9, 16, 9, 3],
+            count_minimum_workers: 20,
+            count_refresh_ms: 250,
             watch_interval_ms: 500,
             watch_max_secs: 3600,
         }

@@ -36,6 +36,9 @@ pub enum ServerError {
     /// The store.
     #[error(transparent)]
     Store(#[from] jembatan_store::StoreError),
+    /// The count index could not be loaded.
+    #[error("loading the count index: {0}")]
+    Counts(#[from] jembatan_counts::CountsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

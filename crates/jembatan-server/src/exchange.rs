@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jembatan_audit::note::SignerKey;
+use jembatan_counts::{Availability, NoiseTable, Perturbation};
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_pki::TrustDomain;
 use jembatan_policy::{Engine, Policies};
@@ -43,6 +44,8 @@ pub struct Exchange {
     checkpoint_interval: Duration,
     witnesses: Witnesses,
     personal_data_key: Arc<PersonalDataKey>,
+    availability: Arc<Availability>,
+    count_refresh: Duration,
     workforce: WorkforceSettings,
 }
 
@@ -107,6 +110,25 @@ impl Exchange {
             });
         }
 
+        let count_noise = NoiseTable::new(&config.placements.count_noise).map_err(|e| {
+            ServerError::InvalidValue {
+                key: "placements.count_noise",
+                reason: e.to_string(),
+            }
+        })?;
+        if count_noise.max_noise() == 0 {
+            tracing::warn!(
+                "placements.count_noise has one weight: counts are published without noise, \
+                 open to differencing; meant for tests only"
+            );
+        }
+        if config.placements.count_minimum_workers < config.placements.suppression_threshold {
+            return Err(ServerError::InvalidValue {
+                key: "placements.count_minimum_workers",
+                reason: "must be at least placements.suppression_threshold".into(),
+            });
+        }
+
         let witnesses =
             Witnesses::from_config(&config.audit.witnesses, log_signer.verifier().name())?;
         tracing::info!(keys = witnesses.len(), "audit witnesses registered");
@@ -119,6 +141,8 @@ impl Exchange {
         let store = Store::open(&location, store_options).await?;
         let instance = store.instance().await?;
         tracing::info!(store = %location, instance = %instance.instance_id, "store ready");
+        let availability =
+            Arc::new(Availability::load(store.clone(), personal_data_key.count_secret()).await?);
 
         let addr = config.server.listen;
         let listener = TcpListener::bind(addr)
@@ -143,8 +167,14 @@ impl Exchange {
             checkpoint_interval: Duration::from_millis(config.audit.checkpoint_interval_ms.max(1)),
             witnesses,
             personal_data_key: Arc::new(personal_data_key),
+            availability,
+            count_refresh: Duration::from_millis(config.placements.count_refresh_ms.max(10)),
             workforce: WorkforceSettings {
-                suppression_threshold: config.placements.suppression_threshold,
+                perturbation: Perturbation {
+                    table: count_noise,
+                    threshold: u64::from(config.placements.suppression_threshold),
+                    minimum_workers: u64::from(config.placements.count_minimum_workers),
+                },
                 watch_interval: Duration::from_millis(config.placements.watch_interval_ms.max(10)),
                 watch_lifetime: Duration::from_secs(config.placements.watch_max_secs.max(1)),
             },
@@ -183,6 +213,10 @@ impl Exchange {
             self.policy_dir,
             self.policy_watch,
         ));
+        let count_refresh = tokio::spawn(crate::background::count_refresh::run(
+            Arc::clone(&self.availability),
+            self.count_refresh,
+        ));
         let sequencer = tokio::spawn(crate::background::sequencer::run(
             self.store.clone(),
             self.log_signer,
@@ -196,6 +230,7 @@ impl Exchange {
             trust_domain: self.trust_domain.clone(),
             personal_data_key: Arc::clone(&self.personal_data_key),
             witnesses: self.witnesses,
+            availability: self.availability,
             workforce: self.workforce,
             stopping,
         });
@@ -245,6 +280,7 @@ impl Exchange {
         incoming.task.abort();
         reload.abort();
         sequencer.abort();
+        count_refresh.abort();
         self.store.close().await;
         result
     }

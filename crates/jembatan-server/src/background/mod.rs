@@ -1,6 +1,8 @@
 //! The tasks that run beside the calls for as long as the exchange serves:
 //! - [`sequencer`]: integrates committed leaves into the Merkle tree and signs checkpoints;
-//! - [`policy_reload`]: reloads the policy folder on SIGHUP and when its files change.
+//! - [`policy_reload`]: reloads the policy folder on SIGHUP and when its files change;
+//! - [`count_refresh`]: keeps the count index current with the change sequence.
 
+pub(crate) mod count_refresh;
 pub(crate) mod policy_reload;
 pub(crate) mod sequencer;

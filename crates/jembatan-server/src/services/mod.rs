@@ -41,6 +41,8 @@ pub(crate) struct Deps {
     pub(crate) personal_data_key: Arc<PersonalDataKey>,
     /// The witnesses' registered keys.
     pub(crate) witnesses: Witnesses,
+    /// The count index.
+    pub(crate) availability: Arc<jembatan_counts::Availability>,
     /// Settings of the WorkforceService.
     pub(crate) workforce: WorkforceSettings,
     /// Turns true when the exchange shuts down: streams that never end by themselves end.
@@ -79,6 +81,7 @@ pub(crate) fn contract(deps: Deps) -> Contract {
         trust_domain,
         personal_data_key: key,
         witnesses,
+        availability,
         workforce,
         stopping,
     } = deps;
@@ -89,10 +92,12 @@ pub(crate) fn contract(deps: Deps) -> Contract {
     .add(PlacementServiceServer::new(placement::PlacementApi::new(
         store.clone(),
         Arc::clone(&key),
+        Arc::clone(&availability),
     )))
     .add(WorkforceServiceServer::new(workforce::WorkforceApi::new(
         store.clone(),
         Arc::clone(&key),
+        availability,
         workforce,
         stopping,
     )))

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use jembatan_audit::leaf::{LeafEntry, record_digest, timestamp};
+use jembatan_counts::Availability;
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_domain::{Placement, Purpose};
 use jembatan_policy::DataClass;
@@ -54,6 +55,8 @@ const MAX_REQUEST_REF: usize = 128;
 pub(crate) struct PlacementApi {
     store: Store,
     key: Arc<PersonalDataKey>,
+    /// The count index, from which an erased worker goes at once.
+    availability: Arc<Availability>,
 }
 
 /// A valid record of a batch, on its way into the store, with what can be made of it before
@@ -145,8 +148,16 @@ impl Batch {
 }
 
 impl PlacementApi {
-    pub(crate) fn new(store: Store, key: Arc<PersonalDataKey>) -> Self {
-        Self { store, key }
+    pub(crate) fn new(
+        store: Store,
+        key: Arc<PersonalDataKey>,
+        availability: Arc<Availability>,
+    ) -> Self {
+        Self {
+            store,
+            key,
+            availability,
+        }
     }
 
     /// Validates one batch and queues its write at once; the future answers the records'
@@ -182,8 +193,11 @@ impl PlacementApi {
         let written = self.store.write(ticket, move |write| {
             Box::pin(store_valid(write, caller, batch, all_or_nothing))
         });
+        let availability = Arc::clone(&self.availability);
         Ok(async move {
             let ((mut batch, logged), receipts) = written.await.map_err(Status::from)?;
+            // Counts through this exchange reflect the push from now on.
+            availability.mark_stale();
             for ((position, index, verdict), receipt_of) in logged.into_iter().zip(&receipts) {
                 batch.results[position] = Some(RecordResult {
                     index: u32::try_from(index).unwrap_or(u32::MAX),
@@ -581,7 +595,7 @@ impl PlacementService for PlacementApi {
             ));
         }
         let ticket = caller.ticket(1);
-        let (erased, receipts) = self
+        let ((erased, subject_key), receipts) = self
             .store
             .write(ticket, move |write| {
                 Box::pin(async move {
@@ -589,14 +603,19 @@ impl PlacementService for PlacementApi {
                         subject_records(write, &subject_key, "nothing was erased").await?;
                     let leaf =
                         caller.shared("erasure", &placements[0].record_key, &[], String::new());
+                    // The erasure's leaf is this write's only one.
+                    let change = write.first_leaf_index();
                     let erased = write
-                        .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()))
+                        .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()), change)
                         .await?;
-                    Ok::<_, WriteFailed>((erased, vec![leaf]))
+                    Ok::<_, WriteFailed>(((erased, subject_key), vec![leaf]))
                 })
             })
             .await
             .map_err(Status::from)?;
+        if let Some(erasure) = receipts.first() {
+            self.availability.erase(&subject_key, erasure.leaf_index);
+        }
         Ok(Response::new(ErasePersonalDataResponse {
             placements_erased: u32::try_from(erased).unwrap_or(u32::MAX),
             enrollments_erased: 0,

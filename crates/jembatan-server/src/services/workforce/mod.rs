@@ -1,6 +1,7 @@
-//! The WorkforceService: Kemendag asks how many workers are available (counts, small cells
-//! suppressed), lists consented workers under pairwise pseudonyms, and watches for workers
-//! newly matching a filter.
+//! The WorkforceService: Kemendag asks how many workers are available (counts from the
+//! in-memory index, perturbed by the cell-key method, small counts never published), lists
+//! consented workers under pairwise pseudonyms, and watches for workers newly matching a
+//! filter.
 //!
 //! Every answer is logged before it is sent, in the same transaction as the read: one leaf per
 //! candidate returned or streamed, one per aggregate answer. Individual workers are shown only
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jembatan_audit::leaf::record_digest;
+use jembatan_counts::{Availability, CountsError, Perturbation};
 use jembatan_domain::Purpose;
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_policy::DataClass;
@@ -29,11 +31,9 @@ use tonic::{Request, Response, Status};
 use crate::call::Caller;
 use crate::services::{paging, receipt};
 use crate::status::{WriteFailed, store_status};
-use filter::{dimensions, placement_filter};
-use suppression::{Cell, suppress};
+use filter::{count_filter, dimensions, placement_filter};
 
 mod filter;
-mod suppression;
 
 /// Times a page is read again when its records changed before they were logged.
 const MAX_READS: usize = 3;
@@ -42,10 +42,10 @@ const MAX_READS: usize = 3;
 const WATCH_BATCH: u32 = 32;
 
 /// Settings of the service.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct WorkforceSettings {
-    /// Cells under this count are suppressed.
-    pub(crate) suppression_threshold: u32,
+    /// How counts are published.
+    pub(crate) perturbation: Perturbation,
     /// Time between a watch's looks for new records.
     pub(crate) watch_interval: Duration,
     /// How long a watch stream lasts before it is ended.
@@ -57,7 +57,8 @@ pub(crate) struct WorkforceSettings {
 pub(crate) struct WorkforceApi {
     store: Store,
     key: Arc<PersonalDataKey>,
-    settings: WorkforceSettings,
+    availability: Arc<Availability>,
+    settings: Arc<WorkforceSettings>,
     /// Turns true when the exchange shuts down: watches end, their clients resume elsewhere.
     stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -75,13 +76,15 @@ impl WorkforceApi {
     pub(crate) fn new(
         store: Store,
         key: Arc<PersonalDataKey>,
+        availability: Arc<Availability>,
         settings: WorkforceSettings,
         stopping: tokio::sync::watch::Receiver<bool>,
     ) -> Self {
         Self {
             store,
             key,
-            settings,
+            availability,
+            settings: Arc::new(settings),
             stopping,
         }
     }
@@ -227,52 +230,49 @@ impl WorkforceService for WorkforceApi {
         let caller = Caller::of(&request)?;
         caller.require(DataClass::Aggregate)?;
         let request = request.into_inner();
-        let filter = placement_filter(request.filter.as_ref())?;
+        let filter = count_filter(request.filter.as_ref())?;
         let group_by = dimensions(&request.group_by)?;
-        let counted = self
-            .store
-            .count_workers(&filter, &group_by)
+        let min_change = (request.min_change > 0).then_some(request.min_change);
+        let exact = self
+            .availability
+            .count(&filter, &group_by, min_change)
             .await
-            .map_err(store_status)?;
-        let threshold = self.settings.suppression_threshold;
-        let mut cells: Vec<Cell> = counted
-            .into_iter()
-            .map(|(keys, count)| Cell {
-                keys,
-                count,
-                suppressed: false,
-            })
-            .collect();
-        cells.sort_by(|a, b| a.keys.cmp(&b.keys));
-        let any_suppressed = suppress(&mut cells, u64::from(threshold));
-        // The total is counted only when it will be shown: a second pass over the matching
-        // records, since a worker with placements in two cells counts once.
-        let total = if any_suppressed {
-            None
-        } else if group_by.is_empty() {
-            Some(cells.first().map_or(0, |cell| cell.count))
+            .map_err(|error| match error {
+                CountsError::NotYet { .. } => Status::failed_precondition(error.to_string()),
+                error => {
+                    tracing::error!(%error, "counting failed");
+                    Status::unavailable("the counts cannot be read now; retry")
+                }
+            })?;
+        let perturbation = &self.settings.perturbation;
+        let shown = perturbation.shows_cells_of(&exact.total);
+        let cells: Vec<AvailabilityCell> = if shown {
+            exact
+                .cells
+                .iter()
+                .filter_map(|cell| {
+                    perturbation.publish(cell).map(|count| AvailabilityCell {
+                        keys: cell.keys.clone(),
+                        count,
+                    })
+                })
+                .collect()
         } else {
-            let all = self
-                .store
-                .count_workers(&filter, &[])
-                .await
-                .map_err(store_status)?;
-            Some(all.first().map_or(0, |(_, count)| *count))
+            Vec::new()
         };
-        let total = total.filter(|total| *total >= u64::from(threshold));
-        let cells: Vec<AvailabilityCell> = cells
-            .into_iter()
-            .map(|cell| AvailabilityCell {
-                keys: cell.keys,
-                count: (!cell.suppressed).then_some(cell.count),
-                suppressed: cell.suppressed,
-            })
-            .collect();
+        let table = &perturbation.table;
         let mut response = QueryAvailabilityResponse {
             cells,
-            total,
-            suppression_threshold: threshold,
+            total: shown.then(|| perturbation.publish(&exact.total)).flatten(),
+            suppression_threshold: u32::try_from(perturbation.threshold).unwrap_or(u32::MAX),
             receipt: None,
+            change: exact.change.unwrap_or(0),
+            perturbation: Some(v1::Perturbation {
+                table: table.name(),
+                max_noise: table.max_noise(),
+                variance: table.variance(),
+            }),
+            minimum_workers: u32::try_from(perturbation.minimum_workers).unwrap_or(u32::MAX),
         };
         let leaf = caller.aggregate(&response.encode_to_vec());
         let receipts = self
