@@ -3,7 +3,7 @@
 //! placements, after a load, new versions, erasures in this process and in another one, and
 //! records pushed by another exchange process on the same database.
 
-use jembatan_counts::{Availability, CountFilter};
+use jembatan_counts::{Availability, CountFilter, Index};
 use jembatan_store::{
     Dimension, PlacementFilter, PlacementRecord, Receipt, Store, StoreError, WriteTicket,
 };
@@ -254,7 +254,8 @@ async fn the_index_counts_what_sql_counts(pki: &TestPki, url: &str) {
             .collect()
     };
     push(&store, batch(&mut rng, 600)).await;
-    let availability = Availability::load(store.clone(), &[7; 32])
+    // Small batches, so that loading and following take many.
+    let availability = Availability::load_in_batches(store.clone(), &[7; 32], 7)
         .await
         .expect("load");
     agree(&availability, &store, &mut rng, 100).await;
@@ -294,4 +295,45 @@ async fn the_index_counts_what_sql_counts(pki: &TestPki, url: &str) {
     agree(&availability, &store, &mut rng, 300).await;
 }
 
-on_both_databases!(the_index_counts_what_sql_counts);
+/// A refresh that read a worker's record before the worker was erased through this process
+/// applies after the erasure: the worker stays out.
+async fn a_refresh_read_before_a_local_erasure_does_not_bring_the_worker_back(
+    pki: &TestPki,
+    url: &str,
+) {
+    let store = open_store(pki, url).await;
+    let mut rng = Rng(7);
+    push(&store, (1..=30).map(|n| record(&mut rng, n, n)).collect()).await;
+    let mut index = Index::new(&[7; 32]);
+    index.apply(&store.placement_changes(None, 1_000).await.expect("changes"));
+    let workers = |index: &Index| index.count(&CountFilter::default(), &[]).total.workers;
+    assert_eq!(workers(&index), 30);
+
+    // Worker 5 has a new version, which a refresh reads...
+    push(&store, vec![record(&mut rng, 5, 5)]).await;
+    let read = store
+        .placement_changes(index.through(), 1_000)
+        .await
+        .expect("changes");
+    assert_eq!(read.placements.len(), 1);
+    // ...then the worker is erased through this process, which applies the erasure at once...
+    let erasure = erase(&store, 5).await;
+    index.erase(&format!("{:064x}", 5), erasure.leaf_index);
+    assert_eq!(workers(&index), 29);
+    // ...and only then does the refresh apply what it read.
+    index.apply(&read);
+    assert_eq!(workers(&index), 29, "the erased worker came back");
+    index.apply(
+        &store
+            .placement_changes(index.through(), 1_000)
+            .await
+            .expect("changes"),
+    );
+    assert_eq!(workers(&index), 29);
+    assert_eq!(index.through(), Some(erasure.leaf_index));
+}
+
+on_both_databases!(
+    the_index_counts_what_sql_counts,
+    a_refresh_read_before_a_local_erasure_does_not_bring_the_worker_back,
+);

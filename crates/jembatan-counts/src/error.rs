@@ -8,6 +8,9 @@ pub enum CountsError {
     /// The store could not be read.
     #[error("reading the placements to count: {0}")]
     Store(#[from] StoreError),
+    /// Reading changes stopped before it ended (the exchange is shutting down).
+    #[error("reading the placements to count was interrupted")]
+    Interrupted,
     /// A noise table is not usable.
     #[error("noise table: {0}")]
     NoiseTable(String),

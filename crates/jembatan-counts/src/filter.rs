@@ -2,7 +2,7 @@
 //! of whole calendar months. The server checks codes and periods before it builds one.
 
 /// A filter of counts. `None` (or an empty list) does not restrict; conditions are ANDed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct CountFilter {
     /// An ISCO-08 group: 1 to 4 digits (major, sub-major, minor or unit group).
     pub occupation: Option<String>,

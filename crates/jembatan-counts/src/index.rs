@@ -131,6 +131,12 @@ impl Tally {
     }
 }
 
+/// Digits of an ISCO-08 unit group: a shorter occupation filter is a group of them.
+const UNIT_GROUP_DIGITS: usize = 4;
+
+/// Slots gathered before their rows are read.
+const ROW_CHUNK: usize = 4096;
+
 /// Cells up to this many (the product of the dimensions' values) are tallied in an array.
 const DENSE_CELLS: u64 = 1 << 16;
 
@@ -159,6 +165,8 @@ pub struct Index {
     language: Values,
     chapter: Values,
     through: Option<u64>,
+    /// Counts up with every change applied: answers of one version stay true.
+    version: u64,
     /// Workers erased in this process at a change the index has not followed yet: rows of
     /// theirs read before the erasure are not brought back.
     erased_at: HashMap<u64, u64>,
@@ -177,13 +185,13 @@ fn id_hash(id: i64) -> u64 {
     (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// `|a|b|` split.
-fn codes(joined: &[String]) -> impl Iterator<Item = &str> {
-    joined.iter().map(String::as_str)
-}
-
+/// An id stored in 16 bits: the attributes stored so hold codes the server validated against
+/// sets far smaller than 65,536 (514 regencies, 436 unit groups, 249 countries).
 fn small(id: u32) -> u16 {
-    // Attributes stored as u16 hold validated codes of sets far smaller than 65,536.
+    debug_assert!(
+        id < u32::from(u16::MAX),
+        "a validated code set outgrew 16 bits"
+    );
     u16::try_from(id).unwrap_or(u16::MAX)
 }
 
@@ -212,6 +220,7 @@ impl Index {
             language: Values::default(),
             chapter: Values::default(),
             through: None,
+            version: 0,
             erased_at: HashMap::new(),
         }
     }
@@ -219,6 +228,11 @@ impl Index {
     /// The latest change reflected.
     pub fn through(&self) -> Option<u64> {
         self.through
+    }
+
+    /// A number that changes whenever what the index counts may have.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Placements indexed.
@@ -280,6 +294,9 @@ impl Index {
     /// Applies changes read after [`Index::through`]: erasures first, then placements as
     /// they are now.
     pub fn apply(&mut self, changes: &PlacementChanges) {
+        if !changes.erased.is_empty() || !changes.placements.is_empty() {
+            self.version += 1;
+        }
         for subject_key in &changes.erased {
             let worker = self.worker_of(subject_key);
             self.remove_worker(worker);
@@ -306,6 +323,7 @@ impl Index {
 
     /// Removes the worker with `subject_key` at once, erased at `change`.
     pub fn erase(&mut self, subject_key: &str, change: u64) {
+        self.version += 1;
         let worker = self.worker_of(subject_key);
         self.remove_worker(worker);
         if self.through.is_none_or(|seen| seen < change) {
@@ -371,13 +389,13 @@ impl Index {
         if placement.wants_to_export {
             self.wants.insert(slot);
         }
-        for code in codes(&placement.certificate_schemes()) {
+        for code in placement.certificate_schemes() {
             self.certificate.add(code, slot);
         }
-        for code in codes(&placement.languages()) {
+        for code in placement.languages() {
             self.language.add(code, slot);
         }
-        for code in codes(&placement.hs_chapters()) {
+        for code in placement.hs_chapters() {
             self.chapter.add(code, slot);
         }
         self.live.insert(slot);
@@ -469,7 +487,7 @@ impl Index {
         let empty = RoaringBitmap::new();
         let mut owned: Vec<RoaringBitmap> = Vec::new();
         if let Some(prefix) = &filter.occupation
-            && prefix.len() < 4
+            && prefix.len() < UNIT_GROUP_DIGITS
         {
             let mut union = RoaringBitmap::new();
             for (name, bitmap) in self.occupation.names.iter().zip(&self.occupation.slots) {
@@ -504,7 +522,7 @@ impl Index {
             }
         }
         if let Some(code) = &filter.occupation
-            && code.len() == 4
+            && code.len() >= UNIT_GROUP_DIGITS
         {
             sets.push(self.occupation.get(code).unwrap_or(&empty));
         }
@@ -522,7 +540,7 @@ impl Index {
         matching
     }
 
-    /// The value of `dimension` of `row`, and how many values the dimension has.
+    /// The id of `row`'s value of `dimension`.
     fn code(&self, row: &Row, dimension: Dimension) -> u32 {
         match dimension {
             Dimension::Province => u32::from(row.province),
@@ -567,11 +585,10 @@ impl Index {
         let mut total = Tally::default();
         let mut tallies: Vec<(u64, Tally)> = if cells <= DENSE_CELLS {
             let mut dense = vec![Tally::default(); cells as usize];
-            for slot in &single {
-                let row = &self.rows[slot as usize];
+            self.for_rows(&single, |row| {
                 dense[cell_of(row) as usize].add(row.worker);
                 total.add(row.worker);
-            }
+            });
             dense
                 .into_iter()
                 .enumerate()
@@ -580,11 +597,10 @@ impl Index {
                 .collect()
         } else {
             let mut sparse: HashMap<u64, Tally> = HashMap::new();
-            for slot in &single {
-                let row = &self.rows[slot as usize];
+            self.for_rows(&single, |row| {
                 sparse.entry(cell_of(row)).or_default().add(row.worker);
                 total.add(row.worker);
-            }
+            });
             sparse.into_iter().collect()
         };
         if !shared.is_empty() {
@@ -633,6 +649,24 @@ impl Index {
                 cell_key: self.cell_key_of(total.sum),
             },
             change: self.through,
+        }
+    }
+
+    /// Calls `each` with the row of every slot of `slots`, a chunk of slots at a time: in a
+    /// large index matching rows lie far apart and each read misses the cache, and reads from
+    /// a plain list of slots overlap where reads between the bitmap's iterator calls did not.
+    fn for_rows(&self, slots: &RoaringBitmap, mut each: impl FnMut(&Row)) {
+        let mut chunk: Vec<u32> = Vec::with_capacity(ROW_CHUNK);
+        let mut iter = slots.iter();
+        loop {
+            chunk.clear();
+            chunk.extend(iter.by_ref().take(ROW_CHUNK));
+            if chunk.is_empty() {
+                return;
+            }
+            for &slot in &chunk {
+                each(&self.rows[slot as usize]);
+            }
         }
     }
 

@@ -25,7 +25,7 @@ pub struct NoiseTable {
 
 impl NoiseTable {
     /// The table of `weights` for noise `-d..=d` (an odd number of weights, symmetric, the
-    /// middle one non-zero).
+    /// middle and outer ones non-zero).
     pub fn new(weights: &[u32]) -> Result<Self, CountsError> {
         let invalid = |reason: &str| CountsError::NoiseTable(reason.to_owned());
         if weights.len().is_multiple_of(2) || weights.len() > 2 * MAX_NOISE + 1 {
@@ -39,10 +39,14 @@ impl NoiseTable {
                 "weights must be symmetric, so that counts stay unbiased",
             ));
         }
-        let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
-        if total == 0 {
-            return Err(invalid("weights must not all be zero"));
+        let middle = weights.len() / 2;
+        if weights[middle] == 0 || weights[0] == 0 {
+            return Err(invalid(
+                "the middle weight (no noise) and the outer ones (the largest noise) must not \
+                 be zero: leave out noise that never occurs",
+            ));
         }
+        let total: u128 = weights.iter().map(|&w| u128::from(w)).sum();
         let mut bounds = Vec::with_capacity(weights.len());
         let mut cumulative = 0u128;
         for &weight in weights {
@@ -138,6 +142,12 @@ mod tests {
         assert!(NoiseTable::new(&[1, 2]).is_err());
         assert!(NoiseTable::new(&[1, 2, 3]).is_err());
         assert!(NoiseTable::new(&[0, 0, 0]).is_err());
+        assert!(
+            NoiseTable::new(&[0, 0, 1, 0, 0]).is_err(),
+            "no noise, claiming ±2"
+        );
+        assert!(NoiseTable::new(&[1, 0, 1]).is_err(), "never the true count");
+        assert!(NoiseTable::new(&[1]).is_ok(), "no noise, said as such");
         assert!(NoiseTable::new(&[1; 13]).is_err());
     }
 

@@ -116,7 +116,7 @@ impl Exchange {
                 reason: e.to_string(),
             }
         })?;
-        if count_noise.max_noise() == 0 {
+        if count_noise.variance() == 0.0 {
             tracing::warn!(
                 "placements.count_noise has one weight: counts are published without noise, \
                  open to differencing; meant for tests only"

@@ -160,7 +160,7 @@ pub struct PlacementFilter {
 }
 
 /// A dimension of grouped counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dimension {
     /// Province of origin.
     Province,
@@ -206,7 +206,7 @@ fn join_codes(codes: &[String]) -> String {
     format!("|{}|", codes.join("|"))
 }
 
-pub(crate) fn split_codes(joined: &str) -> Vec<String> {
+fn split_codes(joined: &str) -> Vec<String> {
     joined
         .split('|')
         .filter(|code| !code.is_empty())

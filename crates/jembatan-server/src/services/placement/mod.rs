@@ -595,27 +595,32 @@ impl PlacementService for PlacementApi {
             ));
         }
         let ticket = caller.ticket(1);
-        let ((erased, subject_key), receipts) = self
-            .store
-            .write(ticket, move |write| {
-                Box::pin(async move {
-                    let placements =
-                        subject_records(write, &subject_key, "nothing was erased").await?;
-                    let leaf =
-                        caller.shared("erasure", &placements[0].record_key, &[], String::new());
-                    // The erasure's leaf is this write's only one.
-                    let change = write.first_leaf_index();
-                    let erased = write
-                        .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()), change)
-                        .await?;
-                    Ok::<_, WriteFailed>(((erased, subject_key), vec![leaf]))
-                })
+        let written = self.store.write(ticket, move |write| {
+            Box::pin(async move {
+                let placements = subject_records(write, &subject_key, "nothing was erased").await?;
+                let leaf = caller.shared("erasure", &placements[0].record_key, &[], String::new());
+                // The erasure's leaf is this write's only one.
+                let change = write.first_leaf_index();
+                let erased = write
+                    .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()), change)
+                    .await?;
+                Ok::<_, WriteFailed>(((erased, subject_key), vec![leaf]))
             })
+        });
+        // The worker leaves this process's counts once the erasure commits, even if the caller
+        // has gone by then: the task outlives the call.
+        let availability = Arc::clone(&self.availability);
+        let erasure = tokio::spawn(async move {
+            let ((erased, subject_key), receipts) = written.await?;
+            if let Some(erasure) = receipts.first() {
+                availability.erase(&subject_key, erasure.leaf_index);
+            }
+            Ok::<_, WriteFailed>((erased, receipts))
+        });
+        let (erased, receipts) = erasure
             .await
+            .map_err(|_| Status::internal("the erasure's task failed"))?
             .map_err(Status::from)?;
-        if let Some(erasure) = receipts.first() {
-            self.availability.erase(&subject_key, erasure.leaf_index);
-        }
         Ok(Response::new(ErasePersonalDataResponse {
             placements_erased: u32::try_from(erased).unwrap_or(u32::MAX),
             enrollments_erased: 0,
