@@ -427,12 +427,13 @@ async fn on_store(
         &kemendag,
         scenarios::for_duration(READ_CONCURRENCY, seconds),
         today,
+        false,
     )
     .await;
     check(&saturated, "QueryAvailability")?;
     table.add(
         format!(
-            "QueryAvailability, {} records, saturated",
+            "QueryAvailability, {} records, one question again and again, saturated",
             thousands(args.records)
         ),
         name,
@@ -450,11 +451,53 @@ async fn on_store(
             rate: Some(half.max(0.5)),
         },
         today,
+        false,
     )
     .await;
     check(&paced, "QueryAvailability at half the saturation rate")?;
     table.add(
         format!("QueryAvailability at half that rate ({half:.0}/s)"),
+        name,
+        calls(&paced),
+        latency(&paced),
+        String::new(),
+        "p99 ≤ 2 ms",
+    );
+    // A new question each call: counted anew, not answered from the last count.
+    let distinct = scenarios::query_availability(
+        &kemendag,
+        scenarios::for_duration(READ_CONCURRENCY, seconds),
+        today,
+        true,
+    )
+    .await;
+    check(&distinct, "QueryAvailability, distinct questions")?;
+    table.add(
+        "QueryAvailability, a new question each call, saturated",
+        name,
+        calls(&distinct),
+        latency(&distinct),
+        ratio(distinct.calls_per_second(), baseline.small),
+        "≥ 0.5 of echo",
+    );
+    let half = distinct.calls_per_second() / 2.0;
+    let paced = scenarios::query_availability(
+        &kemendag,
+        Plan {
+            concurrency: 256,
+            bound: Bound::For(seconds),
+            rate: Some(half.max(0.5)),
+        },
+        today,
+        true,
+    )
+    .await;
+    check(
+        &paced,
+        "QueryAvailability, distinct questions, at half the saturation rate",
+    )?;
+    table.add(
+        format!("QueryAvailability, a new question each call, at half that rate ({half:.0}/s)"),
         name,
         calls(&paced),
         latency(&paced),
