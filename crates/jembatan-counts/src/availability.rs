@@ -61,6 +61,7 @@ impl Availability {
             answers: Mutex::new(HashMap::new()),
         };
         availability.refresh().await?;
+        availability.write().shrink_to_fit();
         let index = availability.read();
         tracing::info!(
             placements = index.placements(),

@@ -245,6 +245,15 @@ impl Index {
         self.by_worker.len() as u64
     }
 
+    /// Gives back memory grown into while loading.
+    pub fn shrink_to_fit(&mut self) {
+        self.rows.shrink_to_fit();
+        self.free.shrink_to_fit();
+        let rows = &self.rows;
+        self.by_id.shrink_to(0, |&s| id_hash(rows[s as usize].id));
+        self.by_worker.shrink_to(0, |&s| rows[s as usize].worker);
+    }
+
     /// An estimate of the index's heap memory, in bytes.
     pub fn heap_bytes(&self) -> usize {
         let tables = (self.by_id.capacity() + self.by_worker.capacity()) * 5;
