@@ -15,7 +15,10 @@ pub enum CountsError {
     #[error("noise table: {0}")]
     NoiseTable(String),
     /// The caller asked for a change the exchange has not seen.
-    #[error("change {wanted} is not reflected yet; the counts reflect change {reflected:?}")]
+    #[error(
+        "change {wanted} is not reflected yet; the counts reflect changes up to {}",
+        .reflected.map_or_else(|| "none (the log is empty)".to_owned(), |c| c.to_string())
+    )]
     NotYet {
         /// The change asked for.
         wanted: u64,
