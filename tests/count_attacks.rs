@@ -450,6 +450,30 @@ impl Setting {
             .sum();
         answer.total.map(|total| total as i64 - others as i64)
     }
+
+    /// For each target, its province's count minus the province's other regencies (same
+    /// occupation, country and month), on perturbed counts and on exact ones.
+    async fn province_minus_others(&self, targets: &[Target]) -> [Vec<Option<i64>>; 2] {
+        let mut estimates = [Vec::new(), Vec::new()];
+        for (i, counts) in [Counts::Perturbed, Counts::Exact].into_iter().enumerate() {
+            for target in targets {
+                let in_province = AvailabilityFilter {
+                    origin_province_codes: vec![target.province().to_owned()],
+                    ..period(base(target), &target.month)
+                };
+                estimates[i].push(
+                    self.margin_minus_others(
+                        counts,
+                        in_province,
+                        GroupBy::Regency,
+                        &target.regency,
+                    )
+                    .await,
+                );
+            }
+        }
+        estimates
+    }
 }
 
 /// The province's count minus those of its other regencies, and a grouped answer's total
@@ -457,19 +481,10 @@ impl Setting {
 async fn margins_minus_shown_cells_do_not_recover_small_cells(pki: &TestPki, url: &str) {
     let setting = setting(pki, url).await;
     let targets = targets(&setting.store).await;
-    let mut province_minus = [Vec::new(), Vec::new()];
+    let [province_minus, province_minus_exact] = setting.province_minus_others(&targets).await;
     let mut total_minus = [Vec::new(), Vec::new()];
     for (i, counts) in [Counts::Perturbed, Counts::Exact].into_iter().enumerate() {
         for target in &targets {
-            let in_province = AvailabilityFilter {
-                origin_province_codes: vec![target.province().to_owned()],
-                ..period(base(target), &target.month)
-            };
-            province_minus[i].push(
-                setting
-                    .margin_minus_others(counts, in_province, GroupBy::Regency, &target.regency)
-                    .await,
-            );
             // Every regency, grouped, against the ungrouped total of the same filter.
             let everywhere = period(base(target), &target.month);
             let grouped = setting
@@ -487,7 +502,6 @@ async fn margins_minus_shown_cells_do_not_recover_small_cells(pki: &TestPki, url
             );
         }
     }
-    let [province_minus, province_minus_exact] = province_minus;
     let [total_minus, total_minus_exact] = total_minus;
     judge(
         "province total minus its other regencies",
@@ -504,20 +518,7 @@ async fn margins_minus_shown_cells_do_not_recover_small_cells(pki: &TestPki, url
 
     // Where the small cell is the only one of its margin, exact counts give it away.
     let lonely = lonely_targets(&setting.store).await;
-    let mut estimates = [Vec::new(), Vec::new()];
-    for (i, counts) in [Counts::Perturbed, Counts::Exact].into_iter().enumerate() {
-        for target in &lonely {
-            let in_province = AvailabilityFilter {
-                origin_province_codes: vec![target.province().to_owned()],
-                ..period(base(target), &target.month)
-            };
-            estimates[i].push(
-                setting
-                    .margin_minus_others(counts, in_province, GroupBy::Regency, &target.regency)
-                    .await,
-            );
-        }
-    }
+    let estimates = setting.province_minus_others(&lonely).await;
     let recovered = |estimates: &[Option<i64>]| {
         lonely
             .iter()

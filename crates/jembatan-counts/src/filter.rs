@@ -25,24 +25,3 @@ pub struct CountFilter {
     /// An HS chapter of interest, 2 digits.
     pub hs_chapter: Option<String>,
 }
-
-impl CountFilter {
-    /// How many conditions the filter sets.
-    pub fn conditions(&self) -> usize {
-        [
-            self.occupation.is_some(),
-            self.certificate_scheme.is_some(),
-            self.province.is_some(),
-            self.regency.is_some(),
-            self.country.is_some(),
-            self.language.is_some(),
-            self.status.is_some(),
-            !self.return_months.is_empty(),
-            self.wants_to_export,
-            self.hs_chapter.is_some(),
-        ]
-        .into_iter()
-        .filter(|set| *set)
-        .count()
-    }
-}

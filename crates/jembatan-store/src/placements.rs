@@ -675,6 +675,8 @@ impl Store {
 
     /// Distinct workers matching `filter`, grouped by `group_by` (no grouping: one cell, the
     /// total), each cell as its keys (in `group_by` order) and count; empty cells are left out.
+    /// The definition of the counts in SQL: the exchange answers from its in-memory index
+    /// (jembatan-counts), and tests check that index against this.
     pub async fn count_workers(
         &self,
         filter: &PlacementFilter,
