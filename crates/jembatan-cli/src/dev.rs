@@ -4,6 +4,8 @@
 //! jembatan.toml, jembatan.db
 //! pki/ca.pem pki/ca-key.pem pki/server.pem pki/server-key.pem
 //! pki/kemendag.pem pki/kp2mi.pem pki/auditor.pem (and their -key.pem)
+//! pki/crl.pem pki/revoked.json (the CA's revocation list, signed anew at every start so that
+//!   it never goes stale; `jembatan pki revoke --dir pki --name NAME` revokes)
 //! audit/log.key (0600) audit/log.pub
 //! audit/witness-kemendag.key (0600) audit/witness-kemendag.pub (and kp2mi's), registered in
 //!   jembatan.toml's [audit.witnesses]
@@ -18,7 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use jembatan_audit::note::SignerKey;
-use jembatan_pki::{SpiffeId, TrustDomain, pki_dir};
+use jembatan_pki::{SpiffeId, TrustDomain, pki_dir, revocation};
 use jembatan_server::{Config, Exchange};
 
 /// Trust domain of the dev exchange.
@@ -54,6 +56,7 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     let created = prepare(&args.dir, args.listen)?;
     let config_path = args.dir.join("jembatan.toml");
     let mut config = Config::load(&config_path, std::env::vars())?;
+    use_dev_crl(&mut config, &args.dir);
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
@@ -71,7 +74,12 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
     let pki = dir.join("pki");
     let trust_domain = TrustDomain::new(TRUST_DOMAIN)?;
     let ca = if pki_dir::cert_path(&pki, pki_dir::CA).exists() {
-        pki_dir::load_ca(&pki).context("dev CA")?
+        let ca = pki_dir::load_ca(&pki).context("dev CA")?;
+        // Made anew at every start: a folder of an older version gets one, and one left for
+        // longer than its next update is fresh again.
+        revocation::sign(&pki, &ca, revocation::DEFAULT_NEXT_UPDATE_DAYS)
+            .context("dev CA's revocation list")?;
+        ca
     } else {
         created = true;
         pki_dir::init(&pki, &trust_domain).context("dev CA")?
@@ -141,6 +149,15 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
     Ok(created)
 }
 
+/// Checks client certificates against the dev CA's CRL even when the config predates its
+/// `tls.crls` entry.
+fn use_dev_crl(config: &mut Config, dir: &Path) {
+    let crl = revocation::crl_path(&dir.join("pki"));
+    if config.tls.crls.is_empty() && crl.is_file() {
+        config.tls.crls.push(crl);
+    }
+}
+
 /// A new signed-note signer key named `name` at `key` (0600), and its verifier key beside it
 /// with the extension `.pub`, replacing a stale one of a lost signer key.
 fn write_key_pair(key: &Path, name: &str) -> anyhow::Result<()> {
@@ -163,11 +180,15 @@ fn dev_config(listen: SocketAddr, trust_domain: &TrustDomain, witnesses: &str) -
 
 [server]
 listen = "{listen}"
+# The contract's schema for grpcurl and the like; off by default outside the dev exchange.
+reflection = true
 
 [tls]
 cert = "pki/server.pem"
 key = "pki/server-key.pem"
 client_ca = "pki/ca.pem"
+# `jembatan pki revoke --dir pki --name NAME` adds a certificate to it.
+crls = ["pki/crl.pem"]
 
 [identity]
 trust_domain = "{trust_domain}"
@@ -205,6 +226,7 @@ fn print_welcome(dir: &Path, addr: SocketAddr, created: bool, policy_set: &str) 
   identities    {d}/pki/kemendag.pem  spiffe://{TRUST_DOMAIN}/agency/kemendag/export-portal
                 {d}/pki/kp2mi.pem     spiffe://{TRUST_DOMAIN}/agency/kp2mi/siskop2mi
                 {d}/pki/auditor.pem   spiffe://{TRUST_DOMAIN}/auditor/inspectorate
+  revoked       {d}/pki/crl.pem  (jembatan pki revoke --dir {d}/pki --name NAME)
   audit key     {d}/audit/log.pub
   personal data {d}/keys/personal-data.key (NIKs are kept only as keyed hashes under it)
   witnesses     {d}/audit/witness-kemendag.key, {d}/audit/witness-kp2mi.key
@@ -226,4 +248,66 @@ Try it from another terminal:
 Stop with Ctrl-C.",
         if created { "made in" } else { "reused from" },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use jembatan_pki::private_file::require_private;
+
+    use super::*;
+
+    fn load(dir: &Path) -> Config {
+        Config::load(&dir.join("jembatan.toml"), std::iter::empty()).expect("config")
+    }
+
+    #[test]
+    fn a_new_folder_checks_the_crl_and_writes_every_key_0600() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(prepare(dir.path(), None).expect("prepare"));
+        let config = load(dir.path());
+        let crl = dir.path().join("pki/crl.pem");
+        assert_eq!(config.tls.crls, vec![crl.clone()]);
+        assert!(crl.is_file());
+        for key in [
+            "pki/ca-key.pem",
+            "pki/server-key.pem",
+            "pki/kemendag-key.pem",
+            "pki/kp2mi-key.pem",
+            "pki/auditor-key.pem",
+            "audit/log.key",
+            "audit/witness-kemendag.key",
+            "audit/witness-kp2mi.key",
+            "keys/personal-data.key",
+            "pki/revoked.json",
+        ] {
+            require_private(&dir.path().join(key)).expect(key);
+        }
+    }
+
+    #[test]
+    fn an_older_folder_gets_a_crl_and_uses_it_without_a_crls_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        prepare(dir.path(), None).expect("prepare");
+        // As an older version left it: no CRL, and a config without `crls`.
+        let pki = dir.path().join("pki");
+        std::fs::remove_file(revocation::crl_path(&pki)).expect("remove crl");
+        std::fs::remove_file(revocation::revoked_path(&pki)).expect("remove record");
+        let config_path = dir.path().join("jembatan.toml");
+        let text = std::fs::read_to_string(&config_path).expect("config");
+        let older: String = text
+            .lines()
+            .filter(|line| !line.starts_with("crls"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        assert_ne!(older, text, "the config had no crls entry to remove");
+        std::fs::write(&config_path, older).expect("write config");
+
+        assert!(!prepare(dir.path(), None).expect("prepare again"), "remade");
+        let crl = revocation::crl_path(&pki);
+        assert!(crl.is_file(), "no CRL made for an older folder");
+        let mut config = load(dir.path());
+        assert!(config.tls.crls.is_empty());
+        use_dev_crl(&mut config, dir.path());
+        assert_eq!(config.tls.crls, vec![crl]);
+    }
 }

@@ -7,12 +7,13 @@ use std::net::IpAddr;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    PKCS_ECDSA_P256_SHA256, RevocationReason, RevokedCertParams, SanType, SerialNumber,
+    PKCS_ECDSA_P256_SHA256, RevokedCertParams, SanType, SerialNumber,
 };
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::revocation::{Reason, RevokedCert};
 use crate::{PkiError, SpiffeId, TrustDomain};
 
 /// A certificate and its private key, both PEM.
@@ -156,27 +157,48 @@ impl DevCa {
         )
     }
 
-    /// A certificate revocation list, PEM, revoking `revoked` (certificates this CA issued).
+    /// A certificate revocation list, PEM, revoking `revoked` (certificates this CA issued)
+    /// for key compromise, valid for 7 days.
     pub fn revocation_list(&self, revoked: &[&IssuedCert]) -> Result<String, PkiError> {
         let now = OffsetDateTime::now_utc();
         let mut revoked_certs = Vec::with_capacity(revoked.len());
         for issued in revoked {
-            let (_, pem) = x509_parser::pem::parse_x509_pem(issued.cert_pem.as_bytes())
-                .map_err(|_| PkiError::InvalidName("revoked certificate is not PEM".into()))?;
-            let (_, cert) = X509Certificate::from_der(&pem.contents).map_err(|_| {
-                PkiError::InvalidName("revoked certificate cannot be parsed".into())
-            })?;
-            revoked_certs.push(RevokedCertParams {
-                serial_number: SerialNumber::from_slice(cert.raw_serial()),
-                revocation_time: now,
-                reason_code: Some(RevocationReason::KeyCompromise),
-                invalidity_date: None,
+            revoked_certs.push(RevokedCert {
+                serial: certificate_serial(&issued.cert_pem)?,
+                revoked_at: now,
+                reason: Reason::KeyCompromise,
             });
         }
+        self.sign_crl(
+            &revoked_certs,
+            now.unix_timestamp().unsigned_abs(),
+            now - Duration::minutes(5),
+            now + Duration::days(7),
+        )
+    }
+
+    /// Signs a certificate revocation list, PEM, listing `revoked`, with CRL number `number`.
+    /// `next_update` must be later than `this_update`.
+    pub fn sign_crl(
+        &self,
+        revoked: &[RevokedCert],
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<String, PkiError> {
+        let revoked_certs = revoked
+            .iter()
+            .map(|cert| RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&cert.serial),
+                revocation_time: cert.revoked_at,
+                reason_code: cert.reason.code(),
+                invalidity_date: None,
+            })
+            .collect();
         let params = CertificateRevocationListParams {
-            this_update: now - Duration::minutes(5),
-            next_update: now + Duration::days(7),
-            crl_number: SerialNumber::from(now.unix_timestamp().unsigned_abs()),
+            this_update,
+            next_update,
+            crl_number: SerialNumber::from(number),
             issuing_distribution_point: None,
             revoked_certs,
             key_identifier_method: KeyIdMethod::Sha256,
@@ -208,6 +230,15 @@ impl DevCa {
             key_pem: key.serialize_pem(),
         })
     }
+}
+
+/// The serial number of a PEM certificate, as its DER integer bytes.
+pub(crate) fn certificate_serial(cert_pem: &str) -> Result<Vec<u8>, PkiError> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(cert_pem.as_bytes())
+        .map_err(|_| PkiError::InvalidName("revoked certificate is not PEM".into()))?;
+    let (_, cert) = X509Certificate::from_der(&pem.contents)
+        .map_err(|_| PkiError::InvalidName("revoked certificate cannot be parsed".into()))?;
+    Ok(cert.raw_serial().to_vec())
 }
 
 fn set_validity(params: &mut CertificateParams, validity: Validity) -> Result<(), PkiError> {

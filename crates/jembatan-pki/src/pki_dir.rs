@@ -1,13 +1,15 @@
-//! The on-disk PKI folder: `ca.pem`, `ca-key.pem`, `server.pem`, `server-key.pem`, and one
-//! `NAME.pem` / `NAME-key.pem` pair per client. Private keys are written with mode 0600, and
-//! nothing is ever overwritten.
+//! The on-disk PKI folder: `ca.pem`, `ca-key.pem`, `server.pem`, `server-key.pem`, one
+//! `NAME.pem` / `NAME-key.pem` pair per client, and the CA's revocation list `crl.pem` with its
+//! record `revoked.json` (see [`crate::revocation`]). Private keys are written with mode 0600,
+//! and no certificate or key is ever overwritten.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::{DevCa, IssuedCert, PkiError, SpiffeId, TrustDomain};
+use crate::{DevCa, IssuedCert, PkiError, SpiffeId, TrustDomain, revocation};
 
 /// File name stem of the CA.
 pub const CA: &str = "ca";
@@ -24,11 +26,17 @@ pub fn key_path(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}-key.pem"))
 }
 
-/// Creates a CA for the trust domain and a server certificate for `localhost`, `127.0.0.1`
-/// and `::1` in `dir`. Fails, changing nothing, if the CA exists already.
+/// Creates a CA for the trust domain, a server certificate for `localhost`, `127.0.0.1` and
+/// `::1`, and an empty signed `crl.pem` in `dir`. Fails, changing nothing, if the CA or a
+/// revocation list exists already.
 pub fn init(dir: &Path, trust_domain: &TrustDomain) -> Result<DevCa, PkiError> {
     for name in [CA, SERVER] {
         refuse_existing(dir, name)?;
+    }
+    for path in [revocation::crl_path(dir), revocation::revoked_path(dir)] {
+        if path.exists() {
+            return Err(PkiError::AlreadyExists(path));
+        }
     }
     std::fs::create_dir_all(dir).map_err(PkiError::io(dir))?;
     let ca = DevCa::generate(trust_domain)?;
@@ -48,6 +56,7 @@ pub fn init(dir: &Path, trust_domain: &TrustDomain) -> Result<DevCa, PkiError> {
         },
     )?;
     write_pair(dir, SERVER, &server)?;
+    revocation::sign(dir, &ca, revocation::DEFAULT_NEXT_UPDATE_DAYS)?;
     Ok(ca)
 }
 
@@ -94,6 +103,30 @@ pub fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError
     file.sync_all().map_err(PkiError::io(path))
 }
 
+/// Replaces a file atomically with the given mode: a reader finds the old contents or the
+/// new, never part of either.
+pub fn replace(path: &Path, contents: &[u8], mode: u32) -> Result<(), PkiError> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| PkiError::InvalidName(format!("{}: not a file name", path.display())))?;
+    let mut temporary = OsString::from(".");
+    temporary.push(file_name);
+    temporary.push(".tmp");
+    let temporary = path.with_file_name(temporary);
+    // Left by a crash; the caller holds whatever lock guards `path`.
+    match std::fs::remove_file(&temporary) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(PkiError::Io {
+                path: temporary,
+                source: e,
+            });
+        }
+        _ => {}
+    }
+    write_new(&temporary, contents, mode)?;
+    std::fs::rename(&temporary, path).map_err(PkiError::io(path))
+}
+
 fn refuse_existing(dir: &Path, name: &str) -> Result<(), PkiError> {
     for path in [cert_path(dir, name), key_path(dir, name)] {
         if path.exists() {
@@ -103,7 +136,7 @@ fn refuse_existing(dir: &Path, name: &str) -> Result<(), PkiError> {
     Ok(())
 }
 
-fn check_file_name(name: &str) -> Result<(), PkiError> {
+pub(crate) fn check_file_name(name: &str) -> Result<(), PkiError> {
     let valid = !name.is_empty()
         && name.len() <= 64
         && !name.starts_with('-')
@@ -155,6 +188,12 @@ mod tests {
                 .permissions()
                 .mode();
             assert_eq!(mode & 0o777, 0o600, "{name}-key.pem");
+            crate::private_file::require_private(&key_path(dir.path(), name))
+                .expect("key accepted as private");
         }
+        assert!(
+            revocation::crl_path(dir.path()).is_file(),
+            "init wrote no CRL"
+        );
     }
 }

@@ -7,7 +7,8 @@ use rustls::RootCertStore;
 use rustls::crypto::ring as ring_provider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 
 use crate::PkiError;
 
@@ -34,12 +35,25 @@ pub struct ServerTlsFiles {
     pub crls: Vec<PathBuf>,
 }
 
+/// A listener's TLS configuration, and the client certificate verifier inside it, with which
+/// the certificates of open connections are checked again.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// The configuration handshakes use.
+    pub config: Arc<rustls::ServerConfig>,
+    /// Its verifier of client certificates: the CA bundle and CRLs as read.
+    pub client_verifier: Arc<dyn ClientCertVerifier>,
+}
+
 /// Builds the server configuration: a client certificate is required and verified against the
-/// CA bundle and CRLs; ALPN offers only `h2`.
+/// CA bundle and CRLs (a CRL past its next update refuses every certificate when
+/// `enforce_crl_next_update`); ALPN offers only `h2`; sessions are never resumed, so that every
+/// connection's certificate is verified against the lists in force.
 pub fn server_config(
     files: &ServerTlsFiles,
     versions: TlsVersions,
-) -> Result<Arc<rustls::ServerConfig>, PkiError> {
+    enforce_crl_next_update: bool,
+) -> Result<ServerTls, PkiError> {
     let provider = Arc::new(ring_provider::default_provider());
     let mut roots = RootCertStore::empty();
     for cert in read_certs(&files.client_ca)? {
@@ -49,19 +63,28 @@ pub fn server_config(
     for path in &files.crls {
         crls.push(read_crl(path)?);
     }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .with_crls(crls)
-        .build()?;
+    let mut verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .with_crls(crls);
+    if enforce_crl_next_update {
+        verifier = verifier.enforce_revocation_expiration();
+    }
+    let client_verifier = verifier.build()?;
     let protocol_versions: &[&rustls::SupportedProtocolVersion] = match versions {
         TlsVersions::Tls13 => &[&rustls::version::TLS13],
         TlsVersions::Tls12And13 => &[&rustls::version::TLS13, &rustls::version::TLS12],
     };
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(protocol_versions)?
-        .with_client_cert_verifier(verifier)
+        .with_client_cert_verifier(Arc::clone(&client_verifier))
         .with_single_cert(read_certs(&files.cert)?, read_key(&files.key)?)?;
     config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(Arc::new(config))
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
+    Ok(ServerTls {
+        config: Arc::new(config),
+        client_verifier,
+    })
 }
 
 /// Reads every certificate of a PEM file; an empty file is an error.

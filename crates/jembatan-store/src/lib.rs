@@ -16,6 +16,8 @@ mod counted;
 mod error;
 mod location;
 pub mod placements;
+#[cfg(unix)]
+mod sqlite_file_mode;
 #[cfg(feature = "test-door")]
 pub mod test_door;
 mod write;
@@ -165,6 +167,8 @@ pub(crate) use on_pool;
 
 impl Store {
     /// Opens the store (creating an SQLite file if missing) and applies pending migrations.
+    /// On Unix an SQLite file is created with mode 0600 (its `-wal` and `-shm` files take that
+    /// mode), and an existing one that others may read is set to 0600, with a warning.
     pub async fn open(location: &StoreLocation, options: StoreOptions) -> Result<Self, StoreError> {
         let connect_error = |source| StoreError::Connect {
             location: location.to_string(),
@@ -172,6 +176,9 @@ impl Store {
         };
         let (reads, writes) = match location {
             StoreLocation::Sqlite(path) => {
+                #[cfg(unix)]
+                sqlite_file_mode::make_private(path)
+                    .map_err(|e| connect_error(sqlx::Error::Io(e)))?;
                 let connect = SqliteConnectOptions::new()
                     .filename(path)
                     .create_if_missing(true)

@@ -43,10 +43,8 @@ pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let location = StoreLocation::parse(&config.store.url)?;
     let store = Store::open(&location, StoreOptions::default()).await?;
     let out = &args.out;
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(out)
+    // Mode 0600: the leaves name callers and records.
+    let file = jembatan_pki::private_file::create_new_private(out)
         .with_context(|| format!("{} (it must not exist)", out.display()))?;
     let mut writer = BufWriter::new(file);
     let leaves = store.export(&config.audit_origin(), &mut writer).await?;

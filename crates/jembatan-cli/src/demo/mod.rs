@@ -1,7 +1,6 @@
 //! `jembatan demo`: fill an exchange with realistic synthetic data, through the public API as
 //! the agencies' systems would.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -219,7 +218,9 @@ fn write_file(args: &SeedArgs, path: &Path) -> anyhow::Result<ExitCode> {
     let format = Format::of_path(path).unwrap_or(Format::Jsonl);
     let start = Instant::now();
     let generator = jembatan_demo::Generator::new(args.seed, args.consent_rate, today_in_jakarta());
-    let file = File::create(path).with_context(|| path.display().to_string())?;
+    // Made-up people, but shaped like personal data: mode 0600 as for real records.
+    let file = jembatan_pki::private_file::create_private(path)
+        .with_context(|| path.display().to_string())?;
     let mut progress = Progress::new(Some(args.records));
     let records = generator
         .take(usize::try_from(args.records).unwrap_or(usize::MAX))

@@ -17,6 +17,7 @@ use jembatan_client::v1::placement_service_client::PlacementServiceClient;
 use jembatan_client::v1::{self, PushPlacementsRequest, RecordOutcome};
 use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_pki::private_file::create_private;
 use prost::Message;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -97,7 +98,7 @@ struct Pending {
     placement: v1::Placement,
 }
 
-/// The rejected-lines file, created at the first rejection, written in line order.
+/// The rejected-lines file, created (mode 0600) at the first rejection, written in line order.
 struct Rejections {
     path: PathBuf,
     writer: Option<BufWriter<File>>,
@@ -152,7 +153,8 @@ impl Rejections {
         let writer = match &mut self.writer {
             Some(writer) => writer,
             None => {
-                let file = File::create(&self.path).with_context(context)?;
+                // It holds NIKs, names and phone numbers: for its owner's eyes only.
+                let file = create_private(&self.path).with_context(context)?;
                 self.writer.insert(BufWriter::new(file))
             }
         };
@@ -617,6 +619,39 @@ fn print_summary(summary: &Summary, json: bool) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rejected_lines_file_is_0600_even_over_a_readable_one() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("placements.jsonl");
+        let rejected = dir.path().join("placements.jsonl.rejected.jsonl");
+        // One left by an earlier run, readable by all.
+        std::fs::write(&rejected, "{}\n").expect("write");
+        std::fs::set_permissions(&rejected, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut rejections = Rejections::new(&input);
+        let record = json!({"nik": "3201010101010001", "full_name": "Siti Aminah"});
+        rejections.add(
+            1,
+            Some("P-1"),
+            &[("nik".to_owned(), "already registered".to_owned())],
+            &record,
+        );
+        let path = rejections
+            .finish()
+            .expect("finish")
+            .expect("rejections written");
+        assert_eq!(path, rejected);
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.contains("3201010101010001"), "{text}");
+    }
 
     #[test]
     fn violation_paths_are_made_relative_to_their_record() {
