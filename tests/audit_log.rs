@@ -142,7 +142,12 @@ async fn a_caller_refused_for_its_identity_is_logged(pki: &TestPki, url: &str) {
     let leaf = LeafEntry::parse(&stored_leaf(&store, 0).await).expect("leaf");
     assert_eq!(leaf.outcome, Outcome::Deny);
     assert_eq!(
-        leaf.principal, claimed,
+        leaf.principal,
+        jembatan_audit::leaf::UNIDENTIFIED,
+        "no agency's principal"
+    );
+    assert_eq!(
+        leaf.claimed, claimed,
         "the identity the certificate claimed"
     );
     assert_eq!(leaf.cert_fingerprint.len(), 64);
@@ -292,11 +297,16 @@ mod audit_service {
         .await
         .expect("list")
         .into_inner();
+        // Reading entries is itself on the record: the first page's read is leaf 3.
         assert_eq!(
             rest.entries.iter().map(|e| e.index).collect::<Vec<_>>(),
-            [2]
+            [2, 3]
         );
-        assert!(rest.next_page_token.is_empty());
+        assert_eq!(rest.entries[1].record_type, "audit_entries");
+        assert_eq!(
+            rest.entries[1].method,
+            "/jembatan.v1.AuditService/ListEntries"
+        );
         let kemendag = list(ListEntriesRequest {
             agency: "kemendag".into(),
             decision: Decision::Deny as i32,
@@ -326,7 +336,8 @@ mod audit_service {
                 audit()
                     .request(GetEntryRequest {
                         index: 1,
-                        tree_size: 0,
+                        // The log has grown by the reads above; prove against the one signed.
+                        tree_size: 3,
                     })
                     .expect("request"),
             )

@@ -69,6 +69,9 @@ fn entry(n: u64) -> LeafEntry {
         policy_ids: vec!["kemendag-candidate-profiles".into()],
         policy_set: format!("sha256:{}", "01".repeat(32)),
         trace_id: String::new(),
+        status: String::new(),
+        claimed: String::new(),
+        refused_calls: 0,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The policy matrix of docs/policy-matrix.md, checked cell by cell: methods end to end over
-//! mutual TLS against the running exchange, data classes against the policy engine. Also the
-//! metadata a call must state, and that an agency no policy names gets nothing.
+//! mutual TLS against the running exchange, data classes against the policy engine, health and
+//! reflection against both. Also the metadata a call must state, and that an agency no policy
+//! names gets nothing, not even health or reflection.
 
 use futures_util::{StreamExt, stream};
 use jembatan_client::ServingStatus;
@@ -9,7 +10,7 @@ use jembatan_pki::PrincipalKind;
 use jembatan_policy::{Engine, Policies, Query};
 use jembatan_tests::policy_matrix::{Column, PolicyMatrix};
 use jembatan_tests::raw_call::{call, call_path, contract_methods, stated};
-use jembatan_tests::{RunningExchange, TestPki, repo_path};
+use jembatan_tests::{RunningExchange, TestPki, config, repo_path};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -43,6 +44,33 @@ async fn channel(exchange: &RunningExchange, pki: &TestPki, column: Column) -> C
     exchange.connect(tls).await.expect("connect").channel()
 }
 
+/// An exchange on SQLite that serves reflection, with limits far above the thousands of calls
+/// the matrix makes at once: this test is about policy, not rates.
+async fn matrix_exchange(pki: &TestPki) -> RunningExchange {
+    let mut config = config(pki, "sqlite://jembatan.db", "reflection = true");
+    let limits = &mut config.limits;
+    for rate in [
+        &mut limits.write_per_sec,
+        &mut limits.read_per_sec,
+        &mut limits.audit_per_sec,
+        &mut limits.other_per_sec,
+    ] {
+        *rate = 1e6;
+    }
+    for burst in [
+        &mut limits.write_burst,
+        &mut limits.read_burst,
+        &mut limits.audit_burst,
+        &mut limits.other_burst,
+        &mut limits.max_calls_per_principal,
+        &mut limits.max_watches_per_principal,
+        &mut limits.max_calls_in_flight,
+    ] {
+        *burst = 1_000_000;
+    }
+    RunningExchange::start(&config).await
+}
+
 fn default_policies() -> Policies {
     Policies::load_dir(&repo_path("deploy/policies")).expect("default policies")
 }
@@ -67,7 +95,7 @@ async fn the_method_matrix_in_docs_is_what_the_exchange_enforces() {
     let hash = policies.hash().to_string();
 
     let pki = TestPki::new();
-    let exchange = RunningExchange::sqlite(&pki).await;
+    let exchange = matrix_exchange(&pki).await;
     let mut cases = Vec::new();
     for column in Column::ALL {
         let channel = channel(&exchange, &pki, column).await;
@@ -184,16 +212,25 @@ fn the_data_class_matrix_in_docs_is_what_the_engine_decides() {
 #[tokio::test]
 async fn an_agency_no_policy_names_gets_nothing() {
     let pki = TestPki::new();
-    let exchange = RunningExchange::sqlite(&pki).await;
+    let exchange = matrix_exchange(&pki).await;
     // A valid certificate of this CA; "kemendag-ri" is another agency than "kemendag".
     for (agency, system) in [("bappenas", "sipd"), ("kemendag-ri", "export-portal")] {
         let client = exchange
             .connect(pki.agency(agency, system))
             .await
             .expect("connect");
+        let health = client.health("").await.expect_err("health is refused");
+        assert!(
+            matches!(&health, jembatan_client::ClientError::Status(s) if s.code() == Code::PermissionDenied),
+            "{agency}: {health:?}"
+        );
+        let reflection = reflect(client.channel())
+            .await
+            .expect_err("reflection is refused");
         assert_eq!(
-            client.health("").await.expect("health"),
-            ServingStatus::Serving
+            reflection.code(),
+            Code::PermissionDenied,
+            "{agency}: {reflection:?}"
         );
         for method in contract_methods() {
             for purpose in Purpose::ALL {
@@ -218,7 +255,7 @@ async fn an_agency_no_policy_names_gets_nothing() {
 #[tokio::test]
 async fn purpose_and_legal_basis_are_required_and_named_when_wrong() {
     let pki = TestPki::new();
-    let exchange = RunningExchange::sqlite(&pki).await;
+    let exchange = matrix_exchange(&pki).await;
     let channel = channel(&exchange, &pki, Column::Kemendag).await;
     let method = "WorkforceService/QueryAvailability";
     let with = |pairs: &[(&'static str, &str)]| -> Vec<(&'static str, String)> {
@@ -226,7 +263,7 @@ async fn purpose_and_legal_basis_are_required_and_named_when_wrong() {
     };
     let basis = ("jembatan-legal-basis", "PUBLIC_TASK");
     let purpose = ("jembatan-purpose", "STATISTICS");
-    let long = "x".repeat(129);
+    let long = "x".repeat(65);
     let cases: Vec<(Vec<(&'static str, String)>, &str)> = vec![
         (
             with(&[basis]),
@@ -254,15 +291,24 @@ async fn purpose_and_legal_basis_are_required_and_named_when_wrong() {
         ),
         (
             with(&[purpose, basis, ("jembatan-case-ref", &long)]),
-            "metadata jembatan-case-ref: is longer than 128 characters",
+            "metadata jembatan-case-ref: is longer than 64 characters; it must be 1 to 64 \
+             characters of A-Z a-z 0-9 . / _ : -",
         ),
         (
             with(&[purpose, basis, ("jembatan-operator", &long)]),
-            "metadata jembatan-operator: is longer than 128 characters",
+            "metadata jembatan-operator: is longer than 64 characters",
         ),
         (
             with(&[purpose, basis, ("jembatan-operator", "a\tb")]),
-            "metadata jembatan-operator: holds control characters",
+            "metadata jembatan-operator: holds a character outside the pattern",
+        ),
+        (
+            with(&[purpose, basis, ("jembatan-case-ref", "3175014101900001")]),
+            "metadata jembatan-case-ref: holds 16 digits",
+        ),
+        (
+            with(&[purpose, basis, ("jembatan-operator", "siti@kemendag.go.id")]),
+            "metadata jembatan-operator: holds '@'",
         ),
     ];
     for (metadata, expected) in cases {
@@ -308,7 +354,7 @@ async fn purpose_and_legal_basis_are_required_and_named_when_wrong() {
         "{status:?}"
     );
 
-    // Data-class reads are not methods: no decision, no audit leaf, whatever is stated.
+    // Data-class reads are not methods: no decision, whatever is stated (a refusal, logged).
     let status = call_path(channel.clone(), "/jembatan.v1.read/contact", &metadata)
         .await
         .expect_err("not a method");
@@ -326,10 +372,146 @@ async fn purpose_and_legal_basis_are_required_and_named_when_wrong() {
     exchange.stop().await;
 }
 
+/// Asks reflection for the list of services over `channel`.
+async fn reflect(channel: Channel) -> Result<Vec<String>, tonic::Status> {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = ServerReflectionClient::new(channel)
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await?
+        .into_inner();
+    match stream.message().await?.and_then(|r| r.message_response) {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            Ok(list.service.into_iter().map(|s| s.name).collect())
+        }
+        other => panic!("expected a service list, got {other:?}"),
+    }
+}
+
+/// The table "Health and reflection" of the page: service → columns that may use it.
+fn service_table() -> Vec<(String, Vec<bool>)> {
+    let path = repo_path("docs/policy-matrix.md");
+    let text = std::fs::read_to_string(&path).expect("policy matrix");
+    let start = text
+        .find("\n## Health and reflection\n")
+        .expect("a section Health and reflection");
+    let rows: Vec<Vec<String>> = text[start..]
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .filter(|line| !line.starts_with("|---"))
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["service", "kp2mi", "kemendag", "auditor", "other agency"],
+        "table columns"
+    );
+    rows[1..]
+        .iter()
+        .map(|row| {
+            let cells = row[1..]
+                .iter()
+                .map(|cell| match cell.as_str() {
+                    "yes" => true,
+                    "—" => false,
+                    other => panic!("cell {other:?}: yes or —"),
+                })
+                .collect();
+            (row[0].clone(), cells)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn health_and_reflection_are_for_the_callers_the_policies_name() {
+    let table = service_table();
+    let services: Vec<&str> = table.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        services,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection"
+        ]
+    );
+    // The engine, for every column.
+    let engine = Engine::new(default_policies()).expect("engine");
+    for ((_, cells), action) in table.iter().zip(jembatan_policy::SERVICE_ACTIONS) {
+        for (column, expected) in Column::ALL.into_iter().zip(cells) {
+            let principal = principal_kind(column);
+            let decision = engine
+                .decide_service(&jembatan_policy::ServiceQuery {
+                    principal: &principal,
+                    action,
+                    time: time::OffsetDateTime::now_utc(),
+                })
+                .expect("decide");
+            assert_eq!(decision.allowed, *expected, "{column:?} {action}");
+        }
+    }
+    // The running exchange, for every column.
+    let pki = TestPki::new();
+    let exchange = matrix_exchange(&pki).await;
+    for (column, index) in Column::ALL.into_iter().zip(0..) {
+        let tls = match identity(column) {
+            ("auditor", office) => pki.auditor(office),
+            (agency, system) => pki.agency(agency, system),
+        };
+        let client = exchange.connect(tls).await.expect("connect");
+        let health = client.health("").await;
+        let reflection = reflect(client.channel()).await;
+        if table[0].1[index] {
+            assert_eq!(
+                health.expect("health"),
+                ServingStatus::Serving,
+                "{column:?}"
+            );
+        } else {
+            assert!(
+                matches!(&health, Err(jembatan_client::ClientError::Status(s)) if s.code() == Code::PermissionDenied),
+                "{column:?}: {health:?}"
+            );
+        }
+        match reflection {
+            Ok(names) => {
+                assert!(table[1].1[index], "{column:?} reflected");
+                assert!(
+                    names.iter().any(|n| n == "jembatan.v1.AuditService"),
+                    "{names:?}"
+                );
+            }
+            Err(status) => {
+                assert!(!table[1].1[index], "{column:?}: {status:?}");
+                assert_eq!(status.code(), Code::PermissionDenied, "{column:?}");
+            }
+        }
+        // Nothing else outside the contract is served, to anyone.
+        let status = call_path(
+            client.channel(),
+            "/grpc.channelz.v1.Channelz/GetTopChannels",
+            &[],
+        )
+        .await
+        .expect_err("not served");
+        assert_eq!(status.code(), Code::Unimplemented, "{column:?}: {status:?}");
+    }
+    exchange.stop().await;
+}
+
 #[tokio::test]
 async fn a_denial_names_the_action_and_purpose_and_no_policy_text() {
     let pki = TestPki::new();
-    let exchange = RunningExchange::sqlite(&pki).await;
+    let exchange = matrix_exchange(&pki).await;
     let channel = channel(&exchange, &pki, Column::Kemendag).await;
     let status = call(
         channel,

@@ -11,8 +11,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::AuditError;
 
-/// The layout version written by this program.
+/// The layout version written by this program. Version 1 grew the optional fields
+/// [`LeafEntry::status`], [`LeafEntry::claimed`] and [`LeafEntry::refused_calls`]: they are left
+/// out of the bytes when empty, so every leaf written before them keeps its exact bytes.
 pub const LEAF_VERSION: u32 = 1;
+
+/// The principal of a leaf whose caller has no acceptable identity: it matches no agency's
+/// filters or proofs. What its certificate claimed is in [`LeafEntry::claimed`].
+pub const UNIDENTIFIED: &str = "unidentified";
 
 /// The outcome a leaf records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +38,8 @@ pub struct LeafEntry {
     pub v: u32,
     /// When, RFC 3339 in UTC with milliseconds, e.g. `2026-11-22T08:30:00.123Z`.
     pub time: String,
-    /// The caller's SPIFFE ID; for a caller refused for its identity, the URI its certificate
-    /// claimed (empty if none).
+    /// The caller's SPIFFE ID; [`UNIDENTIFIED`] for a caller refused for its identity (older
+    /// leaves of such callers hold the URI their certificate claimed).
     pub principal: String,
     /// SHA-256 of the caller's certificate, hex.
     pub cert_fingerprint: String,
@@ -63,6 +69,22 @@ pub struct LeafEntry {
     pub policy_set: String,
     /// The request's trace id, hex; empty when there is none.
     pub trace_id: String,
+    /// The gRPC code of a refusal in snake case, e.g. `permission_denied`; empty for an
+    /// allowed call, and in leaves written before refusals carried it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub status: String,
+    /// The identity a refused certificate claimed (its URI SAN, shortened), kept apart from
+    /// `principal` so that it matches no filter or proof of the agency it names; empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub claimed: String,
+    /// For an aggregate refusal leaf: how many calls of this principal and method were refused
+    /// in its window. 0 (left out) is one call, the leaf's own.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused_calls: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// A time as leaves and checkpoints record it: RFC 3339 in UTC with milliseconds,
@@ -105,9 +127,9 @@ impl LeafEntry {
 }
 
 /// What every leaf of one call records alike: who called, when, how, why, and under which
-/// decision. The leaves of a call are made from it by [`CallFacts::denied`],
-/// [`CallFacts::record_shared`] and [`CallFacts::aggregate_answered`], the only ways the exchange
-/// makes leaves.
+/// decision. The leaves of a call are made from it by [`CallFacts::refused`],
+/// [`CallFacts::refused_many`], [`CallFacts::denied`], [`CallFacts::record_shared`] and
+/// [`CallFacts::aggregate_answered`], the only ways the exchange makes leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallFacts {
     /// A leaf of the call with no record yet.
@@ -116,7 +138,7 @@ pub struct CallFacts {
 
 impl CallFacts {
     /// A call of `method` (`<Service>/<Method>`) at `time` (as [`timestamp`] writes it) by
-    /// `principal` (its SPIFFE ID; for a caller refused for its identity, the URI it claimed)
+    /// `principal` (its SPIFFE ID; [`UNIDENTIFIED`] for a caller refused for its identity)
     /// with the certificate of fingerprint `cert_fingerprint`; nothing stated or decided yet.
     pub fn new(time: String, principal: String, cert_fingerprint: String, method: String) -> Self {
         Self {
@@ -138,8 +160,18 @@ impl CallFacts {
                 policy_ids: Vec::new(),
                 policy_set: String::new(),
                 trace_id: String::new(),
+                status: String::new(),
+                claimed: String::new(),
+                refused_calls: 0,
             },
         }
+    }
+
+    /// The identity a certificate refused for its identity claimed; give [`UNIDENTIFIED`] as the
+    /// principal to [`CallFacts::new`].
+    pub fn claimed(mut self, claimed: &str) -> Self {
+        claimed.clone_into(&mut self.template.claimed);
+        self
     }
 
     /// What the call stated: purpose and legal basis codes (empty when none valid was stated),
@@ -172,6 +204,23 @@ impl CallFacts {
             record_type: "request".to_owned(),
             outcome: Outcome::Deny,
             ..self.template.clone()
+        }
+    }
+
+    /// The leaf of one refused call, with the refusal's gRPC code in snake case
+    /// (`permission_denied`, `invalid_argument`, …; see [`CallFacts::refused_many`]).
+    pub fn refused(&self, status: &str) -> LeafEntry {
+        self.refused_many(status, 0)
+    }
+
+    /// The leaf of `calls` refused calls of this principal and method alike (for example all
+    /// refused by a rate limit in one window): one leaf standing for them all. `calls` of 0 or
+    /// 1 is the leaf of one call.
+    pub fn refused_many(&self, status: &str, calls: u64) -> LeafEntry {
+        LeafEntry {
+            status: status.to_owned(),
+            refused_calls: if calls > 1 { calls } else { 0 },
+            ..self.denied()
         }
     }
 
@@ -224,7 +273,75 @@ mod tests {
             policy_ids: vec!["kemendag-candidate-contact".into()],
             policy_set: format!("sha256:{}", "01".repeat(32)),
             trace_id: String::new(),
+            status: String::new(),
+            claimed: String::new(),
+            refused_calls: 0,
         }
+    }
+
+    /// A leaf as version 1 wrote it before refusals carried their status.
+    const STORED_V1: &str = "{\"v\":1,\"time\":\"2026-11-22T08:30:00.123Z\",\
+        \"principal\":\"spiffe://td/agency/kemendag/export-portal\",\"cert_fingerprint\":\"ab\",\
+        \"method\":\"PlacementService/PushPlacements\",\"purpose\":\"STATISTICS\",\
+        \"legal_basis\":\"PUBLIC_TASK\",\"case_ref\":\"\",\"operator\":\"\",\
+        \"record_type\":\"request\",\"record_key\":\"\",\"data_classes\":[],\
+        \"record_digest\":\"\",\"outcome\":\"deny\",\"policy_ids\":[],\
+        \"policy_set\":\"sha256:00\",\"trace_id\":\"\"}";
+
+    #[test]
+    fn leaves_written_before_the_refusal_fields_parse_and_keep_their_bytes() {
+        let leaf = LeafEntry::parse(STORED_V1.as_bytes()).expect("stored leaf parses");
+        assert_eq!((leaf.status.as_str(), leaf.claimed.as_str()), ("", ""));
+        assert_eq!(leaf.refused_calls, 0);
+        assert_eq!(
+            leaf.to_bytes(),
+            STORED_V1.as_bytes(),
+            "same bytes, same hash"
+        );
+    }
+
+    #[test]
+    fn refusals_say_what_was_refused_and_parse_back() {
+        let call = CallFacts::new(
+            "2026-11-22T08:30:00.123Z".into(),
+            UNIDENTIFIED.into(),
+            "ab".repeat(32),
+            "WorkforceService/QueryAvailability".into(),
+        )
+        .claimed("spiffe://td/agency/kemendag/export-portal/x")
+        .stated("STATISTICS", "", "", "");
+        let leaf = call.refused("unauthenticated");
+        assert_eq!(
+            (
+                leaf.outcome,
+                leaf.record_type.as_str(),
+                leaf.status.as_str()
+            ),
+            (Outcome::Deny, "request", "unauthenticated")
+        );
+        assert_eq!(leaf.principal, UNIDENTIFIED);
+        assert_eq!(leaf.claimed, "spiffe://td/agency/kemendag/export-portal/x");
+        assert_eq!(leaf.refused_calls, 0);
+        let bytes = leaf.to_bytes();
+        let text = String::from_utf8(bytes.clone()).expect("utf-8");
+        assert!(
+            text.ends_with(
+                ",\"status\":\"unauthenticated\",\"claimed\":\"spiffe://td/agency/kemendag/export-portal/x\"}"
+            ),
+            "{text}"
+        );
+        assert_eq!(LeafEntry::parse(&bytes).expect("parse"), leaf);
+
+        let many = call.refused_many("resource_exhausted", 40);
+        assert_eq!(many.refused_calls, 40);
+        assert_eq!(many.status, "resource_exhausted");
+        let text = String::from_utf8(many.to_bytes()).expect("utf-8");
+        assert!(text.ends_with(",\"refused_calls\":40}"), "{text}");
+        assert_eq!(call.refused_many("resource_exhausted", 1).refused_calls, 0);
+        // An allowed leaf carries none of the refusal fields.
+        let shared = call.record_shared("placement", "k", ["profile"], "d".into());
+        let text = String::from_utf8(shared.to_bytes()).expect("utf-8");
+        assert!(!text.contains("\"status\""), "{text}");
     }
 
     #[test]

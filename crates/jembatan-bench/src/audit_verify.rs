@@ -98,6 +98,9 @@ fn leaf(index: u64) -> LeafEntry {
         policy_ids: vec!["kemendag-candidate-profiles".into()],
         policy_set: format!("sha256:{}", "5e".repeat(32)),
         trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+        status: String::new(),
+        claimed: String::new(),
+        refused_calls: 0,
     }
 }
 

@@ -48,6 +48,21 @@ impl ConnectionArgs {
         self.identity.as_deref().unwrap_or(default_identity)
     }
 
+    /// SHA-256 of the client certificate (DER), hex, as audit entries record it; with `--dev`,
+    /// of `--as` or else `default_identity`.
+    pub(crate) fn certificate_fingerprint(&self, default_identity: &str) -> anyhow::Result<String> {
+        let path = if self.dev {
+            pki_dir::cert_path(&self.dir.join("pki"), self.dev_identity(default_identity))
+        } else {
+            self.cert
+                .clone()
+                .context("give --ca, --cert and --key, or --dev")?
+        };
+        let certs = jembatan_pki::tls::read_certs(&path)?;
+        let leaf = certs.first().context("no certificate")?;
+        Ok(jembatan_pki::certificate_fingerprint(leaf))
+    }
+
     /// Connects; with `--dev`, as `--as` or else `default_identity`.
     pub(crate) async fn connect(&self, default_identity: &str) -> anyhow::Result<Client> {
         let tls = if self.dev {

@@ -1,13 +1,37 @@
-//! Names of the schema's actions: contract methods and data-class reads.
+//! Names of the schema's actions: contract methods, data-class reads, and the services beside
+//! the contract (health, reflection).
 
 /// Prefix of the contract's gRPC paths.
 const CONTRACT_PATH_PREFIX: &str = "/jembatan.v1.";
 
+/// The action of health checks: `grpc.health.v1.Health`, Check and Watch.
+pub const HEALTH_CHECK: &str = "health/check";
+
+/// The action of server reflection (`grpc.reflection.v1` and `v1alpha`), which shows the
+/// public contract only.
+pub const REFLECTION_READ: &str = "reflection/read";
+
+/// The actions of the services beside the contract. They state no purpose or legal basis, so
+/// they are decided with [`crate::Engine::decide_service`], never with a purpose.
+pub const SERVICE_ACTIONS: [&str; 2] = [HEALTH_CHECK, REFLECTION_READ];
+
 /// The action of a gRPC path of the contract: `/jembatan.v1.WorkforceService/ListCandidates`
-/// is `WorkforceService/ListCandidates`. `None` for paths outside `jembatan.v1` (health,
-/// reflection), which carry no data and are not decided by policy.
+/// is `WorkforceService/ListCandidates`. `None` for paths outside `jembatan.v1`; see
+/// [`service_action`] for health and reflection.
 pub fn method_action(path: &str) -> Option<&str> {
     path.strip_prefix(CONTRACT_PATH_PREFIX)
+}
+
+/// The action of a gRPC path of a service beside the contract: [`HEALTH_CHECK`] for
+/// `/grpc.health.v1.Health/Check` and `/Watch`, [`REFLECTION_READ`] for
+/// `ServerReflectionInfo` of reflection v1 and v1alpha. `None` for every other path.
+pub fn service_action(path: &str) -> Option<&'static str> {
+    match path {
+        "/grpc.health.v1.Health/Check" | "/grpc.health.v1.Health/Watch" => Some(HEALTH_CHECK),
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        | "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo" => Some(REFLECTION_READ),
+        _ => None,
+    }
 }
 
 /// A class of data a response may carry. Each is read through the action `read/<class>`.
@@ -80,6 +104,28 @@ mod tests {
             method_action("/jembatan.v2.WorkforceService/ListCandidates"),
             None
         );
+    }
+
+    #[test]
+    fn health_and_reflection_paths_map_to_their_actions_and_nothing_else_does() {
+        for (path, action) in [
+            ("/grpc.health.v1.Health/Check", Some(HEALTH_CHECK)),
+            ("/grpc.health.v1.Health/Watch", Some(HEALTH_CHECK)),
+            (
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                Some(REFLECTION_READ),
+            ),
+            (
+                "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                Some(REFLECTION_READ),
+            ),
+            ("/grpc.health.v1.Health/Dump", None),
+            ("/grpc.health.v2.Health/Check", None),
+            ("/jembatan.v1.WorkforceService/ListCandidates", None),
+            ("/other.Service/Method", None),
+        ] {
+            assert_eq!(service_action(path), action, "{path}");
+        }
     }
 
     #[test]

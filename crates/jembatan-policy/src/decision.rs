@@ -55,3 +55,28 @@ impl fmt::Display for Decision {
         }
     }
 }
+
+/// A question about a service beside the contract (health, reflection), whose calls state no
+/// purpose or legal basis: may this caller use it now?
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceQuery<'a> {
+    /// Who asks, from the certificate.
+    pub principal: &'a PrincipalKind,
+    /// The action: [`crate::HEALTH_CHECK`] or [`crate::REFLECTION_READ`].
+    pub action: &'a str,
+    /// When the request arrived; policies see it to the second.
+    pub time: OffsetDateTime,
+}
+
+/// The answer to a [`ServiceQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceDecision {
+    /// Whether the action is allowed.
+    pub allowed: bool,
+    /// The action decided.
+    pub action: String,
+    /// Ids of the deciding policies, as for [`Decision::policy_ids`].
+    pub policy_ids: Vec<String>,
+    /// `sha256:<hex>` of the policy set in force.
+    pub policy_set_hash: Arc<str>,
+}

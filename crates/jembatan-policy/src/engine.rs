@@ -21,7 +21,9 @@ use jembatan_domain::{LegalBasis, Purpose};
 use time::OffsetDateTime;
 
 use crate::schema::NAMESPACE;
-use crate::{Decision, Policies, PolicyError, Query};
+use crate::{
+    Decision, Policies, PolicyError, Query, SERVICE_ACTIONS, ServiceDecision, ServiceQuery,
+};
 
 /// The policy set in force; cheap to share between tasks.
 #[derive(Debug)]
@@ -104,17 +106,76 @@ impl Engine {
         policies: &Policies,
         query: &Query<'_>,
     ) -> Result<Decision, PolicyError> {
-        let (action, applicable) = policies
-            .actions
-            .get(query.action)
-            .ok_or_else(|| PolicyError::UnknownAction(query.action.to_owned()))?;
-        let principal = self.principal(query.principal, &policies.schema)?;
+        if SERVICE_ACTIONS.contains(&query.action) {
+            return Err(PolicyError::WrongQuery(
+                query.action.to_owned(),
+                "without a purpose: ask with decide_service",
+            ));
+        }
         let context = self.context(query)?;
+        let (allowed, policy_ids) =
+            self.authorize(policies, query.principal, query.action, context)?;
+        Ok(Decision {
+            allowed,
+            action: query.action.to_owned(),
+            purpose: query.purpose,
+            legal_basis: query.legal_basis,
+            policy_ids,
+            policy_set_hash: Arc::clone(policies.hash()),
+        })
+    }
+
+    /// Decides `query`, a health check or reflection, under the policies in force.
+    pub fn decide_service(&self, query: &ServiceQuery<'_>) -> Result<ServiceDecision, PolicyError> {
+        self.decide_service_with(&self.current(), query)
+    }
+
+    /// Decides `query`, a health check or reflection, under `policies`: these calls state no
+    /// purpose, and their context holds the time only.
+    pub fn decide_service_with(
+        &self,
+        policies: &Policies,
+        query: &ServiceQuery<'_>,
+    ) -> Result<ServiceDecision, PolicyError> {
+        if !SERVICE_ACTIONS.contains(&query.action) {
+            return Err(PolicyError::WrongQuery(
+                query.action.to_owned(),
+                "with a purpose: ask with decide",
+            ));
+        }
+        let context = Context::from_pairs([(
+            "time".to_owned(),
+            RestrictedExpression::new_datetime(cedar_datetime(query.time)),
+        )])
+        .map_err(|e| PolicyError::Request(e.to_string()))?;
+        let (allowed, policy_ids) =
+            self.authorize(policies, query.principal, query.action, context)?;
+        Ok(ServiceDecision {
+            allowed,
+            action: query.action.to_owned(),
+            policy_ids,
+            policy_set_hash: Arc::clone(policies.hash()),
+        })
+    }
+
+    /// Whether `principal` may take `action` in `context`, and the deciding policies' ids.
+    fn authorize(
+        &self,
+        policies: &Policies,
+        principal: &PrincipalKind,
+        action: &str,
+        context: Context,
+    ) -> Result<(bool, Vec<String>), PolicyError> {
+        let (action_uid, applicable) = policies
+            .actions
+            .get(action)
+            .ok_or_else(|| PolicyError::UnknownAction(action.to_owned()))?;
+        let principal = self.principal(principal, &policies.schema)?;
         // Our requests are built to the schema; debug builds (and so every test) check it.
         let schema = cfg!(debug_assertions).then_some(&policies.schema);
         let request = Request::new(
             principal.uid.clone(),
-            action.clone(),
+            action_uid.clone(),
             self.types.exchange.clone(),
             context,
             schema,
@@ -130,7 +191,7 @@ impl Engine {
             .errors()
             .map(|error| {
                 let cedar_policy::AuthorizationError::PolicyEvaluationError(error) = error;
-                tracing::error!(%error, action = query.action, "policy evaluation error; denied");
+                tracing::error!(%error, action, "policy evaluation error; denied");
                 AsRef::<str>::as_ref(error.policy_id()).to_owned()
             })
             .collect();
@@ -148,14 +209,7 @@ impl Engine {
             (false, failed)
         };
         policy_ids.sort_unstable();
-        Ok(Decision {
-            allowed,
-            action: query.action.to_owned(),
-            purpose: query.purpose,
-            legal_basis: query.legal_basis,
-            policy_ids,
-            policy_set_hash: Arc::clone(policies.hash()),
-        })
+        Ok((allowed, policy_ids))
     }
 }
 
@@ -448,6 +502,60 @@ mod tests {
             ))
             .expect("decide");
         assert!(!decision.allowed);
+    }
+
+    #[test]
+    fn health_and_reflection_are_for_the_principals_the_policies_name_only() {
+        let engine = engine();
+        let named = [
+            kemendag(),
+            PrincipalKind::Agency {
+                agency: "kp2mi".into(),
+                system: "siskop2mi".into(),
+            },
+            PrincipalKind::Auditor {
+                office: "bpk".into(),
+            },
+        ];
+        let unnamed = PrincipalKind::Agency {
+            agency: "bappenas".into(),
+            system: "sipd".into(),
+        };
+        for action in SERVICE_ACTIONS {
+            for principal in &named {
+                let decision = engine
+                    .decide_service(&ServiceQuery {
+                        principal,
+                        action,
+                        time: datetime!(2026-11-22 08:30:00 UTC),
+                    })
+                    .expect("decide");
+                assert!(decision.allowed, "{principal:?} {action}");
+                assert_eq!(decision.policy_ids.len(), 1, "{principal:?} {action}");
+            }
+            let decision = engine
+                .decide_service(&ServiceQuery {
+                    principal: &unnamed,
+                    action,
+                    time: datetime!(2026-11-22 08:30:00 UTC),
+                })
+                .expect("decide");
+            assert!(!decision.allowed, "{action}");
+            assert!(decision.policy_ids.is_empty());
+            // Asked with a purpose, a service action is a mistake of the caller, not a decision.
+            let err = engine
+                .decide(&query(&kemendag(), action, Purpose::Statistics))
+                .expect_err("no purpose for health");
+            assert!(matches!(err, PolicyError::WrongQuery(..)), "{err}");
+        }
+        let err = engine
+            .decide_service(&ServiceQuery {
+                principal: &unnamed,
+                action: "WorkforceService/QueryAvailability",
+                time: datetime!(2026-11-22 08:30:00 UTC),
+            })
+            .expect_err("a contract method states a purpose");
+        assert!(matches!(err, PolicyError::WrongQuery(..)), "{err}");
     }
 
     #[test]

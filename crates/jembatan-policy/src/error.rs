@@ -29,6 +29,10 @@ pub enum PolicyError {
     /// An action that the schema does not declare.
     #[error("action {0:?} is not declared in the policy schema")]
     UnknownAction(String),
+    /// A purpose was given for an action decided without one (health, reflection), or none for
+    /// an action that needs one.
+    #[error("action {0:?} is decided {1}")]
+    WrongQuery(String, &'static str),
     /// A request could not be put to the policies.
     #[error("policy request: {0}")]
     Request(String),

@@ -1,7 +1,8 @@
 //! Who may do what, for which purpose: the exchange's access policy in Cedar.
 //!
 //! - [`schema`]: the Cedar schema built into the program (principals, one action per contract
-//!   method and per data class, the request context) and the default policy folder.
+//!   method and per data class, the request context; health and reflection, decided without a
+//!   purpose) and the default policy folder.
 //! - [`source`]: a policy folder as read from disk, with the hash that names it.
 //! - [`policies`]: a folder parsed and validated against the schema; every policy carries an
 //!   `@id` that decisions and audit leaves cite.
@@ -20,8 +21,10 @@ pub mod policies;
 pub mod schema;
 pub mod source;
 
-pub use action::{DataClass, method_action};
-pub use decision::{Decision, Query};
+pub use action::{
+    DataClass, HEALTH_CHECK, REFLECTION_READ, SERVICE_ACTIONS, method_action, service_action,
+};
+pub use decision::{Decision, Query, ServiceDecision, ServiceQuery};
 pub use engine::Engine;
 pub use error::{PolicyError, Problem};
 pub use policies::Policies;

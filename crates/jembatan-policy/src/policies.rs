@@ -171,14 +171,20 @@ impl Policies {
         &self.warnings
     }
 
-    /// Whether the schema declares `action`.
+    /// Whether the schema declares `action`, a method or a data-class read: an action decided
+    /// for a stated purpose. Health and reflection ([`crate::SERVICE_ACTIONS`]) are not.
     pub fn declares(&self, action: &str) -> bool {
-        self.actions.contains_key(action)
+        self.actions.contains_key(action) && !crate::SERVICE_ACTIONS.contains(&action)
     }
 
-    /// Every action the schema declares, sorted.
+    /// Every action [`Policies::declares`], sorted.
     pub fn action_names(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self.actions.keys().map(String::as_str).collect();
+        let mut names: Vec<&str> = self
+            .actions
+            .keys()
+            .map(String::as_str)
+            .filter(|action| !crate::SERVICE_ACTIONS.contains(action))
+            .collect();
         names.sort_unstable();
         names
     }
@@ -324,7 +330,7 @@ mod tests {
     fn the_default_folder_loads_clean() {
         let dir = folder(&[]);
         let policies = Policies::load_dir(dir.path()).expect("defaults are valid");
-        assert_eq!(policies.origins().len(), 14);
+        assert_eq!(policies.origins().len(), 17);
         assert!(policies.warnings().is_empty(), "{:?}", policies.warnings());
         let origin = &policies.origins()["kemendag-candidate-contact"];
         assert_eq!(origin.file, "kemendag.cedar");

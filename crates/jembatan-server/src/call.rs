@@ -2,11 +2,12 @@
 //! stated, and the policies that decided it. Every decision after the policy layer's, and every
 //! leaf of the call, goes through here: [`Caller::decide`] and [`Caller::require`] ask the
 //! engine with the policy set that admitted the call and answer the one PERMISSION_DENIED;
-//! [`Caller::shared`] and [`Caller::aggregate`] make the call's leaves.
+//! [`Caller::shared`], [`Caller::aggregate`], [`Caller::audit_read`] and [`Caller::refused`]
+//! make the call's leaves.
 
 use std::sync::Arc;
 
-use jembatan_audit::leaf::{CallFacts, LeafEntry, timestamp};
+use jembatan_audit::leaf::{CallFacts, LeafEntry, record_digest, timestamp};
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::{Principal, PrincipalKind};
 use jembatan_policy::{DataClass, Decision, Engine, Policies, Query};
@@ -14,6 +15,8 @@ use jembatan_store::WriteTicket;
 use time::OffsetDateTime;
 use tokio::time::Instant;
 use tonic::{Request, Status};
+
+use crate::status::refusal_name;
 
 /// What the policy layer stated and decided of an allowed call, handed to its handler as a
 /// request extension.
@@ -113,7 +116,8 @@ impl Caller {
             "call denied by policy"
         );
         let status = caller.refusal(&format!("call {action}"));
-        Ok(Err((caller.facts.denied(), status)))
+        let leaf = caller.refused(refusal_name(status.code()).unwrap_or("permission_denied"));
+        Ok(Err((leaf, status)))
     }
 
     /// The caller of `request`, which the identity and policy layers have passed.
@@ -176,9 +180,8 @@ impl Caller {
         self.policies = self.engine.current();
         let action = self.decision.action.clone();
         let decision = self.decide(&action)?;
-        if !decision.allowed {
-            return Err(self.refusal(&format!("call {action}")));
-        }
+        let allowed = decision.allowed;
+        // The call's facts follow the decision either way: a refusal's leaf cites the denial.
         self.facts = facts(
             &self.principal,
             &(self.purpose, self.legal_basis),
@@ -188,7 +191,11 @@ impl Caller {
             &decision,
         );
         self.decision = decision;
-        Ok(())
+        if allowed {
+            Ok(())
+        } else {
+            Err(self.refusal(&format!("call {action}")))
+        }
     }
 
     /// The one PERMISSION_DENIED: `<caller> may not <what> for purpose P with legal basis B`.
@@ -214,6 +221,29 @@ impl Caller {
             record_key,
             classes.iter().map(|class| class.name()),
             record_digest,
+        )
+    }
+
+    /// The leaf of this call refused with `status`, a gRPC code as
+    /// [`crate::status::refusal_name`] names it.
+    pub(crate) fn refused(&self, status: &str) -> LeafEntry {
+        self.facts.refused(status)
+    }
+
+    /// The leaf of an answer from the audit log (entries, a checkpoint, a proof, a cosignature
+    /// taken): `record_type` says which, `record_key` which entry or size, and `answer` is the
+    /// answer as encoded for the caller, digested without salt like an aggregate's.
+    pub(crate) fn audit_read(
+        &self,
+        record_type: &str,
+        record_key: &str,
+        answer: &[u8],
+    ) -> LeafEntry {
+        self.facts.record_shared(
+            record_type,
+            record_key,
+            [DataClass::AuditMetadata.name()],
+            record_digest(&[], answer),
         )
     }
 

@@ -13,6 +13,14 @@
 //! | the group commit holding the write failed | as its cause | as its cause |
 //!
 //! In every case nothing was stored or shared: the logged write rolled back.
+//!
+//! Which answers are refusals, logged as such ([`refusal_name`]): the caller was told no, for
+//! who it is, what it stated or asked, or how much it asks: PERMISSION_DENIED, UNAUTHENTICATED,
+//! INVALID_ARGUMENT, UNIMPLEMENTED, FAILED_PRECONDITION, NOT_FOUND, OUT_OF_RANGE,
+//! ALREADY_EXISTS and RESOURCE_EXHAUSTED. The others are failures of the exchange or of the
+//! call's transport (INTERNAL, UNAVAILABLE, ABORTED, CANCELLED, DEADLINE_EXCEEDED, UNKNOWN,
+//! DATA_LOSS): nothing was decided about the caller, so they leave no audit leaf, only the
+//! server's log.
 
 use std::time::Duration;
 
@@ -108,6 +116,30 @@ impl From<WriteFailed> for Status {
     }
 }
 
+/// The name a refusal leaf records of `code` (`permission_denied`), if `code` is a refusal;
+/// `None` for OK and for failures (see the module documentation).
+pub(crate) fn refusal_name(code: Code) -> Option<&'static str> {
+    Some(match code {
+        Code::PermissionDenied => "permission_denied",
+        Code::Unauthenticated => "unauthenticated",
+        Code::InvalidArgument => "invalid_argument",
+        Code::Unimplemented => "unimplemented",
+        Code::FailedPrecondition => "failed_precondition",
+        Code::NotFound => "not_found",
+        Code::OutOfRange => "out_of_range",
+        Code::AlreadyExists => "already_exists",
+        Code::ResourceExhausted => "resource_exhausted",
+        Code::Ok
+        | Code::Cancelled
+        | Code::Unknown
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::Internal
+        | Code::Unavailable
+        | Code::DataLoss => return None,
+    })
+}
+
 /// UNAVAILABLE with `google.rpc.RetryInfo` advising `delay`.
 fn retry_later(message: &str, delay: Duration) -> Status {
     Status::with_error_details(
@@ -162,6 +194,28 @@ mod tests {
             what: "a database lock",
         })));
         assert_eq!(grouped.code(), Code::Unavailable, "the cause decides");
+    }
+
+    #[test]
+    fn refusals_are_named_and_failures_are_not() {
+        assert_eq!(
+            refusal_name(Code::PermissionDenied),
+            Some("permission_denied")
+        );
+        assert_eq!(
+            refusal_name(Code::ResourceExhausted),
+            Some("resource_exhausted")
+        );
+        for failure in [
+            Code::Ok,
+            Code::Internal,
+            Code::Unavailable,
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::Aborted,
+        ] {
+            assert_eq!(refusal_name(failure), None, "{failure:?}");
+        }
     }
 
     #[test]

@@ -158,17 +158,23 @@ pub(crate) async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
         .into_inner()
         .checkpoint
         .map_or(0, |c| c.tree_size);
-    // Entries logged after the checkpoint are listed too: keep the last `lines` of all.
+    // Entries logged after the checkpoint are listed too: keep the last `lines` of all. Every
+    // listing is itself logged, so the log always has one entry more than the last page read:
+    // a page shorter than full is the end.
     let mut next = size.saturating_sub(args.lines);
     let mut last: Vec<AuditEntry> = Vec::new();
     loop {
         let page = page_from(&mut client, next).await?;
         let Some(entry) = page.last() else { break };
         next = entry.index + 1;
+        let full = page.len() >= PAGE;
         last.extend(page);
         let keep = usize::try_from(args.lines).unwrap_or(usize::MAX);
         if last.len() > keep {
             last.drain(..last.len() - keep);
+        }
+        if !full {
+            break;
         }
     }
     for entry in &last {
@@ -178,21 +184,30 @@ pub(crate) async fn tail(args: TailArgs) -> anyhow::Result<ExitCode> {
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
+    // The polls are logged too; they are not shown, or each would show the one before it.
+    let own = args.call.connection.certificate_fingerprint("auditor")?;
     loop {
         tokio::time::sleep(Duration::from_millis(args.interval_ms.max(100))).await;
         for entry in page_from(&mut client, next).await? {
             next = entry.index + 1;
-            printer.entry(&entry)?;
+            let own_poll = entry.cert_fingerprint == own
+                && entry.method == "/jembatan.v1.AuditService/ListEntries";
+            if !own_poll {
+                printer.entry(&entry)?;
+            }
         }
     }
 }
+
+/// Entries in a page of `audit tail`.
+const PAGE: usize = 1000;
 
 /// Up to a page of entries from leaf `index` on.
 async fn page_from(client: &mut AuditClient, index: u64) -> Result<Vec<AuditEntry>, ClientError> {
     Ok(client
         .list(ListEntriesRequest {
             from_index: index,
-            page_size: 1000,
+            page_size: PAGE as u32,
             ..ListEntriesRequest::default()
         })
         .await?

@@ -3,14 +3,16 @@
 //!
 //! A call of the contract (`/jembatan.v1.…`) refused here is logged: a certificate our CA
 //! issued that names no acceptable identity is someone's, and the audit log says whose
-//! (fingerprint, and the identity it claimed). Health and reflection are refused without a
+//! (fingerprint, and the identity it claimed, in the leaf's `claimed`). The leaf's principal is
+//! [`UNIDENTIFIED`], which matches no agency: what a certificate claims does not make the leaf
+//! that agency's, in its filters or its proofs. Health and reflection are refused without a
 //! leaf, as they carry no data. A client without a valid certificate never gets this far: the
 //! TLS handshake refuses it, and the server log (not the audit log) records the address.
 
 use std::task::{Context, Poll};
 
 use futures_util::future::{BoxFuture, Either, Ready, ready};
-use jembatan_audit::leaf::{CallFacts, LeafEntry, timestamp};
+use jembatan_audit::leaf::{CallFacts, LeafEntry, UNIDENTIFIED, timestamp};
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::{IdentityError, Principal};
 use jembatan_policy::method_action;
@@ -94,9 +96,7 @@ where
                 let leaf = refused_leaf(&error, peer.cert_fingerprint, method, &request);
                 let store = self.store.clone();
                 Either::Left(Either::Right(Box::pin(async move {
-                    Ok(super::logged_refusal(&store, leaf, status)
-                        .await
-                        .into_http())
+                    Ok(super::refusal_response(&store, leaf, status).await)
                 })))
             }
         }
@@ -110,7 +110,7 @@ fn refused_leaf<B>(
     method: &str,
     request: &http::Request<B>,
 ) -> LeafEntry {
-    let claimed = match error {
+    let claimed: String = match error {
         IdentityError::Malformed { uri, .. } | IdentityError::ForeignTrustDomain { uri, .. } => {
             uri.chars().take(MAX_CLAIM).collect()
         }
@@ -132,15 +132,16 @@ fn refused_leaf<B>(
         .map(|b| b.code().to_owned());
     CallFacts::new(
         timestamp(OffsetDateTime::now_utc()),
-        claimed,
+        UNIDENTIFIED.to_owned(),
         cert_fingerprint.unwrap_or_default(),
         method.chars().take(MAX_CLAIM).collect(),
     )
+    .claimed(&claimed)
     .stated(
         purpose.as_deref().unwrap_or_default(),
         legal_basis.as_deref().unwrap_or_default(),
         "",
         "",
     )
-    .denied()
+    .refused("unauthenticated")
 }

@@ -1,13 +1,21 @@
 //! The policy layer: decides each call of the contract from the caller, the method and the
 //! stated purpose and legal basis, before the request body is read.
 //!
-//! - A call outside `jembatan.v1` (health, reflection) carries no data and passes.
+//! - Health checks and reflection (`health/check`, `reflection/read`) are decided without a
+//!   purpose: allowed to the callers the policies name, else PERMISSION_DENIED. Any other path
+//!   outside `jembatan.v1` is UNIMPLEMENTED. These are not contract calls: their refusals go to
+//!   the server's log, not the audit log.
 //! - A method the policy schema does not declare is UNIMPLEMENTED, and never reaches a handler.
-//! - A missing, repeated or unknown `jembatan-purpose` or `jembatan-legal-basis`, or an overlong
-//!   `jembatan-case-ref` or `jembatan-operator`, is INVALID_ARGUMENT naming the key.
-//! - A denial is PERMISSION_DENIED naming the caller, method, purpose and basis refused, after
-//!   its audit leaf is committed; if the leaf cannot be written, UNAVAILABLE.
-//! - An allowed call reaches its handler with a [`Caller`] in its extensions.
+//! - A missing, repeated or unknown `jembatan-purpose` or `jembatan-legal-basis`, or a
+//!   `jembatan-case-ref` or `jembatan-operator` outside [`FREE_TEXT_PATTERN`], is
+//!   INVALID_ARGUMENT naming the key (never echoing the value).
+//! - A denial is PERMISSION_DENIED naming the caller, method, purpose and basis refused.
+//! - An allowed call reaches its handler with a [`Caller`] in its extensions; a refusal by the
+//!   handler is logged on the way back (see [`super::refusals`]).
+//!
+//! Every refusal of a contract call here is logged before it is answered, with its code and
+//! what was validly stated (a value that was refused is not recorded); if the leaf cannot be
+//! written, UNAVAILABLE.
 //!
 //! Every response carries `jembatan-policy-set: sha256:<hex>`, the policy set that decided it,
 //! and `jembatan-policy-refused: sha256:<hex>` while a newer folder has been refused.
@@ -17,11 +25,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use jembatan_audit::leaf::LeafEntry;
+use jembatan_audit::leaf::{CallFacts, LeafEntry, timestamp};
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::Principal;
-use jembatan_policy::{Engine, Policies, method_action};
+use jembatan_policy::{Engine, Policies, ServiceQuery, method_action, service_action};
 use jembatan_store::Store;
+use time::OffsetDateTime;
 use tonic::body::Body;
 use tonic::codegen::http::{self, HeaderMap, HeaderValue};
 use tower::{Layer, Service};
@@ -33,9 +42,26 @@ use jembatan_proto::metadata::{
 };
 
 use crate::call::{Caller, Stated};
+use crate::status::refusal_name;
+
+/// What `jembatan-case-ref` and `jembatan-operator` may hold, as their refusal says. The log
+/// cannot be erased, so these values must not be able to hold personal data: a NIK is 16
+/// digits (however separated) and an e-mail address needs `@`.
+pub(crate) const FREE_TEXT_PATTERN: &str = "1 to 64 characters of A-Z a-z 0-9 . / _ : -, \
+     starting with a letter or digit, with at most 15 digits in all (never a NIK) and no '@' \
+     (never an e-mail address), e.g. B-1234/PK.01.01/X/2026";
 
 /// Longest `jembatan-case-ref` or `jembatan-operator`, in characters.
-const MAX_FREE_TEXT: usize = 128;
+const MAX_FREE_TEXT: usize = 64;
+
+/// Most digits a `jembatan-case-ref` or `jembatan-operator` holds: fewer than a NIK's 16.
+const MAX_FREE_TEXT_DIGITS: usize = 15;
+
+/// Longest method name a refusal leaf records of a path not in the contract.
+const MAX_LOGGED_METHOD: usize = 128;
+
+/// What a refusal leaf records as the method of a path that names none.
+const NOT_A_METHOD: &str = "(not a method name)";
 
 /// Adds [`PolicyCheck`] around a service.
 #[derive(Debug, Clone)]
@@ -45,7 +71,7 @@ pub(crate) struct PolicyLayer {
 }
 
 impl PolicyLayer {
-    /// A layer deciding with `engine` and logging denials to `store`'s audit log.
+    /// A layer deciding with `engine` and logging refusals to `store`'s audit log.
     pub(crate) fn new(engine: Arc<Engine>, store: Store) -> Self {
         Self { engine, store }
     }
@@ -63,7 +89,7 @@ impl<S> Layer<S> for PolicyLayer {
     }
 }
 
-/// Decides every contract call before its handler runs; see the module documentation.
+/// Decides every call before its handler runs; see the module documentation.
 #[derive(Debug, Clone)]
 pub(crate) struct PolicyCheck<S> {
     inner: S,
@@ -71,12 +97,16 @@ pub(crate) struct PolicyCheck<S> {
     store: Store,
 }
 
-/// What the check found, besides a request refused outright.
+/// What the check found.
 enum Checked {
-    /// The call goes on to its handler.
-    Allowed,
-    /// The policies refused it: log the leaf, then answer the status.
-    Denied(Box<LeafEntry>, tonic::Status),
+    /// A contract call goes on to its handler as this caller.
+    Contract(Box<Caller>),
+    /// A health or reflection call goes on to its service.
+    Service,
+    /// Refused, and logged with this leaf before it is answered.
+    Logged(Box<LeafEntry>, tonic::Status),
+    /// Refused, not a contract call: answered at once.
+    Unlogged(tonic::Status),
 }
 
 impl<S, B> Service<http::Request<B>> for PolicyCheck<S>
@@ -97,34 +127,42 @@ where
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
         let policies = self.engine.current();
         let headers = PolicyHeaders::new(&policies, self.engine.refused());
-        let checked = match method_action(request.uri().path()) {
-            None => Ok(Checked::Allowed),
-            Some(action) => {
-                let action = action.to_owned();
-                self.check(&mut request, &action, &policies)
+        let path = request.uri().path().to_owned();
+        let checked = match (method_action(&path), service_action(&path)) {
+            (Some(action), _) => self.check(&mut request, action, &policies),
+            (None, Some(action)) => self.check_service(&request, action, &policies),
+            (None, None) => {
+                let shown: String = path.chars().take(64).collect();
+                tracing::info!(path = %shown, "call of a path outside the contract refused");
+                Checked::Unlogged(tonic::Status::unimplemented(format!(
+                    "{shown} is not served here"
+                )))
             }
         };
+        let store = self.store.clone();
         match checked {
-            Err(status) => {
+            Checked::Unlogged(status) => {
                 let mut response = status.into_http();
                 headers.apply(response.headers_mut());
                 Box::pin(std::future::ready(Ok(response)))
             }
-            Ok(Checked::Denied(leaf, status)) => {
-                let store = self.store.clone();
+            Checked::Logged(leaf, status) => Box::pin(async move {
+                let mut response = super::refusal_response(&store, *leaf, status).await;
+                headers.apply(response.headers_mut());
+                Ok(response)
+            }),
+            Checked::Contract(caller) => {
+                let call = self.call_inner(request);
                 Box::pin(async move {
-                    let mut response = super::logged_refusal(&store, *leaf, status)
-                        .await
-                        .into_http();
+                    let response = call.await?;
+                    let mut response =
+                        super::refusals::logged_after_handler(&store, &caller, response).await;
                     headers.apply(response.headers_mut());
                     Ok(response)
                 })
             }
-            Ok(Checked::Allowed) => {
-                // The instance that was polled ready serves this call; the clone waits for the next.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                let call = inner.call(request);
+            Checked::Service => {
+                let call = self.call_inner(request);
                 Box::pin(async move {
                     let mut response = call.await?;
                     headers.apply(response.headers_mut());
@@ -136,42 +174,158 @@ where
 }
 
 impl<S> PolicyCheck<S> {
+    /// Calls the inner service: the instance that was polled ready serves this call, and a
+    /// clone waits for the next.
+    fn call_inner<B>(&mut self, request: http::Request<B>) -> S::Future
+    where
+        S: Service<http::Request<B>> + Clone,
+    {
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        inner.call(request)
+    }
+
+    /// Decides a contract call of `action`.
     fn check<B>(
         &self,
         request: &mut http::Request<B>,
         action: &str,
         policies: &Arc<Policies>,
-    ) -> Result<Checked, tonic::Status> {
+    ) -> Checked {
+        let Some(principal) = request.extensions().get::<Principal>().cloned() else {
+            return Checked::Unlogged(tonic::Status::unauthenticated(
+                "connection carries no client identity",
+            ));
+        };
+        let refused = |status: tonic::Status| {
+            let leaf = early_refusal(&principal, action, request.headers(), policies, &status);
+            Checked::Logged(Box::new(leaf), status)
+        };
         // Only methods are decided here; data-class reads (`read/…`) are for handlers.
         if action.starts_with("read/") || !policies.declares(action) {
             let shown: String = action.chars().take(64).collect();
-            return Err(tonic::Status::unimplemented(format!(
+            return refused(tonic::Status::unimplemented(format!(
                 "method {shown} is not part of the jembatan.v1 contract"
             )));
         }
-        let principal = request
-            .extensions()
-            .get::<Principal>()
-            .cloned()
-            .ok_or_else(|| {
-                tonic::Status::unauthenticated("connection carries no client identity")
-            })?;
-        let headers = request.headers();
-        let stated = Stated {
-            purpose: required(headers, PURPOSE_KEY, &Purpose::ALL)?,
-            legal_basis: required(headers, LEGAL_BASIS_KEY, &LegalBasis::ALL)?,
-            case_ref: free_text(headers, CASE_REF_KEY)?,
-            operator: free_text(headers, OPERATOR_KEY)?,
-            deadline: deadline(headers),
+        let stated = match stated(request.headers()) {
+            Ok(stated) => stated,
+            Err(status) => return refused(status),
         };
-        match Caller::admit(&self.engine, policies, principal, stated, action)? {
-            Ok(caller) => {
-                request.extensions_mut().insert(caller);
+        match Caller::admit(&self.engine, policies, principal.clone(), stated, action) {
+            Ok(Ok(caller)) => {
+                request.extensions_mut().insert(caller.clone());
+                Checked::Contract(Box::new(caller))
             }
-            Err((leaf, status)) => return Ok(Checked::Denied(Box::new(leaf), status)),
+            Ok(Err((leaf, status))) => Checked::Logged(Box::new(leaf), status),
+            // The engine failed: INTERNAL, a failure of ours, not a refusal of the caller.
+            Err(status) => Checked::Unlogged(status),
         }
-        Ok(Checked::Allowed)
     }
+
+    /// Decides a health or reflection call: no purpose, no audit leaf.
+    fn check_service<B>(
+        &self,
+        request: &http::Request<B>,
+        action: &str,
+        policies: &Policies,
+    ) -> Checked {
+        let Some(principal) = request.extensions().get::<Principal>() else {
+            return Checked::Unlogged(tonic::Status::unauthenticated(
+                "connection carries no client identity",
+            ));
+        };
+        let query = ServiceQuery {
+            principal: principal.kind(),
+            action,
+            time: OffsetDateTime::now_utc(),
+        };
+        match self.engine.decide_service_with(policies, &query) {
+            Ok(decision) if decision.allowed => Checked::Service,
+            Ok(_) => {
+                tracing::info!(%principal, action, "call denied by policy");
+                Checked::Unlogged(tonic::Status::permission_denied(format!(
+                    "{principal} may not use {action}"
+                )))
+            }
+            Err(error) => {
+                tracing::error!(action, %error, "policy decision failed");
+                Checked::Unlogged(tonic::Status::internal(format!(
+                    "policy decision for {action} failed"
+                )))
+            }
+        }
+    }
+}
+
+/// What a contract call states in its metadata, or INVALID_ARGUMENT naming the key.
+fn stated(headers: &HeaderMap) -> Result<Stated, tonic::Status> {
+    Ok(Stated {
+        purpose: required(headers, PURPOSE_KEY, &Purpose::ALL)?,
+        legal_basis: required(headers, LEGAL_BASIS_KEY, &LegalBasis::ALL)?,
+        case_ref: free_text(headers, CASE_REF_KEY)?,
+        operator: free_text(headers, OPERATOR_KEY)?,
+        deadline: deadline(headers),
+    })
+}
+
+/// The leaf of a contract call refused before it was decided (`status`: INVALID_ARGUMENT or
+/// UNIMPLEMENTED). It records what was validly stated; a refused value is left out.
+fn early_refusal(
+    principal: &Principal,
+    action: &str,
+    headers: &HeaderMap,
+    policies: &Policies,
+    status: &tonic::Status,
+) -> LeafEntry {
+    let valid = |key: &str| -> Option<String> {
+        let value = single(headers, key).ok().flatten()?;
+        match key {
+            PURPOSE_KEY => value.parse::<Purpose>().ok().map(|p| p.code().to_owned()),
+            LEGAL_BASIS_KEY => value
+                .parse::<LegalBasis>()
+                .ok()
+                .map(|b| b.code().to_owned()),
+            _ => free_text(headers, key).ok().flatten(),
+        }
+    };
+    let method = if policies.declares(action) || fits_method_name(action) {
+        action
+    } else {
+        NOT_A_METHOD
+    };
+    CallFacts::new(
+        timestamp(OffsetDateTime::now_utc()),
+        principal.to_string(),
+        principal.cert_fingerprint.clone(),
+        method.to_owned(),
+    )
+    .stated(
+        &valid(PURPOSE_KEY).unwrap_or_default(),
+        &valid(LEGAL_BASIS_KEY).unwrap_or_default(),
+        &valid(CASE_REF_KEY).unwrap_or_default(),
+        &valid(OPERATOR_KEY).unwrap_or_default(),
+    )
+    .decided(Vec::new(), policies.hash().to_string())
+    .refused(refusal_name(status.code()).unwrap_or("invalid_argument"))
+}
+
+/// Whether a path not in the contract may be recorded as it was called: `<Service>/<Method>`
+/// of letters, digits, `_` and `.`, short, and with too few digits to hold a NIK.
+fn fits_method_name(action: &str) -> bool {
+    let Some((service, method)) = action.split_once('/') else {
+        return false;
+    };
+    let name = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+    };
+    action.len() <= MAX_LOGGED_METHOD
+        && name(service)
+        && name(method)
+        && action.bytes().filter(u8::is_ascii_digit).count() <= MAX_FREE_TEXT_DIGITS
 }
 
 /// The policy headers of one response, computed once per call.
@@ -254,21 +408,44 @@ where
         .map_err(|e: jembatan_domain::DomainError| invalid(key, &e.to_string()))
 }
 
-/// An optional free-text value of at most [`MAX_FREE_TEXT`] characters.
+/// An optional `jembatan-case-ref` or `jembatan-operator`: [`FREE_TEXT_PATTERN`], or
+/// INVALID_ARGUMENT naming the key and the pattern (not the value). Empty is not given.
 fn free_text(headers: &HeaderMap, key: &str) -> Result<Option<String>, tonic::Status> {
     let Some(value) = single(headers, key)? else {
         return Ok(None);
     };
-    if value.chars().count() > MAX_FREE_TEXT {
-        return Err(invalid(
+    if value.is_empty() {
+        return Ok(None);
+    }
+    match free_text_problem(value) {
+        None => Ok(Some(value.to_owned())),
+        Some(problem) => Err(invalid(
             key,
-            &format!("is longer than {MAX_FREE_TEXT} characters"),
-        ));
+            &format!("{problem}; it must be {FREE_TEXT_PATTERN}"),
+        )),
     }
-    if value.chars().any(char::is_control) {
-        return Err(invalid(key, "holds control characters"));
+}
+
+/// What keeps `value` from fitting [`FREE_TEXT_PATTERN`], if anything.
+fn free_text_problem(value: &str) -> Option<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '_' | ':' | '-');
+    if value.chars().count() > MAX_FREE_TEXT {
+        return Some(format!("is longer than {MAX_FREE_TEXT} characters"));
     }
-    Ok(Some(value.to_owned()))
+    if value.contains('@') {
+        return Some("holds '@'".to_owned());
+    }
+    if !value.chars().all(allowed) {
+        return Some("holds a character outside the pattern".to_owned());
+    }
+    if !value.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        return Some("does not start with a letter or digit".to_owned());
+    }
+    let digits = value.chars().filter(char::is_ascii_digit).count();
+    if digits > MAX_FREE_TEXT_DIGITS {
+        return Some(format!("holds {digits} digits"));
+    }
+    None
 }
 
 fn invalid(key: &str, reason: &str) -> tonic::Status {
@@ -287,6 +464,45 @@ mod tests {
         );
         let at = deadline(&headers);
         at.map(|at| at.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
+    #[test]
+    fn letter_numbers_fit_the_free_text_pattern_and_personal_data_does_not() {
+        for fits in [
+            "B-1234/PK.01.01/X/2026",
+            "ND-77/KP2MI/2026",
+            "ND.12/PEN/2026",
+            "UND-0045/DJPEN/2026",
+            "op-7",
+            "ticket:2026-11-22:0042",
+            "123456789012345",
+        ] {
+            assert_eq!(free_text_problem(fits), None, "{fits}");
+        }
+        for refused in [
+            "3175014101900001",
+            "3175-0141-0190-0001",
+            "NIK.3175.0141.0190.0001",
+            "B-1234/PK.01.01/X/2026/3175",
+            "siti@kemendag.go.id",
+            "siti rahma",
+            "-B/12",
+            "/ND",
+            "Bu_Siti\u{e9}",
+            &"A".repeat(65),
+        ] {
+            assert!(free_text_problem(refused).is_some(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn only_method_like_paths_are_recorded_as_called() {
+        assert!(fits_method_name("WorkforceService/DumpEverything"));
+        assert!(fits_method_name("read/contact"));
+        assert!(!fits_method_name("WorkforceService/Nik3175014101900001"));
+        assert!(!fits_method_name(&"X".repeat(4000)));
+        assert!(!fits_method_name("Workforce Service/x"));
+        assert!(!fits_method_name("NoSlash"));
     }
 
     #[test]

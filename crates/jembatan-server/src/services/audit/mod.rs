@@ -6,6 +6,14 @@
 //! key registered for the caller in `[audit.witnesses]`. ListSubjectAccesses answers a worker's
 //! UU PDP Article 32 request from the leaves of the worker's stored records (found through the
 //! subject key of the NIK); after an erasure those records, and so the link, are gone.
+//!
+//! Every answer that shows what leaves hold, and every cosignature, is logged before it is sent:
+//! one leaf per call (record type `audit_entries`, `audit_entry`, `cosignature`, or
+//! `subject_access`), with the digest of the answer as encoded, so that who looked at what is
+//! itself on the record. Checkpoints and proofs are not: they carry hashes and the log's signed
+//! commitments, which are meant to be passed around, and a witness or verifier that grew the
+//! log with every look would never find it at rest. A refused call is logged by the policy
+//! layer on its way back (see `crate::layers::refusals`).
 
 use std::sync::Arc;
 
@@ -24,6 +32,7 @@ use jembatan_proto::v1::{
     get_inclusion_proof_request::Leaf,
 };
 use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint, StoredCosignature};
+use prost::Message;
 use tonic::{Request, Response, Status};
 
 use crate::call::Caller;
@@ -57,6 +66,22 @@ impl AuditApi {
             witnesses: Arc::new(witnesses),
             personal_data_key,
         }
+    }
+
+    /// `answer` to `caller`, once its leaf (`record_type`, `record_key`) is committed.
+    async fn logged<T: Message>(
+        &self,
+        caller: &Caller,
+        record_type: &str,
+        record_key: String,
+        answer: T,
+    ) -> Result<Response<T>, Status> {
+        let leaf = caller.audit_read(record_type, &record_key, &answer.encode_to_vec());
+        self.store
+            .log(caller.ticket(1), vec![leaf])
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(answer))
     }
 
     /// The caller, after checking that it may read audit metadata for its stated purpose.
@@ -145,7 +170,7 @@ impl AuditService for AuditApi {
         &self,
         request: Request<ListEntriesRequest>,
     ) -> Result<Response<ListEntriesResponse>, Status> {
-        self.reader(&request)?;
+        let caller = self.reader(&request)?;
         let r = request.into_inner();
         let page_size = paging::page_size(r.page_size)?;
         let after = match (
@@ -187,27 +212,32 @@ impl AuditService for AuditApi {
             .iter()
             .map(|(index, data)| entry_message(*index, data))
             .collect::<Result<_, _>>()?;
-        Ok(Response::new(ListEntriesResponse {
+        let first = rows.first().map(|(index, _)| index.to_string());
+        let answer = ListEntriesResponse {
             entries,
             next_page_token,
-        }))
+        };
+        self.logged(&caller, "audit_entries", first.unwrap_or_default(), answer)
+            .await
     }
 
     async fn get_entry(
         &self,
         request: Request<GetEntryRequest>,
     ) -> Result<Response<GetEntryResponse>, Status> {
-        let principal = self.reader(&request)?.principal;
+        let caller = self.reader(&request)?;
         let r = request.into_inner();
         let checkpoint = self.checkpoint(r.tree_size).await?;
         let (data, leaf) = self.leaf(r.index).await?;
-        self.may_prove(&principal, r.index, &leaf)?;
+        self.may_prove(&caller.principal, r.index, &leaf)?;
         let proof = self.inclusion(r.index, checkpoint.size).await?;
-        Ok(Response::new(GetEntryResponse {
+        let answer = GetEntryResponse {
             entry: Some(entry_message(r.index, &data)?),
             proof: Some(proof),
             checkpoint: Some(self.checkpoint_message(&checkpoint).await?),
-        }))
+        };
+        self.logged(&caller, "audit_entry", r.index.to_string(), answer)
+            .await
     }
 
     async fn get_checkpoint(
@@ -216,16 +246,18 @@ impl AuditService for AuditApi {
     ) -> Result<Response<GetCheckpointResponse>, Status> {
         self.reader(&request)?;
         let checkpoint = self.checkpoint(request.into_inner().tree_size).await?;
-        Ok(Response::new(GetCheckpointResponse {
+        let answer = GetCheckpointResponse {
             checkpoint: Some(self.checkpoint_message(&checkpoint).await?),
-        }))
+        };
+        Ok(Response::new(answer))
     }
 
     async fn get_inclusion_proof(
         &self,
         request: Request<GetInclusionProofRequest>,
     ) -> Result<Response<GetInclusionProofResponse>, Status> {
-        let principal = self.reader(&request)?.principal;
+        let caller = self.reader(&request)?;
+        let principal = &caller.principal;
         let r = request.into_inner();
         let index = match r.leaf {
             Some(Leaf::LeafIndex(index)) => index,
@@ -246,11 +278,12 @@ impl AuditService for AuditApi {
             // An agency proves its own receipts only; auditors prove any leaf, so their proofs
             // skip reading it.
             let (_, leaf) = self.leaf(index).await?;
-            self.may_prove(&principal, index, &leaf)?;
+            self.may_prove(principal, index, &leaf)?;
         }
-        Ok(Response::new(GetInclusionProofResponse {
+        let answer = GetInclusionProofResponse {
             proof: Some(self.inclusion(index, size).await?),
-        }))
+        };
+        Ok(Response::new(answer))
     }
 
     async fn get_consistency_proof(
@@ -274,11 +307,12 @@ impl AuditService for AuditApi {
             .consistency_proof(r.from_size, to_size)
             .await
             .map_err(store_status)?;
-        Ok(Response::new(GetConsistencyProofResponse {
+        let answer = GetConsistencyProofResponse {
             from_size: r.from_size,
             to_size,
             hashes: hashes.iter().map(|h| h.to_vec()).collect(),
-        }))
+        };
+        Ok(Response::new(answer))
     }
 
     async fn list_subject_accesses(
@@ -290,6 +324,10 @@ impl AuditService for AuditApi {
         let nik = jembatan_domain::Nik::parse(&r.nik)
             .map_err(|reason| Status::invalid_argument(format!("nik: {reason}")))?;
         let page_size = paging::page_size(r.page_size)?;
+        // Everything the caller sent is checked before the lookup is logged: a refusal is
+        // logged once, as a refusal.
+        let (from_time, to_time) = time_range(r.from_time, r.to_time)?;
+        let after = paging::parse("page_token", "after", &r.page_token)?;
         let subject_key = self.personal_data_key.subject_key(nik.as_str());
         // The lookup is itself a processing of the worker's data: logged under the worker's
         // first record, so that it shows in the history it answers.
@@ -315,14 +353,12 @@ impl AuditService for AuditApi {
             })
             .await
             .map_err(store_status)?;
-        let (from_time, to_time) = time_range(r.from_time, r.to_time)?;
         let filter = LeafFilter {
             from_time,
             to_time,
             subject_key: Some(subject_key),
             ..LeafFilter::default()
         };
-        let after = paging::parse("page_token", "after", &r.page_token)?;
         let (rows, next_page_token) = self.leaves_page(&filter, after, page_size).await?;
         let accesses = rows
             .iter()
@@ -349,7 +385,8 @@ impl AuditService for AuditApi {
         &self,
         request: Request<AddCosignatureRequest>,
     ) -> Result<Response<AddCosignatureResponse>, Status> {
-        let principal = self.reader(&request)?.principal;
+        let caller = self.reader(&request)?;
+        let principal = &caller.principal;
         let r = request.into_inner();
         let key = self.witnesses.key_of(principal.kind(), &r.verifier_key)?;
         let size = r.tree_size;
@@ -393,9 +430,11 @@ impl AuditService for AuditApi {
             )));
         }
         tracing::info!(%principal, witness = key.name(), size, "checkpoint cosigned");
-        Ok(Response::new(AddCosignatureResponse {
+        let answer = AddCosignatureResponse {
             cosignature: Some(cosignature_message(&stored)),
-        }))
+        };
+        self.logged(&caller, "cosignature", size.to_string(), answer)
+            .await
     }
 }
 
