@@ -236,7 +236,8 @@ async fn a_silent_connection_is_closed_after_the_handshake_timeout() {
 #[tokio::test]
 async fn reflection_lists_the_contract_health_and_reflection() {
     let pki = TestPki::new();
-    let exchange = RunningExchange::sqlite(&pki).await;
+    let exchange =
+        RunningExchange::start(&config(&pki, "sqlite://jembatan.db", "reflection = true")).await;
     let channel = exchange
         .connect(pki.auditor("inspectorate"))
         .await
@@ -321,6 +322,33 @@ async fn reflection_lists_the_contract_health_and_reflection() {
         ),
         "{response:?}"
     );
+    exchange.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_is_off_unless_configured() {
+    let pki = TestPki::new();
+    let exchange = RunningExchange::sqlite(&pki).await;
+    let channel = exchange
+        .connect(pki.auditor("inspectorate"))
+        .await
+        .expect("connect")
+        .channel();
+    let mut reflection =
+        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(channel);
+    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let status = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect_err("no reflection by default");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
     exchange.stop().await;
 }
 

@@ -38,13 +38,14 @@ impl TestPki {
             jembatan_audit::note::SignerKey::generate(&format!("jembatan.{TRUST_DOMAIN}/audit"))
                 .expect("log key");
         std::fs::create_dir_all(dir.path().join("audit")).expect("audit dir");
-        std::fs::write(dir.path().join("audit/log.key"), key.to_text()).expect("log key");
+        write_private(&dir.path().join("audit/log.key"), key.to_text().as_bytes());
         std::fs::create_dir_all(dir.path().join("keys")).expect("keys dir");
-        std::fs::write(
-            dir.path().join("keys/personal-data.key"),
-            jembatan_domain::pseudonym::PersonalDataKey::generate().expect("personal-data key"),
-        )
-        .expect("personal-data key");
+        write_private(
+            &dir.path().join("keys/personal-data.key"),
+            jembatan_domain::pseudonym::PersonalDataKey::generate()
+                .expect("personal-data key")
+                .as_bytes(),
+        );
         Self { dir, ca }
     }
 
@@ -99,6 +100,14 @@ impl Default for TestPki {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Writes a key file with mode 0600, as the exchange requires of its keys.
+pub fn write_private(path: &Path, contents: &[u8]) {
+    use std::io::Write;
+    jembatan_pki::private_file::create_private(path)
+        .and_then(|mut file| file.write_all(contents))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 /// The test trust domain.
@@ -398,6 +407,9 @@ pub fn placement_leaf(n: u64) -> jembatan_audit::leaf::LeafEntry {
         policy_ids: vec!["kp2mi-push-placements".into()],
         policy_set: format!("sha256:{}", "01".repeat(32)),
         trace_id: String::new(),
+        status: String::new(),
+        claimed: String::new(),
+        refused_calls: 0,
     }
 }
 

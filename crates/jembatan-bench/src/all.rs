@@ -61,10 +61,21 @@ pub(crate) struct Args {
     out: Option<PathBuf>,
 }
 
+/// A store named on the command line.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum StoreArg {
+pub(crate) enum StoreArg {
     Sqlite,
     Postgres,
+}
+
+impl StoreArg {
+    /// The database it names.
+    pub(crate) fn database(self) -> Database {
+        match self {
+            StoreArg::Sqlite => Database::Sqlite,
+            StoreArg::Postgres => Database::Postgres,
+        }
+    }
 }
 
 /// One line of the table.
@@ -204,10 +215,7 @@ pub(crate) async fn run(args: &Args) -> anyhow::Result<()> {
     let mut handshakes_done = false;
 
     for store in &args.stores {
-        let database = match store {
-            StoreArg::Sqlite => Database::Sqlite,
-            StoreArg::Postgres => Database::Postgres,
-        };
+        let database = store.database();
         println!("{}", database.name());
         let pg = match database {
             Database::Sqlite => None,

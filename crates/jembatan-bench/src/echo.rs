@@ -5,8 +5,8 @@
 use std::future::Future;
 
 use jembatan_pki::TrustDomain;
-use jembatan_server::Config;
 use jembatan_server::transport::{acceptor, tls_acceptor};
+use jembatan_server::{Config, LimitsLayer, RefusalTally};
 use tonic::transport::Server;
 use tonic::{Request, Response, Status};
 
@@ -33,9 +33,11 @@ impl Echo for Service {
     }
 }
 
-/// Serves the echo service on `config`'s address and TLS until `shutdown` completes.
+/// Serves the echo service on `config`'s address and TLS until `shutdown` completes; behind
+/// the exchange's limits layer with `config`'s limits when `limited`.
 pub(crate) async fn serve(
     config: &Config,
+    limited: bool,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (tls, limits) = tls_acceptor(config)?;
@@ -43,10 +45,18 @@ pub(crate) async fn serve(
     let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
     println!("{}{}", crate::server::LISTENING, listener.local_addr()?);
     let incoming = acceptor::spawn(listener, tls, trust_domain, limits);
-    Server::builder()
-        .add_service(EchoServer::new(Service))
-        .serve_with_incoming_shutdown(incoming.connections, shutdown)
-        .await?;
+    if limited {
+        Server::builder()
+            .layer(LimitsLayer::new(&config.limits, RefusalTally::default()))
+            .add_service(EchoServer::new(Service))
+            .serve_with_incoming_shutdown(incoming.connections, shutdown)
+            .await?;
+    } else {
+        Server::builder()
+            .add_service(EchoServer::new(Service))
+            .serve_with_incoming_shutdown(incoming.connections, shutdown)
+            .await?;
+    }
     incoming.task.abort();
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! cargo run --release -p jembatan-bench -- all [--records 1000000] [--seconds 10] [--out FILE]
 //! cargo run --release -p jembatan-bench -- policy-decision [--iterations N] [--dir deploy/policies]
 //! cargo run --release -p jembatan-bench -- audit-verify [--leaves 1000000]
+//! cargo run --release -p jembatan-bench -- limits [--seconds 10]
 //! ```
 
 #![forbid(unsafe_code)]
@@ -11,6 +12,7 @@
 mod all;
 mod audit_verify;
 mod echo;
+mod limits;
 mod load;
 mod policy_decision;
 mod scenarios;
@@ -37,6 +39,9 @@ enum Command {
     PolicyDecision(policy_decision::Args),
     /// Offline verification of an exported audit log (default 1,000,000 leaves).
     AuditVerify(audit_verify::Args),
+    /// What the limits layer costs (echo with and without it), and what it buys: another
+    /// caller's latency while one calls at ten times its rate.
+    Limits(limits::Args),
     /// (internal) Serves the exchange for `all` until standard input closes.
     #[command(hide = true)]
     ServeExchange {
@@ -49,6 +54,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// (internal) Serves the echo baseline behind the limits layer until standard input closes.
+    #[command(hide = true)]
+    ServeEchoLimited {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -57,11 +68,15 @@ fn main() -> anyhow::Result<()> {
         Command::PolicyDecision(args) => policy_decision::run(&args),
         Command::AuditVerify(args) => audit_verify::run(&args),
         Command::All(args) => runtime()?.block_on(all::run(&args)),
+        Command::Limits(args) => runtime()?.block_on(limits::run(&args)),
         Command::ServeExchange { config } => {
             runtime()?.block_on(server::serve(server::Kind::Exchange, &config))
         }
         Command::ServeEcho { config } => {
             runtime()?.block_on(server::serve(server::Kind::Echo, &config))
+        }
+        Command::ServeEchoLimited { config } => {
+            runtime()?.block_on(server::serve(server::Kind::EchoLimited, &config))
         }
     }
 }

@@ -373,6 +373,32 @@ pub(crate) async fn query_availability(
     .await
 }
 
+/// QueryAvailability by `plan`, the same question each time, from a caller that may be over
+/// its limits: a call refused with RESOURCE_EXHAUSTED counts as a call with no item, so that
+/// items are the answered calls and `calls - items` the refused ones.
+pub(crate) async fn query_availability_limited(
+    clients: &[Client],
+    plan: Plan,
+    today: Date,
+) -> Report {
+    let request = availability_request(today);
+    on_clients(clients, plan, move |_, client| {
+        let request = request.clone();
+        async move {
+            let request = stated(Purpose::Statistics, LegalBasis::PublicTask, request)?;
+            match WorkforceServiceClient::new(client.channel())
+                .query_availability(request)
+                .await
+            {
+                Ok(_) => Ok(1),
+                Err(status) if status.code() == tonic::Code::ResourceExhausted => Ok(0),
+                Err(status) => Err(status.message().to_owned()),
+            }
+        }
+    })
+    .await
+}
+
 /// ListCandidates pages of 100 of the workers returning within 90 days, for business matching,
 /// for `duration`: every call continues one of a few listings where it stopped (from the first
 /// page again at the end). Items are candidates, each one an audit leaf.

@@ -25,6 +25,8 @@ pub(crate) enum Kind {
     Exchange,
     /// The echo baseline behind the exchange's TLS acceptor.
     Echo,
+    /// The echo baseline behind the acceptor and the exchange's limits layer.
+    EchoLimited,
 }
 
 impl Kind {
@@ -32,6 +34,7 @@ impl Kind {
         match self {
             Kind::Exchange => "serve-exchange",
             Kind::Echo => "serve-echo",
+            Kind::EchoLimited => "serve-echo-limited",
         }
     }
 }
@@ -154,7 +157,8 @@ pub(crate) async fn serve(kind: Kind, config: &Path) -> anyhow::Result<()> {
             println!("{LISTENING}{}", exchange.local_addr());
             exchange.serve(stopped).await?;
         }
-        Kind::Echo => echo::serve(&config, stopped).await?,
+        Kind::Echo => echo::serve(&config, false, stopped).await?,
+        Kind::EchoLimited => echo::serve(&config, true, stopped).await?,
     }
     Ok(())
 }

@@ -43,6 +43,8 @@ pub(crate) struct Callers {
     pub(crate) kp2mi: ClientTls,
     /// Kemendag's export portal.
     pub(crate) kemendag: ClientTls,
+    /// Another system of Kemendag, a caller of its own for the limits scenario.
+    pub(crate) kemendag_other: ClientTls,
     /// An auditor's office.
     pub(crate) auditor: ClientTls,
 }
@@ -64,11 +66,11 @@ impl Site {
         let ca = pki_dir::init(dir.path(), &trust_domain)?;
         let key = SignerKey::generate(&origin())?;
         std::fs::create_dir_all(dir.path().join("audit"))?;
-        std::fs::write(dir.path().join("audit/log.key"), key.to_text())?;
+        write_private(&dir.path().join("audit/log.key"), key.to_text().as_bytes())?;
         std::fs::create_dir_all(dir.path().join("keys"))?;
-        std::fs::write(
-            dir.path().join("keys/personal-data.key"),
-            PersonalDataKey::generate()?,
+        write_private(
+            &dir.path().join("keys/personal-data.key"),
+            PersonalDataKey::generate()?.as_bytes(),
         )?;
         let agency = |agency: &str, system: &str| -> anyhow::Result<ClientTls> {
             client_tls(&ca, &SpiffeId::agency(&trust_domain, agency, system)?)
@@ -76,6 +78,7 @@ impl Site {
         let callers = Callers {
             kp2mi: agency("kp2mi", "siskop2mi")?,
             kemendag: agency("kemendag", "export-portal")?,
+            kemendag_other: agency("kemendag", "market-research")?,
             auditor: client_tls(&ca, &SpiffeId::auditor(&trust_domain, "inspectorate")?)?,
         };
         Ok(Self {
@@ -96,21 +99,51 @@ impl Site {
     }
 
     /// Writes a config file named `name` for a server on 127.0.0.1 storing at `store_url`,
-    /// with the default policies, and returns its path.
+    /// with the default policies, and returns its path. The per-caller limits are raised far
+    /// above what the machine can carry: the capacity scenarios measure the exchange, from one
+    /// caller, not the limits (the `limits` benchmark measures those, with the defaults).
     pub(crate) fn config(&self, name: &str, store_url: &str) -> anyhow::Result<PathBuf> {
+        self.write_config(
+            name,
+            store_url,
+            "[limits]\nwrite_per_sec = 1e9\nwrite_burst = 1000000\nread_per_sec = 1e9\n\
+             read_burst = 1000000\naudit_per_sec = 1e9\naudit_burst = 1000000\n\
+             other_per_sec = 1e9\nother_burst = 1000000\n\
+             max_calls_per_principal = 100000\nmax_calls_in_flight = 100000\n",
+        )
+    }
+
+    /// As [`Site::config`], with the default limits.
+    pub(crate) fn config_with_default_limits(
+        &self,
+        name: &str,
+        store_url: &str,
+    ) -> anyhow::Result<PathBuf> {
+        self.write_config(name, store_url, "")
+    }
+
+    fn write_config(&self, name: &str, store_url: &str, limits: &str) -> anyhow::Result<PathBuf> {
         let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/policies");
         let text = format!(
             "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n\
              [tls]\ncert = \"server.pem\"\nkey = \"server-key.pem\"\nclient_ca = \"ca.pem\"\n\
              [identity]\ntrust_domain = \"{TRUST_DOMAIN}\"\n\
              [policy]\ndir = {policies:?}\nwatch_interval_ms = 0\n\
-             [store]\nurl = {store_url:?}\n",
+             [store]\nurl = {store_url:?}\n{limits}",
             policies = policies.display().to_string(),
         );
         let path = self.dir.path().join(name);
         std::fs::write(&path, text)?;
         Ok(path)
     }
+}
+
+/// Writes a key file with mode 0600, as the exchange requires of its keys.
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    jembatan_pki::private_file::create_private(path)
+        .and_then(|mut file| file.write_all(contents))
+        .with_context(|| path.display().to_string())
 }
 
 fn origin() -> String {

@@ -306,7 +306,7 @@ fn policy_check_validates_a_folder_and_names_each_problem() {
         deploy.to_str().expect("utf-8"),
     ]));
     assert!(
-        checked.starts_with("ok: 14 policies in 4 files"),
+        checked.starts_with("ok: 17 policies in 4 files"),
         "{checked}"
     );
 
@@ -431,7 +431,9 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
 
     write(
         &policies.join("freeze.cedar"),
-        "@id(\"freeze\")\nforbid (principal, action, resource);\n",
+        // Freezes the contract's writes; health, from which `policy status` reads the set in
+        // force, stays permitted.
+        "@id(\"freeze\")\nforbid (principal, action == Jembatan::Action::\"PlacementService/PushPlacements\", resource);\n",
     );
     let frozen = checked_hash(&policies);
     dev.signal("-HUP");
@@ -454,6 +456,46 @@ fn sighup_reloads_the_policies_and_policy_status_shows_the_set_in_force() {
         "{}",
         stdout(&out)
     );
+    let (status, _) = dev.terminate();
+    assert!(status.success());
+}
+
+#[test]
+fn pki_revoke_and_sighup_refuse_a_certificate_without_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("exchange");
+    // TLS files are looked at on SIGHUP only, so that the test sees which did it.
+    let dev = Dev::start(&root, &[("JEMBATAN_TLS_RELOAD_INTERVAL_MS", "0")]);
+    assert!(dev.health("kp2mi").status.success(), "kp2mi before");
+    let pki = root.join("pki");
+    let pki_arg = pki.to_str().expect("utf-8");
+    let out = jembatan(&[
+        "pki",
+        "revoke",
+        "--dir",
+        pki_arg,
+        "--name",
+        "kp2mi",
+        "--reason",
+        "key-compromise",
+    ]);
+    ok(&out);
+    assert!(
+        dev.health("kp2mi").status.success(),
+        "nothing changes before the reload"
+    );
+    dev.signal("-HUP");
+    let start = Instant::now();
+    while dev.health("kp2mi").status.success() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the revoked certificate still works after SIGHUP"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(dev.health("kemendag").status.success(), "others stay");
+    let out = jembatan(&["pki", "revoke", "--dir", pki_arg, "--name", "kp2mi"]);
+    refused(&out, "already revoked");
     let (status, _) = dev.terminate();
     assert!(status.success());
 }

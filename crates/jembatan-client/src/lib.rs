@@ -148,6 +148,16 @@ pub struct Client {
 impl Client {
     /// Connects to `server` (e.g. `https://127.0.0.1:7443`) over mutual TLS 1.3.
     pub async fn connect(server: &str, tls: ClientTls) -> Result<Self, ClientError> {
+        Self::connect_from(server, tls, None).await
+    }
+
+    /// Connects as [`Client::connect`] does, from the local address `local` when given (a
+    /// host with several addresses, or a test standing in for several hosts).
+    pub async fn connect_from(
+        server: &str,
+        tls: ClientTls,
+        local: Option<std::net::IpAddr>,
+    ) -> Result<Self, ClientError> {
         let mut tls_config =
             ClientTlsConfig::new().ca_certificate(Certificate::from_pem(tls.ca_pem));
         if let Some((cert, key)) = tls.identity {
@@ -159,6 +169,7 @@ impl Client {
         let endpoint = Endpoint::from_shared(server.to_owned())
             .map_err(|_| ClientError::InvalidUrl(server.to_owned()))?
             .connect_timeout(Duration::from_secs(10))
+            .local_address(local)
             .tls_config(tls_config)
             .map_err(|source| ClientError::Connect {
                 server: server.to_owned(),

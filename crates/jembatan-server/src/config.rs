@@ -22,6 +22,7 @@ const SECTIONS: &[&str] = &[
     "audit",
     "placements",
     "store",
+    "limits",
     "log",
 ];
 
@@ -49,6 +50,9 @@ pub struct Config {
     /// The database.
     #[serde(default)]
     pub store: StoreSection,
+    /// What one caller may ask of the exchange.
+    #[serde(default)]
+    pub limits: LimitsSection,
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
@@ -62,10 +66,32 @@ pub struct ServerSection {
     pub listen: SocketAddr,
     /// Seconds a client has to complete the TLS handshake.
     pub handshake_timeout_secs: u64,
-    /// TLS handshakes in progress at once; connections beyond are closed at once.
+    /// TLS handshakes in progress at once, from all addresses.
     pub max_concurrent_handshakes: usize,
+    /// TLS handshakes in progress at once from one IP address: one address holds at most this
+    /// many of the slots.
+    pub max_handshakes_per_address: usize,
+    /// Milliseconds a new connection waits for a handshake slot before it is closed.
+    pub handshake_queue_ms: u64,
+    /// Milliseconds a client has to send its TLS ClientHello after connecting.
+    pub client_hello_timeout_ms: u64,
     /// Seconds in-flight calls get to finish after SIGINT or SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Calls (HTTP/2 streams) open at once on one connection.
+    pub max_concurrent_streams: u32,
+    /// Largest metadata (HTTP/2 header list) of one call, in bytes.
+    pub max_header_list_bytes: u32,
+    /// Seconds between HTTP/2 pings to an idle client; 0 turns them off.
+    pub keepalive_interval_secs: u64,
+    /// Seconds a client has to answer a ping before its connection is closed.
+    pub keepalive_timeout_secs: u64,
+    /// Seconds after which a connection is asked to close (clients reconnect, and are checked
+    /// again); 0 for never.
+    pub max_connection_age_secs: u64,
+    /// Seconds the calls of a connection past its age get to finish before it is closed.
+    pub max_connection_age_grace_secs: u64,
+    /// Serve gRPC reflection (the public contract's schema) to callers the policies name.
+    pub reflection: bool,
 }
 
 impl Default for ServerSection {
@@ -74,7 +100,17 @@ impl Default for ServerSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 7443)),
             handshake_timeout_secs: 10,
             max_concurrent_handshakes: 1024,
+            max_handshakes_per_address: 64,
+            handshake_queue_ms: 1000,
+            client_hello_timeout_ms: 3000,
             shutdown_grace_secs: 10,
+            max_concurrent_streams: 64,
+            max_header_list_bytes: 16 * 1024,
+            keepalive_interval_secs: 30,
+            keepalive_timeout_secs: 10,
+            max_connection_age_secs: 3600,
+            max_connection_age_grace_secs: 600,
+            reflection: false,
         }
     }
 }
@@ -93,6 +129,13 @@ pub struct TlsSection {
     pub crls: Vec<PathBuf>,
     /// Accept TLS 1.2 besides TLS 1.3.
     pub allow_tls12: bool,
+    /// Milliseconds between looks at the CA bundle and CRLs for changes (SIGHUP reloads at
+    /// once), and between checks of open connections' certificates against them; 0 turns the
+    /// looks off.
+    pub reload_interval_ms: u64,
+    /// Refuse every client certificate while a CRL is past its next update, instead of
+    /// trusting a list that may miss recent revocations.
+    pub enforce_crl_next_update: bool,
 }
 
 impl Default for TlsSection {
@@ -103,6 +146,8 @@ impl Default for TlsSection {
             client_ca: "pki/ca.pem".into(),
             crls: Vec::new(),
             allow_tls12: false,
+            reload_interval_ms: 5000,
+            enforce_crl_next_update: true,
         }
     }
 }
@@ -214,6 +259,74 @@ impl Default for StoreSection {
         Self {
             url: "sqlite://jembatan.db".into(),
             max_connections: 8,
+        }
+    }
+}
+
+/// `[limits]`: what one caller may ask, so that no caller starves another. Rates are per
+/// principal (one certificate identity) and per class of method; a call over them is
+/// RESOURCE_EXHAUSTED with the time to wait, and logged in aggregate.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsSection {
+    /// Calls of writing methods (pushes, streams, erasures, consent) per second and principal.
+    pub write_per_sec: f64,
+    /// Writing calls a principal may make at once above its rate.
+    pub write_burst: u32,
+    /// Calls of reading methods (counts, candidates, watches) per second and principal.
+    pub read_per_sec: f64,
+    /// Reading calls a principal may make at once above its rate.
+    pub read_burst: u32,
+    /// Calls of the audit service per second and principal.
+    pub audit_per_sec: f64,
+    /// Audit calls a principal may make at once above its rate.
+    pub audit_burst: u32,
+    /// Calls of health and reflection per second and principal.
+    pub other_per_sec: f64,
+    /// Health and reflection calls a principal may make at once above its rate.
+    pub other_burst: u32,
+    /// Calls in progress at once for one principal, streams included.
+    pub max_calls_per_principal: u32,
+    /// WatchAvailability streams open at once for one principal.
+    pub max_watches_per_principal: u32,
+    /// Calls in progress at once in the whole exchange; beyond, calls are refused at once.
+    pub max_calls_in_flight: u32,
+    /// Seconds a call may take when the client sets no shorter `grpc-timeout`; streams of
+    /// records are bounded by `stream_max_secs` instead.
+    pub call_deadline_secs: u64,
+    /// Seconds a StreamPlacements call may last.
+    pub stream_max_secs: u64,
+    /// Messages one StreamPlacements call may carry.
+    pub stream_max_messages: u64,
+    /// Largest message of PlacementService, in bytes: a push of 1,000 records fits.
+    pub max_placement_message_bytes: usize,
+    /// Largest request message of the other services, in bytes.
+    pub max_request_message_bytes: usize,
+    /// Seconds of one window of refused calls: each principal's calls refused for a limit in a
+    /// window are logged as one audit leaf.
+    pub refusal_window_secs: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        Self {
+            write_per_sec: 50.0,
+            write_burst: 100,
+            read_per_sec: 100.0,
+            read_burst: 200,
+            audit_per_sec: 50.0,
+            audit_burst: 100,
+            other_per_sec: 10.0,
+            other_burst: 20,
+            max_calls_per_principal: 64,
+            max_watches_per_principal: 8,
+            max_calls_in_flight: 512,
+            call_deadline_secs: 60,
+            stream_max_secs: 3600,
+            stream_max_messages: 10_000,
+            max_placement_message_bytes: 4 * 1024 * 1024,
+            max_request_message_bytes: 64 * 1024,
+            refusal_window_secs: 60,
         }
     }
 }

@@ -17,11 +17,13 @@ use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
+use crate::config::{LimitsSection, ServerSection};
 use crate::layers::identity::IdentityLayer;
+use crate::layers::limits::{LimitsLayer, RefusalTally};
 use crate::layers::policy::PolicyLayer;
-use crate::services::{Deps, Witnesses, WorkforceSettings};
+use crate::services::{Deps, MessageLimits, Witnesses, WorkforceSettings};
 use crate::transport::acceptor::{self, AcceptorLimits};
-use crate::transport::tls_acceptor;
+use crate::transport::{ServerTlsState, tls_acceptor};
 use crate::{Config, ServerError};
 
 /// The smallest suppression threshold the exchange accepts.
@@ -31,10 +33,11 @@ const MIN_SUPPRESSION_THRESHOLD: u32 = 3;
 pub struct Exchange {
     listener: TcpListener,
     local_addr: SocketAddr,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Arc<ServerTlsState>,
     trust_domain: TrustDomain,
-    limits: AcceptorLimits,
-    shutdown_grace: Duration,
+    acceptor_limits: AcceptorLimits,
+    server: ServerSection,
+    limits: LimitsSection,
     store: Store,
     policy: Arc<Engine>,
     policy_dir: std::path::PathBuf,
@@ -58,7 +61,19 @@ impl Exchange {
                 reason: e.to_string(),
             }
         })?;
-        let (tls, limits) = tls_acceptor(config)?;
+        for (key, path) in [
+            ("tls.key", &config.tls.key),
+            ("audit.key", &config.audit.key),
+            ("placements.key", &config.placements.key),
+        ] {
+            jembatan_pki::private_file::require_private(path).map_err(|e| {
+                ServerError::InvalidValue {
+                    key,
+                    reason: e.to_string(),
+                }
+            })?;
+        }
+        let (tls, acceptor_limits) = tls_acceptor(config)?;
         let policies = Policies::load_dir(&config.policy.dir)?;
         for warning in policies.warnings() {
             tracing::warn!(%warning, "policy validation warning");
@@ -156,8 +171,9 @@ impl Exchange {
             local_addr,
             tls,
             trust_domain,
-            limits,
-            shutdown_grace: Duration::from_secs(config.server.shutdown_grace_secs),
+            acceptor_limits,
+            server: config.server.clone(),
+            limits: config.limits.clone(),
             store,
             policy,
             policy_dir: config.policy.dir.clone(),
@@ -205,8 +221,25 @@ impl Exchange {
                 .register_encoded_file_descriptor_set(jembatan_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         };
-        let reflection_v1 = reflection().build_v1()?;
-        let reflection_v1alpha = reflection().build_v1alpha()?;
+        let (reflection_v1, reflection_v1alpha) = if self.server.reflection {
+            (
+                Some(reflection().build_v1()?),
+                Some(reflection().build_v1alpha()?),
+            )
+        } else {
+            (None, None)
+        };
+        let shutdown_grace = Duration::from_secs(self.server.shutdown_grace_secs);
+        let tally = RefusalTally::default();
+        let refusal_log = tokio::spawn(crate::background::refusal_log::run(
+            self.store.clone(),
+            tally.clone(),
+            Duration::from_secs(self.limits.refusal_window_secs.max(1)),
+        ));
+        let tls_reload = tokio::spawn(crate::background::tls_reload::run(
+            Arc::clone(&self.tls),
+            self.acceptor_limits.recheck_interval,
+        ));
 
         let reload = tokio::spawn(crate::background::policy_reload::run(
             Arc::clone(&self.policy),
@@ -232,6 +265,11 @@ impl Exchange {
             witnesses: self.witnesses,
             availability: self.availability,
             workforce: self.workforce,
+            messages: MessageLimits {
+                placement: self.limits.max_placement_message_bytes,
+                request: self.limits.max_request_message_bytes,
+                stream_messages: self.limits.stream_max_messages.max(1),
+            },
             stopping,
         });
         let names = contract.names;
@@ -240,11 +278,16 @@ impl Exchange {
                 .set_service_status(*name, ServingStatus::Serving)
                 .await;
         }
-        let incoming = acceptor::spawn(self.listener, self.tls, self.trust_domain, self.limits);
+        let incoming = acceptor::spawn(
+            self.listener,
+            self.tls,
+            self.trust_domain,
+            self.acceptor_limits,
+        );
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
         let signal = async move {
             shutdown.await;
-            tracing::info!(grace = ?self.shutdown_grace, "shutting down");
+            tracing::info!(grace = ?shutdown_grace, "shutting down");
             let _ = stopping_tx.send(true);
             for name in names.iter().chain(&[""]) {
                 reporter
@@ -253,20 +296,36 @@ impl Exchange {
             }
             let _ = grace_tx.send(());
         };
-        let serve = Server::builder()
+        let server = &self.server;
+        let secs = |secs: u64| (secs > 0).then(|| Duration::from_secs(secs));
+        let mut builder = Server::builder()
+            .max_concurrent_streams(server.max_concurrent_streams.max(1))
+            .http2_max_header_list_size(server.max_header_list_bytes.max(1024))
+            .http2_keepalive_interval(secs(server.keepalive_interval_secs))
+            .http2_keepalive_timeout(secs(server.keepalive_timeout_secs));
+        if let Some(age) = secs(server.max_connection_age_secs) {
+            builder =
+                builder
+                    .max_connection_age(age)
+                    .max_connection_age_grace(Duration::from_secs(
+                        server.max_connection_age_grace_secs,
+                    ));
+        }
+        let serve = builder
             .layer(
                 tower::ServiceBuilder::new()
+                    .layer(LimitsLayer::new(&self.limits, tally.clone()))
                     .layer(IdentityLayer::new(self.store.clone()))
                     .layer(PolicyLayer::new(self.policy, self.store.clone())),
             )
             .add_routes(contract.routes)
             .add_service(health)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
+            .add_optional_service(reflection_v1)
+            .add_optional_service(reflection_v1alpha)
             .serve_with_incoming_shutdown(incoming.connections, signal);
         let grace_elapsed = async {
             match grace_rx.await {
-                Ok(()) => tokio::time::sleep(self.shutdown_grace).await,
+                Ok(()) => tokio::time::sleep(shutdown_grace).await,
                 Err(_) => std::future::pending().await,
             }
         };
@@ -278,6 +337,9 @@ impl Exchange {
             }
         };
         incoming.task.abort();
+        tls_reload.abort();
+        refusal_log.abort();
+        crate::background::refusal_log::flush(&self.store, &tally).await;
         reload.abort();
         sequencer.abort();
         count_refresh.abort();

@@ -440,6 +440,21 @@ impl LoggedWrite {
         Ok(())
     }
 
+    /// Whether a worker was erased at a change later than `change`, as this transaction sees
+    /// the store: a count read through `change` that is logged now would place, in the log, an
+    /// answer drawn from erased data after the erasure.
+    pub async fn erased_after(&mut self, change: u64) -> Result<bool, StoreError> {
+        const LATER: &str = "SELECT COUNT(*) FROM \
+                             (SELECT 1 FROM erased_subjects WHERE change_seq > $1 LIMIT 1) later";
+        let later: i64 = on_tx!(&mut self.tx.conn, conn => {
+            sqlx::query_scalar(LATER)
+                .bind(to_i64(change))
+                .fetch_one(&mut **conn)
+                .await?
+        });
+        Ok(later > 0)
+    }
+
     /// Deletes every placement of the worker with `subject_key`, salts included, and remembers
     /// the erasure at `erased_at` (RFC 3339 UTC) and at `change` (the audit leaf index of the
     /// erasure, which counts follow); returns how many placements were deleted.

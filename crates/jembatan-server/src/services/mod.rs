@@ -45,8 +45,21 @@ pub(crate) struct Deps {
     pub(crate) availability: Arc<jembatan_counts::Availability>,
     /// Settings of the WorkforceService.
     pub(crate) workforce: WorkforceSettings,
+    /// Largest messages the services decode.
+    pub(crate) messages: MessageLimits,
     /// Turns true when the exchange shuts down: streams that never end by themselves end.
     pub(crate) stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+/// Largest request messages, in bytes, and the most messages of a stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MessageLimits {
+    /// Of PlacementService, whose pushes carry up to 1,000 records.
+    pub(crate) placement: usize,
+    /// Of every other service, whose requests are filters, tokens and signatures.
+    pub(crate) request: usize,
+    /// Messages one StreamPlacements call may carry.
+    pub(crate) stream_messages: u64,
 }
 
 /// The contract's services as routes, and their names (for health).
@@ -83,32 +96,40 @@ pub(crate) fn contract(deps: Deps) -> Contract {
         witnesses,
         availability,
         workforce,
+        messages,
         stopping,
     } = deps;
     Contract {
         routes: Routes::default(),
         names: Vec::new(),
     }
-    .add(PlacementServiceServer::new(placement::PlacementApi::new(
-        store.clone(),
-        Arc::clone(&key),
-        Arc::clone(&availability),
-    )))
-    .add(WorkforceServiceServer::new(workforce::WorkforceApi::new(
-        store.clone(),
-        Arc::clone(&key),
-        availability,
-        workforce,
-        stopping,
-    )))
-    .add(MarketIntelServiceServer::new(pending::Pending))
-    .add(ProgramServiceServer::new(pending::Pending))
-    .add(AuditServiceServer::new(audit::AuditApi::new(
-        store,
-        trust_domain,
-        witnesses,
-        key,
-    )))
+    .add(
+        PlacementServiceServer::new(placement::PlacementApi::new(
+            store.clone(),
+            Arc::clone(&key),
+            Arc::clone(&availability),
+            messages.stream_messages,
+        ))
+        .max_decoding_message_size(messages.placement),
+    )
+    .add(
+        WorkforceServiceServer::new(workforce::WorkforceApi::new(
+            store.clone(),
+            Arc::clone(&key),
+            availability,
+            workforce,
+            stopping,
+        ))
+        .max_decoding_message_size(messages.request),
+    )
+    .add(
+        MarketIntelServiceServer::new(pending::Pending).max_decoding_message_size(messages.request),
+    )
+    .add(ProgramServiceServer::new(pending::Pending).max_decoding_message_size(messages.request))
+    .add(
+        AuditServiceServer::new(audit::AuditApi::new(store, trust_domain, witnesses, key))
+            .max_decoding_message_size(messages.request),
+    )
 }
 
 /// A receipt as the contract carries it.

@@ -1,24 +1,38 @@
-//! The TLS acceptor: accepts TCP connections and runs their handshakes concurrently, each
-//! bounded by a timeout, so that a client that never sends a ClientHello cannot stall anyone.
+//! The TLS acceptor: accepts TCP connections and runs their handshakes concurrently, so that
+//! no client, with or without a certificate, can hold the door shut for others:
+//! - a client has `client_hello_timeout` to send its ClientHello and `handshake_timeout` for the
+//!   whole handshake;
+//! - one IP address holds at most `max_handshakes_per_address` of the
+//!   `max_concurrent_handshakes` slots; a connection finding no slot waits `handshake_queue` for
+//!   one (no more connections of an address wait than it may hold), and is closed after;
+//! - a TLS session is never resumed ([`jembatan_pki::tls::server_config`]), and every
+//!   `recheck_interval` an open connection's certificate is verified again against the CA
+//!   bundle and CRLs in force: a revoked or expired certificate's connection is closed.
+//!
 //! A connection that completes the handshake carries the caller's identity (or why it has none)
 //! as tonic connect info.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use jembatan_pki::{IdentityError, Principal, TrustDomain, certificate_fingerprint};
+use rustls::pki_types::{CertificateDer, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio_rustls::LazyConfigAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::Connected;
+
+use super::tls::ServerTlsState;
 
 /// Who is on the other end of a connection, as learned from its TLS handshake.
 #[derive(Debug, Clone)]
@@ -35,6 +49,56 @@ pub struct PeerInfo {
 pub struct AuthenticatedConnection {
     stream: TlsStream<TcpStream>,
     peer: PeerInfo,
+    recheck: Option<Recheck>,
+}
+
+/// The periodic verification of an open connection's certificate.
+struct Recheck {
+    tls: Arc<ServerTlsState>,
+    chain: Vec<CertificateDer<'static>>,
+    ticks: Interval,
+    /// Why the certificate no longer passes, once it has failed.
+    failed: Option<String>,
+}
+
+impl Recheck {
+    /// Err once the certificate fails verification against the material in force; checked
+    /// at each tick, so a connection polled for reading or writing is closed within one
+    /// interval of a revocation or of its certificate's expiry.
+    fn poll_valid(&mut self, cx: &mut Context<'_>, remote_addr: SocketAddr) -> io::Result<()> {
+        while self.failed.is_none() && self.ticks.poll_tick(cx).is_ready() {
+            let Some((end_entity, intermediates)) = self.chain.split_first() else {
+                return Ok(());
+            };
+            let verifier = self.tls.current().client_verifier;
+            if let Err(error) =
+                verifier.verify_client_cert(end_entity, intermediates, UnixTime::now())
+            {
+                tracing::warn!(
+                    %remote_addr,
+                    %error,
+                    "client certificate no longer valid; connection closed"
+                );
+                self.failed = Some(error.to_string());
+            }
+        }
+        match &self.failed {
+            None => Ok(()),
+            Some(reason) => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("client certificate no longer valid: {reason}"),
+            )),
+        }
+    }
+}
+
+impl AuthenticatedConnection {
+    fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        match &mut self.recheck {
+            Some(recheck) => recheck.poll_valid(cx, self.peer.remote_addr),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Connected for AuthenticatedConnection {
@@ -51,6 +115,7 @@ impl AsyncRead for AuthenticatedConnection {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        self.check(cx)?;
         Pin::new(&mut self.stream).poll_read(cx, buf)
     }
 }
@@ -61,6 +126,7 @@ impl AsyncWrite for AuthenticatedConnection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.check(cx)?;
         Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -77,6 +143,7 @@ impl AsyncWrite for AuthenticatedConnection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        self.check(cx)?;
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
@@ -90,8 +157,16 @@ impl AsyncWrite for AuthenticatedConnection {
 pub struct AcceptorLimits {
     /// Time a client has to complete its handshake.
     pub handshake_timeout: Duration,
-    /// Handshakes in progress at once; connections beyond are closed at once.
+    /// Time a client has to send its ClientHello after connecting.
+    pub client_hello_timeout: Duration,
+    /// Handshakes in progress at once.
     pub max_concurrent_handshakes: usize,
+    /// Handshakes in progress at once from one IP address.
+    pub max_handshakes_per_address: usize,
+    /// Time a connection waits for a handshake slot before it is closed.
+    pub handshake_queue: Duration,
+    /// Time between verifications of an open connection's certificate; `None` for never.
+    pub recheck_interval: Option<Duration>,
 }
 
 /// The stream of handshaken connections, and the task that feeds it. Dropping the stream makes
@@ -103,16 +178,120 @@ pub struct Incoming {
     pub task: JoinHandle<()>,
 }
 
-/// Starts accepting on `listener`.
+/// Handshake slots, in all and per address, and the connections waiting for one.
+struct Slots {
+    limits: AcceptorLimits,
+    usage: Mutex<Usage>,
+    freed: Notify,
+}
+
+#[derive(Default)]
+struct Usage {
+    total: usize,
+    /// Per address: (handshakes in progress, connections waiting).
+    by_address: HashMap<IpAddr, (usize, usize)>,
+}
+
+/// A handshake slot, given back when dropped.
+struct Slot {
+    slots: Arc<Slots>,
+    address: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.slots.update(self.address, |usage, (held, _)| {
+            *held -= 1;
+            usage.total -= 1;
+        });
+        self.slots.freed.notify_waiters();
+    }
+}
+
+impl Slots {
+    /// Applies `change` to the usage of `address`, forgetting addresses that hold nothing.
+    fn update<T>(
+        &self,
+        address: IpAddr,
+        change: impl FnOnce(&mut Usage, &mut (usize, usize)) -> T,
+    ) -> T {
+        let mut usage = self
+            .usage
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entry = usage.by_address.remove(&address).unwrap_or_default();
+        let result = change(&mut usage, &mut entry);
+        if entry != (0, 0) {
+            usage.by_address.insert(address, entry);
+        }
+        result
+    }
+
+    /// A slot for `address` now, if one is free for it.
+    fn try_take(self: &Arc<Self>, address: IpAddr) -> Option<Slot> {
+        let limits = self.limits;
+        let taken = self.update(address, |usage, (held, _)| {
+            let free = usage.total < limits.max_concurrent_handshakes
+                && *held < limits.max_handshakes_per_address;
+            if free {
+                usage.total += 1;
+                *held += 1;
+            }
+            free
+        });
+        taken.then(|| Slot {
+            slots: Arc::clone(self),
+            address,
+        })
+    }
+
+    /// A slot for `address`, waiting at most the queue time; `None` when the address already
+    /// has as many connections waiting as it may hold, or the wait is over.
+    async fn take(self: &Arc<Self>, address: IpAddr) -> Option<Slot> {
+        if let Some(slot) = self.try_take(address) {
+            return Some(slot);
+        }
+        let limit = self.limits.max_handshakes_per_address;
+        let queued = self.update(address, |_, (_, waiting)| {
+            let room = *waiting < limit;
+            if room {
+                *waiting += 1;
+            }
+            room
+        });
+        if !queued {
+            return None;
+        }
+        let until = Instant::now() + self.limits.handshake_queue;
+        let slot = loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(slot) = self.try_take(address) {
+                break Some(slot);
+            }
+            if tokio::time::timeout_at(until, freed).await.is_err() {
+                break self.try_take(address);
+            }
+        };
+        self.update(address, |_, (_, waiting)| *waiting -= 1);
+        slot
+    }
+}
+
+/// Starts accepting on `listener`, with the TLS material of `tls`.
 pub fn spawn(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Arc<ServerTlsState>,
     trust_domain: TrustDomain,
     limits: AcceptorLimits,
 ) -> Incoming {
     let (tx, rx) = mpsc::channel(limits.max_concurrent_handshakes.clamp(1, 1024));
-    let acceptor = TlsAcceptor::from(tls);
-    let handshakes = Arc::new(Semaphore::new(limits.max_concurrent_handshakes));
+    let slots = Arc::new(Slots {
+        limits,
+        usage: Mutex::default(),
+        freed: Notify::new(),
+    });
     let trust_domain = Arc::new(trust_domain);
     let task = tokio::spawn(async move {
         loop {
@@ -128,37 +307,49 @@ pub fn spawn(
                 },
                 () = tx.closed() => return,
             };
-            let Ok(permit) = handshakes.clone().try_acquire_owned() else {
-                tracing::warn!(%remote_addr, "too many handshakes in progress; connection closed");
-                continue;
-            };
-            let (acceptor, tx, trust_domain) = (acceptor.clone(), tx.clone(), trust_domain.clone());
+            let (slots, tls, tx, trust_domain) =
+                (slots.clone(), tls.clone(), tx.clone(), trust_domain.clone());
             tokio::spawn(async move {
+                let Some(slot) = slots.take(remote_addr.ip()).await else {
+                    tracing::warn!(%remote_addr, "no handshake slot for this address; connection closed");
+                    return;
+                };
                 let _ = tcp.set_nodelay(true);
-                let handshake =
-                    tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp)).await;
-                drop(permit);
+                let handshake = handshake(tcp, &tls, limits).await;
+                drop(slot);
                 let stream = match handshake {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => {
-                        tracing::info!(%remote_addr, %error, "tls handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!(%remote_addr, "tls handshake timed out");
+                    Ok(stream) => stream,
+                    Err(reason) => {
+                        tracing::info!(%remote_addr, %reason, "tls handshake failed");
                         return;
                     }
                 };
-                let (identity, cert_fingerprint) = match stream.get_ref().1.peer_certificates() {
-                    Some([leaf, ..]) => (
+                let chain: Vec<CertificateDer<'static>> = stream
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
+                    .unwrap_or_default();
+                let (identity, cert_fingerprint) = match chain.first() {
+                    Some(leaf) => (
                         Principal::from_certificate(leaf, &trust_domain),
                         Some(certificate_fingerprint(leaf)),
                     ),
-                    _ => (Err(IdentityError::NoCertificate), None),
+                    None => (Err(IdentityError::NoCertificate), None),
                 };
                 if let Err(error) = &identity {
                     tracing::warn!(%remote_addr, %error, "client certificate names no caller");
                 }
+                let recheck = limits.recheck_interval.map(|every| {
+                    let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
+                    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                    Recheck {
+                        tls,
+                        chain,
+                        ticks,
+                        failed: None,
+                    }
+                });
                 let connection = AuthenticatedConnection {
                     stream,
                     peer: PeerInfo {
@@ -166,6 +357,7 @@ pub fn spawn(
                         identity,
                         cert_fingerprint,
                     },
+                    recheck,
                 };
                 let _ = tx.send(Ok(connection)).await;
             });
@@ -174,5 +366,26 @@ pub fn spawn(
     Incoming {
         connections: ReceiverStream::new(rx),
         task,
+    }
+}
+
+/// The TLS handshake of `tcp` with the material in force, within the acceptor's deadlines.
+async fn handshake(
+    tcp: TcpStream,
+    tls: &ServerTlsState,
+    limits: AcceptorLimits,
+) -> Result<TlsStream<TcpStream>, String> {
+    let started = Instant::now();
+    let hello = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
+    let start = match tokio::time::timeout(limits.client_hello_timeout, hello).await {
+        Ok(Ok(start)) => start,
+        Ok(Err(error)) => return Err(error.to_string()),
+        Err(_) => return Err("no ClientHello in time".into()),
+    };
+    let accept = start.into_stream(tls.current().config);
+    match tokio::time::timeout_at(started + limits.handshake_timeout, accept).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("handshake timed out".into()),
     }
 }

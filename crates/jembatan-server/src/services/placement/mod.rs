@@ -57,6 +57,8 @@ pub(crate) struct PlacementApi {
     key: Arc<PersonalDataKey>,
     /// The count index, from which an erased worker goes at once.
     availability: Arc<Availability>,
+    /// Messages one StreamPlacements call may carry.
+    max_stream_messages: u64,
 }
 
 /// A valid record of a batch, on its way into the store, with what can be made of it before
@@ -152,11 +154,13 @@ impl PlacementApi {
         store: Store,
         key: Arc<PersonalDataKey>,
         availability: Arc<Availability>,
+        max_stream_messages: u64,
     ) -> Self {
         Self {
             store,
             key,
             availability,
+            max_stream_messages,
         }
     }
 
@@ -513,6 +517,12 @@ impl PlacementService for PlacementApi {
         // messages commit after an earlier one failed, while the stream answers that failure.)
         while let Some(message) = stream.next().await {
             let message = message?;
+            if messages == self.max_stream_messages {
+                return Err(Status::resource_exhausted(format!(
+                    "StreamPlacements carries at most {messages} messages; those were \
+                     answered and stored, open a new stream for the rest"
+                )));
+            }
             messages += 1;
             let count = message.placements.len() as u64;
             total.add(

@@ -30,7 +30,7 @@ use tonic::{Request, Response, Status};
 
 use crate::call::Caller;
 use crate::services::{paging, receipt};
-use crate::status::{WriteFailed, store_status};
+use crate::status::{WriteFailed, refusal_name, store_status};
 use filter::{count_filter, dimensions, placement_filter};
 
 mod filter;
@@ -215,35 +215,9 @@ impl WorkforceApi {
     }
 }
 
-/// Candidates shared, each with its row and receipt, and where the listing goes on.
-type Shared = (Vec<(CandidateRow, Candidate, v1::Receipt)>, Option<i64>);
-
-type WatchStream =
-    Pin<Box<dyn futures_util::Stream<Item = Result<WatchAvailabilityResponse, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl WorkforceService for WorkforceApi {
-    async fn query_availability(
-        &self,
-        request: Request<QueryAvailabilityRequest>,
-    ) -> Result<Response<QueryAvailabilityResponse>, Status> {
-        let caller = Caller::of(&request)?;
-        caller.require(DataClass::Aggregate)?;
-        let request = request.into_inner();
-        let filter = count_filter(request.filter.as_ref())?;
-        let group_by = dimensions(&request.group_by)?;
-        let min_change = (request.min_change > 0).then_some(request.min_change);
-        let exact = self
-            .availability
-            .count(&filter, &group_by, min_change)
-            .await
-            .map_err(|error| match error {
-                CountsError::NotYet { .. } => Status::failed_precondition(error.to_string()),
-                error => {
-                    tracing::error!(%error, "counting failed");
-                    Status::unavailable("the counts cannot be read now; retry")
-                }
-            })?;
+impl WorkforceApi {
+    /// The answer to a count: `exact` perturbed and thresholded as the settings say.
+    fn published(&self, exact: &jembatan_counts::ExactCounts) -> QueryAvailabilityResponse {
         let perturbation = &self.settings.perturbation;
         let shown = perturbation.shows_cells_of(&exact.total);
         let cells: Vec<AvailabilityCell> = if shown {
@@ -261,7 +235,7 @@ impl WorkforceService for WorkforceApi {
             Vec::new()
         };
         let table = &perturbation.table;
-        let mut response = QueryAvailabilityResponse {
+        QueryAvailabilityResponse {
             cells,
             total: shown.then(|| perturbation.publish(&exact.total)).flatten(),
             suppression_threshold: u32::try_from(perturbation.threshold).unwrap_or(u32::MAX),
@@ -273,15 +247,73 @@ impl WorkforceService for WorkforceApi {
                 variance: table.variance(),
             }),
             minimum_workers: u32::try_from(perturbation.minimum_workers).unwrap_or(u32::MAX),
-        };
-        let leaf = caller.aggregate(&response.encode_to_vec());
-        let receipts = self
-            .store
-            .log(caller.ticket(1), vec![leaf])
-            .await
-            .map_err(store_status)?;
-        response.receipt = receipts.first().map(receipt);
-        Ok(Response::new(response))
+        }
+    }
+}
+
+/// The status of a count that could not be read.
+fn counts_status(error: CountsError) -> Status {
+    match error {
+        CountsError::NotYet { .. } => Status::failed_precondition(error.to_string()),
+        error => {
+            tracing::error!(%error, "counting failed");
+            Status::unavailable("the counts cannot be read now; retry")
+        }
+    }
+}
+
+/// Candidates shared, each with its row and receipt, and where the listing goes on.
+type Shared = (Vec<(CandidateRow, Candidate, v1::Receipt)>, Option<i64>);
+
+type WatchStream =
+    Pin<Box<dyn futures_util::Stream<Item = Result<WatchAvailabilityResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl WorkforceService for WorkforceApi {
+    async fn query_availability(
+        &self,
+        request: Request<QueryAvailabilityRequest>,
+    ) -> Result<Response<QueryAvailabilityResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        caller.require(DataClass::Aggregate)?;
+        let request = request.into_inner();
+        let filter = count_filter(request.filter.as_ref())?;
+        let group_by = dimensions(&request.group_by)?;
+        let mut min_change = (request.min_change > 0).then_some(request.min_change);
+        // The count is read before its leaf's turn to write; it is logged only if no erasure
+        // committed after the change it reflects, checked in the leaf's own transaction, so
+        // that no answer drawn from erased data follows the erasure in the log.
+        for _ in 0..MAX_READS {
+            let exact = self
+                .availability
+                .count(&filter, &group_by, min_change)
+                .await
+                .map_err(counts_status)?;
+            let mut response = self.published(&exact);
+            let through = exact.change.unwrap_or(0);
+            let leaf = caller.aggregate(&response.encode_to_vec());
+            let (logged, receipts) = self
+                .store
+                .write(caller.ticket(1), move |write| {
+                    Box::pin(async move {
+                        if write.erased_after(through).await? {
+                            return Ok((false, Vec::new()));
+                        }
+                        Ok((true, vec![leaf]))
+                    })
+                })
+                .await
+                .map_err(store_status)?;
+            if logged {
+                response.receipt = receipts.first().map(receipt);
+                return Ok(Response::new(response));
+            }
+            let reflected = self.availability.refresh().await.map_err(counts_status)?;
+            min_change = reflected.max(min_change);
+        }
+        Err(Status::unavailable(
+            "the counts are catching up with erasures; retry",
+        ))
     }
 
     async fn list_candidates(
@@ -371,6 +403,9 @@ impl WorkforceService for WorkforceApi {
                 let (shared, resume_after) = match shared {
                     Ok(shared) => shared,
                     Err(status) => {
+                        // A refusal in the stream (the caller lost its right) comes after the
+                        // response headers, where the policy layer cannot see it: logged here.
+                        let status = api.logged_refusal(&view.caller, status).await;
                         if let Some(permit) = permits.next() {
                             permit.send(Err(status));
                         }
@@ -394,6 +429,24 @@ impl WorkforceService for WorkforceApi {
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}
+
+impl WorkforceApi {
+    /// `status`, once its leaf is committed if it is a refusal; the store's status if the leaf
+    /// cannot be written.
+    async fn logged_refusal(&self, caller: &Caller, status: Status) -> Status {
+        let Some(name) = refusal_name(status.code()) else {
+            return status;
+        };
+        match self
+            .store
+            .log(caller.ticket(1), vec![caller.refused(name)])
+            .await
+        {
+            Ok(_) => status,
+            Err(error) => store_status(error),
+        }
     }
 }
 

@@ -1,0 +1,52 @@
+//! Writes the audit leaves of calls refused for a limit: every window, one leaf per principal
+//! and method saying how many of its calls were refused, so that a caller flooding the
+//! exchange is on the record without flooding the log. What is still counted at shutdown is
+//! written then.
+
+use std::time::Duration;
+
+use jembatan_audit::leaf::{CallFacts, LeafEntry, UNIDENTIFIED, timestamp};
+use jembatan_store::{Store, WriteTicket};
+use time::OffsetDateTime;
+
+use crate::layers::limits::RefusalTally;
+
+/// Writes the tally every `window` until aborted.
+pub(crate) async fn run(store: Store, tally: RefusalTally, window: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + window, window);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        flush(&store, &tally).await;
+    }
+}
+
+/// Writes what the tally holds now, one leaf per principal and method.
+pub(crate) async fn flush(store: &Store, tally: &RefusalTally) {
+    let now = timestamp(OffsetDateTime::now_utc());
+    let leaves: Vec<LeafEntry> = tally
+        .take()
+        .into_iter()
+        .map(|((principal, method), refused)| {
+            // A certificate refused for its identity is keyed by its fingerprint; the leaf
+            // names no principal for it, as the identity layer's leaves do not.
+            let principal = if refused.identified {
+                principal
+            } else {
+                UNIDENTIFIED.to_owned()
+            };
+            CallFacts::new(now.clone(), principal, refused.cert_fingerprint, method)
+                .refused_many("resource_exhausted", refused.calls)
+        })
+        .collect();
+    if leaves.is_empty() {
+        return;
+    }
+    let count = leaves.len();
+    if let Err(error) = store
+        .log(WriteTicket::new("limits".to_owned()), leaves)
+        .await
+    {
+        tracing::error!(%error, leaves = count, "cannot write the leaves of calls refused for a limit");
+    }
+}
