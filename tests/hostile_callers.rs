@@ -79,6 +79,52 @@ async fn silent_connections_from_one_address_do_not_shut_the_door() {
     exchange.stop().await;
 }
 
+#[tokio::test]
+async fn a_caller_holds_a_bounded_number_of_connections() {
+    let pki = TestPki::new();
+    let mut config = config(&pki, "sqlite://jembatan.db", "");
+    config.server.max_connections_per_caller = 3;
+    let exchange = RunningExchange::start(&config).await;
+    let tls = pki.agency("kemendag", "export-portal");
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let client = exchange.connect(tls.clone()).await.expect("connect");
+        client.health("").await.expect("answered");
+        open.push(client);
+    }
+    // A fourth connection of the same caller is closed after its handshake.
+    let fourth = match exchange.connect(tls.clone()).await {
+        Err(_) => false,
+        Ok(client) => matches!(
+            tokio::time::timeout(Duration::from_secs(5), client.health("")).await,
+            Ok(Ok(_))
+        ),
+    };
+    assert!(!fourth, "a fourth connection was served");
+    // Another caller is not held to it.
+    let other = exchange
+        .connect(pki.agency("kemendag", "statistics"))
+        .await
+        .expect("another caller connects");
+    other.health("").await.expect("and is answered");
+    // A closed connection gives its place back.
+    drop(open.pop());
+    let started = Instant::now();
+    loop {
+        if let Ok(client) = exchange.connect(tls.clone()).await
+            && client.health("").await.is_ok()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the closed connection's place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    exchange.stop().await;
+}
+
 /// The audit leaves the exchange wrote, parsed.
 async fn logged(pki: &TestPki, url: &str) -> Vec<LeafEntry> {
     let store = open_store(pki, url).await;
@@ -155,9 +201,10 @@ async fn a_caller_over_its_rate_is_refused_and_others_are_not(pki: &TestPki, url
     );
     assert!(throttled.iter().all(
         |leaf| leaf.principal.ends_with("/agency/kemendag/export-portal")
-            && leaf.method == "WorkforceService/QueryAvailability"
+            && leaf.method == "limits/read"
     ));
-    let counted: u64 = throttled.iter().map(|leaf| leaf.refused_calls).sum();
+    // A leaf of one refused call records no count (absent means one).
+    let counted: u64 = throttled.iter().map(|leaf| leaf.refused_calls.max(1)).sum();
     assert_eq!(counted, refused, "every refused call counted");
     exchange.stop().await;
 }

@@ -110,6 +110,7 @@ impl Site {
              read_burst = 1000000\naudit_per_sec = 1e9\naudit_burst = 1000000\n\
              other_per_sec = 1e9\nother_burst = 1000000\n\
              max_calls_per_principal = 100000\nmax_calls_in_flight = 100000\n",
+            "max_connections_per_caller = 100000\n",
         )
     }
 
@@ -119,13 +120,19 @@ impl Site {
         name: &str,
         store_url: &str,
     ) -> anyhow::Result<PathBuf> {
-        self.write_config(name, store_url, "")
+        self.write_config(name, store_url, "", "")
     }
 
-    fn write_config(&self, name: &str, store_url: &str, limits: &str) -> anyhow::Result<PathBuf> {
+    fn write_config(
+        &self,
+        name: &str,
+        store_url: &str,
+        limits: &str,
+        server: &str,
+    ) -> anyhow::Result<PathBuf> {
         let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/policies");
         let text = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n\
+            "[server]\nlisten = \"127.0.0.1:0\"\nshutdown_grace_secs = 1\n{server}\
              [tls]\ncert = \"server.pem\"\nkey = \"server-key.pem\"\nclient_ca = \"ca.pem\"\n\
              [identity]\ntrust_domain = \"{TRUST_DOMAIN}\"\n\
              [policy]\ndir = {policies:?}\nwatch_interval_ms = 0\n\

@@ -74,16 +74,16 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
     let pki = dir.join("pki");
     let trust_domain = TrustDomain::new(TRUST_DOMAIN)?;
     let ca = if pki_dir::cert_path(&pki, pki_dir::CA).exists() {
-        let ca = pki_dir::load_ca(&pki).context("dev CA")?;
-        // Made anew at every start: a folder of an older version gets one, and one left for
-        // longer than its next update is fresh again.
-        revocation::sign(&pki, &ca, revocation::DEFAULT_NEXT_UPDATE_DAYS)
-            .context("dev CA's revocation list")?;
-        ca
+        pki_dir::load_ca(&pki).context("dev CA")?
     } else {
         created = true;
         pki_dir::init(&pki, &trust_domain).context("dev CA")?
     };
+    // Made anew at every start, valid for the longest next update allowed: a folder of an
+    // older version gets one, one left for longer than its next update is fresh again, and a
+    // dev exchange left running does not start refusing everyone after a week.
+    revocation::sign(&pki, &ca, revocation::MAX_NEXT_UPDATE_DAYS)
+        .context("dev CA's revocation list")?;
     for (name, who) in IDENTITIES {
         if pki_dir::cert_path(&pki, name).exists() {
             continue;

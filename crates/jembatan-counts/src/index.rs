@@ -115,6 +115,9 @@ pub struct ExactCounts {
     pub total: ExactCell,
     /// The latest change reflected.
     pub change: Option<u64>,
+    /// Erasures by this process at changes after `change`, reflected too (their workers are
+    /// gone from the counts), in ascending order.
+    pub erased_ahead: Vec<u64>,
 }
 
 /// Adds workers to a cell: their number and the sum of their keys.
@@ -658,6 +661,11 @@ impl Index {
                 cell_key: self.cell_key_of(total.sum),
             },
             change: self.through,
+            erased_ahead: {
+                let mut ahead: Vec<u64> = self.erased_at.values().copied().collect();
+                ahead.sort_unstable();
+                ahead
+            },
         }
     }
 

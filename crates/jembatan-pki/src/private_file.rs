@@ -28,13 +28,15 @@ pub fn require_private(path: &Path) -> Result<(), PkiError> {
 /// Creates or truncates a file for writing with mode 0600; an existing file's mode is set to
 /// 0600 too.
 pub fn create_private(path: &Path) -> io::Result<File> {
+    // Tightened before it is emptied and written: what is written never has a wider mode.
     let file = OpenOptions::new()
         .write(true)
         .create(true)
-        .truncate(true)
+        .truncate(false)
         .mode(PRIVATE_MODE)
         .open(path)?;
     file.set_permissions(Permissions::from_mode(PRIVATE_MODE))?;
+    file.set_len(0)?;
     Ok(file)
 }
 

@@ -77,6 +77,8 @@ pub struct ServerSection {
     pub client_hello_timeout_ms: u64,
     /// Seconds in-flight calls get to finish after SIGINT or SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// Connections open at once per caller (one certificate identity).
+    pub max_connections_per_caller: usize,
     /// Calls (HTTP/2 streams) open at once on one connection.
     pub max_concurrent_streams: u32,
     /// Largest metadata (HTTP/2 header list) of one call, in bytes.
@@ -104,6 +106,7 @@ impl Default for ServerSection {
             handshake_queue_ms: 1000,
             client_hello_timeout_ms: 3000,
             shutdown_grace_secs: 10,
+            max_connections_per_caller: 64,
             max_concurrent_streams: 64,
             max_header_list_bytes: 16 * 1024,
             keepalive_interval_secs: 30,
@@ -305,6 +308,30 @@ pub struct LimitsSection {
     /// Seconds of one window of refused calls: each principal's calls refused for a limit in a
     /// window are logged as one audit leaf.
     pub refusal_window_secs: u64,
+}
+
+impl LimitsSection {
+    /// Refuses rates that are not positive and finite: a rate of 0 does not forbid a class of
+    /// calls (the policies do that), and would make every call of it wait for ever.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        for (key, rate) in [
+            ("limits.write_per_sec", self.write_per_sec),
+            ("limits.read_per_sec", self.read_per_sec),
+            ("limits.audit_per_sec", self.audit_per_sec),
+            ("limits.other_per_sec", self.other_per_sec),
+        ] {
+            if !rate.is_finite() || rate < 0.001 {
+                return Err(ServerError::InvalidValue {
+                    key,
+                    reason: format!(
+                        "{rate} is not a rate: at least 0.001 calls a second; refuse a class \
+                         of calls with the policies instead"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for LimitsSection {

@@ -73,6 +73,7 @@ impl Exchange {
                 }
             })?;
         }
+        config.limits.validate()?;
         let (tls, acceptor_limits) = tls_acceptor(config)?;
         let policies = Policies::load_dir(&config.policy.dir)?;
         for warning in policies.warnings() {

@@ -440,19 +440,21 @@ impl LoggedWrite {
         Ok(())
     }
 
-    /// Whether a worker was erased at a change later than `change`, as this transaction sees
-    /// the store: a count read through `change` that is logged now would place, in the log, an
-    /// answer drawn from erased data after the erasure.
-    pub async fn erased_after(&mut self, change: u64) -> Result<bool, StoreError> {
-        const LATER: &str = "SELECT COUNT(*) FROM \
-                             (SELECT 1 FROM erased_subjects WHERE change_seq > $1 LIMIT 1) later";
-        let later: i64 = on_tx!(&mut self.tx.conn, conn => {
+    /// The changes (leaf indexes) of erasures later than `change`, as this transaction sees the
+    /// store, ascending, at most `limit`: a count read through `change` that is logged now must
+    /// reflect each of them, or the log would place an answer drawn from erased data after the
+    /// erasure.
+    pub async fn erased_after(&mut self, change: u64, limit: u32) -> Result<Vec<u64>, StoreError> {
+        const LATER: &str = "SELECT change_seq FROM erased_subjects WHERE change_seq > $1 \
+                             ORDER BY change_seq LIMIT $2";
+        let later: Vec<i64> = on_tx!(&mut self.tx.conn, conn => {
             sqlx::query_scalar(LATER)
                 .bind(to_i64(change))
-                .fetch_one(&mut **conn)
+                .bind(i64::from(limit))
+                .fetch_all(&mut **conn)
                 .await?
         });
-        Ok(later > 0)
+        Ok(later.into_iter().map(to_u64).collect())
     }
 
     /// Deletes every placement of the worker with `subject_key`, salts included, and remembers

@@ -1,5 +1,5 @@
 //! Writes the audit leaves of calls refused for a limit: every window, one leaf per principal
-//! and method saying how many of its calls were refused, so that a caller flooding the
+//! and class of method (`limits/read`, …) saying how many of its calls were refused, so that a caller flooding the
 //! exchange is on the record without flooding the log. What is still counted at shutdown is
 //! written then.
 
@@ -21,32 +21,43 @@ pub(crate) async fn run(store: Store, tally: RefusalTally, window: Duration) {
     }
 }
 
-/// Writes what the tally holds now, one leaf per principal and method.
+/// Writes what the tally holds now, one leaf per principal and class of method; puts it back
+/// when the leaves cannot be written, for the next window.
 pub(crate) async fn flush(store: &Store, tally: &RefusalTally) {
+    let taken = tally.take();
+    if taken.is_empty() {
+        return;
+    }
     let now = timestamp(OffsetDateTime::now_utc());
-    let leaves: Vec<LeafEntry> = tally
-        .take()
-        .into_iter()
+    let leaves: Vec<LeafEntry> = taken
+        .iter()
         .map(|((principal, method), refused)| {
             // A certificate refused for its identity is keyed by its fingerprint; the leaf
             // names no principal for it, as the identity layer's leaves do not.
             let principal = if refused.identified {
-                principal
+                principal.clone()
             } else {
                 UNIDENTIFIED.to_owned()
             };
-            CallFacts::new(now.clone(), principal, refused.cert_fingerprint, method)
-                .refused_many("resource_exhausted", refused.calls)
+            CallFacts::new(
+                now.clone(),
+                principal,
+                refused.cert_fingerprint.clone(),
+                method.clone(),
+            )
+            .refused_many("resource_exhausted", refused.calls)
         })
         .collect();
-    if leaves.is_empty() {
-        return;
-    }
     let count = leaves.len();
     if let Err(error) = store
         .log(WriteTicket::new("limits".to_owned()), leaves)
         .await
     {
-        tracing::error!(%error, leaves = count, "cannot write the leaves of calls refused for a limit");
+        tracing::error!(
+            %error,
+            leaves = count,
+            "cannot write the leaves of calls refused for a limit; kept for the next window"
+        );
+        tally.restore(taken);
     }
 }

@@ -24,7 +24,7 @@ use tower::{Layer, Service};
 
 use crate::transport::PeerInfo;
 
-/// Longest claimed identity or method a leaf of a refused caller records, in characters.
+/// Longest claimed identity a leaf of a refused caller records, in characters.
 const MAX_CLAIM: usize = 256;
 
 /// Adds [`Identity`] around a service.
@@ -134,7 +134,7 @@ fn refused_leaf<B>(
         timestamp(OffsetDateTime::now_utc()),
         UNIDENTIFIED.to_owned(),
         cert_fingerprint.unwrap_or_default(),
-        method.chars().take(MAX_CLAIM).collect(),
+        super::policy::loggable_method(method).to_owned(),
     )
     .claimed(&claimed)
     .stated(

@@ -8,11 +8,14 @@
 //!   call holds its place until its response body ends.
 //! - Calls in progress at once in the whole exchange: beyond, calls are shed at once.
 //! - A deadline on every call (the client's `grpc-timeout`, which tonic honours, may be
-//!   shorter): `call_deadline_secs`, or `stream_max_secs` for StreamPlacements.
+//!   shorter): `call_deadline_secs`, or `stream_max_secs` for StreamPlacements, until its
+//!   answer starts; and `stream_max_secs` for a streamed answer (a health watch, reflection).
 //!
 //! A refused call is RESOURCE_EXHAUSTED with `google.rpc.RetryInfo` saying when to try again,
 //! and is counted in [`RefusalTally`]; `background::refusal_log` writes one audit leaf per
-//! principal, method and window with the number refused, so a flood cannot flood the log.
+//! principal, class of method and window with the number refused (its `method` is
+//! `limits/<class>`), so a flood cannot flood the log: at most four leaves per caller and
+//! window.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -70,6 +73,17 @@ impl Class {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The `method` of the leaf of a window's refusals of this class. The class, not the
+    /// method: a caller naming a new path on every call would otherwise get a leaf for each.
+    fn logged_as(self) -> &'static str {
+        match self {
+            Class::Write => "limits/write",
+            Class::Read => "limits/read",
+            Class::Audit => "limits/audit",
+            Class::Other => "limits/other",
+        }
+    }
 }
 
 /// A token bucket: `burst` tokens, refilled at `rate` a second.
@@ -89,7 +103,7 @@ impl Bucket {
             self.tokens -= 1.0;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - self.tokens) / rate))
+            Err(Duration::try_from_secs_f64((1.0 - self.tokens) / rate).unwrap_or(Duration::MAX))
         }
     }
 }
@@ -116,14 +130,15 @@ struct Limits {
     tally: RefusalTally,
 }
 
-/// Calls refused for a limit since the last window, per (principal, method): what
+/// Calls refused for a limit since the last window, per (principal, class of method, as
+/// `limits/write`, `limits/read`, `limits/audit` or `limits/other`): what
 /// `background::refusal_log` writes, one leaf each.
 #[derive(Debug, Clone, Default)]
 pub struct RefusalTally {
     counts: Arc<Mutex<HashMap<(String, String), Refused>>>,
 }
 
-/// The calls of one principal and method refused in a window.
+/// The calls of one principal and class refused in a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     /// The certificate's fingerprint (of the last refused call).
@@ -154,7 +169,21 @@ impl RefusalTally {
             .clone_from(peer.cert_fingerprint.as_ref().unwrap_or(&String::new()));
     }
 
-    /// The refusals counted since the last call, keyed by (principal, method); the tally
+    /// Adds `taken` back, when its leaves could not be written.
+    pub(crate) fn restore(&self, taken: HashMap<(String, String), Refused>) {
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (key, refused) in taken {
+            counts
+                .entry(key)
+                .and_modify(|now| now.calls += refused.calls)
+                .or_insert(refused);
+        }
+    }
+
+    /// The refusals counted since the last call, keyed by (principal, class); the tally
     /// starts again empty.
     pub fn take(&self) -> HashMap<(String, String), Refused> {
         std::mem::take(
@@ -235,8 +264,7 @@ impl Limits {
         let now = Instant::now();
         let admitted = self.take(&principal, class, path, now);
         if admitted.is_err() {
-            let method = method_action(path).unwrap_or("other");
-            self.tally.count(&principal, method, peer);
+            self.tally.count(&principal, class.logged_as(), peer);
         }
         admitted
     }
@@ -356,6 +384,7 @@ where
         } else {
             self.limits.call_deadline
         };
+        let stream_deadline = self.limits.stream_deadline;
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let call = inner.call(request);
@@ -374,6 +403,8 @@ where
                 Some(places) => response.map(|body| {
                     Body::new(HoldingBody {
                         body,
+                        until: Box::pin(tokio::time::sleep(stream_deadline)),
+                        ended: false,
                         _places: places,
                     })
                 }),
@@ -383,9 +414,13 @@ where
     }
 }
 
-/// A response body that holds its call's places until it ends.
+/// A response body that holds its call's places until it ends, and ends, with
+/// DEADLINE_EXCEEDED in its trailers, once it has streamed for `stream_max_secs`: no stream
+/// (a health watch, reflection) holds its places for ever.
 struct HoldingBody {
     body: Body,
+    until: Pin<Box<tokio::time::Sleep>>,
+    ended: bool,
     _places: Places,
 }
 
@@ -397,11 +432,30 @@ impl tonic::codegen::Body for HoldingBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        if let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        if self.until.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.ended = true;
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert(
+            "grpc-status",
+            http::HeaderValue::from(tonic::Code::DeadlineExceeded as i32),
+        );
+        trailers.insert(
+            "grpc-message",
+            http::HeaderValue::from_static("the stream lasted longer than the exchange allows"),
+        );
+        Poll::Ready(Some(Ok(http_body::Frame::trailers(trailers))))
     }
 
     fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
+        self.ended || self.body.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {

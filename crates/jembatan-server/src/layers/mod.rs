@@ -1,6 +1,6 @@
 //! The tower layers every call passes before its handler, in this order:
 //! - [`limits`]: the caller's rates, calls in progress and the call's deadline, or
-//!   RESOURCE_EXHAUSTED (logged in aggregate, one leaf per caller, method and window);
+//!   RESOURCE_EXHAUSTED (logged in aggregate, one leaf per caller, class of method and window);
 //! - [`identity`]: the caller's principal from the certificate's URI SAN, or UNAUTHENTICATED;
 //! - [`policy`]: the stated purpose and legal basis, and the policies' decision on the method,
 //!   or INVALID_ARGUMENT / UNIMPLEMENTED / PERMISSION_DENIED; an allowed call carries a

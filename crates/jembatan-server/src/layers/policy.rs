@@ -310,6 +310,16 @@ fn early_refusal(
     .refused(refusal_name(status.code()).unwrap_or("invalid_argument"))
 }
 
+/// `action` as a refusal leaf may record it: as called if it looks like a method name, else
+/// [`NOT_A_METHOD`] (a path is the caller's free text, and the log cannot be erased).
+pub(crate) fn loggable_method(action: &str) -> &str {
+    if fits_method_name(action) {
+        action
+    } else {
+        NOT_A_METHOD
+    }
+}
+
 /// Whether a path not in the contract may be recorded as it was called: `<Service>/<Method>`
 /// of letters, digits, `_` and `.`, short, and with too few digits to hold a NIK.
 fn fits_method_name(action: &str) -> bool {

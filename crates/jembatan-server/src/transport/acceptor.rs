@@ -5,6 +5,8 @@
 //! - one IP address holds at most `max_handshakes_per_address` of the
 //!   `max_concurrent_handshakes` slots; a connection finding no slot waits `handshake_queue` for
 //!   one (no more connections of an address wait than it may hold), and is closed after;
+//! - a caller (one certificate identity) has at most `max_connections_per_caller` connections
+//!   open; one more is closed after its handshake;
 //! - a TLS session is never resumed ([`jembatan_pki::tls::server_config`]), and every
 //!   `recheck_interval` an open connection's certificate is verified again against the CA
 //!   bundle and CRLs in force: a revoked or expired certificate's connection is closed.
@@ -50,6 +52,54 @@ pub struct AuthenticatedConnection {
     stream: TlsStream<TcpStream>,
     peer: PeerInfo,
     recheck: Option<Recheck>,
+    _place: ConnectionPlace,
+}
+
+/// Connections open per caller (principal, or certificate fingerprint when it names none).
+#[derive(Debug, Default)]
+struct Established {
+    open: Mutex<HashMap<String, usize>>,
+}
+
+/// One open connection of a caller, given back when the connection is dropped.
+struct ConnectionPlace {
+    established: Arc<Established>,
+    caller: String,
+}
+
+impl Established {
+    /// A place for one more connection of `caller`, if it has fewer than `max` open.
+    fn take(self: &Arc<Self>, caller: String, max: usize) -> Option<ConnectionPlace> {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(caller.clone()).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(ConnectionPlace {
+            established: Arc::clone(self),
+            caller,
+        })
+    }
+}
+
+impl Drop for ConnectionPlace {
+    fn drop(&mut self) {
+        let mut open = self
+            .established
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.caller) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.caller);
+            }
+        }
+    }
 }
 
 /// The periodic verification of an open connection's certificate.
@@ -167,6 +217,8 @@ pub struct AcceptorLimits {
     pub handshake_queue: Duration,
     /// Time between verifications of an open connection's certificate; `None` for never.
     pub recheck_interval: Option<Duration>,
+    /// Connections open at once per caller; a handshaken connection beyond is closed.
+    pub max_connections_per_caller: usize,
 }
 
 /// The stream of handshaken connections, and the task that feeds it. Dropping the stream makes
@@ -293,6 +345,7 @@ pub fn spawn(
         freed: Notify::new(),
     });
     let trust_domain = Arc::new(trust_domain);
+    let established = Arc::new(Established::default());
     let task = tokio::spawn(async move {
         loop {
             let (tcp, remote_addr) = tokio::select! {
@@ -307,8 +360,13 @@ pub fn spawn(
                 },
                 () = tx.closed() => return,
             };
-            let (slots, tls, tx, trust_domain) =
-                (slots.clone(), tls.clone(), tx.clone(), trust_domain.clone());
+            let (slots, tls, tx, trust_domain, established) = (
+                slots.clone(),
+                tls.clone(),
+                tx.clone(),
+                trust_domain.clone(),
+                established.clone(),
+            );
             tokio::spawn(async move {
                 let Some(slot) = slots.take(remote_addr.ip()).await else {
                     tracing::warn!(%remote_addr, "no handshake slot for this address; connection closed");
@@ -340,6 +398,21 @@ pub fn spawn(
                 if let Err(error) = &identity {
                     tracing::warn!(%remote_addr, %error, "client certificate names no caller");
                 }
+                let caller = match (&identity, &cert_fingerprint) {
+                    (Ok(principal), _) => principal.to_string(),
+                    (Err(_), fingerprint) => {
+                        format!("unidentified:{}", fingerprint.as_deref().unwrap_or("none"))
+                    }
+                };
+                let Some(place) = established.take(caller, limits.max_connections_per_caller)
+                else {
+                    tracing::warn!(
+                        %remote_addr,
+                        max = limits.max_connections_per_caller,
+                        "the caller has its most connections open; connection closed"
+                    );
+                    return;
+                };
                 let recheck = limits.recheck_interval.map(|every| {
                     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
                     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -358,6 +431,7 @@ pub fn spawn(
                         cert_fingerprint,
                     },
                     recheck,
+                    _place: place,
                 };
                 let _ = tx.send(Ok(connection)).await;
             });

@@ -123,6 +123,7 @@ pub fn tls_acceptor(config: &Config) -> Result<(Arc<ServerTlsState>, AcceptorLim
         handshake_queue: Duration::from_millis(server.handshake_queue_ms),
         recheck_interval: (config.tls.reload_interval_ms > 0)
             .then(|| Duration::from_millis(config.tls.reload_interval_ms)),
+        max_connections_per_caller: server.max_connections_per_caller.max(1),
     };
     let state = ServerTlsState {
         files,

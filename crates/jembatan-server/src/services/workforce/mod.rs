@@ -280,9 +280,10 @@ impl WorkforceService for WorkforceApi {
         let filter = count_filter(request.filter.as_ref())?;
         let group_by = dimensions(&request.group_by)?;
         let mut min_change = (request.min_change > 0).then_some(request.min_change);
-        // The count is read before its leaf's turn to write; it is logged only if no erasure
-        // committed after the change it reflects, checked in the leaf's own transaction, so
-        // that no answer drawn from erased data follows the erasure in the log.
+        // The count is read before its leaf's turn to write; it is logged only if every erasure
+        // committed after the change it reflects is one it reflects too (this process's own,
+        // applied at once), checked in the leaf's own transaction, so that no answer drawn
+        // from erased data follows the erasure in the log.
         for _ in 0..MAX_READS {
             let exact = self
                 .availability
@@ -291,12 +292,15 @@ impl WorkforceService for WorkforceApi {
                 .map_err(counts_status)?;
             let mut response = self.published(&exact);
             let through = exact.change.unwrap_or(0);
+            let reflected = exact.erased_ahead.clone();
             let leaf = caller.aggregate(&response.encode_to_vec());
             let (logged, receipts) = self
                 .store
                 .write(caller.ticket(1), move |write| {
                     Box::pin(async move {
-                        if write.erased_after(through).await? {
+                        let limit = u32::try_from(reflected.len() + 1).unwrap_or(u32::MAX);
+                        let later = write.erased_after(through, limit).await?;
+                        if later.iter().any(|at| reflected.binary_search(at).is_err()) {
                             return Ok((false, Vec::new()));
                         }
                         Ok((true, vec![leaf]))
