@@ -91,3 +91,32 @@ fn every_key_the_dev_pki_writes_is_private() {
         assert_eq!(mode(&key), 0o600, "{}", key.display());
     }
 }
+
+#[tokio::test]
+async fn the_exchange_refuses_to_start_with_a_key_others_can_read() {
+    let pki = TestPki::new();
+    let config = jembatan_tests::config(&pki, "sqlite://jembatan.db", "");
+    for key in [
+        pki_file(&pki, "audit/log.key"),
+        pki_file(&pki, "keys/personal-data.key"),
+        pki_file(&pki, "server-key.pem"),
+    ] {
+        chmod(&key, 0o644);
+        let error = match jembatan_server::Exchange::bind(&config).await {
+            Ok(_) => panic!(
+                "{} readable by others, and the exchange started",
+                key.display()
+            ),
+            Err(error) => error.to_string(),
+        };
+        assert!(
+            error.contains(&key.display().to_string()) && error.contains("chmod 600"),
+            "{error}"
+        );
+        chmod(&key, 0o600);
+    }
+    let exchange = jembatan_server::Exchange::bind(&config)
+        .await
+        .expect("starts once fixed");
+    drop(exchange);
+}

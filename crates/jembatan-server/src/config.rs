@@ -351,7 +351,7 @@ impl Default for LimitsSection {
             call_deadline_secs: 60,
             stream_max_secs: 3600,
             stream_max_messages: 10_000,
-            max_placement_message_bytes: 4 * 1024 * 1024,
+            max_placement_message_bytes: 1024 * 1024,
             max_request_message_bytes: 64 * 1024,
             refusal_window_secs: 60,
         }

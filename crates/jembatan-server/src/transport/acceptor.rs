@@ -2,7 +2,7 @@
 //! no client, with or without a certificate, can hold the door shut for others:
 //! - a client has `client_hello_timeout` to send its ClientHello and `handshake_timeout` for the
 //!   whole handshake;
-//! - one IP address holds at most `max_handshakes_per_address` of the
+//! - one IP address (an IPv6 /64) holds at most `max_handshakes_per_address` of the
 //!   `max_concurrent_handshakes` slots; a connection finding no slot waits `handshake_queue` for
 //!   one (no more connections of an address wait than it may hold), and is closed after;
 //! - a caller (one certificate identity) has at most `max_connections_per_caller` connections
@@ -368,7 +368,7 @@ pub fn spawn(
                 established.clone(),
             );
             tokio::spawn(async move {
-                let Some(slot) = slots.take(remote_addr.ip()).await else {
+                let Some(slot) = slots.take(share_of(remote_addr.ip())).await else {
                     tracing::warn!(%remote_addr, "no handshake slot for this address; connection closed");
                     return;
                 };
@@ -443,6 +443,22 @@ pub fn spawn(
     }
 }
 
+/// The address whose share of handshake slots a connection from `ip` takes: an IPv6 address's
+/// /64, which one host or one customer of a provider commonly has whole (an IPv4-mapped address
+/// is its IPv4 address).
+fn share_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+            }
+        },
+    }
+}
+
 /// The TLS handshake of `tcp` with the material in force, within the acceptor's deadlines.
 async fn handshake(
     tcp: TcpStream,
@@ -461,5 +477,23 @@ async fn handshake(
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(error)) => Err(error.to_string()),
         Err(_) => Err("handshake timed out".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_slash_64_shares_one_address_and_ipv4_stays_itself() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let other: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(share_of(a), share_of(b));
+        assert_ne!(share_of(a), share_of(other));
+        let v4: IpAddr = "192.0.2.7".parse().expect("ip");
+        assert_eq!(share_of(v4), v4);
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().expect("ip");
+        assert_eq!(share_of(mapped), v4);
     }
 }
