@@ -238,23 +238,7 @@ async fn reflection_lists_the_contract_health_and_reflection() {
     let pki = TestPki::new();
     let exchange =
         RunningExchange::start(&config(&pki, "sqlite://jembatan.db", "reflection = true")).await;
-    let channel = exchange
-        .connect(pki.auditor("inspectorate"))
-        .await
-        .expect("connect")
-        .channel();
-    let mut reflection =
-        tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient::new(channel);
-    let request = tonic_reflection::pb::v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            tonic_reflection::pb::v1::server_reflection_request::MessageRequest::ListServices(
-                String::new(),
-            ),
-        ),
-    };
-    let mut stream = reflection
-        .server_reflection_info(tokio_stream::iter(vec![request]))
+    let mut stream = list_services(&exchange, &pki)
         .await
         .expect("reflection")
         .into_inner();
@@ -329,6 +313,21 @@ async fn reflection_lists_the_contract_health_and_reflection() {
 async fn reflection_is_off_unless_configured() {
     let pki = TestPki::new();
     let exchange = RunningExchange::sqlite(&pki).await;
+    let status = list_services(&exchange, &pki)
+        .await
+        .expect_err("no reflection by default");
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    exchange.stop().await;
+}
+
+/// Asks the exchange's reflection service, as an auditor, for the services it serves.
+async fn list_services(
+    exchange: &RunningExchange,
+    pki: &TestPki,
+) -> Result<
+    tonic::Response<tonic::Streaming<tonic_reflection::pb::v1::ServerReflectionResponse>>,
+    tonic::Status,
+> {
     let channel = exchange
         .connect(pki.auditor("inspectorate"))
         .await
@@ -344,12 +343,9 @@ async fn reflection_is_off_unless_configured() {
             ),
         ),
     };
-    let status = reflection
+    reflection
         .server_reflection_info(tokio_stream::iter(vec![request]))
         .await
-        .expect_err("no reflection by default");
-    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
-    exchange.stop().await;
 }
 
 /// An exchange on SQLite whose TLS handshakes time out after `secs`.
