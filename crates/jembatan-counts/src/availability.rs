@@ -160,6 +160,13 @@ impl Availability {
                 }
             }
         }
+        Ok(self.count_now(filter, dimensions))
+    }
+
+    /// Exact counts of `filter` grouped by `dimensions` from the index as it is now, without
+    /// following any change first: for a count that must reflect what this process has just
+    /// applied (its own erasures) while it holds the writer's turn.
+    pub fn count_now(&self, filter: &CountFilter, dimensions: &[Dimension]) -> Arc<ExactCounts> {
         let index = self.read();
         let version = index.version();
         let question = (filter.clone(), dimensions.to_vec());
@@ -170,7 +177,7 @@ impl Availability {
         if let Some((counted_at, answer)) = answers.get(&question)
             && *counted_at == version
         {
-            return Ok(Arc::clone(answer));
+            return Arc::clone(answer);
         }
         drop(answers);
         let answer = Arc::new(index.count(filter, dimensions));
@@ -186,6 +193,6 @@ impl Availability {
             }
         }
         answers.insert(question, (version, Arc::clone(&answer)));
-        Ok(answer)
+        answer
     }
 }

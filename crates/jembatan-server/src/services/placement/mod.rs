@@ -605,6 +605,8 @@ impl PlacementService for PlacementApi {
             ));
         }
         let ticket = caller.ticket(1);
+        let availability = Arc::clone(&self.availability);
+        // Queued at once: the erasure runs even if the caller goes before its turn.
         let written = self.store.write(ticket, move |write| {
             Box::pin(async move {
                 let placements = subject_records(write, &subject_key, "nothing was erased").await?;
@@ -614,23 +616,15 @@ impl PlacementService for PlacementApi {
                 let erased = write
                     .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()), change)
                     .await?;
-                Ok::<_, WriteFailed>(((erased, subject_key), vec![leaf]))
+                // The worker leaves this process's counts before the erasure commits, so that
+                // a count logged after it, in this group or a later one, can reflect it (should
+                // the commit fail, the worker is missing from the counts until the next start:
+                // the safe side).
+                availability.erase(&subject_key, change);
+                Ok::<_, WriteFailed>((erased, vec![leaf]))
             })
         });
-        // The worker leaves this process's counts once the erasure commits, even if the caller
-        // has gone by then: the task outlives the call.
-        let availability = Arc::clone(&self.availability);
-        let erasure = tokio::spawn(async move {
-            let ((erased, subject_key), receipts) = written.await?;
-            if let Some(erasure) = receipts.first() {
-                availability.erase(&subject_key, erasure.leaf_index);
-            }
-            Ok::<_, WriteFailed>((erased, receipts))
-        });
-        let (erased, receipts) = erasure
-            .await
-            .map_err(|_| Status::internal("the erasure's task failed"))?
-            .map_err(Status::from)?;
+        let (erased, receipts) = written.await.map_err(Status::from)?;
         Ok(Response::new(ErasePersonalDataResponse {
             placements_erased: u32::try_from(erased).unwrap_or(u32::MAX),
             enrollments_erased: 0,

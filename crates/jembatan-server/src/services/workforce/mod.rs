@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jembatan_audit::leaf::record_digest;
-use jembatan_counts::{Availability, CountsError, Perturbation};
+use jembatan_counts::{Availability, CountsError, ExactCounts, Perturbation};
 use jembatan_domain::Purpose;
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_policy::DataClass;
@@ -215,39 +215,36 @@ impl WorkforceApi {
     }
 }
 
-impl WorkforceApi {
-    /// The answer to a count: `exact` perturbed and thresholded as the settings say.
-    fn published(&self, exact: &jembatan_counts::ExactCounts) -> QueryAvailabilityResponse {
-        let perturbation = &self.settings.perturbation;
-        let shown = perturbation.shows_cells_of(&exact.total);
-        let cells: Vec<AvailabilityCell> = if shown {
-            exact
-                .cells
-                .iter()
-                .filter_map(|cell| {
-                    perturbation.publish(cell).map(|count| AvailabilityCell {
-                        keys: cell.keys.clone(),
-                        count,
-                    })
+/// The answer to a count: `exact` perturbed and thresholded as `perturbation` says.
+fn published(perturbation: &Perturbation, exact: &ExactCounts) -> QueryAvailabilityResponse {
+    let shown = perturbation.shows_cells_of(&exact.total);
+    let cells: Vec<AvailabilityCell> = if shown {
+        exact
+            .cells
+            .iter()
+            .filter_map(|cell| {
+                perturbation.publish(cell).map(|count| AvailabilityCell {
+                    keys: cell.keys.clone(),
+                    count,
                 })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let table = &perturbation.table;
-        QueryAvailabilityResponse {
-            cells,
-            total: shown.then(|| perturbation.publish(&exact.total)).flatten(),
-            suppression_threshold: u32::try_from(perturbation.threshold).unwrap_or(u32::MAX),
-            receipt: None,
-            change: exact.change.unwrap_or(0),
-            perturbation: Some(v1::Perturbation {
-                table: table.name(),
-                max_noise: table.max_noise(),
-                variance: table.variance(),
-            }),
-            minimum_workers: u32::try_from(perturbation.minimum_workers).unwrap_or(u32::MAX),
-        }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let table = &perturbation.table;
+    QueryAvailabilityResponse {
+        cells,
+        total: shown.then(|| perturbation.publish(&exact.total)).flatten(),
+        suppression_threshold: u32::try_from(perturbation.threshold).unwrap_or(u32::MAX),
+        receipt: None,
+        change: exact.change.unwrap_or(0),
+        perturbation: Some(v1::Perturbation {
+            table: table.name(),
+            max_noise: table.max_noise(),
+            variance: table.variance(),
+        }),
+        minimum_workers: u32::try_from(perturbation.minimum_workers).unwrap_or(u32::MAX),
     }
 }
 
@@ -279,45 +276,53 @@ impl WorkforceService for WorkforceApi {
         let request = request.into_inner();
         let filter = count_filter(request.filter.as_ref())?;
         let group_by = dimensions(&request.group_by)?;
-        let mut min_change = (request.min_change > 0).then_some(request.min_change);
-        // The count is read before its leaf's turn to write; it is logged only if every erasure
-        // committed after the change it reflects is one it reflects too (this process's own,
-        // applied at once), checked in the leaf's own transaction, so that no answer drawn
-        // from erased data follows the erasure in the log.
-        for _ in 0..MAX_READS {
-            let exact = self
-                .availability
-                .count(&filter, &group_by, min_change)
-                .await
-                .map_err(counts_status)?;
-            let mut response = self.published(&exact);
-            let through = exact.change.unwrap_or(0);
-            let reflected = exact.erased_ahead.clone();
-            let leaf = caller.aggregate(&response.encode_to_vec());
-            let (logged, receipts) = self
-                .store
-                .write(caller.ticket(1), move |write| {
-                    Box::pin(async move {
-                        let limit = u32::try_from(reflected.len() + 1).unwrap_or(u32::MAX);
+        let min_change = (request.min_change > 0).then_some(request.min_change);
+        let exact = self
+            .availability
+            .count(&filter, &group_by, min_change)
+            .await
+            .map_err(counts_status)?;
+        // The count is read before its leaf's turn to write. In the leaf's own transaction,
+        // holding the writer's turn (no other write commits meanwhile), it is checked against
+        // the erasures committed after the change it reflects; if one is missing it is counted
+        // again: this process applies its own erasures to the index before they commit, and
+        // follows another process's, committed, by a refresh. So no answer drawn from erased
+        // data follows the erasure in the log.
+        let availability = Arc::clone(&self.availability);
+        let perturbation = self.settings.perturbation.clone();
+        let ticket = caller.ticket(1);
+        let (response, receipts) = self
+            .store
+            .write(ticket, move |write| {
+                Box::pin(async move {
+                    let mut exact = exact;
+                    for attempt in 0..MAX_READS {
+                        let through = exact.change.unwrap_or(0);
+                        let ahead = &exact.erased_ahead;
+                        let limit = u32::try_from(ahead.len() + 1).unwrap_or(u32::MAX);
                         let later = write.erased_after(through, limit).await?;
-                        if later.iter().any(|at| reflected.binary_search(at).is_err()) {
-                            return Ok((false, Vec::new()));
+                        if later.iter().all(|at| ahead.binary_search(at).is_ok()) {
+                            let response = published(&perturbation, &exact);
+                            let leaf = caller.aggregate(&response.encode_to_vec());
+                            return Ok((Some(response), vec![leaf]));
                         }
-                        Ok((true, vec![leaf]))
-                    })
+                        if attempt > 0 && availability.refresh().await.is_err() {
+                            break;
+                        }
+                        exact = availability.count_now(&filter, &group_by);
+                    }
+                    Ok((None, Vec::new()))
                 })
-                .await
-                .map_err(store_status)?;
-            if logged {
-                response.receipt = receipts.first().map(receipt);
-                return Ok(Response::new(response));
-            }
-            let reflected = self.availability.refresh().await.map_err(counts_status)?;
-            min_change = reflected.max(min_change);
-        }
-        Err(Status::unavailable(
-            "the counts are catching up with erasures; retry",
-        ))
+            })
+            .await
+            .map_err(store_status)?;
+        let Some(mut response) = response else {
+            return Err(Status::unavailable(
+                "the counts are catching up with erasures; retry",
+            ));
+        };
+        response.receipt = receipts.first().map(receipt);
+        Ok(Response::new(response))
     }
 
     async fn list_candidates(
