@@ -8,7 +8,7 @@ use jembatan_client::ServingStatus;
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::PrincipalKind;
 use jembatan_policy::{Engine, Policies, Query};
-use jembatan_tests::policy_matrix::{Column, PolicyMatrix};
+use jembatan_tests::policy_matrix::{Column, PolicyMatrix, table_rows};
 use jembatan_tests::raw_call::{call, call_path, contract_methods, stated};
 use jembatan_tests::{RunningExchange, TestPki, config, repo_path};
 use tonic::Code;
@@ -397,21 +397,7 @@ async fn reflect(channel: Channel) -> Result<Vec<String>, tonic::Status> {
 fn service_table() -> Vec<(String, Vec<bool>)> {
     let path = repo_path("docs/policy-matrix.md");
     let text = std::fs::read_to_string(&path).expect("policy matrix");
-    let start = text
-        .find("\n## Health and reflection\n")
-        .expect("a section Health and reflection");
-    let rows: Vec<Vec<String>> = text[start..]
-        .lines()
-        .skip_while(|line| !line.starts_with('|'))
-        .take_while(|line| line.starts_with('|'))
-        .filter(|line| !line.starts_with("|---"))
-        .map(|line| {
-            line.trim_matches('|')
-                .split('|')
-                .map(|cell| cell.trim().to_owned())
-                .collect()
-        })
-        .collect();
+    let rows = table_rows(&text, "## Health and reflection");
     assert_eq!(
         rows[0],
         ["service", "kp2mi", "kemendag", "auditor", "other agency"],

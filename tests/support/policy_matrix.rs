@@ -99,7 +99,7 @@ impl PolicyMatrix {
 }
 
 /// The rows of the first table after `heading`, header row included, separator row left out.
-fn table_rows(text: &str, heading: &str) -> Vec<Vec<String>> {
+pub fn table_rows(text: &str, heading: &str) -> Vec<Vec<String>> {
     let start = text
         .find(&format!("\n{heading}\n"))
         .unwrap_or_else(|| panic!("no section {heading:?}"));

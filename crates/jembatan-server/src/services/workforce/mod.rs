@@ -35,7 +35,7 @@ use filter::{count_filter, dimensions, placement_filter};
 
 mod filter;
 
-/// Times a page is read again when its records changed before they were logged.
+/// Times a page, or a count, is read again when what it drew from changed before it was logged.
 const MAX_READS: usize = 3;
 
 /// Candidates a watch reads, logs and sends at a time.
