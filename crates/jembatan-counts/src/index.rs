@@ -11,13 +11,12 @@
 //! first row by the worker's key.
 
 use std::collections::HashMap;
-use std::hash::Hasher;
 
 use hashbrown::HashTable;
 use jembatan_store::{CountedPlacement, Dimension, PlacementChanges};
 use roaring::RoaringBitmap;
-use siphasher::sip::SipHasher13;
 
+use crate::cell_keys::CellKeys;
 use crate::filter::CountFilter;
 
 /// What the index keeps of one placement.
@@ -146,8 +145,7 @@ const DENSE_CELLS: u64 = 1 << 16;
 /// The availability index. See the module docs.
 #[derive(Debug)]
 pub struct Index {
-    worker_key: (u64, u64),
-    cell_key: (u64, u64),
+    keys: CellKeys,
     rows: Vec<Row>,
     free: Vec<u32>,
     live: RoaringBitmap,
@@ -175,15 +173,6 @@ pub struct Index {
     erased_at: HashMap<u64, u64>,
 }
 
-fn words(bytes: &[u8]) -> (u64, u64) {
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&bytes[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    (word(0), word(8))
-}
-
 fn id_hash(id: i64) -> u64 {
     (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
@@ -202,8 +191,7 @@ impl Index {
     /// An empty index whose worker and cell keys derive from `secret`.
     pub fn new(secret: &[u8; 32]) -> Self {
         Self {
-            worker_key: words(&secret[..16]),
-            cell_key: words(&secret[16..]),
+            keys: CellKeys::new(secret),
             rows: Vec::new(),
             free: Vec::new(),
             live: RoaringBitmap::new(),
@@ -292,15 +280,11 @@ impl Index {
 
     /// The key of the worker with `subject_key`.
     fn worker_of(&self, subject_key: &str) -> u64 {
-        let mut hasher = SipHasher13::new_with_keys(self.worker_key.0, self.worker_key.1);
-        hasher.write(subject_key.as_bytes());
-        hasher.finish()
+        self.keys.worker(subject_key)
     }
 
     fn cell_key_of(&self, sum: u64) -> u64 {
-        let mut hasher = SipHasher13::new_with_keys(self.cell_key.0, self.cell_key.1);
-        hasher.write_u64(sum);
-        hasher.finish()
+        self.keys.cell(sum)
     }
 
     /// Applies changes read after [`Index::through`]: erasures first, then placements as

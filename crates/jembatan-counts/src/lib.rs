@@ -10,12 +10,14 @@
 #![forbid(unsafe_code)]
 
 mod availability;
+mod cell_keys;
 mod error;
 mod filter;
 mod index;
 mod perturbation;
 
 pub use availability::Availability;
+pub use cell_keys::CellKeys;
 pub use error::CountsError;
 pub use filter::CountFilter;
 pub use index::{ExactCell, ExactCounts, Index};

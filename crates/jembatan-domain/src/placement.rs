@@ -14,6 +14,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::{Country, Language, Nik, Occupation, Regency};
 
+pub(crate) use kinds::coded_enum;
 pub use kinds::{
     ConsentMethod, Education, EmployerType, PlacementScheme, PlacementStatus, ReturnDateKind, Sex,
 };
@@ -21,6 +22,7 @@ pub use parts::{BusinessInterest, Certificate, Consent, Contact, Sector};
 pub use validate::{
     AGE_OF_PLACEMENT, CLOCK_SKEW, MAX_CERTIFICATES, MAX_HS_CHAPTERS, MAX_LANGUAGES,
 };
+pub(crate) use validate::{check_id, check_paragraphs, check_text};
 
 /// One placement of one migrant worker, as KP2MI records it.
 #[derive(Debug, Clone, PartialEq, Eq)]

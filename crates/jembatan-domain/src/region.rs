@@ -27,6 +27,11 @@ pub(crate) fn is_province(code: &str) -> bool {
     PROVINCES.contains_key(code)
 }
 
+/// The province code `code` as it stands in the reference list, if it is one.
+pub(crate) fn province_code(code: &str) -> Option<&'static str> {
+    PROVINCES.get_key_value(code).map(|(code, _)| *code)
+}
+
 /// The name of a province, e.g. `Jawa Timur` for `35`, or `None` for an unknown code.
 pub fn province_name(code: &str) -> Option<&'static str> {
     PROVINCES.get(code).copied()

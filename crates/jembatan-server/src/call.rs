@@ -249,8 +249,13 @@ impl Caller {
 
     /// The leaf of an aggregate answer, `answer` as encoded for the caller.
     pub(crate) fn aggregate(&self, answer: &[u8]) -> LeafEntry {
-        self.facts
-            .aggregate_answered(DataClass::Aggregate.name(), answer)
+        self.aggregate_of(DataClass::Aggregate, answer)
+    }
+
+    /// The leaf of an aggregate answer of `class` (counts of outcomes, of reports), `answer` as
+    /// encoded for the caller.
+    pub(crate) fn aggregate_of(&self, class: DataClass, answer: &[u8]) -> LeafEntry {
+        self.facts.aggregate_answered(class.name(), answer)
     }
 }
 

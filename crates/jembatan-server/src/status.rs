@@ -84,6 +84,9 @@ fn status_of(error: &StoreError) -> Status {
                  the operator has been told",
             )
         }
+        StoreError::TooMany { .. } => Status::resource_exhausted(format!(
+            "{error}; nothing was shared; narrow the filter (countries, codes, kinds, dates)"
+        )),
         StoreError::Corrupt(_) | StoreError::Audit(_) => {
             tracing::error!(%error, "THE STORE IS INCONSISTENT: the operator must look at this");
             Status::internal(

@@ -77,7 +77,8 @@ pub struct LeafFilter {
     pub outcome: Option<Outcome>,
     /// Record type.
     pub record_type: Option<String>,
-    /// Only leaves of the records of the worker with this subject key (placements stored now).
+    /// Only leaves of the records of the worker with this subject key (placements and
+    /// enrolments stored now).
     pub subject_key: Option<String>,
 }
 
@@ -454,6 +455,8 @@ impl Store {
             if let Some(subject_key) = &filter.subject_key {
                 query
                     .push(" AND record_key IN (SELECT record_key FROM placements WHERE subject_key = ")
+                    .push_bind(subject_key.clone())
+                    .push(" UNION ALL SELECT record_key FROM enrollments WHERE subject_key = ")
                     .push_bind(subject_key.clone())
                     .push(")");
             }

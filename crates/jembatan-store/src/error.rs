@@ -50,6 +50,14 @@ pub enum StoreError {
     /// A query failed for another reason: a defect, not a condition to retry.
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// More rows matched than one answer reads; nothing was read. A narrower filter is asked for.
+    #[error("more than {limit} {what} match")]
+    TooMany {
+        /// What matched, e.g. `market reports in one digest`.
+        what: &'static str,
+        /// The most one answer reads.
+        limit: u64,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -15,11 +15,14 @@ pub mod audit;
 mod counted;
 mod error;
 mod location;
+pub mod market;
 pub mod placements;
+pub mod programs;
 #[cfg(unix)]
 mod sqlite_file_mode;
 #[cfg(feature = "test-door")]
 pub mod test_door;
+mod versioned;
 mod write;
 
 use std::time::Duration;
@@ -36,6 +39,7 @@ pub use placements::{
     CandidateOrder, CandidatePage, CandidateRow, Dimension, MAX_LISTING_READ, PlacementFilter,
     PlacementRecord, StoredVersion, SubjectPlacement,
 };
+pub use versioned::{StoredRecord, VersionedTable};
 pub use write::{LoggedWrite, Work, WriteTicket};
 
 /// KiB of page cache of the SQLite connection that writes: random keys (leaf hashes, subject

@@ -199,14 +199,14 @@ pub enum CandidateOrder {
 }
 
 /// `|a|b|` of `codes`.
-fn join_codes(codes: &[String]) -> String {
+pub(crate) fn join_codes(codes: &[String]) -> String {
     if codes.is_empty() {
         return String::new();
     }
     format!("|{}|", codes.join("|"))
 }
 
-fn split_codes(joined: &str) -> Vec<String> {
+pub(crate) fn split_codes(joined: &str) -> Vec<String> {
     joined
         .split('|')
         .filter(|code| !code.is_empty())
@@ -215,7 +215,7 @@ fn split_codes(joined: &str) -> Vec<String> {
 }
 
 /// A LIKE pattern matching `code` as one element of a `|a|b|` column.
-fn contains_pattern(code: &str) -> String {
+pub(crate) fn contains_pattern(code: &str) -> String {
     let mut pattern = String::from("%|");
     for c in code.chars() {
         if matches!(c, '%' | '_' | '\\') {

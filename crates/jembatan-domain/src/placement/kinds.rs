@@ -25,6 +25,14 @@ macro_rules! coded_enum {
             pub fn from_code(code: &str) -> Option<$name> {
                 $name::ALL.iter().copied().find(|value| value.code() == code)
             }
+
+            /// The value of a code, or a reason naming the known codes.
+            pub fn parse(code: &str) -> Result<$name, String> {
+                $name::from_code(code).ok_or_else(|| {
+                    let codes: Vec<&str> = $name::ALL.iter().map(|value| value.code()).collect();
+                    format!("must be one of {}", codes.join(", "))
+                })
+            }
         }
 
         impl std::fmt::Display for $name {
@@ -34,6 +42,8 @@ macro_rules! coded_enum {
         }
     };
 }
+
+pub(crate) use coded_enum;
 
 coded_enum! {
     /// A worker's sex, as the NIK encodes it.

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use time::{Date, OffsetDateTime};
 
-use crate::Purpose;
 use crate::placement::ConsentMethod;
+use crate::{HsChapter, Purpose};
 
 /// A competency certificate issued by an LSP (certification body) under a BNSP scheme.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,17 +59,12 @@ pub struct BusinessInterest {
 }
 
 impl BusinessInterest {
-    /// Checks one HS 2022 chapter: two digits, `01` to `97`, `77` being reserved.
+    /// Checks one HS 2022 chapter: two digits, a chapter of the nomenclature ([`HsChapter`]),
+    /// `01` to `97`, `77` being reserved.
     pub fn check_chapter(chapter: &str) -> Result<(), String> {
-        let bytes = chapter.as_bytes();
-        let shaped = bytes.len() == 2
-            && bytes.iter().all(u8::is_ascii_digit)
-            && !matches!(chapter, "00" | "77" | "98" | "99");
-        if shaped {
-            Ok(())
-        } else {
-            Err("must be an hs chapter, 01 to 97 except 77".to_owned())
-        }
+        HsChapter::parse(chapter)
+            .map(|_| ())
+            .map_err(|_| "must be an hs chapter, 01 to 97 except 77".to_owned())
     }
 }
 

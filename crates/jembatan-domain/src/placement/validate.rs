@@ -42,7 +42,7 @@ impl Placement {
     /// `now` is the time against which "not in the future" is judged.
     pub fn validate(&self, now: OffsetDateTime) -> Result<(), Vec<Violation>> {
         let mut report = Report(Vec::new());
-        report.check("placement_id", check_placement_id(&self.placement_id));
+        report.check("placement_id", check_id(&self.placement_id));
         report.check("full_name", check_text(&self.full_name, 1, 200));
         report.check("job_title", check_text(&self.job_title, 1, 200));
         self.check_person(now, &mut report);
@@ -158,8 +158,8 @@ fn is_of_age(birth_date: Date, on: Date) -> bool {
     born <= on
 }
 
-/// 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`.
-fn check_placement_id(id: &str) -> Result<(), String> {
+/// 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`: the ids of records and references.
+pub(crate) fn check_id(id: &str) -> Result<(), String> {
     if id.is_empty() || id.len() > 64 {
         return Err("must be 1 to 64 characters".to_owned());
     }
@@ -172,16 +172,37 @@ fn check_placement_id(id: &str) -> Result<(), String> {
 
 /// Free text of `min` to `max` characters without control characters; text of only
 /// white space counts as empty.
-fn check_text(text: &str, min: usize, max: usize) -> Result<(), String> {
-    let length = text.chars().count();
+pub(crate) fn check_text(text: &str, min: usize, max: usize) -> Result<(), String> {
+    check_length(text, min, max)?;
+    if text.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    Ok(())
+}
+
+/// Long free text of `min` to `max` characters: as [`check_text`], but line breaks and tabs
+/// are allowed.
+pub(crate) fn check_paragraphs(text: &str, min: usize, max: usize) -> Result<(), String> {
+    check_length(text, min, max)?;
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(
+            "must not contain control characters other than line breaks and tabs".to_owned(),
+        );
+    }
+    Ok(())
+}
+
+/// `min` to `max` characters; text of only white space counts as empty.
+fn check_length(text: &str, min: usize, max: usize) -> Result<(), String> {
     if min > 0 && text.trim().is_empty() {
         return Err("is required".to_owned());
     }
+    let length = text.chars().count();
     if length < min || length > max {
         return Err(format!("must be {min} to {max} characters"));
-    }
-    if text.chars().any(char::is_control) {
-        return Err("must not contain control characters".to_owned());
     }
     Ok(())
 }
@@ -225,7 +246,7 @@ fn check_sector(sector: &Sector, report: &mut Report) {
     }
 }
 
-/// HS chapters: two digits, 01 to 97 but not 77, sorted, no duplicates, at most 20.
+/// HS 2022 chapters: sorted, no duplicates, at most 20.
 fn check_business_interest(interest: &BusinessInterest, report: &mut Report) {
     let chapters = &interest.hs_chapters;
     if chapters.len() > MAX_HS_CHAPTERS {

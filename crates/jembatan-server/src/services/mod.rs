@@ -23,9 +23,12 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 mod audit;
+mod market;
 mod paging;
-mod pending;
 mod placement;
+mod program;
+mod record_keys;
+mod versioned;
 mod workforce;
 
 pub(crate) use audit::witnesses::Witnesses;
@@ -54,7 +57,8 @@ pub(crate) struct Deps {
 /// Largest request messages, in bytes, and the most messages of a stream.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct MessageLimits {
-    /// Of PlacementService, whose pushes carry up to 1,000 records.
+    /// Of the batches of up to 1,000 records: placements, market reports, programs and
+    /// enrolments.
     pub(crate) placement: usize,
     /// Of every other service, whose requests are filters, tokens and signatures.
     pub(crate) request: usize,
@@ -99,6 +103,7 @@ pub(crate) fn contract(deps: Deps) -> Contract {
         messages,
         stopping,
     } = deps;
+    let perturbation = workforce.perturbation.clone();
     Contract {
         routes: Routes::default(),
         names: Vec::new(),
@@ -123,13 +128,27 @@ pub(crate) fn contract(deps: Deps) -> Contract {
         .max_decoding_message_size(messages.request),
     )
     .add(
-        MarketIntelServiceServer::new(pending::Pending).max_decoding_message_size(messages.request),
+        MarketIntelServiceServer::new(market::MarketApi::new(store.clone()))
+            .max_decoding_message_size(messages.placement),
     )
-    .add(ProgramServiceServer::new(pending::Pending).max_decoding_message_size(messages.request))
+    .add(
+        ProgramServiceServer::new(program::ProgramApi::new(
+            store.clone(),
+            Arc::clone(&key),
+            perturbation,
+        ))
+        .max_decoding_message_size(messages.placement),
+    )
     .add(
         AuditServiceServer::new(audit::AuditApi::new(store, trust_domain, witnesses, key))
             .max_decoding_message_size(messages.request),
     )
+}
+
+/// The latest calendar date anywhere on Earth at `now` (UTC+14): a date "not in the future"
+/// is judged against it, since reports and enrolments are dated where they happen.
+pub(crate) fn latest_date(now: time::OffsetDateTime) -> time::Date {
+    (now + time::Duration::hours(14)).date()
 }
 
 /// A receipt as the contract carries it.

@@ -23,16 +23,7 @@ pub(crate) struct Pushed<'a> {
     pub(crate) digest: &'a [u8],
 }
 
-/// What becomes of a pushed version that is not refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    /// New, or newer than the stored one: stored.
-    Store,
-    /// The stored version, again: nothing changes.
-    Unchanged,
-    /// Older than the stored one: nothing changes.
-    Stale,
-}
+pub(crate) use crate::services::versioned::Verdict;
 
 /// Why a pushed version is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,10 +32,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::call::Caller;
 use crate::services::receipt;
+use crate::services::record_keys::{new_record_key, random_bytes};
+use crate::services::versioned::summary;
 use crate::status::{WriteFailed, bad_request, invalid_field};
 use ingest::{Pushed, PushedConsent, Verdict};
 use input::placement_from_proto;
-use record::{Kept, new_record_key, random_bytes, record_to_store};
+use record::{Kept, record_to_store};
 
 mod ingest;
 mod input;
@@ -206,7 +208,7 @@ impl PlacementApi {
                 batch.results[position] = Some(RecordResult {
                     index: u32::try_from(index).unwrap_or(u32::MAX),
                     record_id: batch.messages[position].placement_id.clone(),
-                    outcome: outcome(verdict).into(),
+                    outcome: verdict.outcome().into(),
                     violations: Vec::new(),
                     receipt: Some(receipt(receipt_of)),
                 });
@@ -378,7 +380,7 @@ async fn withdraw(
     subject_key: String,
     withdrawn: Vec<String>,
     withdrawn_at: String,
-) -> Result<((u32, Vec<String>), Vec<LeafEntry>), WriteFailed> {
+) -> Result<(Withdrawn, Vec<LeafEntry>), WriteFailed> {
     let placements = subject_records(write, &subject_key, "no consent changed").await?;
     let remembered: Vec<String> = if withdrawn.is_empty() {
         Purpose::ALL
@@ -392,6 +394,13 @@ async fn withdraw(
     write
         .remember_withdrawal(&subject_key, &remembered, &withdrawn_at)
         .await?;
+    // Enrolments rest on consent for capacity building: they end with it.
+    let capacity_building = Purpose::CapacityBuilding.code().to_owned();
+    let enrollments_erased = if remembered.contains(&capacity_building) {
+        write.erase_enrollments(&subject_key).await?
+    } else {
+        0
+    };
     let leaf = caller.shared("consent", &placements[0].record_key, &[], String::new());
     let mut changed = 0u32;
     let mut remaining_all: Vec<String> = Vec::new();
@@ -415,16 +424,24 @@ async fn withdraw(
             }
         }
     }
-    Ok(((changed, remaining_all), vec![leaf]))
+    Ok((
+        Withdrawn {
+            placements_changed: changed,
+            remaining: remaining_all,
+            enrollments_erased,
+        },
+        vec![leaf],
+    ))
 }
 
-/// What a verdict on a stored record is called in the contract.
-fn outcome(verdict: Verdict) -> RecordOutcome {
-    match verdict {
-        Verdict::Store => RecordOutcome::Stored,
-        Verdict::Unchanged => RecordOutcome::Unchanged,
-        Verdict::Stale => RecordOutcome::Stale,
-    }
+/// What a consent withdrawal changed.
+struct Withdrawn {
+    /// Placements whose consent changed.
+    placements_changed: u32,
+    /// Purpose codes the worker still consents to.
+    remaining: Vec<String>,
+    /// Enrolments erased.
+    enrollments_erased: u64,
 }
 
 /// The time of a withdrawal as given: not in the future (5 minutes of clock skew allowed).
@@ -470,20 +487,6 @@ impl Tally {
                 .take(room),
         );
     }
-}
-
-fn summary(results: &[RecordResult]) -> BatchSummary {
-    let mut summary = BatchSummary::default();
-    for result in results {
-        match result.outcome() {
-            RecordOutcome::Stored => summary.stored += 1,
-            RecordOutcome::Unchanged => summary.unchanged += 1,
-            RecordOutcome::Stale => summary.stale += 1,
-            RecordOutcome::Rejected => summary.rejected += 1,
-            RecordOutcome::Unspecified => {}
-        }
-    }
-    summary
 }
 
 #[tonic::async_trait]
@@ -564,7 +567,7 @@ impl PlacementService for PlacementApi {
             Some(t) => withdrawal_time(t)?,
         };
         let ticket = caller.ticket(1);
-        let ((changed, remaining_all), receipts) = self
+        let (withdrawn, receipts) = self
             .store
             .write(ticket, move |write| {
                 Box::pin(withdraw(
@@ -579,13 +582,14 @@ impl PlacementService for PlacementApi {
             .map_err(Status::from)?;
         let remaining_purposes = Purpose::ALL
             .iter()
-            .filter(|p| remaining_all.iter().any(|c| c == p.code()))
+            .filter(|p| withdrawn.remaining.iter().any(|c| c == p.code()))
             .filter_map(|p| v1::Purpose::number_of_code(p.code()).ok())
             .collect();
         Ok(Response::new(WithdrawConsentResponse {
-            placements_changed: changed,
+            placements_changed: withdrawn.placements_changed,
             remaining_purposes,
             receipt: receipts.first().map(receipt),
+            enrollments_erased: u32::try_from(withdrawn.enrollments_erased).unwrap_or(u32::MAX),
         }))
     }
 
@@ -616,18 +620,19 @@ impl PlacementService for PlacementApi {
                 let erased = write
                     .erase_subject(&subject_key, &timestamp(OffsetDateTime::now_utc()), change)
                     .await?;
+                let enrollments = write.erase_enrollments(&subject_key).await?;
                 // The worker leaves this process's counts before the erasure commits, so that
                 // a count logged after it, in this group or a later one, can reflect it (should
                 // the commit fail, the worker is missing from the counts until the next start:
                 // the safe side).
                 availability.erase(&subject_key, change);
-                Ok::<_, WriteFailed>((erased, vec![leaf]))
+                Ok::<_, WriteFailed>(((erased, enrollments), vec![leaf]))
             })
         });
-        let (erased, receipts) = written.await.map_err(Status::from)?;
+        let ((erased, enrollments), receipts) = written.await.map_err(Status::from)?;
         Ok(Response::new(ErasePersonalDataResponse {
             placements_erased: u32::try_from(erased).unwrap_or(u32::MAX),
-            enrollments_erased: 0,
+            enrollments_erased: u32::try_from(enrollments).unwrap_or(u32::MAX),
             receipt: receipts.first().map(receipt),
         }))
     }
