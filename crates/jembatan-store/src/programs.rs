@@ -327,6 +327,32 @@ impl LoggedWrite {
             sqlx::query(DELETE).bind(subject_key).execute(&mut **conn).await?.rows_affected()
         }))
     }
+
+    /// Every enrolment in the programs among `program_ids` (empty: in every program), as
+    /// outcomes count them, by program, as this transaction sees them: an answer logged in the
+    /// same write reflects every erasure logged before it.
+    pub async fn outcome_rows(
+        &mut self,
+        program_ids: &[String],
+    ) -> Result<Vec<OutcomeRow>, StoreError> {
+        let rows = on_tx!(&mut self.tx.conn, conn => {
+            let mut query = QueryBuilder::new(
+                "SELECT program_id, origin_province, subject_key, status, business_started, \
+                 export_deals_usd FROM enrollments",
+            );
+            if !program_ids.is_empty() {
+                query.push(" WHERE program_id IN (");
+                let mut list = query.separated(", ");
+                for id in program_ids {
+                    list.push_bind(id.clone());
+                }
+                query.push(")");
+            }
+            query.push(" ORDER BY program_id");
+            query.build_query_as().fetch_all(&mut **conn).await?
+        });
+        Ok(rows)
+    }
 }
 
 impl Store {
@@ -370,31 +396,6 @@ impl Store {
                 query.push(")");
             }
             query.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
-            query.build_query_as().fetch_all(pool).await?
-        });
-        Ok(rows)
-    }
-
-    /// Every enrolment in the programs among `program_ids` (empty: in every program), as
-    /// outcomes count them, by program.
-    pub async fn outcome_rows(
-        &self,
-        program_ids: &[String],
-    ) -> Result<Vec<OutcomeRow>, StoreError> {
-        let rows = on_pool!(self, pool => {
-            let mut query = QueryBuilder::new(
-                "SELECT program_id, origin_province, subject_key, status, business_started, \
-                 export_deals_usd FROM enrollments",
-            );
-            if !program_ids.is_empty() {
-                query.push(" WHERE program_id IN (");
-                let mut list = query.separated(", ");
-                for id in program_ids {
-                    list.push_bind(id.clone());
-                }
-                query.push(")");
-            }
-            query.push(" ORDER BY program_id");
             query.build_query_as().fetch_all(pool).await?
         });
         Ok(rows)

@@ -23,6 +23,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 mod audit;
+mod fields;
 mod market;
 mod paging;
 mod placement;

@@ -8,9 +8,10 @@
 //! duplicates at their index).
 
 use jembatan_domain::market::MAX_HS_CODES;
-use jembatan_domain::{Country, HsCode, MarketReport, OpportunityKind, Violation};
-use jembatan_proto::convert::{ShortCode, date};
+use jembatan_domain::{Country, HsCode, MarketReport, OpportunityKind};
 use jembatan_proto::v1;
+
+use crate::services::fields::FieldParse;
 
 /// The validated report, or every violation with its field path prefixed by `prefix` (e.g.
 /// "reports[3]" → "reports[3].hs_codes[1]"); `today` is the latest date that is not in the
@@ -20,11 +21,22 @@ pub(crate) fn report_from_proto(
     prefix: &str,
     today: time::Date,
 ) -> Result<MarketReport, Vec<v1::FieldViolation>> {
-    let mut parse = Parse::default();
+    let mut parse = FieldParse::default();
     let country = parse.ok("country", Country::parse(&r.country));
     let kind =
         parse.enumeration::<v1::OpportunityKind, _>("kind", r.kind, OpportunityKind::from_code);
-    let hs_codes = parse.hs_codes(&r.hs_codes);
+    if r.hs_codes.is_empty() {
+        parse.fail(
+            "hs_codes",
+            format!("must hold 1 to {MAX_HS_CODES} hs codes"),
+        );
+    }
+    let hs_codes = parse.list(
+        "hs_codes",
+        &r.hs_codes,
+        (MAX_HS_CODES, "hs codes"),
+        HsCode::parse,
+    );
     let observed_on = parse.date("observed_on", r.observed_on.as_ref());
     let report = country
         .or_else(|| Country::all().next())
@@ -45,116 +57,10 @@ pub(crate) fn report_from_proto(
     parse.finish(report, rules, prefix)
 }
 
-/// The violations found while parsing the fields of one record.
-#[derive(Default)]
-struct Parse {
-    /// Every field that failed to parse, with why.
-    failed: Vec<Violation>,
-}
-
-impl Parse {
-    /// Records that `field` failed for `reason`.
-    fn fail(&mut self, field: impl Into<String>, reason: impl Into<String>) {
-        self.failed.push(Violation::new(field, reason));
-    }
-
-    /// The parsed value, or `None` with the failure recorded on `field`.
-    fn ok<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        result.map_err(|reason| self.fail(field, reason)).ok()
-    }
-
-    /// A required enum value, by its short code: neither unspecified (0) nor a number the
-    /// contract does not know.
-    fn enumeration<P: ShortCode, D>(
-        &mut self,
-        field: &str,
-        number: i32,
-        from_code: fn(&str) -> Option<D>,
-    ) -> Option<D> {
-        let Some(value) = P::from_number(number) else {
-            self.fail(field, "is not a known value");
-            return None;
-        };
-        let parsed = from_code(value.code());
-        if parsed.is_none() {
-            self.fail(field, "is required");
-        }
-        parsed
-    }
-
-    /// A required date.
-    fn date(&mut self, field: &str, value: Option<&v1::Date>) -> Option<time::Date> {
-        let Some(value) = value else {
-            self.fail(field, "is required");
-            return None;
-        };
-        self.ok(field, date::from_proto(value).map_err(|e| e.to_string()))
-    }
-
-    /// The codes that parse, each once; the count of the message, each code that does not
-    /// parse and each duplicate are failures.
-    fn hs_codes(&mut self, codes: &[String]) -> Vec<HsCode> {
-        if codes.is_empty() || codes.len() > MAX_HS_CODES {
-            self.fail(
-                "hs_codes",
-                format!("must hold 1 to {MAX_HS_CODES} hs codes"),
-            );
-        }
-        let mut parsed: Vec<HsCode> = Vec::new();
-        for (i, code) in codes.iter().enumerate() {
-            let field = format!("hs_codes[{i}]");
-            if let Some(code) = self.ok(&field, HsCode::parse(code)) {
-                if parsed.contains(&code) {
-                    self.fail(field, "is a duplicate");
-                } else {
-                    parsed.push(code);
-                }
-            }
-        }
-        parsed
-    }
-
-    /// The record if neither parsing nor its rules found a violation; else every violation
-    /// under `prefix`, leaving out the rules that judged a stand-in.
-    fn finish<T>(
-        self,
-        record: Option<T>,
-        rules: Option<Result<(), Vec<Violation>>>,
-        prefix: &str,
-    ) -> Result<T, Vec<v1::FieldViolation>> {
-        let mut violations = self.failed;
-        if let Some(Err(broken)) = rules {
-            let judged_stand_in =
-                |rule: &Violation| violations.iter().any(|f| is_within(&f.field, &rule.field));
-            let kept: Vec<Violation> = broken.into_iter().filter(|v| !judged_stand_in(v)).collect();
-            violations.extend(kept);
-        }
-        match record {
-            Some(record) if violations.is_empty() => Ok(record),
-            _ => Err(violations
-                .into_iter()
-                .map(|v| {
-                    let v = v.under(prefix);
-                    v1::FieldViolation {
-                        field: v.field,
-                        description: v.reason,
-                    }
-                })
-                .collect()),
-        }
-    }
-}
-
-/// Whether the field path `path` is `field` or lies inside it (`hs_codes[2]` inside
-/// `hs_codes`), but not merely sharing a prefix.
-fn is_within(path: &str, field: &str) -> bool {
-    path.strip_prefix(field)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jembatan_proto::convert::ShortCode;
 
     fn day(year: i32, month: i32, d: i32) -> Option<v1::Date> {
         Some(v1::Date {
@@ -243,7 +149,7 @@ mod tests {
         });
         fails(&["kind"], "not a known value", |r| r.kind = 99);
         fails(&["hs_codes"], "1 to 20", |r| r.hs_codes.clear());
-        fails(&["hs_codes"], "1 to 20", |r| {
+        fails(&["hs_codes"], "at most 20", |r| {
             r.hs_codes = (1..=21).map(|n| format!("{n:02}")).collect()
         });
         fails(&["hs_codes[1]"], "heading", |r| {
@@ -317,13 +223,5 @@ mod tests {
                 "reporter_ref"
             ]
         );
-    }
-
-    #[test]
-    fn only_whole_fields_contain_their_parts() {
-        assert!(is_within("hs_codes[2]", "hs_codes"));
-        assert!(is_within("hs_codes", "hs_codes"));
-        assert!(!is_within("hs_codes_other", "hs_codes"));
-        assert!(!is_within("hs", "hs_codes"));
     }
 }

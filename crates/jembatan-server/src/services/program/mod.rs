@@ -441,23 +441,33 @@ impl ProgramService for ProgramApi {
                 ));
             }
         }
-        let rows = self
-            .store
-            .outcome_rows(&r.program_ids)
-            .await
-            .map_err(store_status)?;
+        // Read and logged in one write: the answer reflects every erasure and withdrawal
+        // logged before it, and none after.
         let keys = CellKeys::new(self.key.count_secret());
-        let mut answer = QueryProgramOutcomesResponse {
-            outcomes: outcomes::publish(&rows, r.by_origin_province, &keys, &self.perturbation),
-            suppression_threshold: u32::try_from(self.perturbation.threshold).unwrap_or(u32::MAX),
-            receipt: None,
-        };
-        let leaf = caller.aggregate_of(DataClass::Outcome, &answer.encode_to_vec());
-        let receipts = self
+        let perturbation = self.perturbation.clone();
+        let ticket = caller.ticket(1);
+        let (mut answer, receipts) = self
             .store
-            .log(caller.ticket(1), vec![leaf])
+            .write(ticket, move |write| {
+                Box::pin(async move {
+                    let rows = write.outcome_rows(&r.program_ids).await?;
+                    let answer = QueryProgramOutcomesResponse {
+                        outcomes: outcomes::publish(
+                            &rows,
+                            r.by_origin_province,
+                            &keys,
+                            &perturbation,
+                        ),
+                        suppression_threshold: u32::try_from(perturbation.threshold)
+                            .unwrap_or(u32::MAX),
+                        receipt: None,
+                    };
+                    let leaf = caller.aggregate_of(DataClass::Outcome, &answer.encode_to_vec());
+                    Ok::<_, WriteFailed>((answer, vec![leaf]))
+                })
+            })
             .await
-            .map_err(store_status)?;
+            .map_err(Status::from)?;
         answer.receipt = receipts.first().map(receipt);
         Ok(Response::new(answer))
     }
