@@ -10,8 +10,10 @@ use jembatan_server::{Config, Exchange};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod market;
 pub mod placements;
 pub mod policy_matrix;
+pub mod programs;
 pub mod raw_call;
 pub mod store;
 pub mod tamper;
