@@ -4,17 +4,21 @@
 
 mod acting;
 mod audit;
+mod batch_push;
 mod codes;
 mod connection;
 mod demo;
 mod dev;
 mod health;
 mod logging;
+mod market;
 mod pki;
 mod placements;
 mod policy;
+mod programs;
 mod progress;
 mod receipt;
+mod record_file;
 mod serve;
 mod table;
 mod value_parsers;
@@ -55,6 +59,13 @@ enum Command {
     /// Ask about workers' availability: counts and consented candidates (Kemendag).
     #[command(subcommand)]
     Workforce(Box<workforce::WorkforceCommand>),
+    /// Market opportunities reported by workers abroad: submit (KP2MI), query and digest
+    /// (Kemendag).
+    #[command(subcommand)]
+    Market(Box<market::MarketCommand>),
+    /// Export programs: publish and outcomes (Kemendag), list and enrol workers (KP2MI).
+    #[command(subcommand)]
+    Programs(Box<programs::ProgramsCommand>),
     /// Fill an exchange with realistic synthetic data.
     #[command(subcommand)]
     Demo(demo::DemoCommand),
@@ -82,6 +93,8 @@ fn main() -> ExitCode {
             Command::Health(args) => health::run(args).await,
             Command::Placements(command) => placements::run(*command).await,
             Command::Workforce(command) => workforce::run(*command).await,
+            Command::Market(command) => market::run(*command).await,
+            Command::Programs(command) => programs::run(*command).await,
             Command::Demo(command) => demo::run(command).await,
         }
     });

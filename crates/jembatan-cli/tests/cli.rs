@@ -306,7 +306,7 @@ fn policy_check_validates_a_folder_and_names_each_problem() {
         deploy.to_str().expect("utf-8"),
     ]));
     assert!(
-        checked.starts_with("ok: 17 policies in 4 files"),
+        checked.starts_with("ok: 19 policies in 4 files"),
         "{checked}"
     );
 

@@ -2,23 +2,24 @@
 
 mod push;
 pub(crate) mod record;
-mod source;
 mod subject;
 
 use std::process::ExitCode;
 
-pub(crate) use push::MAX_BATCH;
-pub(crate) use source::Format;
+// Where `jembatan demo` finds them.
+pub(crate) use crate::batch_push::MAX_BATCH;
+pub(crate) use crate::record_file::Format;
 
 /// `jembatan placements …`
 #[derive(Debug, clap::Subcommand)]
 pub(crate) enum PlacementsCommand {
     /// Push placement records from a JSON Lines or CSV file, in batches.
     ///
-    /// Lines that cannot be read are never sent. They, and the records the exchange rejects, are
-    /// written next to the file as FILE.rejected.jsonl, each with its line number, record id,
-    /// reasons and the record as given. Prints how many records were stored, unchanged, stale
-    /// and rejected. Exits 0 when nothing was rejected, 1 otherwise (and on any error).
+    /// docs/placements-file.md describes the file. Lines that cannot be read are never sent.
+    /// They, and the records the exchange rejects, are written next to the file as
+    /// FILE.rejected.jsonl, each with its line number, record id, reasons and the record as
+    /// given. Prints how many records were stored, unchanged, stale and rejected. Exits 0 when
+    /// nothing was rejected, 1 otherwise (and on any error).
     Push(push::PushArgs),
     /// Withdraw a worker's consent, for some purposes or all (UU PDP Article 30).
     ///

@@ -10,14 +10,13 @@
 //! Reading checks the form of every value; whether the record is valid (a NIK that agrees with
 //! the birth date, a known regency, …) is the exchange's to decide.
 
-use std::collections::{HashMap, HashSet};
-
 use jembatan_client::convert::ShortCode;
 use jembatan_client::v1;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::codes::{Code, Day, Moment};
+use crate::record_file::{Column, FileRecord, Form};
 
 /// One placement record of a file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -104,6 +103,15 @@ pub(crate) struct PlacementRecord {
     /// The worker's consent to sharing with Kemendag.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) consent: Option<ConsentRecord>,
+}
+
+impl FileRecord for PlacementRecord {
+    const ID_KEY: &'static str = "placement_id";
+    const COLUMNS: &'static [Column] = &COLUMNS;
+
+    fn id(&self) -> &str {
+        &self.placement_id
+    }
 }
 
 /// A competency certificate of a file record.
@@ -212,33 +220,6 @@ fn moment(field: &str, time: Option<&prost_types::Timestamp>) -> Result<Option<M
 }
 
 impl PlacementRecord {
-    /// Reads a record from a JSON value (a parsed line, or a CSV row turned into JSON). The
-    /// error names the field, e.g. `sex: unknown sex code "F", expected one of FEMALE, MALE`.
-    pub(crate) fn from_json(value: &Value) -> Result<PlacementRecord, String> {
-        if !value.is_object() {
-            return Err("not a JSON object".to_owned());
-        }
-        serde_path_to_error::deserialize(value).map_err(|error| {
-            let mut path = error.path().to_string();
-            let mut message = error.inner().to_string();
-            if message.starts_with("unknown field") {
-                // The path ends with the unknown key, which the message names; serde lists
-                // every known key after it, which is too long to help.
-                if let Some(at) = message.find(", expected") {
-                    message.truncate(at);
-                }
-                path = path
-                    .rsplit_once('.')
-                    .map_or(String::new(), |(parent, _)| parent.to_owned());
-            }
-            if path.is_empty() || path == "." {
-                message
-            } else {
-                format!("{path}: {message}")
-            }
-        })
-    }
-
     /// The record as a JSON value, the form of a JSON Lines file.
     pub(crate) fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
@@ -389,91 +370,12 @@ impl PlacementRecord {
     }
 }
 
-/// How the text of a CSV cell reads as the JSON value of its key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    /// Text as it is: texts, codes, dates and times.
-    Text,
-    /// A whole number; other text stays text, which the record then refuses naming the field.
-    Integer,
-    /// `true` or `false`, in any case; other text stays text.
-    Flag,
-    /// `;`-separated texts.
-    List,
-    /// `;`-separated certificates, see [`certificates`].
-    Certificates,
-}
-
-impl Form {
-    /// The JSON value of a non-empty cell; only certificates can fail here.
-    fn read(self, text: &str) -> Result<Value, String> {
-        Ok(match self {
-            Form::Text => Value::String(text.to_owned()),
-            Form::Integer => text
-                .parse::<u64>()
-                .map_or_else(|_| Value::String(text.to_owned()), Value::from),
-            Form::Flag => match text.to_ascii_lowercase().as_str() {
-                "true" => Value::Bool(true),
-                "false" => Value::Bool(false),
-                _ => Value::String(text.to_owned()),
-            },
-            Form::List => Value::Array(
-                text.split(';')
-                    .map(str::trim)
-                    .filter(|item| !item.is_empty())
-                    .map(|item| Value::String(item.to_owned()))
-                    .collect(),
-            ),
-            Form::Certificates => certificates(text)?,
-        })
-    }
-}
-
-/// A column of a placements CSV file: the key of the record's JSON object it fills, in the
-/// record itself or in one of its nested objects, and the form of its text.
-#[derive(Debug)]
-struct Column {
-    /// The name in the header.
-    name: &'static str,
-    /// The nested object, e.g. `sector`; `None` for the record itself.
-    within: Option<&'static str>,
-    /// The key in that object.
-    key: &'static str,
-    /// How the cell reads.
-    form: Form,
-}
-
-impl Column {
-    /// A column of the record's key of the same name.
-    const fn top(name: &'static str, form: Form) -> Column {
-        Column {
-            name,
-            within: None,
-            key: name,
-            form,
-        }
-    }
-
-    /// A column of `key` in the record's nested object `within`.
-    const fn nested(
-        name: &'static str,
-        within: &'static str,
-        key: &'static str,
-        form: Form,
-    ) -> Column {
-        Column {
-            name,
-            within: Some(within),
-            key,
-            form,
-        }
-    }
-}
-
 /// The columns of a placements CSV file, in their documented order: the table of
 /// `docs/placements-file.md`.
 const COLUMNS: [Column; 33] = {
-    use Form::{Certificates, Flag, Integer, List, Text};
+    use Form::{Flag, Integer, Text};
+    const LIST: Form = Form::List(';');
+    const CERTIFICATES: Form = Form::Parsed(certificates);
     [
         Column::top("placement_id", Text),
         Column::top("version", Integer),
@@ -486,8 +388,8 @@ const COLUMNS: [Column; 33] = {
         Column::top("education", Text),
         Column::top("job_title", Text),
         Column::top("occupation_code", Text),
-        Column::top("certificates", Certificates),
-        Column::top("languages", List),
+        Column::top("certificates", CERTIFICATES),
+        Column::top("languages", LIST),
         Column::top("destination_country", Text),
         Column::top("employer_type", Text),
         Column::nested("kbli_code", "sector", "kbli_code", Text),
@@ -506,10 +408,10 @@ const COLUMNS: [Column; 33] = {
             "wants_to_export",
             Flag,
         ),
-        Column::nested("hs_chapters", "business_interest", "hs_chapters", List),
+        Column::nested("hs_chapters", "business_interest", "hs_chapters", LIST),
         Column::nested("phone", "contact", "phone", Text),
         Column::nested("email", "contact", "email", Text),
-        Column::nested("consent_purposes", "consent", "purposes", List),
+        Column::nested("consent_purposes", "consent", "purposes", LIST),
         Column::nested("consent_granted_at", "consent", "granted_at", Text),
         Column::nested("consent_method", "consent", "method", Text),
         Column::nested("consent_withdrawn_at", "consent", "withdrawn_at", Text),
@@ -519,88 +421,6 @@ const COLUMNS: [Column; 33] = {
 /// The header of a placements CSV file: every column, in their documented order.
 pub(crate) fn csv_header() -> impl Iterator<Item = &'static str> {
     COLUMNS.iter().map(|column| column.name)
-}
-
-/// The layout of a CSV file: which known column each cell of a row is.
-#[derive(Debug, Clone)]
-pub(crate) struct CsvLayout {
-    columns: Vec<&'static Column>,
-}
-
-impl CsvLayout {
-    /// Checks a header row: every column must be known and given once. Columns may come in any
-    /// order, and columns left out are empty.
-    pub(crate) fn from_header(header: &csv::StringRecord) -> Result<CsvLayout, String> {
-        let mut seen = HashSet::new();
-        let mut columns = Vec::with_capacity(header.len());
-        for name in header {
-            let name = name.trim();
-            let known = COLUMNS
-                .iter()
-                .find(|column| column.name == name)
-                .ok_or_else(|| {
-                    format!(
-                        "unknown column {:?} in the header (columns: {})",
-                        name.chars().take(64).collect::<String>(),
-                        csv_header().collect::<Vec<_>>().join(",")
-                    )
-                })?;
-            if !seen.insert(known.name) {
-                return Err(format!(
-                    "column {:?} appears twice in the header",
-                    known.name
-                ));
-            }
-            columns.push(known);
-        }
-        Ok(CsvLayout { columns })
-    }
-
-    /// The row as given: column name to cell text, for the rejected-lines file.
-    pub(crate) fn original(&self, row: &csv::StringRecord) -> Value {
-        Value::Object(
-            self.columns
-                .iter()
-                .zip(row.iter())
-                .map(|(column, cell)| (column.name.to_owned(), Value::String(cell.to_owned())))
-                .collect(),
-        )
-    }
-
-    /// The row as the JSON object a JSON Lines file would hold for it; a cell that cannot be
-    /// turned into its part of the object is an error naming the column.
-    pub(crate) fn to_json(&self, row: &csv::StringRecord) -> Result<Value, String> {
-        let mut cells: HashMap<&str, &str> = self
-            .columns
-            .iter()
-            .zip(row.iter())
-            .map(|(column, cell)| (column.name, cell.trim()))
-            .filter(|(_, cell)| !cell.is_empty())
-            .collect();
-        // Reading the object stops at its first bad value, in key order: the record's plain
-        // texts go first, then the other columns, so that a bad code or date is named before a
-        // bad number, list or nested value.
-        let (texts, others): (Vec<&Column>, Vec<&Column>) = COLUMNS
-            .iter()
-            .partition(|column| column.within.is_none() && column.form == Form::Text);
-        let mut record = Map::new();
-        for column in texts.into_iter().chain(others) {
-            let Some(text) = cells.remove(column.name) else {
-                continue;
-            };
-            let value = column.form.read(text)?;
-            let object = match column.within {
-                None => &mut record,
-                Some(within) => record
-                    .entry(within)
-                    .or_insert_with(|| Value::Object(Map::new()))
-                    .as_object_mut()
-                    .ok_or_else(|| format!("{within}: not an object"))?,
-            };
-            object.insert(column.key.to_owned(), value);
-        }
-        Ok(Value::Object(record))
-    }
 }
 
 /// The parts of a certificate in a certificates cell, in their order.
@@ -689,6 +509,7 @@ fn cell_text(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record_file::CsvLayout;
 
     /// A record with every field set, as a JSON Lines line.
     const FULL: &str = r#"{"placement_id":"KP2MI-2025-000123","version":3,"updated_at":"2025-06-01T08:30:00Z","nik":"3507114508990001","full_name":"Siti Aminah","sex":"FEMALE","birth_date":"1999-08-05","origin_regency_code":"35.07","education":"BACHELOR","job_title":"Caregiver","occupation_code":"5322","certificates":[{"scheme_code":"SKM-CG-3","scheme_name":"Pengasuh Lansia","kkni_level":3,"lsp_id":"BNSP-LSP-190-ID","issued_on":"2025-01-10","expires_on":"2028-01-10"}],"languages":["id","zh","en"],"destination_country":"TW","employer_type":"LEGAL_ENTITY","sector":{"kbli_code":"87301","kbli_version":2020},"p3mi_id":"P3MI-0042","placement_scheme":"P2P","contract_start":"2025-03-01","contract_end":"2027-02-28","departure_date":"2025-02-25","status":"WORKING","return_date":"2027-02-28","return_date_kind":"EXPECTED","business_interest":{"wants_to_export":true,"hs_chapters":["09","21"]},"contact":{"phone":"+6281234567890","email":"siti@example.com"},"consent":{"purposes":["BUSINESS_MATCHING","CAPACITY_BUILDING"],"granted_at":"2025-02-01T02:00:00Z","method":"ELECTRONIC","withdrawn_at":"2025-09-01T00:00:00Z"}}"#;
@@ -698,7 +519,7 @@ mod tests {
         let today =
             time::Date::from_calendar_date(2026, time::Month::November, 20).expect("a date");
         let header = csv::StringRecord::from(csv_header().collect::<Vec<_>>());
-        let layout = CsvLayout::from_header(&header).expect("layout");
+        let layout = CsvLayout::from_header(&COLUMNS, &header).expect("layout");
         for p in jembatan_demo::Generator::new(17, 0.6, today).take(1_000) {
             let record = PlacementRecord::from_proto(&p).expect("a file record");
             assert_eq!(record.to_proto(), p);
@@ -749,7 +570,8 @@ mod tests {
         writer.write_record(csv_row(&record)).expect("row");
         let bytes = writer.into_inner().expect("csv");
         let mut reader = csv::Reader::from_reader(bytes.as_slice());
-        let layout = CsvLayout::from_header(reader.headers().expect("header")).expect("layout");
+        let layout =
+            CsvLayout::from_header(&COLUMNS, reader.headers().expect("header")).expect("layout");
         let row = reader.records().next().expect("a row").expect("row");
         let from_csv = PlacementRecord::from_json(&layout.to_json(&row).expect("json"))
             .expect("record from csv");
@@ -810,16 +632,16 @@ mod tests {
     #[test]
     fn a_csv_header_with_an_unknown_or_repeated_column_is_refused() {
         let header = csv::StringRecord::from(vec!["placement_id", "nik", "gender"]);
-        let error = CsvLayout::from_header(&header).expect_err("unknown column");
+        let error = CsvLayout::from_header(&COLUMNS, &header).expect_err("unknown column");
         assert!(error.contains("\"gender\""), "{error}");
         let header = csv::StringRecord::from(vec!["nik", "nik"]);
-        assert!(CsvLayout::from_header(&header).is_err());
+        assert!(CsvLayout::from_header(&COLUMNS, &header).is_err());
     }
 
     #[test]
     fn csv_cells_that_do_not_fit_are_named() {
         let header = csv::StringRecord::from(vec!["placement_id", "version", "certificates"]);
-        let layout = CsvLayout::from_header(&header).expect("layout");
+        let layout = CsvLayout::from_header(&COLUMNS, &header).expect("layout");
         let row = csv::StringRecord::from(vec!["X-1", "three", ""]);
         let error = PlacementRecord::from_json(&layout.to_json(&row).expect("json"))
             .expect_err("bad version");

@@ -117,6 +117,7 @@ pub(crate) async fn withdraw(args: WithdrawArgs) -> anyhow::Result<ExitCode> {
             json!({
                 "placements_changed": answer.placements_changed,
                 "remaining_purposes": remaining,
+                "enrollments_erased": answer.enrollments_erased,
                 "receipt": crate::receipt::json(answer.receipt.as_ref()),
             })
         );
@@ -130,6 +131,12 @@ pub(crate) async fn withdraw(args: WithdrawArgs) -> anyhow::Result<ExitCode> {
                 remaining.join(", ")
             }
         );
+        if answer.enrollments_erased > 0 {
+            println!(
+                "{} program enrolment(s) ended with the consent for capacity building",
+                answer.enrollments_erased
+            );
+        }
         println!("{}", crate::receipt::line(answer.receipt.as_ref()));
     }
     Ok(ExitCode::SUCCESS)
