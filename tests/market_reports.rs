@@ -350,9 +350,19 @@ async fn resubmissions_are_idempotent_and_versions_ordered(pki: &TestPki, url: &
         refused.results[0].violations
     );
 
-    // What is stored is version 2 as sent.
+    // What is stored is version 2 as sent, but for the reporter: Kemendag gets its own
+    // pseudonym of KP2MI's reporter id, the same on every answer.
     let page = query(&kemendag, QueryMarketReportsRequest::default()).await;
-    assert_eq!(page.reports, [newer]);
+    let mut answered = page.reports.clone();
+    assert_eq!(answered.len(), 1);
+    let pseudonym = std::mem::take(&mut answered[0].reporter_ref);
+    assert_eq!(pseudonym.len(), 32, "{pseudonym}");
+    assert_ne!(pseudonym, newer.reporter_ref);
+    let mut sent = newer.clone();
+    sent.reporter_ref = String::new();
+    assert_eq!(answered, [sent]);
+    let again_page = query(&kemendag, QueryMarketReportsRequest::default()).await;
+    assert_eq!(again_page.reports[0].reporter_ref, pseudonym);
     // Every send of the report names it by one key in the log.
     let mut keys = Vec::new();
     for result in [&first, &again, &stored, &stale].map(|r| &r.results[0]) {

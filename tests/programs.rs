@@ -32,6 +32,8 @@ jembatan_tests::on_both_databases!(
     enrolments_are_idempotent_and_versions_ordered,
     enrolments_are_recorded_on_consent_only,
     erasure_and_withdrawal_of_consent_reach_enrolments,
+    a_placement_pushed_without_the_consent_ends_the_enrolments,
+    an_enrolment_keeps_its_program_and_its_worker,
     a_worker_sees_their_enrolments_in_their_history,
     outcomes_are_perturbed_suppressed_and_stable,
     outcomes_by_province_and_dominated_deals,
@@ -924,6 +926,76 @@ async fn erasure_and_withdrawal_of_consent_reach_enrolments(pki: &TestPki, url: 
     // Nor can an erased one.
     let refused = enrol(&kp2mi, vec![enrolled(0, 1)]).await;
     assert_rejected(&refused.results[0], "enrollments[0].nik", "placement");
+    exchange.stop().await;
+}
+
+/// An attack on the consent rule: KP2MI records a withdrawal in the placement itself (a new
+/// version without CAPACITY_BUILDING), not through WithdrawConsent. Before the fix the worker's
+/// enrolments stayed, and were counted in the outcomes.
+async fn a_placement_pushed_without_the_consent_ends_the_enrolments(pki: &TestPki, url: &str) {
+    let (exchange, store) = start(pki, url).await;
+    let kemendag = kemendag(&exchange, pki).await;
+    let kp2mi = kp2mi(&exchange, pki).await;
+    push(&kp2mi, vec![placement(1), placement(2)]).await;
+    publish(&kemendag, vec![program(1)]).await;
+    let recorded = enrol(&kp2mi, vec![enrolled(1, 1), enrolled(2, 1)]).await;
+    assert_eq!(recorded.summary.expect("summary").stored, 2);
+
+    let mut narrowed = placement(1);
+    narrowed.version += 1;
+    if let Some(consent) = narrowed.consent.as_mut() {
+        consent
+            .purposes
+            .retain(|p| *p != i32::from(v1::Purpose::CapacityBuilding));
+    }
+    let pushed = push(&kp2mi, vec![narrowed]).await;
+    assert_eq!(pushed.summary.expect("summary").stored, 1);
+    let left = stored_enrollments(&store).await;
+    assert!(!left.contains(&enrolled(1, 1).enrollment_id), "{left:?}");
+    assert!(left.contains(&enrolled(2, 1).enrollment_id), "{left:?}");
+    // Nor can the worker be enrolled again on that placement.
+    let refused = enrol(&kp2mi, vec![enrolled(1, 1)]).await;
+    assert_rejected(&refused.results[0], "enrollments[0].nik", "consent");
+    exchange.stop().await;
+}
+
+/// An attack on capacity and on workers' histories: a new version of an enrolment naming
+/// another program and another worker. Before the fix it passed (the check looked for the
+/// stored enrolment among the new worker's only), took a place in the other program and handed
+/// the first worker's history to the second.
+async fn an_enrolment_keeps_its_program_and_its_worker(pki: &TestPki, url: &str) {
+    let (exchange, store) = start(pki, url).await;
+    let kemendag = kemendag(&exchange, pki).await;
+    let kp2mi = kp2mi(&exchange, pki).await;
+    push(&kp2mi, vec![placement(1), placement(2)]).await;
+    publish(&kemendag, vec![program(1), program(2)]).await;
+    enrol(&kp2mi, vec![enrolled(1, 1)]).await;
+
+    let moved = changed(enrolled(1, 1), |e| {
+        e.version += 1;
+        e.program_id = program(2).program_id;
+        e.nik = nik(2);
+    });
+    let refused = enrol(&kp2mi, vec![moved]).await;
+    assert_rejected(
+        &refused.results[0],
+        "enrollments[0].program_id",
+        "cannot move",
+    );
+    let other_worker = changed(enrolled(1, 1), |e| {
+        e.version += 1;
+        e.nik = nik(2);
+    });
+    let refused = enrol(&kp2mi, vec![other_worker]).await;
+    assert_rejected(
+        &refused.results[0],
+        "enrollments[0].nik",
+        "cannot change worker",
+    );
+    assert_eq!(
+        stored_enrollments(&store).await,
+        [enrolled(1, 1).enrollment_id]
+    );
     exchange.stop().await;
 }
 

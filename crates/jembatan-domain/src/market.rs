@@ -4,10 +4,16 @@
 use time::Date;
 
 use crate::placement::{check_id, check_paragraphs, check_text, coded_enum};
+use crate::region::is_province;
 use crate::{Country, HsCode, Violation};
 
 /// The most HS codes a report may carry.
 pub const MAX_HS_CODES: usize = 20;
+/// The highest estimated value of a report, in US dollars (10^12).
+pub const MAX_ESTIMATED_VALUE_USD: u64 = 1_000_000_000_000;
+/// The shortest run of digits that an id of a report, program or enrolment may not hold: one
+/// could be a NIK or a phone number.
+const ID_DIGIT_RUN: usize = 12;
 
 coded_enum! {
     /// What kind of opportunity a report describes.
@@ -28,13 +34,14 @@ coded_enum! {
 /// One market-opportunity report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MarketReport {
-    /// KP2MI's report id: 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`.
+    /// KP2MI's report id: 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`, without a run of 12
+    /// or more digits.
     pub report_id: String,
     /// KP2MI's version of the report; a higher version replaces a lower one.
     pub version: u64,
     /// Country observed.
     pub country: Country,
-    /// City observed, at most 100 characters; may be empty.
+    /// City observed, at most 100 characters, without personal data; may be empty.
     pub city: String,
     /// Kind of opportunity.
     pub kind: OpportunityKind,
@@ -44,11 +51,11 @@ pub struct MarketReport {
     pub title: String,
     /// The observation, 1 to 4,000 characters (line breaks allowed), without personal data.
     pub summary: String,
-    /// Estimated annual value in US dollars, if the reporter gave one.
+    /// Estimated annual value in US dollars, at most 10^12, if the reporter gave one.
     pub estimated_value_usd: Option<u64>,
     /// When the observation was made; not in the future.
     pub observed_on: Date,
-    /// KP2MI's pseudonymous id of the reporting worker, as ids are.
+    /// KP2MI's pseudonymous id of the reporting worker, as report ids are.
     pub reporter_ref: String,
 }
 
@@ -62,8 +69,9 @@ impl MarketReport {
                 violations.push(Violation::new(field, reason));
             }
         };
-        check("report_id", check_id(&self.report_id));
+        check("report_id", check_record_id(&self.report_id));
         check("city", check_text(&self.city, 0, 100));
+        check("city", free_of_personal_data(&self.city));
         if self.hs_codes.is_empty() || self.hs_codes.len() > MAX_HS_CODES {
             check("hs_codes", Err("must hold 1 to 20 hs codes".to_owned()));
         }
@@ -76,10 +84,21 @@ impl MarketReport {
         check("title", free_of_personal_data(&self.title));
         check("summary", check_paragraphs(&self.summary, 1, 4000));
         check("summary", free_of_personal_data(&self.summary));
+        if self
+            .estimated_value_usd
+            .is_some_and(|value| value > MAX_ESTIMATED_VALUE_USD)
+        {
+            check(
+                "estimated_value_usd",
+                Err(format!(
+                    "must be at most {MAX_ESTIMATED_VALUE_USD} us dollars"
+                )),
+            );
+        }
         if self.observed_on > today {
             check("observed_on", Err("must not be in the future".to_owned()));
         }
-        check("reporter_ref", check_id(&self.reporter_ref));
+        check("reporter_ref", check_record_id(&self.reporter_ref));
         if violations.is_empty() {
             Ok(())
         } else {
@@ -88,21 +107,40 @@ impl MarketReport {
     }
 }
 
-/// Why `text` may not be carried in a report, if it holds what looks like personal data: a
-/// NIK (16 digits in a row), a phone number (`+` or `0` followed by 9 to 14 digits with single
-/// spaces or dashes or an area code in brackets inside, or an Indonesian mobile number
-/// `628…` of 11 to 14 digits in a row) or an e-mail address. HS codes, years, dates, SNI
-/// numbers (`01-3542-2004`) and amounts such as `1,200,000`, `Rp 1.200.000` or `12 000 000` do
-/// not count. The reason never echoes the text.
+/// As ids are (1 to 64 characters of `A-Z a-z 0-9 . _ : / -`), and without a run of 12 or more
+/// digits: a NIK or a phone number must never become the id of a report, program or enrolment.
+pub(crate) fn check_record_id(id: &str) -> Result<(), String> {
+    check_id(id)?;
+    let longest_run = id
+        .split(|c: char| !c.is_ascii_digit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if longest_run >= ID_DIGIT_RUN {
+        return Err(format!(
+            "must not hold a run of {ID_DIGIT_RUN} or more digits: ids are not personal data"
+        ));
+    }
+    Ok(())
+}
+
+/// Why `text` may not be carried in a report, if it holds what looks like personal data:
+///
+/// - a NIK: 16 digits in a row, or a number of 16 digits in groups (`3507 0141 0790 0001`,
+///   `35.07.01.410790.0001`) whose first two are a Kemendagri province code;
+/// - a phone number: `+` or `0` followed by 9 to 14 digits, or `62` followed by 9 to 12 digits
+///   in groups (`62 812 3456 7890`), or an Indonesian mobile number `628…` of 11 to 14 digits
+///   in a row; groups may be joined by single spaces, dashes or dots, or follow an area code in
+///   brackets (`(021) 555-1234`);
+/// - an e-mail address.
+///
+/// HS codes (`0901.11.10`), years, dates, SNI numbers (`01-3542-2004`) and amounts such as
+/// `1,200,000`, `Rp 1.250.000.000` or `12 000 000` do not count. The reason never echoes the
+/// text.
 pub fn personal_data_in(text: &str) -> Option<&'static str> {
     let numbers = numbers(text);
-    if numbers
-        .iter()
-        .any(|n| n.groups.iter().any(|g| g.len() == 16))
-    {
-        return Some(
-            "holds what looks like a nik (16 digits in a row); reports carry no personal data",
-        );
+    if numbers.iter().any(Number::looks_like_nik) {
+        return Some("holds what looks like a nik (16 digits); reports carry no personal data");
     }
     if numbers.iter().any(Number::looks_like_phone) {
         return Some("holds what looks like a phone number; reports carry no personal data");
@@ -118,50 +156,121 @@ fn free_of_personal_data(text: &str) -> Result<(), String> {
     personal_data_in(text).map_or(Ok(()), |reason| Err(reason.to_owned()))
 }
 
-/// A number as it may be written: groups of digits joined by a single space or dash, e.g.
-/// `0812-3456 7890`, or after an area code in brackets, `(021) 555-1234`.
+/// A number as it may be written: groups of digits joined by a single space, dash or dot, e.g.
+/// `0812-3456 7890` or `35.07.01`, or after an area code in brackets, `(021) 555-1234`.
 #[derive(Debug)]
 struct Number<'a> {
     /// Its groups of digits, in order.
     groups: Vec<&'a str>,
+    /// What joins each group to the next: `b' '`, `b'-'`, `b'.'` or `b')'` (after an area
+    /// code); one fewer than the groups.
+    joins: Vec<u8>,
     /// Whether a `+` stands right before it.
     plus: bool,
 }
 
 impl Number<'_> {
-    /// `+` or `0` and then 9 to 14 digits, or `628` (an Indonesian mobile number without the
-    /// `+`) and 11 to 14 digits in all, in a row; a number shaped as a date (`05-11-2025`) or
-    /// an SNI number (`01-3542-2004`) is neither.
-    fn looks_like_phone(&self) -> bool {
-        let digits: usize = self.groups.iter().map(|g| g.len()).sum();
-        let first = self.groups.first().copied().unwrap_or_default();
-        if self.plus {
-            (9..=14).contains(&digits)
-        } else if first.starts_with('0') {
-            (10..=15).contains(&digits) && !self.is_date_or_standard()
-        } else {
-            self.groups.len() == 1 && first.starts_with("628") && (11..=14).contains(&digits)
+    /// Its digits, without what joins them.
+    fn joined(&self) -> String {
+        self.groups.concat()
+    }
+
+    /// 16 digits in a row, or 16 digits in groups starting with a province code, unless
+    /// shaped as an amount, a date, a standard or a list of codes or years.
+    fn looks_like_nik(&self) -> bool {
+        if self.groups.iter().any(|g| g.len() == 16) {
+            return true;
         }
+        let joined = self.joined();
+        self.groups.len() > 1
+            && joined.len() == 16
+            && joined.get(..2).is_some_and(is_province)
+            && !self.is_amount(b". ")
+            && !self.is_date_or_standard()
+            && !self.is_list_of_codes()
+    }
+
+    /// `+` and then 9 to 14 digits; `0` and then 9 to 14; `62` and then 9 to 12 in groups, or
+    /// `628` and 11 to 14 digits in all in a row. A number shaped as an amount
+    /// (`Rp 62.500.000.000`), a date (`05-11-2025`), an SNI number (`01-3542-2004`) or a list
+    /// of HS codes or years is none.
+    fn looks_like_phone(&self) -> bool {
+        let joined = self.joined();
+        let digits = joined.len();
+        if self.plus {
+            (9..=14).contains(&digits) && !self.is_amount(b".")
+        } else if joined.starts_with('0') {
+            (10..=15).contains(&digits) && !self.is_date_or_standard() && !self.is_list_of_codes()
+        } else if self.groups.len() == 1 {
+            joined.starts_with("628") && (11..=14).contains(&digits)
+        } else {
+            joined.starts_with("62")
+                && (11..=14).contains(&digits)
+                && !self.is_amount(b". ")
+                && !self.is_date_or_standard()
+                && !self.is_list_of_codes()
+        }
+    }
+
+    /// Whether it is written as an amount in thousands, `1.250.000.000` or `62 500 000`: groups
+    /// all joined by the same one of `joiners`, the first of 1 to 3 digits, the others of 3.
+    fn is_amount(&self, joiners: &[u8]) -> bool {
+        let Some((first, rest)) = self.groups.split_first() else {
+            return false;
+        };
+        !rest.is_empty()
+            && (1..=3).contains(&first.len())
+            && rest.iter().all(|g| g.len() == 3)
+            && self.joins.iter().all(|j| *j == self.joins[0])
+            && joiners.contains(&self.joins[0])
     }
 
     /// Whether the first groups are those of a date, `DD MM YYYY`, or of an SNI standard of
     /// the old form, `NN NNNN YYYY`, whatever joins them.
     fn is_date_or_standard(&self) -> bool {
-        let year = |g: &str| g.len() == 4 && (g.starts_with("19") || g.starts_with("20"));
         match self.groups.as_slice() {
             [day, month, year_of_date, ..] if day.len() == 2 && month.len() == 2 => {
                 year_of_date.len() == 4
             }
-            [sector, number, issued, ..] => sector.len() == 2 && number.len() == 4 && year(issued),
+            [sector, number, issued, ..] => {
+                sector.len() == 2 && number.len() == 4 && is_year(issued)
+            }
             _ => false,
         }
     }
+
+    /// Whether it is a list of years (`1998 1999 2000 2001`) or of HS codes of which at least
+    /// one is written with dots (`0901.11 0902.10.00`): a heading of 4 digits and up to three
+    /// pairs of digits each after a dot, the codes joined by spaces or dashes.
+    fn is_list_of_codes(&self) -> bool {
+        if self.groups.iter().all(|g| is_year(g)) {
+            return true;
+        }
+        let mut pairs = 0;
+        self.joins.contains(&b'.')
+            && self.groups.iter().enumerate().all(|(i, group)| {
+                let code_starts = i == 0 || matches!(self.joins[i - 1], b' ' | b'-');
+                if code_starts {
+                    pairs = 0;
+                    group.len() == 4
+                } else {
+                    pairs += 1;
+                    self.joins[i - 1] == b'.' && group.len() == 2 && pairs <= 3
+                }
+            })
+    }
+}
+
+/// Whether a group of digits is a year from 1900 to 2099.
+fn is_year(group: &str) -> bool {
+    group.len() == 4 && (group.starts_with("19") || group.starts_with("20"))
 }
 
 /// Every number of `text`, each taken whole so that no group of a longer number (`000` of
 /// `12 000 000`) starts one of its own.
 fn numbers(text: &str) -> Vec<Number<'_>> {
-    // Digits, spaces, dashes and brackets are ASCII, and no byte of a longer UTF-8 character is.
+    // Digits, spaces, dashes, dots and brackets are ASCII, and no byte of a longer UTF-8
+    // character is.
     let bytes = text.as_bytes();
     let digit = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_digit);
     let mut numbers = Vec::new();
@@ -175,6 +284,7 @@ fn numbers(text: &str) -> Vec<Number<'_>> {
         let mut bracket_open = before == Some(b'(');
         let mut number = Number {
             groups: Vec::new(),
+            joins: Vec::new(),
             plus: before == Some(b'+'),
         };
         loop {
@@ -183,22 +293,24 @@ fn numbers(text: &str) -> Vec<Number<'_>> {
                 i += 1;
             }
             number.groups.push(&text[group..i]);
-            let join = match bytes.get(i) {
-                Some(b' ' | b'-') => 1,
+            let (joiner, width) = match bytes.get(i) {
+                Some(&joiner @ (b' ' | b'-' | b'.')) => (joiner, 1),
                 Some(b')') if bracket_open => {
                     bracket_open = false;
-                    if matches!(bytes.get(i + 1), Some(b' ' | b'-')) {
+                    let width = if matches!(bytes.get(i + 1), Some(b' ' | b'-')) {
                         2
                     } else {
                         1
-                    }
+                    };
+                    (b')', width)
                 }
-                _ => 0,
+                _ => break,
             };
-            if join == 0 || !digit(i + join) {
+            if !digit(i + width) {
                 break;
             }
-            i += join;
+            number.joins.push(joiner);
+            i += width;
         }
         numbers.push(number);
     }
@@ -296,8 +408,14 @@ mod tests {
             ("report_id", |r| r.report_id.clear()),
             ("report_id", |r| r.report_id = "id with spaces".to_owned()),
             ("report_id", |r| r.report_id = "x".repeat(65)),
+            ("report_id", |r| {
+                r.report_id = "MR-3507014107900001".to_owned()
+            }),
+            ("report_id", |r| r.report_id = "081234567890".to_owned()),
             ("city", |r| r.city = "c".repeat(101)),
             ("city", |r| r.city = "Kowloon\n".to_owned()),
+            ("city", |r| r.city = "Kowloon, WA 0812.3456.7890".to_owned()),
+            ("city", |r| r.city = "siti@example.id".to_owned()),
             ("hs_codes", |r| r.hs_codes.clear()),
             ("hs_codes", |r| {
                 r.hs_codes = HsChapter::all()
@@ -317,10 +435,16 @@ mod tests {
             ("summary", |r| {
                 r.summary = "mail buyer@importer.com.hk".to_owned()
             }),
+            ("estimated_value_usd", |r| {
+                r.estimated_value_usd = Some(MAX_ESTIMATED_VALUE_USD + 1)
+            }),
             ("observed_on", |r| r.observed_on = day(2025, 11, 2)),
             ("reporter_ref", |r| r.reporter_ref.clear()),
             ("reporter_ref", |r| {
                 r.reporter_ref = "Siti Aminah".to_owned()
+            }),
+            ("reporter_ref", |r| {
+                r.reporter_ref = "PMI-6281234567890".to_owned()
             }),
         ];
         for (i, (field, change)) in cases.into_iter().enumerate() {
@@ -335,6 +459,9 @@ mod tests {
         at_limits.title = "t".repeat(200);
         at_limits.summary = format!("{}\r\n\t{}", "s".repeat(2000), "s".repeat(1996));
         at_limits.city = "c".repeat(100);
+        at_limits.estimated_value_usd = Some(MAX_ESTIMATED_VALUE_USD);
+        at_limits.report_id = "MR-12345678901-12345678901".to_owned();
+        at_limits.reporter_ref = "PMI-12345678901".to_owned();
         at_limits.hs_codes = HsChapter::all()
             .take(20)
             .map(|c| HsCode::parse(c.code()).expect("chapter"))
@@ -353,6 +480,30 @@ mod tests {
             violated(&report),
             ["report_id", "hs_codes", "title", "observed_on"]
         );
+    }
+
+    #[test]
+    fn ids_refuse_runs_of_twelve_digits() {
+        for id in ["MR-2025-0042", "12345678901", "a12345678901b12345678901"] {
+            assert_eq!(check_record_id(id), Ok(()), "{id}");
+        }
+        for id in ["123456789012", "MR-3507014107900001", "PMI-081234567890x"] {
+            let reason = check_record_id(id).expect_err(id);
+            assert_eq!(
+                reason,
+                "must not hold a run of 12 or more digits: ids are not personal data"
+            );
+        }
+        assert!(check_record_id("").expect_err("empty").contains("1 to 64"));
+        let mut report = valid();
+        report.report_id = "MR 081234567890".to_owned();
+        let reasons: Vec<String> = report
+            .validate(today())
+            .expect_err("bad id")
+            .into_iter()
+            .map(|v| v.reason)
+            .collect();
+        assert_eq!(reasons, ["may hold only letters, digits and . _ : / -"]);
     }
 
     #[test]
@@ -402,6 +553,21 @@ mod tests {
             ("<A.B+tag@sub.example.com>", "e-mail"),
             ("x_y@mail-server.example.org", "e-mail"),
             ("pembeli@toko.ID", "e-mail"),
+            ("NIK 3507 0141 0790 0001", "nik"),
+            ("nik: 35.07.01.410790.0001.", "nik"),
+            ("3507-0141-0790-0001", "nik"),
+            ("3507.014107.900001", "nik"),
+            ("6201 0141 0790 0001", "nik"),
+            ("0812.3456.7890", "phone"),
+            ("HP 0812.345.6789", "phone"),
+            ("telp 021.555.1234", "phone"),
+            ("62 812 3456 7890", "phone"),
+            ("62-812-3456-7890", "phone"),
+            ("62.812.3456.7890", "phone"),
+            ("WA 6281 2345 6789", "phone"),
+            ("kantor 62 21 555 1234", "phone"),
+            ("62 812 3456 78901", "phone"),
+            ("+62.812.3456.7890", "phone"),
         ] {
             let reason = personal_data_in(text).unwrap_or_else(|| panic!("{text}"));
             assert!(reason.contains(what), "{text}: {reason}");
@@ -437,6 +603,16 @@ mod tests {
             "sold @ USD 5/kg, 5kg@USD3.50, pack@2.5kg, follow @importer_hk",
             "email us at the fair; a@b; @example.com; user@localhost; x@y.z",
             "Kopi robusta — permintaan naik 30% (2024–2025) ☕",
+            "Rp 1.250.000.000 a year, Rp 62.500.000.000 in all, Rp 625.000.000.000",
+            "62 500 000 000 rupiah, 6 250 000 000 000 rupiah, +1.200.000.000 on last year",
+            "Rp 1.200.000.000.000.000 and 1 200 000 000 000 000 are amounts of 16 digits",
+            "HS 0901.11.10, 0901.11 0902.10, 0901.11.10 0902.10.00 0903.00, 0901.11-0901.22",
+            "in 1998 1999 2000 2001",
+            "on 15.10.2025 12345678, SNI 35-1234-2015 123456",
+            "16 digits outside any province: 9901 2345 6789 0123, 0123 4567 8901 2345",
+            "price 3.50 and 0.75, open 08.00-17.00 WIB, 1234.5678",
+            "6281 2345 is short, 62 812 3456 7890 12 is long, 62.812.3 too",
+            "0812.3456 is short",
         ] {
             assert_eq!(personal_data_in(text), None, "{text}");
         }
@@ -444,18 +620,34 @@ mod tests {
 
     #[test]
     fn numbers_are_taken_whole() {
-        let found = numbers("a 0812-3456 7890, (021) 555-1234; +62 8 9 and 1 - 2 12  34-");
-        let groups: Vec<(Vec<&str>, bool)> =
-            found.into_iter().map(|n| (n.groups, n.plus)).collect();
+        let found = numbers(
+            "a 0812-3456 7890, (021) 555-1234; +62 8 9 and 1 - 2 12  34- 35.07.01. 1..2 .5",
+        );
+        let groups: Vec<(Vec<&str>, String, bool)> = found
+            .into_iter()
+            .map(|n| {
+                (
+                    n.groups,
+                    String::from_utf8_lossy(&n.joins).into_owned(),
+                    n.plus,
+                )
+            })
+            .collect();
+        let number =
+            |groups: &[&'static str], joins: &str, plus| (groups.to_vec(), joins.to_owned(), plus);
         assert_eq!(
             groups,
             [
-                (vec!["0812", "3456", "7890"], false),
-                (vec!["021", "555", "1234"], false),
-                (vec!["62", "8", "9"], true),
-                (vec!["1"], false),
-                (vec!["2", "12"], false),
-                (vec!["34"], false),
+                number(&["0812", "3456", "7890"], "- ", false),
+                number(&["021", "555", "1234"], ")-", false),
+                number(&["62", "8", "9"], "  ", true),
+                number(&["1"], "", false),
+                number(&["2", "12"], " ", false),
+                number(&["34"], "", false),
+                number(&["35", "07", "01"], "..", false),
+                number(&["1"], "", false),
+                number(&["2"], "", false),
+                number(&["5"], "", false),
             ]
         );
     }

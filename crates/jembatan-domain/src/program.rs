@@ -6,7 +6,8 @@ use std::fmt;
 
 use time::Date;
 
-use crate::placement::{check_id, check_paragraphs, check_text, coded_enum};
+use crate::market::check_record_id;
+use crate::placement::{check_paragraphs, check_text, coded_enum};
 use crate::region::province_code;
 use crate::{Country, HsChapter, Nik, Regency, Violation};
 
@@ -16,6 +17,8 @@ pub const MAX_TARGET_COUNTRIES: usize = 50;
 pub const MAX_PROGRAM_HS_CHAPTERS: usize = 97;
 /// The most provinces and regencies a program may run in.
 pub const MAX_AREAS: usize = 100;
+/// The highest export deals an enrolment may report, in US dollars (10^11).
+pub const MAX_EXPORT_DEALS_USD: u64 = 100_000_000_000;
 
 coded_enum! {
     /// The kind of program.
@@ -96,7 +99,8 @@ impl fmt::Display for ProgramArea {
 /// An export program as Kemendag publishes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportProgram {
-    /// Kemendag's program id: 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`.
+    /// Kemendag's program id: 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`, without a run of
+    /// 12 or more digits.
     pub program_id: String,
     /// Kemendag's version; a higher version replaces a lower one.
     pub version: u64,
@@ -132,7 +136,7 @@ impl ExportProgram {
                 violations.push(Violation::new(field, reason));
             }
         };
-        check("program_id", check_id(&self.program_id));
+        check("program_id", check_record_id(&self.program_id));
         check("name", check_text(&self.name, 1, 200));
         check("description", check_paragraphs(&self.description, 0, 4000));
         check("organizer", check_text(&self.organizer, 1, 200));
@@ -184,7 +188,8 @@ fn check_list<T: PartialEq>(field: &str, list: &[T], max: usize, what: &str) -> 
 /// A worker's enrolment in a program, as KP2MI records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrollment {
-    /// KP2MI's enrolment id: 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`.
+    /// KP2MI's enrolment id: 1 to 64 characters of `A-Z a-z 0-9 . _ : / -`, without a run of
+    /// 12 or more digits.
     pub enrollment_id: String,
     /// KP2MI's version; a higher version replaces a lower one.
     pub version: u64,
@@ -198,7 +203,8 @@ pub struct Enrollment {
     pub status: EnrollmentStatus,
     /// The worker started a business after the program.
     pub business_started: bool,
-    /// Export deals closed after the program, in US dollars; 0 without a business.
+    /// Export deals closed after the program, in US dollars, at most 10^11; 0 without a
+    /// business.
     pub export_deals_usd: u64,
 }
 
@@ -212,10 +218,16 @@ impl Enrollment {
                 violations.push(Violation::new(field, reason));
             }
         };
-        check("enrollment_id", check_id(&self.enrollment_id));
-        check("program_id", check_id(&self.program_id));
+        check("enrollment_id", check_record_id(&self.enrollment_id));
+        check("program_id", check_record_id(&self.program_id));
         if self.enrolled_on > today {
             check("enrolled_on", Err("must not be in the future".to_owned()));
+        }
+        if self.export_deals_usd > MAX_EXPORT_DEALS_USD {
+            check(
+                "export_deals_usd",
+                Err(format!("must be at most {MAX_EXPORT_DEALS_USD} us dollars")),
+            );
         }
         if self.export_deals_usd > 0 && !self.business_started {
             check(
@@ -361,6 +373,9 @@ mod tests {
     fn each_program_rule_names_its_field() {
         let cases: Vec<Change<ExportProgram>> = vec![
             ("program_id", |p| p.program_id = "a b".to_owned()),
+            ("program_id", |p| {
+                p.program_id = "P-3507014107900001".to_owned()
+            }),
             ("name", |p| p.name.clear()),
             ("name", |p| p.name = "n".repeat(201)),
             ("description", |p| p.description = "d".repeat(4001)),
@@ -403,13 +418,35 @@ mod tests {
         let cases: Vec<Change<Enrollment>> = vec![
             ("enrollment_id", |e| e.enrollment_id.clear()),
             ("program_id", |e| e.program_id = "x".repeat(65)),
+            ("enrollment_id", |e| {
+                e.enrollment_id = "ENR-081234567890".to_owned()
+            }),
+            ("program_id", |e| {
+                e.program_id = "3507014107900001".to_owned()
+            }),
             ("enrolled_on", |e| e.enrolled_on = day(2025, 11, 2)),
             ("export_deals_usd", |e| e.business_started = false),
+            ("export_deals_usd", |e| {
+                e.export_deals_usd = MAX_EXPORT_DEALS_USD + 1
+            }),
         ];
         for (field, change) in cases {
             let mut e = enrollment();
             change(&mut e);
             assert_eq!(fields(e.validate(today())), [field]);
         }
+        let mut at_limits = enrollment();
+        at_limits.export_deals_usd = MAX_EXPORT_DEALS_USD;
+        at_limits.enrollment_id = "ENR-12345678901".to_owned();
+        assert_eq!(at_limits.validate(today()), Ok(()));
+        let mut over = enrollment();
+        over.export_deals_usd = MAX_EXPORT_DEALS_USD + 1;
+        let reasons: Vec<String> = over
+            .validate(today())
+            .expect_err("over")
+            .into_iter()
+            .map(|v| v.reason)
+            .collect();
+        assert_eq!(reasons, ["must be at most 100000000000 us dollars"]);
     }
 }

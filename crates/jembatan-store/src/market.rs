@@ -16,7 +16,7 @@ use crate::placements::{contains_pattern, join_codes, split_codes};
 use crate::write::on_tx;
 use crate::{Backend, LoggedWrite, Store, StoreError, on_pool};
 
-/// Rows per multi-row statement (13 columns each).
+/// Rows per multi-row statement (12 columns each).
 const UPSERT_CHUNK: usize = 500;
 
 /// Most reports one digest reads.
@@ -43,10 +43,8 @@ pub struct MarketReportRecord {
     pub hs_codes: Vec<String>,
     /// Their chapters, without duplicates.
     pub hs_chapters: Vec<String>,
-    /// Title, for search.
-    pub title: String,
-    /// Summary, for search.
-    pub summary: String,
+    /// Title and summary as words for search ([`search_text`]).
+    pub search_text: String,
     /// `YYYY-MM-DD`.
     pub observed_on: String,
     /// The report as sent (jembatan.v1.MarketReport, protobuf).
@@ -55,8 +53,26 @@ pub struct MarketReportRecord {
     pub change_seq: u64,
 }
 
-/// Words to search for: each of letters and digits only, lower-case; all must match, a word
-/// marked as a prefix matches any word it begins.
+/// The words of `texts` as they are searched: runs of letters and digits, lower-cased, one
+/// space between them. Both engines index this text, so they split words alike.
+pub fn search_text<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut words = String::new();
+    for text in texts {
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            if !words.is_empty() {
+                words.push(' ');
+            }
+            words.extend(word.chars().flat_map(char::to_lowercase));
+        }
+    }
+    words
+}
+
+/// Words to search for, as [`search_text`] makes them; all must match, a word marked as a
+/// prefix matches any word it begins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TextQuery {
     /// (word, is a prefix).
@@ -192,7 +208,7 @@ impl LoggedWrite {
             on_tx!(&mut self.tx.conn, conn => {
                 let mut insert = QueryBuilder::new(
                     "INSERT INTO market_reports (report_id, record_key, salt, digest, version, \
-                     country, kind, hs_codes, hs_chapters, title, summary, observed_on, report, \
+                     country, kind, hs_codes, hs_chapters, search_text, observed_on, report, \
                      change_seq) ",
                 );
                 insert.push_values(chunk, |mut row, r| {
@@ -205,8 +221,7 @@ impl LoggedWrite {
                         .push_bind(r.kind.clone())
                         .push_bind(join_codes(&r.hs_codes))
                         .push_bind(join_codes(&r.hs_chapters))
-                        .push_bind(r.title.clone())
-                        .push_bind(r.summary.clone())
+                        .push_bind(r.search_text.clone())
                         .push_bind(r.observed_on.clone())
                         .push_bind(r.report.clone())
                         .push_bind(to_i64(r.change_seq));
@@ -215,8 +230,8 @@ impl LoggedWrite {
                     " ON CONFLICT (report_id) DO UPDATE SET digest = excluded.digest, \
                      version = excluded.version, country = excluded.country, \
                      kind = excluded.kind, hs_codes = excluded.hs_codes, \
-                     hs_chapters = excluded.hs_chapters, title = excluded.title, \
-                     summary = excluded.summary, observed_on = excluded.observed_on, \
+                     hs_chapters = excluded.hs_chapters, search_text = excluded.search_text, \
+                     observed_on = excluded.observed_on, \
                      report = excluded.report, change_seq = excluded.change_seq",
                 );
                 insert.build().execute(&mut **conn).await?;
@@ -260,7 +275,8 @@ impl Store {
     }
 
     /// The reports matching `filter` counted by country, HS chapter and kind (a report counts
-    /// once in each of its chapters), in that order, and how many distinct reports matched.
+    /// once in each of its chapters, or with HS prefixes in each chapter of the prefixes), in
+    /// that order, and how many distinct reports matched.
     /// Reads at most [`MAX_DIGEST_READ`] reports; more is [`StoreError::TooMany`].
     pub async fn count_market_reports(
         &self,
@@ -282,9 +298,19 @@ impl Store {
             });
         }
         let reports = rows.len() as u64;
+        // With HS prefixes, a report counts under the chapters asked for, not under the other
+        // chapters of its codes.
+        let asked: Vec<&str> = filter
+            .hs_prefixes
+            .iter()
+            .map(|p| &p[..2.min(p.len())])
+            .collect();
         let mut counts: BTreeMap<(String, String, String), u64> = BTreeMap::new();
         for (country, kind, chapters) in rows {
             for chapter in split_codes(&chapters) {
+                if !asked.is_empty() && !asked.contains(&chapter.as_str()) {
+                    continue;
+                }
                 *counts
                     .entry((country.clone(), chapter, kind.clone()))
                     .or_default() += 1;
@@ -314,5 +340,14 @@ mod tests {
         };
         assert_eq!(query.fts5(), "\"kopi\" \"arab\"*");
         assert_eq!(query.tsquery(), "kopi & arab:*");
+    }
+
+    #[test]
+    fn search_text_is_lower_case_words_split_at_everything_else() {
+        assert_eq!(
+            search_text(["Kopi ARABIKA: HS 0901.11.10", "e-mail? Ékspor!"]),
+            "kopi arabika hs 0901 11 10 e mail ékspor"
+        );
+        assert_eq!(search_text(["", "  --  "]), "");
     }
 }

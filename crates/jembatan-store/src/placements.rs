@@ -76,6 +76,8 @@ pub struct PlacementRecord {
 pub struct StoredVersion {
     /// KP2MI's placement id.
     pub placement_id: String,
+    /// Keyed hash of the worker's NIK.
+    pub subject_key: String,
     /// The record's pseudonymous key.
     pub record_key: String,
     /// Salt of its digests.
@@ -328,8 +330,8 @@ impl LoggedWrite {
         for chunk in ids.chunks(UPSERT_CHUNK) {
             let rows: Vec<StoredVersion> = on_tx!(&mut self.tx.conn, conn => {
                 let mut query = QueryBuilder::new(
-                    "SELECT placement_id, record_key, salt, digest, version, updated_at \
-                     FROM placements WHERE placement_id IN (",
+                    "SELECT placement_id, subject_key, record_key, salt, digest, version, \
+                     updated_at FROM placements WHERE placement_id IN (",
                 );
                 let mut list = query.separated(", ");
                 for id in chunk {

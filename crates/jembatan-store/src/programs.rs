@@ -20,6 +20,9 @@ const CHUNK: usize = 500;
 /// The status of an enrolment that holds no place in its program.
 pub const DROPPED: &str = "DROPPED";
 
+/// The status of an enrolment whose worker completed the program.
+pub const COMPLETED: &str = "COMPLETED";
+
 /// One program as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProgramRecord {
@@ -81,8 +84,21 @@ pub struct ProgramPlaces {
     pub capacity: u32,
     /// Last day, `YYYY-MM-DD`.
     pub ends_on: String,
-    /// Enrolments holding a place (not dropped), by enrolment id.
-    pub taken: Vec<String>,
+    /// Places held: enrolments not dropped.
+    pub taken: u64,
+}
+
+/// A stored enrolment's program, worker and status.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct StoredEnrollment {
+    /// KP2MI's enrolment id.
+    pub enrollment_id: String,
+    /// The program.
+    pub program_id: String,
+    /// Keyed hash of the worker's NIK.
+    pub subject_key: String,
+    /// Status code.
+    pub status: String,
 }
 
 /// One enrolment as written.
@@ -169,18 +185,20 @@ impl LoggedWrite {
         Ok(())
     }
 
-    /// The programs among `program_ids` that are stored, with their capacity, last day and the
-    /// enrolments holding a place, as this transaction sees them.
+    /// The programs among `program_ids` that are stored, with their capacity, last day and
+    /// places held, as this transaction sees them.
     pub async fn program_places(
         &mut self,
         program_ids: &[String],
     ) -> Result<HashMap<String, ProgramPlaces>, StoreError> {
         let mut found: HashMap<String, ProgramPlaces> = HashMap::new();
         for chunk in program_ids.chunks(CHUNK) {
-            let programs: Vec<(String, i64, String)> = on_tx!(&mut self.tx.conn, conn => {
+            let programs: Vec<(String, i64, String, i64)> = on_tx!(&mut self.tx.conn, conn => {
                 let mut query = QueryBuilder::new(
-                    "SELECT program_id, capacity, ends_on FROM programs WHERE program_id IN (",
+                    "SELECT program_id, capacity, ends_on, (SELECT COUNT(*) FROM enrollments e \
+                     WHERE e.program_id = programs.program_id AND e.status <> ",
                 );
+                query.push_bind(DROPPED).push(") FROM programs WHERE program_id IN (");
                 let mut list = query.separated(", ");
                 for id in chunk {
                     list.push_bind(id.clone());
@@ -188,33 +206,40 @@ impl LoggedWrite {
                 query.push(")");
                 query.build_query_as().fetch_all(&mut **conn).await?
             });
-            let taken: Vec<(String, String)> = on_tx!(&mut self.tx.conn, conn => {
-                let mut query = QueryBuilder::new(
-                    "SELECT program_id, enrollment_id FROM enrollments WHERE status <> ",
-                );
-                query.push_bind(DROPPED).push(" AND program_id IN (");
-                let mut list = query.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.clone());
-                }
-                query.push(")");
-                query.build_query_as().fetch_all(&mut **conn).await?
-            });
-            for (program_id, capacity, ends_on) in programs {
+            for (program_id, capacity, ends_on, taken) in programs {
                 found.insert(
                     program_id,
                     ProgramPlaces {
                         capacity: u32::try_from(capacity).unwrap_or(u32::MAX),
                         ends_on,
-                        taken: Vec::new(),
+                        taken: u64::try_from(taken).unwrap_or(0),
                     },
                 );
             }
-            for (program_id, enrollment_id) in taken {
-                if let Some(places) = found.get_mut(&program_id) {
-                    places.taken.push(enrollment_id);
+        }
+        Ok(found)
+    }
+
+    /// The stored enrolments among `enrollment_ids`, by id.
+    pub async fn stored_enrollments(
+        &mut self,
+        enrollment_ids: &[String],
+    ) -> Result<HashMap<String, StoredEnrollment>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in enrollment_ids.chunks(CHUNK) {
+            let rows: Vec<StoredEnrollment> = on_tx!(&mut self.tx.conn, conn => {
+                let mut query = QueryBuilder::new(
+                    "SELECT enrollment_id, program_id, subject_key, status FROM enrollments \
+                     WHERE enrollment_id IN (",
+                );
+                let mut list = query.separated(", ");
+                for id in chunk {
+                    list.push_bind(id.clone());
                 }
-            }
+                query.push(")");
+                query.build_query_as().fetch_all(&mut **conn).await?
+            });
+            found.extend(rows.into_iter().map(|row| (row.enrollment_id.clone(), row)));
         }
         Ok(found)
     }
@@ -317,6 +342,43 @@ impl LoggedWrite {
             });
         }
         Ok(())
+    }
+
+    /// Deletes the enrolments of the workers among `subject_keys` who have no stored placement
+    /// whose consent covers `purpose` (a code) any more: a placement pushed with the consent
+    /// withdrawn, narrowed, or moved to another worker ends the enrolments it allowed. Returns
+    /// how many.
+    pub async fn erase_unconsented_enrollments(
+        &mut self,
+        subject_keys: &[String],
+        purpose: &str,
+    ) -> Result<u64, StoreError> {
+        let mut erased = 0;
+        for chunk in subject_keys.chunks(CHUNK) {
+            erased += on_tx!(&mut self.tx.conn, conn => {
+                let mut query = QueryBuilder::new("DELETE FROM enrollments WHERE subject_key IN (");
+                let mut list = query.separated(", ");
+                for key in chunk {
+                    list.push_bind(key.clone());
+                }
+                query
+                    .push(") AND NOT EXISTS (SELECT 1 FROM placements p WHERE p.subject_key = \
+                           enrollments.subject_key AND p.consent_purposes LIKE ")
+                    .push_bind(contains_pattern(purpose))
+                    .push(" ESCAPE '\\')");
+                query.build().execute(&mut **conn).await?.rows_affected()
+            });
+        }
+        Ok(erased)
+    }
+
+    /// The pseudonymous record keys of the enrolments of the worker with `subject_key`.
+    pub async fn enrollment_keys(&mut self, subject_key: &str) -> Result<Vec<String>, StoreError> {
+        const SQL: &str =
+            "SELECT record_key FROM enrollments WHERE subject_key = $1 ORDER BY enrollment_id";
+        Ok(on_tx!(&mut self.tx.conn, conn => {
+            sqlx::query_scalar(SQL).bind(subject_key).fetch_all(&mut **conn).await?
+        }))
     }
 
     /// Deletes every enrolment of the worker with `subject_key` (an erasure, or consent for

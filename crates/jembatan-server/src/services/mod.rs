@@ -129,7 +129,7 @@ pub(crate) fn contract(deps: Deps) -> Contract {
         .max_decoding_message_size(messages.request),
     )
     .add(
-        MarketIntelServiceServer::new(market::MarketApi::new(store.clone()))
+        MarketIntelServiceServer::new(market::MarketApi::new(store.clone(), Arc::clone(&key)))
             .max_decoding_message_size(messages.placement),
     )
     .add(

@@ -1,4 +1,5 @@
 -- Market reports, export programs and enrolments (MarketIntelService and ProgramService).
+-- Codes, keys, ids and dates compare in byte order (COLLATE "C"), as in 0006.
 -- Each is versioned per id like placements: `digest` is the salted SHA-256 of the record as last
 -- sent (an identical re-send changes nothing), `record_key` its pseudonymous key in the audit
 -- log, `change_seq` the audit leaf index of the send that stored this version. The record as
@@ -8,25 +9,25 @@
 -- refuses titles and summaries that look like they hold some.
 CREATE TABLE market_reports (
     id                  BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    report_id           TEXT NOT NULL UNIQUE,
-    record_key          TEXT NOT NULL,
+    report_id           TEXT COLLATE "C" NOT NULL UNIQUE,
+    record_key          TEXT COLLATE "C" NOT NULL,
     salt                BYTEA NOT NULL,
     digest              BYTEA NOT NULL,
     version             BIGINT NOT NULL,
-    country             TEXT NOT NULL,
-    kind                TEXT NOT NULL,
+    country             TEXT COLLATE "C" NOT NULL,
+    kind                TEXT COLLATE "C" NOT NULL,
     -- HS codes and their chapters as `|a|b|`; a prefix matches with LIKE '%|p%'.
-    hs_codes            TEXT NOT NULL,
-    hs_chapters         TEXT NOT NULL,
-    title               TEXT NOT NULL,
-    summary             TEXT NOT NULL,
-    observed_on         TEXT NOT NULL,
+    hs_codes            TEXT COLLATE "C" NOT NULL,
+    hs_chapters         TEXT COLLATE "C" NOT NULL,
+    -- Title and summary as words for search, made by the exchange alike for both engines:
+    -- lower-case runs of letters and digits, one space between them.
+    search_text         TEXT NOT NULL,
+    observed_on         TEXT COLLATE "C" NOT NULL,
     report              BYTEA NOT NULL,
     change_seq          BIGINT NOT NULL,
-    -- Full-text search over title and summary: the `simple` configuration, which lower-cases
-    -- words and stems none, so that Indonesian and English words match alike.
-    text_search         TSVECTOR GENERATED ALWAYS AS
-                            (to_tsvector('simple', title || ' ' || summary)) STORED
+    -- Full-text search: the `simple` configuration stems nothing, and the words are split
+    -- already, so Indonesian and English words match as on SQLite.
+    text_search         TSVECTOR GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED
 );
 -- Newest first, and the position of a page.
 CREATE INDEX market_reports_observed ON market_reports (observed_on, id);
@@ -37,15 +38,15 @@ CREATE INDEX market_reports_text ON market_reports USING GIN (text_search);
 -- (`PP.KK`) codes where a program runs as `|a|b|`, empty for nationwide.
 CREATE TABLE programs (
     id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    program_id  TEXT NOT NULL UNIQUE,
-    record_key  TEXT NOT NULL,
+    program_id  TEXT COLLATE "C" NOT NULL UNIQUE,
+    record_key  TEXT COLLATE "C" NOT NULL,
     salt        BYTEA NOT NULL,
     digest      BYTEA NOT NULL,
     version     BIGINT NOT NULL,
-    kind        TEXT NOT NULL,
-    areas       TEXT NOT NULL,
-    starts_on   TEXT NOT NULL,
-    ends_on     TEXT NOT NULL,
+    kind        TEXT COLLATE "C" NOT NULL,
+    areas       TEXT COLLATE "C" NOT NULL,
+    starts_on   TEXT COLLATE "C" NOT NULL,
+    ends_on     TEXT COLLATE "C" NOT NULL,
     -- Places; 0 for unlimited.
     capacity    BIGINT NOT NULL,
     program     BYTEA NOT NULL,
@@ -57,16 +58,16 @@ CREATE TABLE programs (
 -- worker's rows. `origin_province` is the worker's, from their placement, for the outcomes.
 CREATE TABLE enrollments (
     id                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    enrollment_id     TEXT NOT NULL UNIQUE,
-    record_key        TEXT NOT NULL,
+    enrollment_id     TEXT COLLATE "C" NOT NULL UNIQUE,
+    record_key        TEXT COLLATE "C" NOT NULL,
     salt              BYTEA NOT NULL,
     digest            BYTEA NOT NULL,
     version           BIGINT NOT NULL,
-    program_id        TEXT NOT NULL,
-    subject_key       TEXT NOT NULL,
-    origin_province   TEXT NOT NULL,
-    enrolled_on       TEXT NOT NULL,
-    status            TEXT NOT NULL,
+    program_id        TEXT COLLATE "C" NOT NULL,
+    subject_key       TEXT COLLATE "C" NOT NULL,
+    origin_province   TEXT COLLATE "C" NOT NULL,
+    enrolled_on       TEXT COLLATE "C" NOT NULL,
+    status            TEXT COLLATE "C" NOT NULL,
     business_started  BOOLEAN NOT NULL,
     export_deals_usd  BIGINT NOT NULL,
     change_seq        BIGINT NOT NULL

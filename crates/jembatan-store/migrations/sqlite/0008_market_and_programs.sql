@@ -18,8 +18,9 @@ CREATE TABLE market_reports (
     -- HS codes and their chapters as `|a|b|`; a prefix matches with LIKE '%|p%'.
     hs_codes            TEXT NOT NULL,
     hs_chapters         TEXT NOT NULL,
-    title               TEXT NOT NULL,
-    summary             TEXT NOT NULL,
+    -- Title and summary as words for search, made by the exchange alike for both engines:
+    -- lower-case runs of letters and digits, one space between them.
+    search_text         TEXT NOT NULL,
     observed_on         TEXT NOT NULL,
     report              BLOB NOT NULL,
     change_seq          INTEGER NOT NULL
@@ -28,24 +29,25 @@ CREATE TABLE market_reports (
 CREATE INDEX market_reports_observed ON market_reports (observed_on, id);
 CREATE INDEX market_reports_country ON market_reports (country, observed_on, id);
 
--- Full-text search over title and summary: words matched whole or by prefix, case- and
--- accent-insensitively, kept in step with the table by triggers.
+-- Full-text search over `search_text`: words matched whole or by prefix, kept in step with the
+-- table by triggers. The exchange has split and lower-cased the words already, so the
+-- tokenizer only cuts at the spaces, as PostgreSQL's does.
 CREATE VIRTUAL TABLE market_reports_text USING fts5 (
-    title, summary,
+    search_text,
     content = 'market_reports', content_rowid = 'id',
-    tokenize = 'unicode61 remove_diacritics 2'
+    tokenize = 'unicode61 remove_diacritics 0'
 );
 CREATE TRIGGER market_reports_text_insert AFTER INSERT ON market_reports BEGIN
-    INSERT INTO market_reports_text (rowid, title, summary) VALUES (new.id, new.title, new.summary);
+    INSERT INTO market_reports_text (rowid, search_text) VALUES (new.id, new.search_text);
 END;
 CREATE TRIGGER market_reports_text_delete AFTER DELETE ON market_reports BEGIN
-    INSERT INTO market_reports_text (market_reports_text, rowid, title, summary)
-    VALUES ('delete', old.id, old.title, old.summary);
+    INSERT INTO market_reports_text (market_reports_text, rowid, search_text)
+    VALUES ('delete', old.id, old.search_text);
 END;
-CREATE TRIGGER market_reports_text_update AFTER UPDATE OF title, summary ON market_reports BEGIN
-    INSERT INTO market_reports_text (market_reports_text, rowid, title, summary)
-    VALUES ('delete', old.id, old.title, old.summary);
-    INSERT INTO market_reports_text (rowid, title, summary) VALUES (new.id, new.title, new.summary);
+CREATE TRIGGER market_reports_text_update AFTER UPDATE OF search_text ON market_reports BEGIN
+    INSERT INTO market_reports_text (market_reports_text, rowid, search_text)
+    VALUES ('delete', old.id, old.search_text);
+    INSERT INTO market_reports_text (rowid, search_text) VALUES (new.id, new.search_text);
 END;
 
 -- Export programs published by Kemendag. `areas` holds the province (`PP`) and regency

@@ -161,6 +161,9 @@ mod tests {
         fails(&["hs_codes[3]"], "duplicate", |r| {
             r.hs_codes.push("0901".to_owned())
         });
+        fails(&["hs_codes", "hs_codes[21]"], "at most 20", |r| {
+            r.hs_codes = (1..=21).chain([1]).map(|n| format!("{n:02}")).collect()
+        });
         fails(&["observed_on"], "is required", |r| r.observed_on = None);
         fails(&["observed_on"], "no day 30", |r| {
             r.observed_on = day(2025, 2, 30)
@@ -173,6 +176,20 @@ mod tests {
             r.reporter_ref = "Siti Aminah".to_owned()
         });
         fails(&["city"], "0 to 100", |r| r.city = "k".repeat(101));
+        fails(&["city"], "phone", |r| {
+            r.city = "Kowloon 0812.3456.7890".to_owned()
+        });
+        fails(&["report_id"], "12 or more digits", |r| {
+            r.report_id = "MR-081234567890".to_owned()
+        });
+        fails(&["reporter_ref"], "12 or more digits", |r| {
+            r.reporter_ref = "3507014107900001".to_owned()
+        });
+        fails(
+            &["estimated_value_usd"],
+            "at most 1000000000000 us dollars",
+            |r| r.estimated_value_usd = Some(1_000_000_000_001),
+        );
         fails(&["title"], "is required", |r| r.title.clear());
         fails(&["title"], "1 to 200", |r| r.title = "t".repeat(201));
         fails(&["summary"], "1 to 4000", |r| r.summary = "s".repeat(4001));

@@ -5,10 +5,13 @@
 //! A report is validated field by field ([`input`]) and refused if its title or summary looks
 //! like it holds personal data; reports are versioned per report id ([`versioned`]).
 
+use std::sync::Arc;
+
 use jembatan_audit::leaf::record_digest;
 use jembatan_domain::Country;
 use jembatan_domain::hs::{HsChapter, parse_prefix};
 use jembatan_domain::market::MarketReport;
+use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_policy::DataClass;
 use jembatan_proto::convert::{self, ShortCode};
 use jembatan_proto::v1::{
@@ -16,7 +19,7 @@ use jembatan_proto::v1::{
     SubmitMarketReportsRequest, SubmitMarketReportsResponse, SummarizeMarketReportsRequest,
     SummarizeMarketReportsResponse, market_intel_service_server::MarketIntelService,
 };
-use jembatan_store::market::{MarketReportRecord, ReportFilter, TextQuery};
+use jembatan_store::market::{MarketReportRecord, ReportFilter, TextQuery, search_text};
 use jembatan_store::{Store, VersionedTable};
 use prost::Message;
 use time::OffsetDateTime;
@@ -44,11 +47,13 @@ impl Versioned for v1::MarketReport {
 #[derive(Debug, Clone)]
 pub(crate) struct MarketApi {
     store: Store,
+    /// The key of the pseudonyms under which recipients see reporters.
+    key: Arc<PersonalDataKey>,
 }
 
 impl MarketApi {
-    pub(crate) fn new(store: Store) -> Self {
-        Self { store }
+    pub(crate) fn new(store: Store, key: Arc<PersonalDataKey>) -> Self {
+        Self { store, key }
     }
 }
 
@@ -79,8 +84,7 @@ fn report_to_store(
             .map(|c| c.as_str().to_owned())
             .collect(),
         hs_chapters: chapters,
-        title: report.title.clone(),
-        summary: report.summary.clone(),
+        search_text: search_text([report.title.as_str(), report.summary.as_str()]),
         observed_on: convert::date::to_text(report.observed_on),
         report: encoded.to_vec(),
         change_seq: judged.leaf_index,
@@ -265,6 +269,7 @@ impl MarketIntelService for MarketApi {
         )?;
         let page_size = paging::page_size(r.page_size)?;
         let before = parse_position(&r.page_token)?;
+        let recipient = caller.agency().unwrap_or_default().to_owned();
         let rows = self
             .store
             .market_reports(&filter, before, page_size)
@@ -272,17 +277,27 @@ impl MarketIntelService for MarketApi {
             .map_err(store_status)?;
         let next_page_token = match rows.last() {
             Some(last) if rows.len() == page_size as usize => {
-                position_token(&last.observed_on, last.id).unwrap_or_default()
+                position_token(&last.observed_on, last.id).ok_or_else(|| {
+                    tracing::error!(id = last.id, "a report's position does not fit a token");
+                    Status::internal(
+                        "the next page's position cannot be given; the page was not shared",
+                    )
+                })?
             }
             _ => String::new(),
         };
         let mut reports = Vec::with_capacity(rows.len());
         let mut leaves = Vec::with_capacity(rows.len());
         for row in &rows {
-            let report = v1::MarketReport::decode(row.report.as_slice()).map_err(|error| {
+            let mut report = v1::MarketReport::decode(row.report.as_slice()).map_err(|error| {
                 tracing::error!(%error, "a stored market report does not decode");
                 Status::internal("a stored report is unreadable; nothing was shared")
             })?;
+            // KP2MI's id of the reporter is KP2MI's; a recipient sees its own pseudonym of it,
+            // stable for that agency, not joinable with another's.
+            report.reporter_ref = self
+                .key
+                .pseudonym(&recipient, &format!("reporter:{}", report.reporter_ref));
             leaves.push(caller.shared(
                 "market_report",
                 &row.record_key,

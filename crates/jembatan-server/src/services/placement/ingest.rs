@@ -134,6 +134,7 @@ mod tests {
 
     fn stored(version: i64, updated_at: &str, digest: &[u8]) -> StoredVersion {
         StoredVersion {
+            subject_key: "s".to_owned(),
             placement_id: "P-1".into(),
             record_key: "k".into(),
             salt: vec![1],

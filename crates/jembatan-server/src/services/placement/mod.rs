@@ -248,6 +248,17 @@ async fn store_valid(
     let erasures = write.erasures(&subject_keys).await?;
     let withdrawals = write.withdrawals(&subject_keys).await?;
 
+    // Workers whose placement this push gives to another NIK (a corrected NIK).
+    let moved_from: Vec<String> = batch
+        .valid
+        .iter()
+        .filter_map(|r| {
+            stored
+                .get(&r.placement.placement_id)
+                .filter(|old| old.subject_key != r.subject_key)
+                .map(|old| old.subject_key.clone())
+        })
+        .collect();
     let first_leaf = write.first_leaf_index();
     let mut leaves = Vec::with_capacity(batch.valid.len());
     let mut logged = Vec::with_capacity(batch.valid.len());
@@ -325,6 +336,7 @@ async fn store_valid(
             p.placement_id.clone(),
             StoredVersion {
                 placement_id: p.placement_id.clone(),
+                subject_key: subject_key.clone(),
                 record_key: record_key.clone(),
                 salt: salt.clone(),
                 digest: digest.as_bytes().to_vec(),
@@ -351,6 +363,21 @@ async fn store_valid(
     let mut writes: Vec<PlacementRecord> = writes.into_values().collect();
     writes.sort_by_key(|w| w.change_seq);
     write.upsert_placements(&writes).await?;
+    // Enrolments rest on consent for capacity building: a worker whose placements no longer
+    // cover it (withdrawn or narrowed in the record, or the placement moved to another NIK)
+    // loses them with this push.
+    let capacity_building = Purpose::CapacityBuilding.code();
+    let mut unconsented: Vec<String> = writes
+        .iter()
+        .filter(|w| !w.consent_purposes.iter().any(|p| p == capacity_building))
+        .map(|w| w.subject_key.clone())
+        .chain(moved_from)
+        .collect();
+    unconsented.sort();
+    unconsented.dedup();
+    write
+        .erase_unconsented_enrollments(&unconsented, capacity_building)
+        .await?;
     Ok(((batch, logged), leaves))
 }
 
@@ -613,8 +640,21 @@ impl PlacementService for PlacementApi {
         // Queued at once: the erasure runs even if the caller goes before its turn.
         let written = self.store.write(ticket, move |write| {
             Box::pin(async move {
-                let placements = subject_records(write, &subject_key, "nothing was erased").await?;
-                let leaf = caller.shared("erasure", &placements[0].record_key, &[], String::new());
+                // A worker is known by a placement or, should one outlive its placements, an
+                // enrolment: either is erased.
+                let placements = write.subject_placements(&subject_key).await?;
+                let enrollment_keys = write.enrollment_keys(&subject_key).await?;
+                let Some(record_key) = placements
+                    .first()
+                    .map(|p| p.record_key.clone())
+                    .or_else(|| enrollment_keys.first().cloned())
+                else {
+                    return Err(Status::not_found(
+                        "no placement or enrolment of this worker is stored; nothing was erased",
+                    )
+                    .into());
+                };
+                let leaf = caller.shared("erasure", &record_key, &[], String::new());
                 // The erasure's leaf is this write's only one.
                 let change = write.first_leaf_index();
                 let erased = write

@@ -249,6 +249,20 @@ mod tests {
             p.ends_on = day(2026, 1, 4)
         });
         program_fails(&["program_id"], "1 to 64", |p| p.program_id.clear());
+        program_fails(&["program_id"], "12 or more digits", |p| {
+            p.program_id = "DBE-081234567890".to_owned()
+        });
+        program_fails(
+            &["regency_codes", "regency_codes[101]"],
+            "at most 100",
+            |p| {
+                p.regency_codes = jembatan_domain::Regency::all()
+                    .take(101)
+                    .chain(jembatan_domain::Regency::all().take(1))
+                    .map(|r| r.code().to_owned())
+                    .collect()
+            },
+        );
         program_fails(&["name"], "1 to 200", |p| p.name = "n".repeat(201));
         program_fails(&["description"], "0 to 4000", |p| {
             p.description = "d".repeat(4001)
@@ -313,6 +327,14 @@ mod tests {
             e.enrollment_id = "a b".to_owned()
         });
         enrollment_fails(&["program_id"], "1 to 64", |e| e.program_id.clear());
+        enrollment_fails(&["enrollment_id"], "12 or more digits", |e| {
+            e.enrollment_id = format!("ENR-{NIK}")
+        });
+        enrollment_fails(
+            &["export_deals_usd"],
+            "at most 100000000000 us dollars",
+            |e| e.export_deals_usd = 100_000_000_001,
+        );
         enrollment_fails(&["export_deals_usd"], "business_started", |e| {
             e.business_started = false
         });

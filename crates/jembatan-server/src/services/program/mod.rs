@@ -24,7 +24,7 @@ use jembatan_proto::v1::{
     RecordEnrollmentsRequest, RecordEnrollmentsResponse, program_service_server::ProgramService,
 };
 use jembatan_store::programs::{
-    DROPPED, EnrollmentRecord, ProgramFilter, ProgramPlaces, ProgramRecord,
+    DROPPED, EnrollmentRecord, ProgramFilter, ProgramPlaces, ProgramRecord, StoredEnrollment,
 };
 use jembatan_store::{LoggedWrite, Store, VersionedTable};
 use prost::Message;
@@ -98,7 +98,8 @@ fn program_to_store(program: &ExportProgram, encoded: &[u8], judged: &Judged) ->
 }
 
 /// What an enrolment's write knows before it judges the batch: the programs named, the
-/// consenting workers, and the enrolments of the workers named.
+/// consenting workers, and the stored enrolments of the batch's ids and workers. Judging a
+/// record updates it for the records after it.
 struct EnrollmentContext {
     /// Program id → its places.
     programs: HashMap<String, ProgramPlaces>,
@@ -106,6 +107,8 @@ struct EnrollmentContext {
     consenting: HashMap<String, String>,
     /// (program id, subject key) → enrolment id.
     enrolled: HashMap<(String, String), String>,
+    /// Enrolment id → its stored program, worker and status.
+    stored: HashMap<String, StoredEnrollment>,
 }
 
 impl EnrollmentContext {
@@ -113,27 +116,26 @@ impl EnrollmentContext {
         write: &mut LoggedWrite,
         batch: &Batch<v1::Enrollment, (Enrollment, String)>,
     ) -> Result<Self, WriteFailed> {
-        let mut program_ids: Vec<String> = batch
-            .valid()
-            .iter()
-            .map(|r| r.value.0.program_id.clone())
-            .collect();
-        program_ids.sort();
-        program_ids.dedup();
-        let mut subjects: Vec<String> = batch.valid().iter().map(|r| r.value.1.clone()).collect();
-        subjects.sort();
-        subjects.dedup();
+        let distinct = |mut values: Vec<String>| {
+            values.sort();
+            values.dedup();
+            values
+        };
+        let valid = batch.valid();
+        let program_ids = distinct(valid.iter().map(|r| r.value.0.program_id.clone()).collect());
+        let subjects = distinct(valid.iter().map(|r| r.value.1.clone()).collect());
+        let ids = distinct(valid.iter().map(|r| r.id.clone()).collect());
         Ok(Self {
             programs: write.program_places(&program_ids).await?,
             consenting: write
                 .consenting_workers(&subjects, Purpose::CapacityBuilding.code())
                 .await?,
             enrolled: write.enrollments_of(&subjects).await?,
+            stored: write.stored_enrollments(&ids).await?,
         })
     }
 
-    /// The row of an enrolment to be stored, or the field that refuses it and why; on
-    /// success the context counts it (its place, its worker) for the records after it.
+    /// The row of an enrolment to be stored, or the field that refuses it and why.
     fn admit(
         &mut self,
         enrollment: &Enrollment,
@@ -141,6 +143,7 @@ impl EnrollmentContext {
         judged: &Judged,
     ) -> Result<EnrollmentRecord, (String, String)> {
         let refuse = |field: &str, reason: String| Err((field.to_owned(), reason));
+        let id = &enrollment.enrollment_id;
         let program_id = &enrollment.program_id;
         let Some(places) = self.programs.get_mut(program_id) else {
             return refuse(
@@ -163,7 +166,27 @@ impl EnrollmentContext {
                     .to_owned(),
             );
         };
-        let id = &enrollment.enrollment_id;
+        let old = self.stored.get(id);
+        if let Some(old) = old {
+            if &old.program_id != program_id {
+                return refuse(
+                    "program_id",
+                    format!(
+                        "this enrolment is in program {}; an enrolment cannot move to another \
+                         program, record a new one",
+                        old.program_id
+                    ),
+                );
+            }
+            if old.subject_key != subject_key {
+                return refuse(
+                    "nik",
+                    "this enrolment is another worker's; an enrolment cannot change worker, \
+                     record a new one"
+                        .to_owned(),
+                );
+            }
+        }
         let worker_in_program = (program_id.clone(), subject_key.to_owned());
         if let Some(other) = self.enrolled.get(&worker_in_program)
             && other != id
@@ -173,25 +196,14 @@ impl EnrollmentContext {
                 format!("the worker is enrolled in program {program_id} already, as {other}"),
             );
         }
-        if let Some(((old_program, _), _)) =
-            self.enrolled.iter().find(|((program, subject), other)| {
-                *other == id && subject == subject_key && program != program_id
-            })
-        {
-            return refuse(
-                "program_id",
-                format!(
-                    "this enrolment is in program {old_program}; an enrolment cannot move to \
-                     another program, record a new one"
-                ),
-            );
-        }
-        let holds_place = places.taken.contains(id);
+        let holds_place = old.is_some_and(|old| old.status != DROPPED);
         let status = enrollment.status.code();
         if status == DROPPED {
-            places.taken.retain(|taken| taken != id);
+            if holds_place {
+                places.taken = places.taken.saturating_sub(1);
+            }
         } else if !holds_place {
-            if places.capacity > 0 && places.taken.len() >= places.capacity as usize {
+            if places.capacity > 0 && places.taken >= u64::from(places.capacity) {
                 return refuse(
                     "program_id",
                     format!(
@@ -200,9 +212,18 @@ impl EnrollmentContext {
                     ),
                 );
             }
-            places.taken.push(id.clone());
+            places.taken += 1;
         }
         self.enrolled.insert(worker_in_program, id.clone());
+        self.stored.insert(
+            id.clone(),
+            StoredEnrollment {
+                enrollment_id: id.clone(),
+                program_id: program_id.clone(),
+                subject_key: subject_key.to_owned(),
+                status: status.to_owned(),
+            },
+        );
         Ok(EnrollmentRecord {
             enrollment_id: id.clone(),
             record_key: judged.record_key.clone(),
