@@ -330,7 +330,7 @@ mod tests {
     fn the_default_folder_loads_clean() {
         let dir = folder(&[]);
         let policies = Policies::load_dir(dir.path()).expect("defaults are valid");
-        assert_eq!(policies.origins().len(), 17);
+        assert_eq!(policies.origins().len(), 19);
         assert!(policies.warnings().is_empty(), "{:?}", policies.warnings());
         let origin = &policies.origins()["kemendag-candidate-contact"];
         assert_eq!(origin.file, "kemendag.cedar");
