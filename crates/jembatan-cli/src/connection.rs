@@ -87,4 +87,28 @@ impl ConnectionArgs {
         };
         Ok(Client::connect(&self.server, tls).await?)
     }
+
+    /// Connects to the same exchange as another party: with `--dev`, as the dev folder's
+    /// `dev_identity` (whatever `--as` says); else with `files` (certificate, key) and `--ca`.
+    pub(crate) async fn connect_other(
+        &self,
+        dev_identity: &str,
+        files: Option<(&Path, &Path)>,
+    ) -> anyhow::Result<Client> {
+        let tls = if self.dev {
+            let pki = self.dir.join("pki");
+            ClientTls::from_files(
+                &pki_dir::cert_path(&pki, pki_dir::CA),
+                &pki_dir::cert_path(&pki, dev_identity),
+                &pki_dir::key_path(&pki, dev_identity),
+            )
+            .with_context(|| format!("dev identity {dev_identity:?}"))?
+        } else {
+            match (&self.ca, files) {
+                (Some(ca), Some((cert, key))) => ClientTls::from_files(ca, cert, key)?,
+                _ => anyhow::bail!("give --ca and the certificate and key of {dev_identity}"),
+            }
+        };
+        Ok(Client::connect(&self.server, tls).await?)
+    }
 }

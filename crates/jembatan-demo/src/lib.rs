@@ -15,8 +15,19 @@
 //! occupation and country codes are real (Kemendagri, KBJI 2014 / ISCO-08, ISO 3166-1); the
 //! kecamatan counts of the regencies outside the leading few, certificate scheme codes, P3MI
 //! and LSP numbers, names and contact details are made up.
+//!
+//! Beside the placements: market reports of workers abroad ([`Reports`]), Kemendag's export
+//! programs ([`programs`]) and the enrolments of consenting workers in them ([`Enrollments`]).
 
 #![forbid(unsafe_code)]
+
+mod market;
+mod places;
+mod products;
+mod programs;
+
+pub use market::Reports;
+pub use programs::{Enrollments, programs};
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
