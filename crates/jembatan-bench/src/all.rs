@@ -5,8 +5,9 @@
 //! (memory at idle), the push of the whole data set (a tenth in batches of 100, the rest in
 //! batches of 1,000: realistic records, audit leaves included), the sequencer catching up, an
 //! export of the whole log verified offline, then the read scenarios over the full data set,
-//! and last the mixed scenario: a push of as many new records again, while KP2MI erases workers
-//! of the first push and Kemendag asks QueryAvailability, each at a fixed low rate.
+//! then the mixed scenario: a push of as many new records again, while KP2MI erases workers
+//! of the first push and Kemendag asks QueryAvailability, each at a fixed low rate; and last
+//! the market scenarios (see `market`): market reports submitted, then queried.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use time::OffsetDateTime;
 
 use crate::audit_verify::verify_file;
 use crate::load::{Bound, Plan, Report, millis};
+use crate::market;
 use crate::scenarios::{
     self, MIXED_ERASURES_PER_SECOND, MIXED_QUERIES_PER_SECOND, Mixed, READ_CONCURRENCY,
 };
@@ -28,7 +30,7 @@ use crate::server::{Kind, Server};
 use crate::site::{Database, PgDatabase, Site, connect};
 
 /// HTTP/2 connections per caller.
-const CONNECTIONS: usize = 4;
+pub(crate) const CONNECTIONS: usize = 4;
 
 /// How long the sequencer may take to sign a checkpoint covering the push.
 const SEQUENCER_DEADLINE: Duration = Duration::from_secs(120);
@@ -47,6 +49,10 @@ pub(crate) struct Args {
     /// Placement records pushed into each store, and then read.
     #[arg(long, default_value_t = 1_000_000)]
     records: u64,
+    /// Market reports submitted into each store, and then queried [default: a tenth of
+    /// --records].
+    #[arg(long)]
+    reports: Option<u64>,
     /// Seconds each read scenario runs.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
@@ -90,12 +96,13 @@ struct Row {
 
 /// The table being filled.
 #[derive(Default)]
-struct Table {
+pub(crate) struct Table {
     rows: Vec<Row>,
 }
 
 impl Table {
-    fn add(
+    /// Adds a row and prints it.
+    pub(crate) fn add(
         &mut self,
         scenario: impl Into<String>,
         store: &'static str,
@@ -119,7 +126,8 @@ impl Table {
         self.rows.push(row);
     }
 
-    fn markdown(&self) -> String {
+    /// The rows as a markdown table.
+    pub(crate) fn markdown(&self) -> String {
         let mut out = String::from(
             "| scenario | store | result | latency p50 / p99 / max | vs. echo baseline | target |\n\
              |---|---|---|---|---|---|\n",
@@ -527,6 +535,23 @@ async fn on_store(
     let chunks = scenarios::push_chunks(generator, args.records);
     let mixed = scenarios::mixed(&kp2mi, &eraser, &kemendag, chunks, niks, today).await;
     mixed_rows(table, name, args.records, baseline.batch_1000, &mixed)?;
+
+    // Then market reports, submitted and queried.
+    let setup = market::Setup {
+        reports: args.reports.unwrap_or(args.records / 10),
+        seed: args.seed,
+        seconds,
+        today,
+    };
+    market::scenarios(
+        table,
+        database,
+        store_url,
+        (&kp2mi, &kemendag),
+        &setup,
+        Some(baseline.small),
+    )
+    .await?;
     drop((kp2mi, kemendag, auditor, eraser));
     exchange.stop().await
 }
@@ -584,7 +609,7 @@ fn mixed_rows(
 }
 
 /// Fails the run when a scenario's calls failed: its figures would measure errors.
-fn check(report: &Report, scenario: &str) -> anyhow::Result<()> {
+pub(crate) fn check(report: &Report, scenario: &str) -> anyhow::Result<()> {
     println!("  {scenario}: {}", report.summary());
     if let Some(error) = &report.first_error {
         anyhow::bail!(
@@ -599,7 +624,8 @@ fn calls(report: &Report) -> String {
     per_second(report.calls_per_second(), "calls")
 }
 
-fn latency(report: &Report) -> String {
+/// A scenario's latency: median, 99th percentile and maximum.
+pub(crate) fn latency(report: &Report) -> String {
     format!(
         "{} / {} / {}",
         millis(report.quantile(0.5)),
@@ -608,14 +634,16 @@ fn latency(report: &Report) -> String {
     )
 }
 
-fn ratio(rate: f64, baseline: f64) -> String {
+/// `rate` as a multiple of `baseline`.
+pub(crate) fn ratio(rate: f64, baseline: f64) -> String {
     if baseline <= 0.0 {
         return String::new();
     }
     format!("{:.2}", rate / baseline)
 }
 
-fn per_second(rate: f64, what: &str) -> String {
+/// `rate` rounded, as `1,234 what/s`.
+pub(crate) fn per_second(rate: f64, what: &str) -> String {
     format!("{} {what}/s", thousands(rate.round() as u64))
 }
 

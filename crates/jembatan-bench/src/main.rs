@@ -5,6 +5,7 @@
 //! cargo run --release -p jembatan-bench -- policy-decision [--iterations N] [--dir deploy/policies]
 //! cargo run --release -p jembatan-bench -- audit-verify [--leaves 1000000]
 //! cargo run --release -p jembatan-bench -- limits [--seconds 10]
+//! cargo run --release -p jembatan-bench -- market [--reports 100000] [--seconds 10]
 //! ```
 
 #![forbid(unsafe_code)]
@@ -14,6 +15,7 @@ mod audit_verify;
 mod echo;
 mod limits;
 mod load;
+mod market;
 mod policy_decision;
 mod scenarios;
 mod server;
@@ -42,6 +44,10 @@ enum Command {
     /// What the limits layer costs (echo with and without it), and what it buys: another
     /// caller's latency while one calls at ten times its rate.
     Limits(limits::Args),
+    /// The market-intelligence scenarios on SQLite and PostgreSQL: SubmitMarketReports in
+    /// batches of 1,000, then QueryMarketReports pages by country and HS chapter and by
+    /// full-text search, as a markdown table.
+    Market(market::Args),
     /// (internal) Serves the exchange for `all` until standard input closes.
     #[command(hide = true)]
     ServeExchange {
@@ -69,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         Command::AuditVerify(args) => audit_verify::run(&args),
         Command::All(args) => runtime()?.block_on(all::run(&args)),
         Command::Limits(args) => runtime()?.block_on(limits::run(&args)),
+        Command::Market(args) => runtime()?.block_on(market::run(&args)),
         Command::ServeExchange { config } => {
             runtime()?.block_on(server::serve(server::Kind::Exchange, &config))
         }

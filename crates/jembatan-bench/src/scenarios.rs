@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use jembatan_client::v1::{
     self, audit_service_client::AuditServiceClient,
+    market_intel_service_client::MarketIntelServiceClient,
     placement_service_client::PlacementServiceClient,
     workforce_service_client::WorkforceServiceClient,
 };
@@ -432,6 +433,177 @@ pub(crate) async fn list_candidates(clients: &[Client], today: Date, duration: D
                     return Err("candidates without a receipt each".into());
                 }
                 Ok(response.candidates.len() as u64)
+            }
+        },
+    )
+    .await
+}
+
+/// The requests of a submission of `reports` market reports from `generator` in batches of
+/// `batch`.
+pub(crate) fn submit_requests(
+    generator: &mut jembatan_demo::Reports,
+    reports: u64,
+    batch: usize,
+) -> Vec<v1::SubmitMarketReportsRequest> {
+    let mut requests = Vec::new();
+    let mut left = reports;
+    while left > 0 {
+        let take = left.min(batch as u64);
+        requests.push(v1::SubmitMarketReportsRequest {
+            reports: generator.by_ref().take(take as usize).collect(),
+        });
+        left -= take;
+    }
+    requests
+}
+
+/// SubmitMarketReports of `requests` as KP2MI, `PUSH_CONCURRENCY` at a time; items are
+/// reports stored. A report not stored is an error.
+pub(crate) async fn submit_reports(
+    clients: &[Client],
+    requests: Vec<v1::SubmitMarketReportsRequest>,
+) -> Report {
+    let calls = requests.len() as u64;
+    let requests: Arc<[Mutex<Option<v1::SubmitMarketReportsRequest>>]> =
+        requests.into_iter().map(|r| Mutex::new(Some(r))).collect();
+    let plan = Plan {
+        concurrency: PUSH_CONCURRENCY,
+        bound: Bound::Calls(calls),
+        rate: None,
+    };
+    on_clients(clients, plan, move |n, client| {
+        let request = requests
+            .get(n as usize)
+            .and_then(|slot| slot.lock().ok()?.take());
+        async move {
+            let request = request.ok_or("no such request")?;
+            let sent = request.reports.len();
+            let request = stated(Purpose::MarketIntelligence, LegalBasis::PublicTask, request)?;
+            let response = answer(
+                MarketIntelServiceClient::new(client.channel()).submit_market_reports(request),
+            )
+            .await?;
+            let stored = response
+                .results
+                .iter()
+                .filter(|r| r.outcome() == v1::RecordOutcome::Stored)
+                .count();
+            if stored != sent {
+                let first = response
+                    .results
+                    .iter()
+                    .find(|r| r.outcome() != v1::RecordOutcome::Stored)
+                    .map(|r| format!("{:?} {:?}", r.outcome(), r.violations))
+                    .unwrap_or_default();
+                return Err(format!(
+                    "{stored} of {sent} reports stored; first other: {first}"
+                ));
+            }
+            Ok(stored as u64)
+        }
+    })
+    .await
+}
+
+/// Kemendag's questions by country and HS chapter: where workers are placed the most, on the
+/// chapters they report on the most.
+pub(crate) fn market_filter_queries() -> Vec<v1::QueryMarketReportsRequest> {
+    [
+        ("HK", "09"),
+        ("TW", "19"),
+        ("MY", "21"),
+        ("HK", "21"),
+        ("TW", "03"),
+        ("SA", "19"),
+        ("JP", "09"),
+        ("KR", "62"),
+        ("SG", "46"),
+        ("HK", "94"),
+        ("MY", "09"),
+        ("TW", "62"),
+        ("HK", "46"),
+        ("JP", "21"),
+        ("KR", "19"),
+        ("MY", "62"),
+    ]
+    .into_iter()
+    .map(|(country, chapter)| v1::QueryMarketReportsRequest {
+        countries: vec![country.to_owned()],
+        hs_prefixes: vec![chapter.to_owned()],
+        page_size: 100,
+        ..v1::QueryMarketReportsRequest::default()
+    })
+    .collect()
+}
+
+/// Kemendag's full-text searches over the reports' titles and summaries.
+pub(crate) fn market_text_queries() -> Vec<v1::QueryMarketReportsRequest> {
+    [
+        "halal",
+        "coffee",
+        "buyer*",
+        "rattan",
+        "shrimp",
+        "price* rising",
+        "furniture",
+        "palm oil",
+        "sauce",
+        "batik",
+        "trial order",
+        "certification",
+        "spice*",
+        "cocoa",
+        "jewellery",
+        "tuna",
+    ]
+    .into_iter()
+    .map(|text| v1::QueryMarketReportsRequest {
+        text: text.to_owned(),
+        page_size: 100,
+        ..v1::QueryMarketReportsRequest::default()
+    })
+    .collect()
+}
+
+/// QueryMarketReports as Kemendag for `duration`: `READ_CONCURRENCY` listings, listing `i`
+/// asking `queries[i % len]` page after page where it stopped (from the first page again at
+/// the end). Items are reports returned, each one an audit leaf.
+pub(crate) async fn query_reports(
+    clients: &[Client],
+    queries: Vec<v1::QueryMarketReportsRequest>,
+    duration: Duration,
+) -> Report {
+    let queries: Arc<[v1::QueryMarketReportsRequest]> = queries.into();
+    // A call holds its listing until answered, so that each listing moves forward page by
+    // page.
+    let listings: Arc<[tokio::sync::Mutex<String>]> = (0..READ_CONCURRENCY)
+        .map(|_| tokio::sync::Mutex::new(String::new()))
+        .collect();
+    on_clients(
+        clients,
+        for_duration(READ_CONCURRENCY, duration),
+        move |n, client| {
+            let listings = Arc::clone(&listings);
+            let listing = n as usize % listings.len();
+            let query = queries.get(listing % queries.len().max(1)).cloned();
+            async move {
+                let query = query.ok_or("no query")?;
+                let mut page_token = listings[listing].lock().await;
+                let request = v1::QueryMarketReportsRequest {
+                    page_token: page_token.clone(),
+                    ..query
+                };
+                let request = stated(Purpose::MarketIntelligence, LegalBasis::PublicTask, request)?;
+                let response = answer(
+                    MarketIntelServiceClient::new(client.channel()).query_market_reports(request),
+                )
+                .await?;
+                *page_token = response.next_page_token;
+                if response.receipts.len() != response.reports.len() {
+                    return Err("reports without a receipt each".into());
+                }
+                Ok(response.reports.len() as u64)
             }
         },
     )
