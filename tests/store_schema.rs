@@ -2,8 +2,12 @@
 //! per table, the same indexes and the same insert-only protection of the audit log, read from
 //! each database's own catalog after a fresh store has migrated it.
 //!
-//! Not compared: column types and constraints (the engines spell them differently), and the
-//! indexes that each engine makes for primary keys and UNIQUE constraints by itself.
+//! Not compared: column types and constraints (the engines spell them differently), the
+//! indexes that each engine makes for primary keys and UNIQUE constraints by itself, and the
+//! full-text search of market reports, which each engine builds its own way (SQLite: the FTS5
+//! table `market_reports_text`, its shadow tables and the triggers that feed it; PostgreSQL:
+//! the generated column `market_reports.text_search` and its index `market_reports_text`). The
+//! test checks that each has its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,7 +24,12 @@ struct Schema {
     indexes: BTreeSet<(String, String)>,
     /// Statements refused by an insert-only trigger, as (table, `UPDATE` or `DELETE`).
     insert_only: BTreeSet<(String, String)>,
+    /// The engine's own parts of full-text search: tables, columns, indexes and triggers.
+    search: BTreeSet<String>,
 }
+
+/// The name every part of the full-text search of market reports starts with.
+const SEARCH: &str = "market_reports_text";
 
 impl Schema {
     fn column(&mut self, table: String, column: String) {
@@ -69,7 +78,11 @@ async fn sqlite_schema(path: &std::path::Path) -> Schema {
     .await
     .expect("SQLite columns");
     for (table, column) in columns {
-        schema.column(table, column);
+        if table.starts_with(SEARCH) {
+            schema.search.insert(table);
+        } else {
+            schema.column(table, column);
+        }
     }
 
     // origin 'c': made by CREATE INDEX, not for a PRIMARY KEY ('pk') or UNIQUE ('u') constraint.
@@ -90,6 +103,10 @@ async fn sqlite_schema(path: &std::path::Path) -> Schema {
             .await
             .expect("SQLite triggers");
     for (name, table, sql) in triggers {
+        if name.starts_with(SEARCH) {
+            schema.search.insert(format!("trigger {name}"));
+            continue;
+        }
         let words: Vec<String> = sql.split_whitespace().map(str::to_uppercase).collect();
         let event = words
             .windows(2)
@@ -123,7 +140,11 @@ async fn postgres_schema(url: &str) -> Schema {
     .await
     .expect("PostgreSQL columns");
     for (table, column) in columns {
-        schema.column(table, column);
+        if table == "market_reports" && column == "text_search" {
+            schema.search.insert(format!("column {column}"));
+        } else {
+            schema.column(table, column);
+        }
     }
 
     // Without the indexes behind PRIMARY KEY and UNIQUE constraints (`*_pkey`, `*_key`).
@@ -139,6 +160,12 @@ async fn postgres_schema(url: &str) -> Schema {
     .expect("PostgreSQL indexes")
     .into_iter()
     .collect();
+    if schema
+        .indexes
+        .remove(&("market_reports".to_owned(), SEARCH.to_owned()))
+    {
+        schema.search.insert(format!("index {SEARCH}"));
+    }
 
     // One row per trigger and event.
     let triggers: Vec<(String, String, String, String, String)> = sqlx::query_as(
@@ -199,6 +226,24 @@ async fn sqlite_and_postgres_migrations_build_the_same_schema() {
     assert_eq!(
         sqlite.insert_only, postgres.insert_only,
         "statements refused by insert-only triggers (SQLite, PostgreSQL)"
+    );
+    // Each engine has its full-text search of market reports, kept in step with the table.
+    for part in [
+        SEARCH.to_owned(),
+        format!("trigger {SEARCH}_insert"),
+        format!("trigger {SEARCH}_update"),
+        format!("trigger {SEARCH}_delete"),
+    ] {
+        assert!(
+            sqlite.search.contains(&part),
+            "SQLite lacks {part}: {:?}",
+            sqlite.search
+        );
+    }
+    assert_eq!(
+        postgres.search,
+        BTreeSet::from(["column text_search".to_owned(), format!("index {SEARCH}")]),
+        "PostgreSQL's search"
     );
 
     // The catalogs were read at all: the audit log is there and protected on both.
