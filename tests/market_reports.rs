@@ -4,8 +4,6 @@
 //! country, HS chapter and kind; every report stored or returned, and every digest, has its
 //! audit leaf.
 
-use jembatan_audit::leaf::LeafEntry;
-use jembatan_audit::merkle;
 use jembatan_client::Client;
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_proto::v1::{
@@ -17,7 +15,7 @@ use jembatan_tests::market::{
     date, for_market_intelligence, market, query, query_ids, report, stored_reports, submit,
 };
 use jembatan_tests::placements::stated;
-use jembatan_tests::{RunningExchange, TestPki, config, open_store};
+use jembatan_tests::{RunningExchange, TestPki, config, days_from_today, leaf_of, open_store};
 use tonic::Code;
 
 jembatan_tests::on_both_databases!(
@@ -51,27 +49,6 @@ async fn kp2mi(exchange: &RunningExchange, pki: &TestPki) -> Client {
         .connect(pki.agency("kp2mi", "siskop2mi"))
         .await
         .expect("connect kp2mi")
-}
-
-/// The stored leaf of `receipt`, checked against its hash.
-async fn leaf_of(store: &Store, receipt: &v1::Receipt) -> LeafEntry {
-    let data = store
-        .leaf(receipt.leaf_index)
-        .await
-        .expect("leaf")
-        .expect("leaf is stored");
-    assert_eq!(merkle::leaf_hash(&data).to_vec(), receipt.leaf_hash);
-    LeafEntry::parse(&data).expect("parses")
-}
-
-/// The date `days` from today (UTC).
-fn days_from_today(days: i64) -> Option<v1::Date> {
-    let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
-    date(
-        day.year(),
-        i32::from(u8::from(day.month())),
-        i32::from(day.day()),
-    )
 }
 
 /// `report(n)` changed by `change`.

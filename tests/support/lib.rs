@@ -419,3 +419,26 @@ pub fn placement_leaf(n: u64) -> jembatan_audit::leaf::LeafEntry {
 pub fn pki_file(pki: &TestPki, name: &str) -> PathBuf {
     Path::new(pki.dir.path()).join(name)
 }
+
+/// The stored leaf of `receipt`, checked against its hash.
+pub async fn leaf_of(
+    store: &jembatan_store::Store,
+    receipt: &jembatan_proto::v1::Receipt,
+) -> jembatan_audit::leaf::LeafEntry {
+    let data = store
+        .leaf(receipt.leaf_index)
+        .await
+        .expect("leaf")
+        .expect("leaf is stored");
+    assert_eq!(
+        jembatan_audit::merkle::leaf_hash(&data).to_vec(),
+        receipt.leaf_hash
+    );
+    jembatan_audit::leaf::LeafEntry::parse(&data).expect("parses")
+}
+
+/// The date `days` from today (UTC), as the contract carries it.
+pub fn days_from_today(days: i64) -> Option<jembatan_proto::v1::Date> {
+    let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
+    Some(jembatan_proto::convert::date::to_proto(day))
+}

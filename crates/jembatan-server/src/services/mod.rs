@@ -152,6 +152,36 @@ pub(crate) fn latest_date(now: time::OffsetDateTime) -> time::Date {
     (now + time::Duration::hours(14)).date()
 }
 
+/// Logs the leaves of the records of a page shared with `caller`, one per record (its
+/// pseudonymous key, salt and bytes as stored), and returns their receipts in the same order;
+/// an empty page logs nothing.
+pub(crate) async fn log_shared<'a>(
+    store: &Store,
+    caller: &crate::call::Caller,
+    record_type: &str,
+    class: jembatan_policy::DataClass,
+    records: impl Iterator<Item = (&'a str, &'a [u8], &'a [u8])>,
+) -> Result<Vec<jembatan_proto::v1::Receipt>, tonic::Status> {
+    let leaves: Vec<_> = records
+        .map(|(record_key, salt, bytes)| {
+            caller.shared(
+                record_type,
+                record_key,
+                &[class],
+                jembatan_audit::leaf::record_digest(salt, bytes),
+            )
+        })
+        .collect();
+    if leaves.is_empty() {
+        return Ok(Vec::new());
+    }
+    let receipts = store
+        .log(caller.ticket(leaves.len()), leaves)
+        .await
+        .map_err(crate::status::store_status)?;
+    Ok(receipts.iter().map(receipt).collect())
+}
+
 /// A receipt as the contract carries it.
 pub(crate) fn receipt(receipt: &jembatan_store::Receipt) -> jembatan_proto::v1::Receipt {
     jembatan_proto::v1::Receipt {

@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use jembatan_audit::leaf::record_digest;
 use jembatan_domain::Country;
 use jembatan_domain::hs::{HsChapter, parse_prefix};
 use jembatan_domain::market::MarketReport;
@@ -27,7 +26,7 @@ use tonic::{Request, Response, Status};
 
 use crate::call::Caller;
 use crate::services::versioned::{Batch, Verdict, Versioned, summary};
-use crate::services::{latest_date, paging, receipt};
+use crate::services::{latest_date, log_shared, paging, receipt};
 use crate::status::{WriteFailed, invalid_field, store_status};
 use input::report_from_proto;
 
@@ -287,7 +286,6 @@ impl MarketIntelService for MarketApi {
             _ => String::new(),
         };
         let mut reports = Vec::with_capacity(rows.len());
-        let mut leaves = Vec::with_capacity(rows.len());
         for row in &rows {
             let mut report = v1::MarketReport::decode(row.report.as_slice()).map_err(|error| {
                 tracing::error!(%error, "a stored market report does not decode");
@@ -298,26 +296,27 @@ impl MarketIntelService for MarketApi {
             report.reporter_ref = self
                 .key
                 .pseudonym(&recipient, &format!("reporter:{}", report.reporter_ref));
-            leaves.push(caller.shared(
-                "market_report",
-                &row.record_key,
-                &[DataClass::MarketReport],
-                record_digest(&row.salt, &row.report),
-            ));
             reports.push(report);
         }
-        let receipts = if leaves.is_empty() {
-            Vec::new()
-        } else {
-            self.store
-                .log(caller.ticket(leaves.len()), leaves)
-                .await
-                .map_err(store_status)?
-        };
+        let shared = rows.iter().map(|row| {
+            (
+                row.record_key.as_str(),
+                row.salt.as_slice(),
+                row.report.as_slice(),
+            )
+        });
+        let receipts = log_shared(
+            &self.store,
+            &caller,
+            "market_report",
+            DataClass::MarketReport,
+            shared,
+        )
+        .await?;
         Ok(Response::new(QueryMarketReportsResponse {
             reports,
             next_page_token,
-            receipts: receipts.iter().map(receipt).collect(),
+            receipts,
         }))
     }
 

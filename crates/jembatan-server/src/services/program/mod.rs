@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use jembatan_audit::leaf::record_digest;
 use jembatan_counts::{CellKeys, Perturbation};
 use jembatan_domain::program::{Enrollment, ExportProgram};
 use jembatan_domain::pseudonym::PersonalDataKey;
@@ -33,7 +32,7 @@ use tonic::{Request, Response, Status};
 
 use crate::call::Caller;
 use crate::services::versioned::{Batch, Judged, MAX_BATCH, Verdict, Versioned, summary};
-use crate::services::{latest_date, paging, receipt};
+use crate::services::{latest_date, log_shared, paging, receipt};
 use crate::status::{WriteFailed, invalid_field, store_status};
 use input::{enrollment_from_proto, program_from_proto};
 
@@ -352,33 +351,28 @@ impl ProgramService for ProgramApi {
             }
             _ => String::new(),
         };
-        let mut programs = Vec::with_capacity(rows.len());
-        let mut leaves = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let program = v1::ExportProgram::decode(row.program.as_slice()).map_err(|error| {
-                tracing::error!(%error, "a stored program does not decode");
-                Status::internal("a stored program is unreadable; nothing was shared")
-            })?;
-            leaves.push(caller.shared(
-                "program",
-                &row.record_key,
-                &[DataClass::Program],
-                record_digest(&row.salt, &row.program),
-            ));
-            programs.push(program);
-        }
-        let receipts = if leaves.is_empty() {
-            Vec::new()
-        } else {
-            self.store
-                .log(caller.ticket(leaves.len()), leaves)
-                .await
-                .map_err(store_status)?
-        };
+        let programs = rows
+            .iter()
+            .map(|row| {
+                v1::ExportProgram::decode(row.program.as_slice()).map_err(|error| {
+                    tracing::error!(%error, "a stored program does not decode");
+                    Status::internal("a stored program is unreadable; nothing was shared")
+                })
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        let shared = rows.iter().map(|row| {
+            (
+                row.record_key.as_str(),
+                row.salt.as_slice(),
+                row.program.as_slice(),
+            )
+        });
+        let receipts =
+            log_shared(&self.store, &caller, "program", DataClass::Program, shared).await?;
         Ok(Response::new(ListProgramsResponse {
             programs,
             next_page_token,
-            receipts: receipts.iter().map(receipt).collect(),
+            receipts,
         }))
     }
 
