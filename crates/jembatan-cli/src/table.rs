@@ -32,11 +32,6 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// Whether no row was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
     /// The table as lines of text, without trailing spaces.
     pub(crate) fn lines(&self) -> Vec<String> {
         let columns = self.headers.len();
@@ -70,6 +65,24 @@ impl Table {
     pub(crate) fn print(&self) {
         for line in self.lines() {
             println!("{line}");
+        }
+    }
+
+    /// Prints a listing of `count` `noun`s (this table of them, or `no <noun>s`, then the
+    /// count), and how to go on when `next_token` is not empty.
+    pub(crate) fn print_listing(&self, count: usize, noun: &str, next_token: &str) {
+        if count == 0 {
+            println!("no {noun}s");
+        } else {
+            self.print();
+            println!(
+                "{} {noun}{}",
+                jembatan_client::convert::thousands(count as u64),
+                if count == 1 { "" } else { "s" }
+            );
+        }
+        if !next_token.is_empty() {
+            println!("more: continue with --page-token {next_token}");
         }
     }
 }

@@ -97,19 +97,7 @@ pub(super) async fn query(args: QueryArgs) -> anyhow::Result<ExitCode> {
         request.page_token = page.next_page_token;
     };
     if !args.json {
-        if reports.is_empty() {
-            println!("no reports");
-        } else {
-            reports_table(&reports).print();
-            println!(
-                "{} report{}",
-                thousands(reports.len() as u64),
-                if reports.len() == 1 { "" } else { "s" }
-            );
-        }
-        if !next_token.is_empty() {
-            println!("more: continue with --page-token {next_token}");
-        }
+        reports_table(&reports).print_listing(reports.len(), "report", &next_token);
     }
     Ok(ExitCode::SUCCESS)
 }

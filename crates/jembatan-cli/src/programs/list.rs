@@ -88,19 +88,7 @@ pub(super) async fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
         request.page_token = page.next_page_token;
     };
     if !args.json {
-        if programs.is_empty() {
-            println!("no programs");
-        } else {
-            programs_table(&programs).print();
-            println!(
-                "{} program{}",
-                thousands(programs.len() as u64),
-                if programs.len() == 1 { "" } else { "s" }
-            );
-        }
-        if !next_token.is_empty() {
-            println!("more: continue with --page-token {next_token}");
-        }
+        programs_table(&programs).print_listing(programs.len(), "program", &next_token);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -74,20 +74,7 @@ pub(crate) async fn run(args: CandidatesArgs) -> anyhow::Result<ExitCode> {
         request.page_token = page.next_page_token;
     };
     if !args.json {
-        let table = candidates_table(&candidates);
-        if table.is_empty() {
-            println!("no candidates");
-        } else {
-            table.print();
-            println!(
-                "{} candidate{}",
-                candidates.len(),
-                if candidates.len() == 1 { "" } else { "s" }
-            );
-        }
-        if !next_token.is_empty() {
-            println!("more: continue with --page-token {next_token}");
-        }
+        candidates_table(&candidates).print_listing(candidates.len(), "candidate", &next_token);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,12 +10,14 @@
 use std::collections::HashMap;
 
 use jembatan_audit::leaf::{LeafEntry, record_digest};
+use jembatan_policy::DataClass;
 use jembatan_proto::v1::{BatchSummary, FieldViolation, RecordOutcome, RecordResult};
 use jembatan_store::{LoggedWrite, Receipt, StoreError, StoredRecord, VersionedTable};
 use prost::Message;
 use time::OffsetDateTime;
 use tonic::Status;
 
+use crate::call::Caller;
 use crate::services::receipt;
 use crate::services::record_keys::{new_record_key, random_bytes};
 
@@ -153,13 +155,14 @@ impl<M: Versioned, T> Batch<M, T> {
 
     /// Judges every valid record against its stored version in `table`, in `write`, and asks
     /// `keep` about each one not refused: a violation (a field of the record and why) refuses
-    /// it; otherwise `leaf` makes its leaf, and a row `keep` gives is stored (the last one for
-    /// each id). Returns the rows to store and the leaves.
+    /// it; otherwise it gets its leaf, shared with `caller` as `record_type` of `class`, and a
+    /// row `keep` gives is stored (the last one for each id). Returns the rows to store and the
+    /// leaves.
     pub(crate) async fn judge<R>(
         &mut self,
         write: &mut LoggedWrite,
         table: VersionedTable,
-        leaf: impl Fn(&Judged) -> LeafEntry,
+        (caller, record_type, class): (&Caller, &str, DataClass),
         mut keep: impl FnMut(&Prepared<T>, &Judged) -> Result<Option<R>, (String, String)>,
     ) -> Result<(Vec<R>, Vec<LeafEntry>), StoreError> {
         let ids: Vec<String> = self.valid.iter().map(|r| r.id.clone()).collect();
@@ -220,7 +223,12 @@ impl<M: Versioned, T> Batch<M, T> {
                     }
                 }
             }
-            leaves.push(leaf(&judged));
+            leaves.push(caller.shared(
+                record_type,
+                &judged.record_key,
+                &[class],
+                judged.digest.clone(),
+            ));
             self.logged.push((record.position, verdict));
             if verdict == Verdict::Store {
                 stored.insert(

@@ -224,14 +224,7 @@ impl MarketIntelService for MarketApi {
                         .judge(
                             write,
                             VersionedTable::MarketReports,
-                            |judged| {
-                                caller.shared(
-                                    "market_report",
-                                    &judged.record_key,
-                                    &[DataClass::MarketReport],
-                                    judged.digest.clone(),
-                                )
-                            },
+                            (&caller, "market_report", DataClass::MarketReport),
                             |record, judged| {
                                 Ok((judged.verdict == Verdict::Store).then(|| {
                                     report_to_store(&record.value, &record.encoded, judged)

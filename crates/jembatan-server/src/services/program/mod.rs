@@ -302,14 +302,7 @@ impl ProgramService for ProgramApi {
                         .judge(
                             write,
                             VersionedTable::Programs,
-                            |judged| {
-                                caller.shared(
-                                    "program",
-                                    &judged.record_key,
-                                    &[DataClass::Program],
-                                    judged.digest.clone(),
-                                )
-                            },
+                            (&caller, "program", DataClass::Program),
                             |record, judged| {
                                 Ok((judged.verdict == Verdict::Store).then(|| {
                                     program_to_store(&record.value, &record.encoded, judged)
@@ -405,14 +398,7 @@ impl ProgramService for ProgramApi {
                         .judge(
                             write,
                             VersionedTable::Enrollments,
-                            |judged| {
-                                caller.shared(
-                                    "enrollment",
-                                    &judged.record_key,
-                                    &[DataClass::Outcome],
-                                    judged.digest.clone(),
-                                )
-                            },
+                            (&caller, "enrollment", DataClass::Outcome),
                             |record, judged| {
                                 if judged.verdict != Verdict::Store {
                                     return Ok(None);
