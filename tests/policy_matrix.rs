@@ -157,7 +157,7 @@ async fn the_method_matrix_in_docs_is_what_the_exchange_enforces() {
         mismatches.len(),
         mismatches.join("\n")
     );
-    assert_eq!(total, 4 * 21 * 8 * 6);
+    assert_eq!(total, 4 * 22 * 8 * 6);
     exchange.stop().await;
 }
 

@@ -11,7 +11,8 @@ use jembatan_audit::{AuditError, leaf::LeafEntry};
 use jembatan_proto::v1::audit_service_client::AuditServiceClient;
 use jembatan_proto::v1::{
     self, AddCosignatureRequest, AuditEntry, GetCheckpointRequest, GetConsistencyProofRequest,
-    GetEntryRequest, GetInclusionProofRequest, ListEntriesRequest, get_inclusion_proof_request,
+    GetEntryRequest, GetInclusionProofRequest, ListEntriesRequest, ListSubjectAccessesRequest,
+    SummarizeEntriesRequest, get_inclusion_proof_request,
 };
 use tonic::transport::Channel;
 
@@ -197,8 +198,38 @@ impl AuditClient {
             .map(|state| state.checkpoint(log_key))
             .transpose()
             .map_err(ClientError::Proof)?;
+        let offered = self.extending(remembered.as_ref(), log_key).await?;
+        let state = WitnessState {
+            note: SignedNote {
+                text: offered.note.text.clone(),
+                signatures: log_signature(&offered.note, log_key),
+            }
+            .to_string(),
+        };
+        let request = self.stated.request(AddCosignatureRequest {
+            tree_size: offered.checkpoint.size,
+            root_hash: offered.checkpoint.root.to_vec(),
+            signature_line: witness.sign(&offered.note.text),
+            verifier_key: witness.verifier().to_text(),
+        })?;
+        self.inner.add_cosignature(request).await?;
+        Ok(Witnessed {
+            previous: remembered.map(|c| c.size),
+            checkpoint: offered.checkpoint,
+            state,
+        })
+    }
+
+    /// The latest checkpoint, its signature checked and proved to extend `previous` (a
+    /// checkpoint verified before; `None` trusts the latest on first use). A fork, a rollback or
+    /// a rewrite is [`ClientError::Proof`].
+    pub async fn extending(
+        &mut self,
+        previous: Option<&Checkpoint>,
+        log_key: &VerifierKey,
+    ) -> Result<VerifiedCheckpoint, ClientError> {
         let offered = self.checkpoint(0, log_key).await?;
-        let proof = match &remembered {
+        let proof = match previous {
             Some(old) if old.size > 0 && offered.checkpoint.size > old.size => {
                 let request = self.stated.request(GetConsistencyProofRequest {
                     from_size: old.size,
@@ -220,27 +251,30 @@ impl AuditClient {
             }
             _ => Vec::new(),
         };
-        check_extends(remembered.as_ref(), &offered.checkpoint, &proof)
-            .map_err(ClientError::Proof)?;
-        let state = WitnessState {
-            note: SignedNote {
-                text: offered.note.text.clone(),
-                signatures: log_signature(&offered.note, log_key),
-            }
-            .to_string(),
-        };
-        let request = self.stated.request(AddCosignatureRequest {
-            tree_size: offered.checkpoint.size,
-            root_hash: offered.checkpoint.root.to_vec(),
-            signature_line: witness.sign(&offered.note.text),
-            verifier_key: witness.verifier().to_text(),
-        })?;
-        self.inner.add_cosignature(request).await?;
-        Ok(Witnessed {
-            previous: remembered.map(|c| c.size),
-            checkpoint: offered.checkpoint,
-            state,
-        })
+        check_extends(previous, &offered.checkpoint, &proof).map_err(ClientError::Proof)?;
+        Ok(offered)
+    }
+
+    /// A page of a worker's processing history (ListSubjectAccesses).
+    pub async fn subject_accesses(
+        &mut self,
+        request: ListSubjectAccessesRequest,
+    ) -> Result<v1::ListSubjectAccessesResponse, ClientError> {
+        let request = self.stated.request(request)?;
+        Ok(self
+            .inner
+            .list_subject_accesses(request)
+            .await?
+            .into_inner())
+    }
+
+    /// Counts of the log's entries per day (SummarizeEntries).
+    pub async fn summarize(
+        &mut self,
+        request: SummarizeEntriesRequest,
+    ) -> Result<v1::SummarizeEntriesResponse, ClientError> {
+        let request = self.stated.request(request)?;
+        Ok(self.inner.summarize_entries(request).await?.into_inner())
     }
 
     /// Recomputes the root of the latest signed checkpoint from every entry the exchange lists.

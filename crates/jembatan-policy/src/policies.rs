@@ -341,7 +341,7 @@ mod tests {
             policies.hash().as_ref(),
             PolicySource::read_dir(dir.path()).expect("read").hash
         );
-        assert_eq!(policies.action_names().len(), 28);
+        assert_eq!(policies.action_names().len(), 29);
     }
 
     #[test]

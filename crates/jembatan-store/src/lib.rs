@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+mod audit_counts;
 mod counted;
 mod error;
 mod location;
@@ -32,6 +33,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqliteSynchronous};
 
 pub use audit::{LeafFilter, Receipt, StoredCheckpoint, StoredCosignature};
+pub use audit_counts::{LeafCount, MAX_LEAF_COUNTS};
 pub use counted::{CountedPlacement, PlacementChanges};
 pub use error::StoreError;
 pub use location::StoreLocation;

@@ -8,8 +8,8 @@
 //! subject key of the NIK); after an erasure those records, and so the link, are gone.
 //!
 //! Every answer that shows what leaves hold, and every cosignature, is logged before it is sent:
-//! one leaf per call (record type `audit_entries`, `audit_entry`, `cosignature`, or
-//! `subject_access`), with the digest of the answer as encoded, so that who looked at what is
+//! one leaf per call (record type `audit_entries`, `audit_entry`, `audit_summary`,
+//! `cosignature`, or `subject_access`), with the digest of the answer as encoded, so that who looked at what is
 //! itself on the record. Checkpoints and proofs are not: they carry hashes and the log's signed
 //! commitments, which are meant to be passed around, and a witness or verifier that grew the
 //! log with every look would never find it at rest. A refused call is logged by the policy
@@ -28,8 +28,8 @@ use jembatan_proto::v1::{
     GetCheckpointResponse, GetConsistencyProofRequest, GetConsistencyProofResponse,
     GetEntryRequest, GetEntryResponse, GetInclusionProofRequest, GetInclusionProofResponse,
     InclusionProof, ListEntriesRequest, ListEntriesResponse, ListSubjectAccessesRequest,
-    ListSubjectAccessesResponse, SubjectAccess, audit_service_server::AuditService,
-    get_inclusion_proof_request::Leaf,
+    ListSubjectAccessesResponse, SubjectAccess, SummarizeEntriesRequest, SummarizeEntriesResponse,
+    audit_service_server::AuditService, get_inclusion_proof_request::Leaf,
 };
 use jembatan_store::{LeafFilter, Store, StoreError, StoredCheckpoint, StoredCosignature};
 use prost::Message;
@@ -42,6 +42,7 @@ use entries::{cosignature_message, entry_message, parse_leaf, stored_time, time_
 use witnesses::Witnesses;
 
 mod entries;
+mod summary;
 pub(crate) mod witnesses;
 
 /// The AuditService over the store.
@@ -434,6 +435,28 @@ impl AuditService for AuditApi {
             cosignature: Some(cosignature_message(&stored)),
         };
         self.logged(&caller, "cosignature", size.to_string(), answer)
+            .await
+    }
+
+    async fn summarize_entries(
+        &self,
+        request: Request<SummarizeEntriesRequest>,
+    ) -> Result<Response<SummarizeEntriesResponse>, Status> {
+        let caller = self.reader(&request)?;
+        let r = request.into_inner();
+        let (from, to) = summary::summary_range(&r)?;
+        let prefix = summary::agency_prefix(&self.trust_domain, &r.agency)?;
+        let tree_size = self.store.log_size().await.map_err(store_status)?;
+        let counts = self
+            .store
+            .count_leaves(&from, &to, &prefix)
+            .await
+            .map_err(store_status)?
+            .into_iter()
+            .map(|count| summary::count_message(&self.trust_domain, count))
+            .collect();
+        let answer = SummarizeEntriesResponse { counts, tree_size };
+        self.logged(&caller, "audit_summary", format!("{from}/{to}"), answer)
             .await
     }
 }
