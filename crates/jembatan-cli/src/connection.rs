@@ -48,6 +48,20 @@ impl ConnectionArgs {
         self.identity.as_deref().unwrap_or(default_identity)
     }
 
+    /// The exchange's URL.
+    pub(crate) fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Who the calls are made as, for people to read: `--as` or `default_identity` with
+    /// `--dev`, else the certificate file.
+    pub(crate) fn identity_label(&self, default_identity: &str) -> String {
+        match &self.cert {
+            Some(cert) if !self.dev => cert.display().to_string(),
+            _ => self.dev_identity(default_identity).to_owned(),
+        }
+    }
+
     /// SHA-256 of the client certificate (DER), hex, as audit entries record it; with `--dev`,
     /// of `--as` or else `default_identity`.
     pub(crate) fn certificate_fingerprint(&self, default_identity: &str) -> anyhow::Result<String> {

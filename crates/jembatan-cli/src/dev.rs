@@ -34,7 +34,7 @@ const IDENTITIES: &[(&str, Who)] = &[
 ];
 
 /// The agencies whose witness keys the dev exchange makes and registers.
-const WITNESSES: &[&str] = &["kemendag", "kp2mi"];
+pub(crate) const WITNESS_AGENCIES: &[&str] = &["kemendag", "kp2mi"];
 
 enum Who {
     Agency(&'static str, &'static str),
@@ -104,7 +104,7 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
         created = true;
     }
 
-    for agency in WITNESSES {
+    for agency in WITNESS_AGENCIES {
         let key = audit.join(format!("witness-{agency}.key"));
         if key.exists() {
             continue;
@@ -133,7 +133,7 @@ fn prepare(dir: &Path, listen: Option<SocketAddr>) -> anyhow::Result<bool> {
     if !config.exists() {
         let listen = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7443)));
         let mut witnesses = String::new();
-        for agency in WITNESSES {
+        for agency in WITNESS_AGENCIES {
             let public = audit.join(format!("witness-{agency}.pub"));
             let key =
                 std::fs::read_to_string(&public).with_context(|| public.display().to_string())?;

@@ -7,6 +7,7 @@ mod audit;
 mod batch_push;
 mod codes;
 mod connection;
+mod console;
 mod demo;
 mod dev;
 mod health;
@@ -48,6 +49,9 @@ enum Command {
     /// Export the audit log and verify an export offline.
     #[command(subcommand)]
     Audit(Box<audit::AuditCommand>),
+    /// Serve the auditors' console, a local web page over the audit log, verified as the CLI
+    /// verifies it.
+    Console(Box<console::ConsoleArgs>),
     /// Check, explain and inspect access policies.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -89,6 +93,7 @@ fn main() -> ExitCode {
             Command::Dev(args) => dev::run(args).await,
             Command::Pki(command) => pki::run(command),
             Command::Audit(command) => audit::run(*command).await,
+            Command::Console(args) => console::run(*args).await,
             Command::Policy(command) => policy::run(command).await,
             Command::Health(args) => health::run(args).await,
             Command::Placements(command) => placements::run(*command).await,

@@ -121,6 +121,30 @@ impl AuditCallArgs {
 }
 
 impl AuditCallArgs {
+    /// The witnesses' verifier keys: `--witness`, or with `--dev` and none given, the dev
+    /// exchange's (audit/witness-<agency>.pub).
+    pub(crate) fn witness_keys(&self) -> anyhow::Result<Vec<VerifierKey>> {
+        if self.witnesses.is_empty()
+            && let Some(dir) = self.connection.dev_dir()
+        {
+            return crate::dev::WITNESS_AGENCIES
+                .iter()
+                .map(|agency| dir.join(format!("audit/witness-{agency}.pub")))
+                .filter(|path| path.exists())
+                .map(|path| read_verifier_key(&path.to_string_lossy()))
+                .collect();
+        }
+        self.witnesses
+            .iter()
+            .map(|given| read_verifier_key(given))
+            .collect()
+    }
+
+    /// Who the calls are made as, for people to read: the dev identity, or the certificate file.
+    pub(crate) fn identity_label(&self, default_identity: &str) -> String {
+        self.connection.identity_label(default_identity)
+    }
+
     /// Fails, as a verification failure, unless every `--witness` cosigned `checkpoint`.
     pub(crate) fn require_cosignatures(
         &self,

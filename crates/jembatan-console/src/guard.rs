@@ -1,0 +1,112 @@
+//! What keeps other web pages out: the console acts with the auditor's certificate, so a page
+//! from elsewhere must not be able to drive it. Requests must name the console's own address as
+//! their Host (DNS rebinding), a form posted from another origin is refused (cross-site request
+//! forgery), and every answer forbids framing, scripts and caching of what it shows.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// The Host values the console answers to.
+#[derive(Debug)]
+pub(crate) struct Allowed {
+    hosts: Vec<String>,
+}
+
+impl Allowed {
+    /// The console's own address, and `localhost` for a loopback one.
+    pub(crate) fn for_address(local: SocketAddr) -> Self {
+        let mut hosts = vec![local.to_string()];
+        if local.ip().is_loopback() {
+            hosts.push(format!("localhost:{}", local.port()));
+        }
+        Self { hosts }
+    }
+
+    fn host_allowed(&self, headers: &HeaderMap) -> bool {
+        headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|host| self.hosts.iter().any(|allowed| allowed == host))
+    }
+
+    /// A request without Origin (not from a browser's cross-origin form) or from the console.
+    fn origin_allowed(&self, headers: &HeaderMap) -> bool {
+        match headers.get(header::ORIGIN).map(HeaderValue::to_str) {
+            None => true,
+            Some(Ok(origin)) => self
+                .hosts
+                .iter()
+                .any(|allowed| origin == format!("http://{allowed}")),
+            Some(Err(_)) => false,
+        }
+    }
+}
+
+/// Refuses foreign hosts and cross-origin posts; adds the security headers to every answer.
+pub(crate) async fn check(
+    State(allowed): State<Arc<Allowed>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if !allowed.host_allowed(request.headers()) {
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this console answers only at its own address",
+        )
+            .into_response();
+    }
+    if request.method() != Method::GET && !allowed.origin_allowed(request.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "a form from another site may not use this console",
+        )
+            .into_response();
+    }
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(name.clone(), HeaderValue::from_str(value).expect("value"));
+        }
+        map
+    }
+
+    #[test]
+    fn only_the_own_address_and_origin() {
+        let allowed = Allowed::for_address("127.0.0.1:7480".parse().expect("addr"));
+        assert!(allowed.host_allowed(&headers(&[(header::HOST, "127.0.0.1:7480")])));
+        assert!(allowed.host_allowed(&headers(&[(header::HOST, "localhost:7480")])));
+        assert!(!allowed.host_allowed(&headers(&[(header::HOST, "evil.example:7480")])));
+        assert!(!allowed.host_allowed(&HeaderMap::new()));
+        assert!(allowed.origin_allowed(&HeaderMap::new()));
+        assert!(allowed.origin_allowed(&headers(&[(header::ORIGIN, "http://127.0.0.1:7480")])));
+        assert!(!allowed.origin_allowed(&headers(&[(header::ORIGIN, "https://evil.example")])));
+        assert!(!allowed.origin_allowed(&headers(&[(header::ORIGIN, "null")])));
+    }
+}
