@@ -13,9 +13,11 @@ pub struct Stated {
     pub purpose: Purpose,
     /// On which lawful basis (UU PDP Article 20).
     pub legal_basis: LegalBasis,
-    /// The caller's case or letter number, at most 128 characters.
+    /// The caller's case or letter number: 1 to 64 characters of `A-Z a-z 0-9 . / _ : -`
+    /// (common.proto), so that it cannot carry personal data into the log.
     pub case_ref: Option<String>,
-    /// The caller's pseudonymous id of the person acting, at most 128 characters.
+    /// The caller's pseudonymous id of the person acting, of the same characters as the case
+    /// number.
     pub operator: Option<String>,
 }
 
