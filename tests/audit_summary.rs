@@ -96,7 +96,12 @@ async fn the_store_counts_leaves_per_day_as_they_say(pki: &TestPki, url: &str) {
         .expect("log");
 
     let counts = store
-        .count_leaves("2026-11-22T00:00:00.000Z", "2026-11-24T00:00:00.000Z", "")
+        .count_leaves(
+            "2026-11-22T00:00:00.000Z",
+            "2026-11-24T00:00:00.000Z",
+            "",
+            u64::MAX,
+        )
         .await
         .expect("count");
     let count = |day: &str,
@@ -169,6 +174,7 @@ async fn the_store_counts_leaves_per_day_as_they_say(pki: &TestPki, url: &str) {
             "2026-11-01T00:00:00.000Z",
             "2026-12-01T00:00:00.000Z",
             &format!("spiffe://{TRUST_DOMAIN}/agency/kemendag/"),
+            u64::MAX,
         )
         .await
         .expect("count");
@@ -178,6 +184,21 @@ async fn the_store_counts_leaves_per_day_as_they_say(pki: &TestPki, url: &str) {
             .map(|c| (c.day.as_str(), c.count))
             .collect::<Vec<_>>(),
         [("2026-11-21", 1), ("2026-11-23", 2), ("2026-11-24", 1)]
+    );
+    // Counted at a size: leaves from index 2 on are left out, whatever commits meanwhile.
+    let at_two = store
+        .count_leaves(
+            "2026-11-01T00:00:00.000Z",
+            "2026-12-01T00:00:00.000Z",
+            "",
+            2,
+        )
+        .await
+        .expect("count");
+    assert_eq!(
+        at_two.iter().map(|c| c.count).collect::<Vec<_>>(),
+        [2],
+        "{at_two:?}"
     );
     store.close().await;
 }
@@ -323,7 +344,40 @@ async fn auditors_get_the_counts_of_what_crossed_and_what_was_refused(pki: &Test
         "{kp2mi_only:?}"
     );
 
-    // Bad ranges and names are refused naming the field, and count nothing.
+    // 366 days is the longest range.
+    let longest = SummarizeEntriesRequest {
+        to_time: Some(prost_types::Timestamp {
+            seconds: around_today().from_time.expect("from").seconds + 366 * 86_400,
+            nanos: 0,
+        }),
+        ..around_today()
+    };
+    client
+        .summarize_entries(audit(longest))
+        .await
+        .expect("366 days are answered");
+
+    // Bad ranges and names are refused naming the field; no summary is answered (the refusal
+    // is logged as refusals are, but no audit_summary leaf).
+    let summaries = |store: &jembatan_store::Store| {
+        let store = store.clone();
+        async move {
+            store
+                .list_leaves(
+                    &LeafFilter {
+                        record_type: Some("audit_summary".into()),
+                        ..LeafFilter::default()
+                    },
+                    None,
+                    u64::MAX,
+                    1000,
+                )
+                .await
+                .expect("leaves")
+                .len()
+        }
+    };
+    let before = summaries(&store).await;
     let too_long = SummarizeEntriesRequest {
         to_time: Some(prost_types::Timestamp {
             seconds: around_today().from_time.expect("from").seconds + 400 * 86_400,
@@ -349,5 +403,6 @@ async fn auditors_get_the_counts_of_what_crossed_and_what_was_refused(pki: &Test
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
         assert!(status.message().contains(field), "{status:?}");
     }
+    assert_eq!(summaries(&store).await, before);
     exchange.stop().await;
 }

@@ -229,11 +229,23 @@ impl AuditClient {
         log_key: &VerifierKey,
     ) -> Result<VerifiedCheckpoint, ClientError> {
         let offered = self.checkpoint(0, log_key).await?;
-        let proof = match previous {
-            Some(old) if old.size > 0 && offered.checkpoint.size > old.size => {
+        self.prove_extends(previous, &offered.checkpoint).await?;
+        Ok(offered)
+    }
+
+    /// Proves that `newer` (a checkpoint whose signature was checked) extends `older` with a
+    /// consistency proof from the exchange; `None` proves nothing. A fork, a rollback or a
+    /// rewrite is [`ClientError::Proof`].
+    pub async fn prove_extends(
+        &mut self,
+        older: Option<&Checkpoint>,
+        newer: &Checkpoint,
+    ) -> Result<(), ClientError> {
+        let proof = match older {
+            Some(old) if old.size > 0 && newer.size > old.size => {
                 let request = self.stated.request(GetConsistencyProofRequest {
                     from_size: old.size,
-                    to_size: offered.checkpoint.size,
+                    to_size: newer.size,
                 })?;
                 let response = self
                     .inner
@@ -251,8 +263,7 @@ impl AuditClient {
             }
             _ => Vec::new(),
         };
-        check_extends(previous, &offered.checkpoint, &proof).map_err(ClientError::Proof)?;
-        Ok(offered)
+        check_extends(older, newer, &proof).map_err(ClientError::Proof)
     }
 
     /// A page of a worker's processing history (ListSubjectAccesses).
@@ -374,8 +385,10 @@ impl AuditClient {
     }
 }
 
-/// An entry's leaf hash recomputed from its bytes, and its fields parsed from them.
-fn checked_entry(entry: &AuditEntry) -> Result<(Hash, LeafEntry), ClientError> {
+/// An entry's leaf hash recomputed from its bytes, and its fields parsed from them: what a
+/// listing shows must come from here, not from the entry's other fields, which the exchange
+/// sends beside the bytes and nobody has checked.
+pub fn checked_entry(entry: &AuditEntry) -> Result<(Hash, LeafEntry), ClientError> {
     let hash = merkle::leaf_hash(&entry.leaf_data);
     if entry.leaf_hash.as_slice() != hash.as_slice() {
         return Err(ClientError::LeafHashMismatch(entry.index));

@@ -13,6 +13,13 @@ pub enum ConsoleError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The address given is every address of the machine: pages are served only at one
+    /// address, which must be named.
+    #[error(
+        "cannot listen on {0}: give the one address the console is reached at (it refuses \
+         requests for any other host name)"
+    )]
+    Unspecified(SocketAddr),
     /// Serving failed.
     #[error("the console stopped: {0}")]
     Serve(std::io::Error),

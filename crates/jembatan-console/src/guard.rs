@@ -1,7 +1,9 @@
-//! What keeps other web pages out: the console acts with the auditor's certificate, so a page
-//! from elsewhere must not be able to drive it. Requests must name the console's own address as
-//! their Host (DNS rebinding), a form posted from another origin is refused (cross-site request
-//! forgery), and every answer forbids framing, scripts and caching of what it shows.
+//! What keeps other web pages out: the console acts with the auditor's certificate, and every
+//! look it takes is a logged read of the log, so a page from elsewhere must not be able to
+//! drive it. Requests must name the console's own address as their Host (DNS rebinding); a
+//! request a browser marks as coming from another site (`Sec-Fetch-Site`), even an image or a
+//! link, and a form posted from another origin, are refused (cross-site request forgery); and
+//! every answer forbids framing, scripts and caching of what it shows.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +36,16 @@ impl Allowed {
             .is_some_and(|host| self.hosts.iter().any(|allowed| allowed == host))
     }
 
+    /// A request the browser says was not started by another site: typed, bookmarked or from
+    /// the console's own pages (no header: not a browser that sends it).
+    fn site_allowed(headers: &HeaderMap) -> bool {
+        match headers.get("sec-fetch-site").map(HeaderValue::to_str) {
+            None => true,
+            Some(Ok(site)) => matches!(site, "same-origin" | "none"),
+            Some(Err(_)) => false,
+        }
+    }
+
     /// A request without Origin (not from a browser's cross-origin form) or from the console.
     fn origin_allowed(&self, headers: &HeaderMap) -> bool {
         match headers.get(header::ORIGIN).map(HeaderValue::to_str) {
@@ -60,7 +72,9 @@ pub(crate) async fn check(
         )
             .into_response();
     }
-    if request.method() != Method::GET && !allowed.origin_allowed(request.headers()) {
+    if !Allowed::site_allowed(request.headers())
+        || (request.method() != Method::GET && !allowed.origin_allowed(request.headers()))
+    {
         return (
             StatusCode::FORBIDDEN,
             "a form from another site may not use this console",
@@ -108,5 +122,12 @@ mod tests {
         assert!(allowed.origin_allowed(&headers(&[(header::ORIGIN, "http://127.0.0.1:7480")])));
         assert!(!allowed.origin_allowed(&headers(&[(header::ORIGIN, "https://evil.example")])));
         assert!(!allowed.origin_allowed(&headers(&[(header::ORIGIN, "null")])));
+        let site =
+            |value: &str| headers(&[(header::HeaderName::from_static("sec-fetch-site"), value)]);
+        assert!(Allowed::site_allowed(&site("same-origin")));
+        assert!(Allowed::site_allowed(&site("none")));
+        assert!(Allowed::site_allowed(&HeaderMap::new()));
+        assert!(!Allowed::site_allowed(&site("cross-site")));
+        assert!(!Allowed::site_allowed(&site("same-site")));
     }
 }

@@ -77,7 +77,7 @@ pub(crate) fn page(
          <link rel=\"stylesheet\" href=\"/static/console.css\">\n</head>\n<body>\n\
          <a class=\"skip\" href=\"#main\">{skip}</a>\n\
          <header><p class=\"brand\">{title}</p><p class=\"connected\">{connected}</p>\
-         <p class=\"lang\"><a id=\"lang-switch\" href=\"/lang/{other_code}\" hreflang=\"{other_code}\" lang=\"{other_code}\">{switch}</a></p></header>\n\
+         <p class=\"lang\"><a id=\"lang-switch\" href=\"/lang/{other_code}\" referrerpolicy=\"same-origin\" hreflang=\"{other_code}\" lang=\"{other_code}\">{switch}</a></p></header>\n\
          <nav id=\"menu\" aria-label=\"{title}\"><ul>{overview}{activity}{entries}{history}</ul></nav>\n\
          <main id=\"main\" tabindex=\"-1\">\n<h1>{heading}</h1>\n{body}\n</main>\n</body>\n</html>\n",
         code = lang.code(),

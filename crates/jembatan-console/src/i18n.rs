@@ -74,19 +74,11 @@ impl Lang {
 
     /// `n` with this language's thousands separator.
     pub(crate) fn number(self, n: u64) -> String {
-        let digits = n.to_string();
-        let separator = match self {
-            Lang::En => ',',
-            Lang::Id => '.',
-        };
-        let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(separator);
-            }
-            out.push(c);
+        let english = jembatan_proto::convert::number::thousands(n);
+        match self {
+            Lang::En => english,
+            Lang::Id => english.replace(',', "."),
         }
-        out
     }
 
     /// A duration in whole seconds, in its largest unit: `42 s`, `5 min`, `3 h`, `2 d`.
@@ -117,7 +109,7 @@ pub(crate) async fn switch(
         .and_then(|v| v.to_str().ok())
         .and_then(|referer| referer.split_once("://").map(|(_, rest)| rest))
         .and_then(|rest| rest.find('/').map(|at| &rest[at..]))
-        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        .filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
         .unwrap_or("/");
     let cookie = format!(
         "lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
@@ -170,6 +162,10 @@ pub(crate) struct Text {
     pub(crate) cosigned: &'static str,
     pub(crate) stale: &'static str,
     pub(crate) not_cosigned: &'static str,
+    pub(crate) forked_cosignature: &'static str,
+    pub(crate) witness_unknown: &'static str,
+    pub(crate) truncated: &'static str,
+    pub(crate) reads_left_out: &'static str,
     pub(crate) no_witnesses: &'static str,
     pub(crate) unchecked_cosignature: &'static str,
     pub(crate) no_checkpoint: &'static str,
@@ -253,7 +249,7 @@ const EN: Text = Text {
     root: "Root hash",
     origin: "Origin",
     verification: "Verification",
-    verified: "Verified: the {leaves} leaves listed recompute the root the log signed for them; every later checkpoint, up to {size} leaves, is proved consistent with it (last checked {ago} ago).",
+    verified: "Verified: a full pass {full_ago} ago recomputed the root the log signed for its {leaves} leaves from the entries listed; every later checkpoint, up to {size} leaves, is proved to extend it (last checked {ago} ago).",
     verifying: "Verifying: {done} of {total} leaves fetched and hashed…",
     failed: "FAILED: {reason}",
     unchecked: "Not checked: {reason}",
@@ -264,6 +260,10 @@ const EN: Text = Text {
     cosigned: "cosigned the checkpoint of {size} leaves {ago} ago (signature checked)",
     stale: "has NOT cosigned for {ago}: the last checkpoint it cosigned holds {size} leaves",
     not_cosigned: "has NOT cosigned any checkpoint in the last 24 hours",
+    forked_cosignature: "cosigned a checkpoint of {size} leaves that the latest checkpoint does NOT extend: the log showed this witness another history",
+    witness_unknown: "cannot be checked with this identity (it may not list the log)",
+    truncated: "Only the first {n} are shown: narrow the filters to see the rest.",
+    reads_left_out: "Reads of the log itself and cosignatures are left out here; the CSV export has them.",
     no_witnesses: "No witness keys given: start the console with --witness KEY for each ministry to check their cosignatures.",
     unchecked_cosignature: "Also listed, not checked (no key given): {names}",
     no_checkpoint: "The log has no checkpoint yet.",
@@ -315,7 +315,7 @@ const EN: Text = Text {
     nik: "NIK (16 digits)",
     look_up: "Look up",
     as_csv: "Download as CSV",
-    bad_nik: "A NIK is 16 digits.",
+    bad_nik: "This is not a valid NIK:",
     no_accesses: "No record of this worker is stored (none crossed, or the worker's data was erased).",
     only_kp2mi: "This identity may not look up a worker's history: KP2MI answers these requests. Start the console with KP2MI's identity (with --dev: --as kp2mi).",
     leaf: "Leaf",
@@ -343,7 +343,7 @@ const ID: Text = Text {
     root: "Hash akar",
     origin: "Asal",
     verification: "Verifikasi",
-    verified: "Terverifikasi: {leaves} leaf yang didaftar menghasilkan kembali akar yang ditandatangani log; setiap checkpoint sesudahnya, sampai {size} leaf, terbukti konsisten dengannya (terakhir diperiksa {ago} lalu).",
+    verified: "Terverifikasi: pemeriksaan penuh {full_ago} lalu menghitung ulang akar yang ditandatangani log untuk {leaves} leaf dari entri yang didaftar; setiap checkpoint sesudahnya, sampai {size} leaf, terbukti melanjutkannya (terakhir diperiksa {ago} lalu).",
     verifying: "Sedang memverifikasi: {done} dari {total} leaf telah diambil dan di-hash…",
     failed: "GAGAL: {reason}",
     unchecked: "Belum diperiksa: {reason}",
@@ -354,6 +354,10 @@ const ID: Text = Text {
     cosigned: "menandatangani checkpoint {size} leaf {ago} lalu (tanda tangan diperiksa)",
     stale: "TIDAK menandatangani selama {ago}: checkpoint terakhir yang ditandatanganinya berisi {size} leaf",
     not_cosigned: "TIDAK menandatangani checkpoint apa pun dalam 24 jam terakhir",
+    forked_cosignature: "menandatangani checkpoint {size} leaf yang TIDAK dilanjutkan oleh checkpoint terakhir: log menunjukkan riwayat lain kepada saksi ini",
+    witness_unknown: "tidak dapat diperiksa dengan identitas ini (tidak boleh mendaftar log)",
+    truncated: "Hanya {n} yang pertama ditampilkan: persempit saringan untuk melihat sisanya.",
+    reads_left_out: "Pembacaan log itu sendiri dan kosignatur tidak dihitung di sini; ekspor CSV memuatnya.",
     no_witnesses: "Tidak ada kunci saksi: jalankan konsol dengan --witness KEY untuk setiap kementerian agar kosignaturnya diperiksa.",
     unchecked_cosignature: "Juga terdaftar, tidak diperiksa (tanpa kunci): {names}",
     no_checkpoint: "Log belum memiliki checkpoint.",
@@ -405,7 +409,7 @@ const ID: Text = Text {
     nik: "NIK (16 digit)",
     look_up: "Cari",
     as_csv: "Unduh sebagai CSV",
-    bad_nik: "NIK terdiri dari 16 digit.",
+    bad_nik: "NIK tidak sah:",
     no_accesses: "Tidak ada rekaman pekerja ini yang tersimpan (tidak ada yang dibagikan, atau datanya telah dihapus).",
     only_kp2mi: "Identitas ini tidak boleh melihat riwayat pekerja: KP2MI yang menjawab permintaan ini. Jalankan konsol dengan identitas KP2MI (dengan --dev: --as kp2mi).",
     leaf: "Leaf",

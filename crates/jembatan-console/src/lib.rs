@@ -49,6 +49,8 @@ pub(crate) struct AppState {
     pub(crate) client: AuditClient,
     pub(crate) config: ConsoleConfig,
     pub(crate) verifier: verify::Verifier,
+    /// The witnesses' status as last looked up.
+    pub(crate) witnesses: std::sync::Mutex<pages::overview::WitnessCache>,
 }
 
 impl AppState {
@@ -66,12 +68,16 @@ pub struct Console {
 }
 
 impl Console {
-    /// Binds `listen` and starts verifying the log in the background.
+    /// Binds `listen` and starts verifying the log in the background. An unspecified address
+    /// (0.0.0.0, ::) is refused: the console answers only at the address it is given.
     pub async fn bind(
         listen: SocketAddr,
         client: AuditClient,
         config: ConsoleConfig,
     ) -> Result<Self, ConsoleError> {
+        if listen.ip().is_unspecified() {
+            return Err(ConsoleError::Unspecified(listen));
+        }
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|source| ConsoleError::Bind { listen, source })?;
@@ -82,6 +88,7 @@ impl Console {
                 client,
                 config,
                 verifier,
+                witnesses: std::sync::Mutex::new(None),
             }),
         })
     }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use jembatan_audit::leaf::{LeafEntry, Outcome};
+use jembatan_client::audit::checked_entry;
 use jembatan_client::convert::{ShortCode, timestamp};
 use jembatan_client::v1::{self, AuditEntry, GetEntryRequest, ListEntriesRequest};
 use jembatan_client::{AuditClient, ClientError};
@@ -277,10 +278,7 @@ pub(crate) async fn show(args: ShowArgs) -> anyhow::Result<ExitCode> {
 
 /// The entry's fields from its leaf bytes, which must hash to its leaf hash.
 fn checked(entry: &AuditEntry) -> Result<LeafEntry, ClientError> {
-    if jembatan_audit::merkle::leaf_hash(&entry.leaf_data).as_slice() != entry.leaf_hash {
-        return Err(ClientError::LeafHashMismatch(entry.index));
-    }
-    LeafEntry::parse(&entry.leaf_data).map_err(ClientError::Proof)
+    checked_entry(entry).map(|(_, leaf)| leaf)
 }
 
 fn outcome(outcome: Outcome) -> &'static str {

@@ -7,13 +7,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use jembatan_audit::leaf::{LeafEntry, Outcome};
+use jembatan_audit::merkle::Hash;
+use jembatan_client::ClientError;
+use jembatan_client::audit::checked_entry;
 use jembatan_client::v1::{self, AuditEntry, ListEntriesRequest};
 use jembatan_domain::Purpose;
 use jembatan_proto::convert::ShortCode;
 use serde::Deserialize;
 use time::Duration;
 
-use super::{legal_basis_code, parse_day, purpose_code, short_method, start_of};
+use super::{parse_day, start_of};
 use crate::AppState;
 use crate::html::{self, Nav, escape, url_encode};
 use crate::i18n::Lang;
@@ -175,7 +178,13 @@ pub(crate) async fn list(
                     escape(&query),
                     escape(t.export_csv)
                 ));
-                body.push_str(&entries_table(lang, &page.entries));
+                match checked(&page.entries) {
+                    Ok(entries) => body.push_str(&entries_table(lang, &entries)),
+                    Err(error) => body.push_str(&format!(
+                        "<p id=\"proof\" class=\"status failed\" role=\"alert\">{}</p>",
+                        escape(&t.failed.replace("{reason}", &error.to_string()))
+                    )),
+                }
                 body.push_str("<p class=\"pager\">");
                 if !filters.page.is_empty() {
                     body.push_str(&format!(
@@ -202,7 +211,23 @@ pub(crate) async fn list(
     html::page(lang, &state.config, Nav::Entries, t.nav_entries, &body)
 }
 
-fn entries_table(lang: Lang, entries: &[AuditEntry]) -> String {
+/// The entries' own bytes checked against their leaf hashes and parsed: a listing shows what
+/// the log holds, not the fields the exchange sends beside them.
+fn checked(entries: &[AuditEntry]) -> Result<Vec<(u64, Hash, LeafEntry)>, ClientError> {
+    entries
+        .iter()
+        .map(|entry| checked_entry(entry).map(|(hash, leaf)| (entry.index, hash, leaf)))
+        .collect()
+}
+
+fn decision_word(lang: Lang, outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Allow => lang.text().allowed,
+        Outcome::Deny => lang.text().refused,
+    }
+}
+
+fn entries_table(lang: Lang, entries: &[(u64, Hash, LeafEntry)]) -> String {
     let t = lang.text();
     if entries.is_empty() {
         return format!("<p id=\"no-entries\">{}</p>", escape(t.no_entries));
@@ -222,27 +247,21 @@ fn entries_table(lang: Lang, entries: &[AuditEntry]) -> String {
         out.push_str(&format!("<th scope=\"col\">{}</th>", escape(name)));
     }
     out.push_str("</tr></thead><tbody>");
-    for entry in entries {
-        let decision = if entry.decision == v1::Decision::Deny as i32 {
-            t.refused
-        } else {
-            t.allowed
-        };
+    for (index, _, leaf) in entries {
         out.push_str(&format!(
             "<tr class=\"entry\" data-index=\"{index}\"><td class=\"n\"><a class=\"prove\" href=\"/entries/{index}\" title=\"{prove}\">{index}</a></td>\
              <td>{time}</td><td class=\"key\">{principal}</td><td>{method}</td><td>{purpose}</td>\
              <td class=\"decision\">{decision}</td><td class=\"record-type\">{record_type}</td>\
              <td class=\"key\">{record_key}</td><td>{classes}</td></tr>",
-            index = entry.index,
             prove = escape(t.prove),
-            time = html::utc(entry.time.as_ref()),
-            principal = escape(&entry.principal),
-            method = escape(short_method(&entry.method)),
-            purpose = purpose_code(entry.purpose),
-            decision = escape(decision),
-            record_type = escape(&entry.record_type),
-            record_key = escape(&entry.record_key),
-            classes = escape(&entry.data_classes.join(", ")),
+            time = escape(&leaf.time),
+            principal = escape(&leaf.principal),
+            method = escape(&leaf.method),
+            purpose = escape(&leaf.purpose),
+            decision = escape(decision_word(lang, leaf.outcome)),
+            record_type = escape(&leaf.record_type),
+            record_key = escape(&leaf.record_key),
+            classes = escape(&leaf.data_classes.join(", ")),
         ));
     }
     out.push_str("</tbody></table>");
@@ -271,20 +290,39 @@ pub(crate) async fn csv(
     };
     let mut client = state.client();
     let mut rows = Vec::new();
+    let mut truncated = false;
     loop {
         let page = match client.list(request.clone()).await {
             Ok(page) => page,
             Err(error) => return failed(html::exchange_error(lang, &error)),
         };
-        rows.extend(page.entries.iter().map(csv_row));
-        if page.next_page_token.is_empty() || rows.len() >= CSV_MAX {
+        match checked(&page.entries) {
+            Ok(entries) => rows.extend(entries.iter().map(csv_row)),
+            Err(error) => {
+                return failed(html::error(
+                    &lang.text().failed.replace("{reason}", &error.to_string()),
+                ));
+            }
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        if rows.len() >= CSV_MAX {
+            truncated = true;
             break;
         }
         request.page_token = page.next_page_token;
     }
-    rows.truncate(CSV_MAX);
+    if rows.len() > CSV_MAX {
+        rows.truncate(CSV_MAX);
+        truncated = true;
+    }
     crate::export::csv(
-        "jembatan-entries.csv",
+        &if truncated {
+            format!("jembatan-entries-first-{CSV_MAX}.csv")
+        } else {
+            "jembatan-entries.csv".to_owned()
+        },
         &[
             "index",
             "time",
@@ -298,6 +336,7 @@ pub(crate) async fn csv(
             "record_key",
             "data_classes",
             "decision",
+            "refusal_code",
             "policy_ids",
             "trace_id",
             "leaf_hash",
@@ -306,27 +345,27 @@ pub(crate) async fn csv(
     )
 }
 
-fn csv_row(entry: &AuditEntry) -> Vec<String> {
+fn csv_row((index, hash, leaf): &(u64, Hash, LeafEntry)) -> Vec<String> {
     vec![
-        entry.index.to_string(),
-        html::utc(entry.time.as_ref()),
-        entry.principal.clone(),
-        short_method(&entry.method).to_owned(),
-        purpose_code(entry.purpose).to_owned(),
-        legal_basis_code(entry.legal_basis).to_owned(),
-        entry.case_ref.clone(),
-        entry.operator.clone(),
-        entry.record_type.clone(),
-        entry.record_key.clone(),
-        entry.data_classes.join(" "),
-        if entry.decision == v1::Decision::Deny as i32 {
-            "deny".to_owned()
-        } else {
-            "allow".to_owned()
+        index.to_string(),
+        leaf.time.clone(),
+        leaf.principal.clone(),
+        leaf.method.clone(),
+        leaf.purpose.clone(),
+        leaf.legal_basis.clone(),
+        leaf.case_ref.clone(),
+        leaf.operator.clone(),
+        leaf.record_type.clone(),
+        leaf.record_key.clone(),
+        leaf.data_classes.join(" "),
+        match leaf.outcome {
+            Outcome::Allow => "allow".to_owned(),
+            Outcome::Deny => "deny".to_owned(),
         },
-        entry.policy_ids.join(" "),
-        entry.trace_id.clone(),
-        entry.leaf_hash.iter().map(|b| format!("{b:02x}")).collect(),
+        leaf.status.clone(),
+        leaf.policy_ids.join(" "),
+        leaf.trace_id.clone(),
+        hex::encode(hash),
     ]
 }
 
@@ -374,10 +413,7 @@ pub(crate) async fn show(
 
 fn entry_facts(lang: Lang, entry: &LeafEntry, hash: &str) -> String {
     let t = lang.text();
-    let decision = match entry.outcome {
-        Outcome::Allow => t.allowed,
-        Outcome::Deny => t.refused,
-    };
+    let decision = decision_word(lang, entry.outcome);
     let facts: [(&str, String); 19] = [
         (t.time, entry.time.clone()),
         (t.principal, entry.principal.clone()),

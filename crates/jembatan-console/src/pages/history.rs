@@ -10,6 +10,7 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use jembatan_client::ClientError;
 use jembatan_client::v1::{ListSubjectAccessesRequest, SubjectAccess};
+use jembatan_domain::Nik;
 use serde::Deserialize;
 
 use super::{legal_basis_code, purpose_code, short_method};
@@ -78,13 +79,23 @@ pub(crate) async fn answer(
     let t = lang.text();
     let mut body = form_html(lang);
     let nik = lookup.nik.trim();
-    if nik.len() != 16 || !nik.bytes().all(|b| b.is_ascii_digit()) {
-        body.push_str(&html::error(t.bad_nik));
+    if let Err(reason) = Nik::parse(nik) {
+        // The reason never echoes the digits.
+        body.push_str(&html::error(&format!("{} NIK {reason}.", t.bad_nik)));
         return html::page(lang, &state.config, Nav::History, t.history, &body);
     }
     match accesses(&state, nik).await {
-        Ok(accesses) if lookup.format == "csv" => csv(&accesses),
-        Ok(accesses) => {
+        Ok((accesses, _)) if lookup.format == "csv" => csv(&accesses),
+        Ok((accesses, truncated)) => {
+            if truncated {
+                body.push_str(&format!(
+                    "<p class=\"note\" id=\"truncated\">{}</p>",
+                    escape(
+                        &t.truncated
+                            .replace("{n}", &lang.number(MAX_ACCESSES as u64))
+                    )
+                ));
+            }
             body.push_str(&table(lang, &accesses));
             html::page(lang, &state.config, Nav::History, t.history, &body)
         }
@@ -99,7 +110,8 @@ pub(crate) async fn answer(
     }
 }
 
-async fn accesses(state: &AppState, nik: &str) -> Result<Vec<SubjectAccess>, ClientError> {
+/// The worker's accesses, at most [`MAX_ACCESSES`], and whether there were more.
+async fn accesses(state: &AppState, nik: &str) -> Result<(Vec<SubjectAccess>, bool), ClientError> {
     let mut client = state.client();
     let mut accesses = Vec::new();
     let mut page_token = String::new();
@@ -113,13 +125,18 @@ async fn accesses(state: &AppState, nik: &str) -> Result<Vec<SubjectAccess>, Cli
             })
             .await?;
         accesses.extend(page.accesses);
-        if page.next_page_token.is_empty() || accesses.len() >= MAX_ACCESSES {
+        if page.next_page_token.is_empty() {
             break;
+        }
+        if accesses.len() >= MAX_ACCESSES {
+            accesses.truncate(MAX_ACCESSES);
+            return Ok((accesses, true));
         }
         page_token = page.next_page_token;
     }
+    let truncated = accesses.len() > MAX_ACCESSES;
     accesses.truncate(MAX_ACCESSES);
-    Ok(accesses)
+    Ok((accesses, truncated))
 }
 
 fn table(lang: Lang, accesses: &[SubjectAccess]) -> String {
@@ -164,8 +181,8 @@ fn csv(accesses: &[SubjectAccess]) -> Response {
                 html::utc(a.time.as_ref()),
                 a.principal.clone(),
                 short_method(&a.method).to_owned(),
-                purpose_code(a.purpose).to_owned(),
-                legal_basis_code(a.legal_basis).to_owned(),
+                purpose_code(a.purpose),
+                legal_basis_code(a.legal_basis),
                 a.data_classes.join(" "),
                 a.leaf_index.to_string(),
             ]

@@ -6,22 +6,16 @@ pub(crate) mod history;
 pub(crate) mod overview;
 
 use jembatan_client::v1;
-use jembatan_proto::convert::ShortCode;
+use jembatan_proto::convert::{ShortCode, date};
 
-/// A purpose's code, e.g. `AUDIT`; empty when unknown or unspecified.
-pub(crate) fn purpose_code(number: i32) -> &'static str {
-    match v1::Purpose::try_from(number) {
-        Ok(v1::Purpose::Unspecified) | Err(_) => "",
-        Ok(purpose) => purpose.code(),
-    }
+/// A purpose's code, e.g. `AUDIT`; empty when unspecified.
+pub(crate) fn purpose_code(number: i32) -> String {
+    v1::Purpose::code_of(number).unwrap_or_default()
 }
 
-/// A legal basis's code, e.g. `CONSENT`; empty when unknown or unspecified.
-pub(crate) fn legal_basis_code(number: i32) -> &'static str {
-    match v1::LegalBasis::try_from(number) {
-        Ok(v1::LegalBasis::Unspecified) | Err(_) => "",
-        Ok(basis) => basis.code(),
-    }
+/// A legal basis's code, e.g. `CONSENT`; empty when unspecified.
+pub(crate) fn legal_basis_code(number: i32) -> String {
+    v1::LegalBasis::code_of(number).unwrap_or_default()
 }
 
 /// `PlacementService/StreamPlacements` of `/jembatan.v1.PlacementService/StreamPlacements`.
@@ -29,23 +23,16 @@ pub(crate) fn short_method(method: &str) -> &str {
     method.strip_prefix("/jembatan.v1.").unwrap_or(method)
 }
 
-/// A day typed as `YYYY-MM-DD`.
+/// A day typed as `YYYY-MM-DD`, from year 1 to 9998 (so that the next day exists).
 pub(crate) fn parse_day(text: &str) -> Option<time::Date> {
-    let mut parts = text.trim().splitn(3, '-');
-    let year: i32 = parts.next()?.parse().ok()?;
-    let month: u8 = parts.next()?.parse().ok()?;
-    let day: u8 = parts.next()?.parse().ok()?;
-    time::Date::from_calendar_date(year, time::Month::try_from(month).ok()?, day).ok()
+    date::parse_text(text.trim())
+        .ok()
+        .filter(|day| (1..9999).contains(&day.year()))
 }
 
 /// A day as `YYYY-MM-DD`.
 pub(crate) fn day_text(day: time::Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        day.year(),
-        u8::from(day.month()),
-        day.day()
-    )
+    date::to_text(day)
 }
 
 /// Midnight UTC at the start of `day`, as the contract carries time.
@@ -62,8 +49,12 @@ mod tests {
         let day = parse_day("2026-02-28").expect("day");
         assert_eq!(day_text(day), "2026-02-28");
         assert!(parse_day("2026-02-30").is_none());
+        assert!(
+            parse_day("9999-12-31").is_none(),
+            "its next day would overflow"
+        );
         assert!(parse_day("yesterday").is_none());
         assert_eq!(purpose_code(v1::Purpose::Audit as i32), "AUDIT");
-        assert_eq!(purpose_code(999), "");
+        assert_eq!(purpose_code(0), "");
     }
 }

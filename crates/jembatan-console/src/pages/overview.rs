@@ -1,14 +1,14 @@
 //! `/`: the log's size, its latest checkpoint and age, the ministries' cosignatures, and
 //! whether the whole log verifies.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
-use jembatan_audit::note::VerifierKey;
 use jembatan_client::ClientError;
-use jembatan_client::audit::VerifiedCheckpoint;
+use jembatan_client::audit::{VerifiedCheckpoint, checked_entry};
 use jembatan_client::v1::{self, ListEntriesRequest};
 use time::OffsetDateTime;
 
@@ -93,6 +93,7 @@ fn checkpoint_section(lang: Lang, checkpoint: &VerifiedCheckpoint) -> String {
 
 fn verification_section(lang: Lang, verification: &Verification) -> String {
     let t = lang.text();
+    let now = OffsetDateTime::now_utc();
     let (class, text) = match verification {
         Verification::Running { done, total } => (
             "verifying",
@@ -100,18 +101,21 @@ fn verification_section(lang: Lang, verification: &Verification) -> String {
                 .replace("{done}", &lang.number(*done))
                 .replace("{total}", &lang.number(*total)),
         ),
-        Verification::Verified { leaves, size, at } => (
+        Verification::Verified {
+            leaves,
+            full_at,
+            size,
+            checked_at,
+        } => (
             "verified",
             t.verified
                 .replace("{leaves}", &lang.number(*leaves))
+                .replace("{full_ago}", &lang.age((now - *full_at).whole_seconds()))
                 .replace("{size}", &lang.number(*size))
-                .replace(
-                    "{ago}",
-                    &lang.age((OffsetDateTime::now_utc() - *at).whole_seconds()),
-                ),
+                .replace("{ago}", &lang.age((now - *checked_at).whole_seconds())),
         ),
         Verification::Failed { reason } => ("failed", t.failed.replace("{reason}", reason)),
-        Verification::Unchecked { reason } => {
+        Verification::Unchecked { reason, .. } => {
             ("unchecked", t.unchecked.replace("{reason}", reason))
         }
     };
@@ -132,40 +136,39 @@ const COSIGN_WINDOW: i64 = 86_400;
 const STALE_AFTER: i64 = 3_600;
 /// The most checkpoints fetched to find each witness's latest cosignature.
 const MAX_CHECKPOINTS: usize = 20;
+/// How long the witnesses' status is reused before it is looked up again (each look is a
+/// logged read of the log).
+const WITNESS_CACHE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A witness's latest cosignature found: the checkpoint's size and when it was stored.
+/// What the overview found of one witness.
 #[derive(Debug, Clone, Copy)]
-struct Cosigned {
-    size: u64,
-    at: Option<OffsetDateTime>,
+pub(crate) enum Witnessed {
+    /// Its latest cosignature in the window: of a checkpoint of `size` leaves that the latest
+    /// checkpoint is proved to extend, logged at `at`.
+    Cosigned { size: u64, at: OffsetDateTime },
+    /// It cosigned a checkpoint of `size` leaves that the latest checkpoint does not extend.
+    Forked { size: u64 },
+    /// No cosignature in the window.
+    Never,
+    /// This identity may not list the log, so its cosignature leaves cannot be read.
+    Unknown,
 }
 
-fn cosigned_in(checkpoint: &VerifiedCheckpoint, key: &VerifierKey) -> Option<Cosigned> {
-    checkpoint.cosigned_by(key).then(|| Cosigned {
-        size: checkpoint.checkpoint.size,
-        at: checkpoint
-            .message
-            .cosignatures
-            .iter()
-            .find(|c| c.witness_name == key.name())
-            .and_then(|c| c.received_at.as_ref())
-            .and_then(|t| jembatan_proto::convert::timestamp::from_proto(t).ok()),
-    })
-}
+/// The witnesses' status as last looked up: when, for which latest size, and what was found.
+pub(crate) type WitnessCache = Option<(std::time::Instant, u64, Vec<Witnessed>)>;
 
-/// Each witness's latest cosignature in the last [`COSIGN_WINDOW`]: every cosignature is a leaf
-/// of the log (record type `cosignature`, keyed by the size cosigned), so the checkpoints they
-/// name are fetched, newest first, and each witness's signature checked with its key. The
-/// latest checkpoint alone would not do: each cosignature's own leaf makes the next one.
-async fn latest_cosignatures(
-    state: &AppState,
-    latest: &VerifiedCheckpoint,
-) -> Vec<Option<Cosigned>> {
+/// Each witness's latest cosignature in the last [`COSIGN_WINDOW`]. Every cosignature is a
+/// leaf of the log (record type `cosignature`, keyed by the size cosigned, its time in the
+/// leaf's own checked bytes), so the checkpoints they name are fetched, newest first, their
+/// log signature and each witness's cosignature checked, and each proved to be extended by the
+/// latest checkpoint: a cosignature of another history is a fork, not a cosignature. The latest
+/// checkpoint alone would not do, since each cosignature's own leaf makes the next one.
+async fn latest_cosignatures(state: &AppState, latest: &VerifiedCheckpoint) -> Vec<Witnessed> {
     let keys = &state.config.witnesses;
-    let mut found: Vec<Option<Cosigned>> = keys.iter().map(|k| cosigned_in(latest, k)).collect();
+    let mut found = vec![Witnessed::Never; keys.len()];
     let mut client = state.client();
     let since = OffsetDateTime::now_utc() - time::Duration::seconds(COSIGN_WINDOW);
-    let mut sizes = Vec::new();
+    let mut logged: BTreeMap<u64, OffsetDateTime> = BTreeMap::new();
     let mut request = ListEntriesRequest {
         from_time: Some(jembatan_proto::convert::timestamp::to_proto(since)),
         record_type: "cosignature".into(),
@@ -174,38 +177,78 @@ async fn latest_cosignatures(
         ..ListEntriesRequest::default()
     };
     for _ in 0..5 {
-        if found.iter().all(Option::is_some) {
-            break;
-        }
         let Ok(page) = client.list(request.clone()).await else {
             break;
         };
-        sizes.extend(
-            page.entries
-                .iter()
-                .filter_map(|e| e.record_key.parse::<u64>().ok()),
-        );
+        for entry in &page.entries {
+            let Ok((_, leaf)) = checked_entry(entry) else {
+                continue;
+            };
+            if let (Ok(size), Ok(at)) = (
+                leaf.record_key.parse::<u64>(),
+                jembatan_proto::convert::timestamp::parse_rfc3339(&leaf.time),
+            ) {
+                let newest = logged.entry(size).or_insert(at);
+                *newest = (*newest).max(at);
+            }
+        }
         if page.next_page_token.is_empty() {
             break;
         }
         request.page_token = page.next_page_token;
     }
-    sizes.sort_unstable();
-    sizes.dedup();
-    for size in sizes.into_iter().rev().take(MAX_CHECKPOINTS) {
-        if found.iter().all(Option::is_some) {
+    for (size, at) in logged.into_iter().rev().take(MAX_CHECKPOINTS) {
+        if found.iter().all(|w| !matches!(w, Witnessed::Never)) {
             break;
         }
-        let Ok(checkpoint) = client.checkpoint(size, &state.config.log_key).await else {
-            continue;
+        let checkpoint = if size == latest.checkpoint.size {
+            latest.clone()
+        } else {
+            match client.checkpoint(size, &state.config.log_key).await {
+                Ok(checkpoint) => checkpoint,
+                Err(_) => continue,
+            }
         };
+        let extended = client
+            .prove_extends(Some(&checkpoint.checkpoint), &latest.checkpoint)
+            .await;
         for (slot, key) in found.iter_mut().zip(keys) {
-            if slot.is_none() {
-                *slot = cosigned_in(&checkpoint, key);
+            if matches!(slot, Witnessed::Never) && checkpoint.cosigned_by(key) {
+                *slot = match &extended {
+                    Ok(()) => Witnessed::Cosigned { size, at },
+                    Err(_) => Witnessed::Forked { size },
+                };
             }
         }
     }
     found
+}
+
+/// [`latest_cosignatures`], reused for [`WITNESS_CACHE`] while the latest size is the same.
+async fn witnesses_of(state: &AppState, latest: &VerifiedCheckpoint) -> Vec<Witnessed> {
+    if matches!(
+        state.verifier.current(),
+        Verification::Unchecked { refused: true, .. }
+    ) {
+        return vec![Witnessed::Unknown; state.config.witnesses.len()];
+    }
+    let size = latest.checkpoint.size;
+    if let Some((when, cached_size, found)) = &*cache(state)
+        && *cached_size == size
+        && when.elapsed() < WITNESS_CACHE
+    {
+        return found.clone();
+    }
+    let found = latest_cosignatures(state, latest).await;
+    *cache(state) = Some((std::time::Instant::now(), size, found.clone()));
+    found
+}
+
+fn cache(state: &AppState) -> std::sync::MutexGuard<'_, WitnessCache> {
+    state
+        .witnesses
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 async fn witness_section(lang: Lang, state: &AppState, checkpoint: &VerifiedCheckpoint) -> String {
@@ -223,27 +266,28 @@ async fn witness_section(lang: Lang, state: &AppState, checkpoint: &VerifiedChec
             escape(t.witness),
             escape(t.status)
         ));
-        let found = latest_cosignatures(state, checkpoint).await;
-        for (key, cosigned) in state.config.witnesses.iter().zip(found) {
-            let (class, text) = match cosigned {
-                Some(Cosigned { size, at }) => {
-                    let seconds = at.map_or(0, |at| (now - at).whole_seconds());
-                    let text = if seconds > STALE_AFTER {
-                        t.stale
+        let found = witnesses_of(state, checkpoint).await;
+        for (key, witnessed) in state.config.witnesses.iter().zip(found) {
+            let (class, text) = match witnessed {
+                Witnessed::Cosigned { size, at } => {
+                    let seconds = (now - at).whole_seconds();
+                    let (class, text) = if seconds > STALE_AFTER {
+                        ("stale", t.stale)
                     } else {
-                        t.cosigned
+                        ("cosigned", t.cosigned)
                     };
                     (
-                        if seconds > STALE_AFTER {
-                            "stale"
-                        } else {
-                            "cosigned"
-                        },
+                        class,
                         text.replace("{size}", &lang.number(size))
                             .replace("{ago}", &lang.age(seconds)),
                     )
                 }
-                None => ("stale", t.not_cosigned.to_owned()),
+                Witnessed::Forked { size } => (
+                    "failed",
+                    t.forked_cosignature.replace("{size}", &lang.number(size)),
+                ),
+                Witnessed::Never => ("stale", t.not_cosigned.to_owned()),
+                Witnessed::Unknown => ("unchecked", t.witness_unknown.to_owned()),
             };
             out.push_str(&format!(
                 "<tr data-witness=\"{name}\" class=\"{class}\"><td>{name}</td><td class=\"status {class}\">{text}</td></tr>",

@@ -449,7 +449,7 @@ impl AuditService for AuditApi {
         let tree_size = self.store.log_size().await.map_err(store_status)?;
         let counts = self
             .store
-            .count_leaves(&from, &to, &prefix)
+            .count_leaves(&from, &to, &prefix, tree_size)
             .await
             .map_err(store_status)?
             .into_iter()
