@@ -13,6 +13,7 @@ mod dev;
 mod health;
 mod logging;
 mod market;
+mod migrate;
 mod pki;
 mod placements;
 mod policy;
@@ -43,6 +44,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Make (or reuse) a development exchange in one folder and serve it.
     Dev(dev::DevArgs),
+    /// Apply the store's migrations as the schema's owner, and grant the exchange's role what
+    /// it needs.
+    Migrate(migrate::MigrateArgs),
     /// Make a certificate authority and issue certificates.
     #[command(subcommand)]
     Pki(pki::PkiCommand),
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Dev(args) => dev::run(args).await,
+            Command::Migrate(args) => migrate::run(args).await,
             Command::Pki(command) => pki::run(command),
             Command::Audit(command) => audit::run(*command).await,
             Command::Console(args) => console::run(*args).await,

@@ -1,4 +1,9 @@
 //! `jembatan serve`: run the exchange from a config file until SIGINT or SIGTERM.
+//!
+//! By default the exchange applies pending migrations at start, as the role of `store.url`. On
+//! PostgreSQL it should run as a role that owns nothing and may never UPDATE or DELETE the audit
+//! log (deploy/postgres): `store.migrate = false`, and the owner runs `jembatan migrate` before
+//! each start of a new version ([`SERVE_HELP`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,8 +11,23 @@ use std::process::ExitCode;
 use anyhow::Context;
 use jembatan_server::{Config, Exchange};
 
+/// How to run migrations as the owner, shown by `jembatan serve --help`.
+const SERVE_HELP: &str = "\
+Migrations: with store.migrate = true (the default) the exchange applies pending migrations at
+start, as the role of store.url, which must then own the schema. On PostgreSQL run it instead as
+a role that owns nothing and may never UPDATE or DELETE the audit log (deploy/postgres/README.md):
+set store.migrate = false, and before each start of a new version apply the migrations as the
+schema's owner and grant the exchange's role what it needs:
+
+  JEMBATAN_STORE_URL=postgres://jembatan_owner@db:5432/jembatan \\
+    jembatan migrate --config /etc/jembatan/jembatan.toml --grant-to jembatan_app
+
+With store.migrate = false an exchange whose database lacks a migration of its version refuses
+to start, naming that command.";
+
 /// Arguments of `jembatan serve`.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = SERVE_HELP)]
 pub(crate) struct ServeArgs {
     /// The config file (see deploy/jembatan.example.toml).
     #[arg(

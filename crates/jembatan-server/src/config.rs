@@ -255,6 +255,10 @@ pub struct StoreSection {
     pub url: String,
     /// Maximum open database connections.
     pub max_connections: u32,
+    /// Apply pending migrations at start (the role of `url` must own the schema). When false,
+    /// apply none and refuse to start unless `jembatan migrate` has applied every one: for a
+    /// PostgreSQL role that owns nothing (deploy/postgres).
+    pub migrate: bool,
 }
 
 impl Default for StoreSection {
@@ -262,6 +266,7 @@ impl Default for StoreSection {
         Self {
             url: "sqlite://jembatan.db".into(),
             max_connections: 8,
+            migrate: true,
         }
     }
 }

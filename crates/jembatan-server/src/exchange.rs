@@ -12,7 +12,7 @@ use jembatan_counts::{Availability, NoiseTable, Perturbation};
 use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_pki::TrustDomain;
 use jembatan_policy::{Engine, Policies};
-use jembatan_store::{Store, StoreLocation, StoreOptions};
+use jembatan_store::{Migrations, Store, StoreLocation, StoreOptions};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -154,7 +154,12 @@ impl Exchange {
             max_connections: config.store.max_connections.max(1),
             ..StoreOptions::default()
         };
-        let store = Store::open(&location, store_options).await?;
+        let migrations = if config.store.migrate {
+            Migrations::Apply
+        } else {
+            Migrations::Require
+        };
+        let store = Store::open_with(&location, store_options, migrations).await?;
         let instance = store.instance().await?;
         tracing::info!(store = %location, instance = %instance.instance_id, "store ready");
         let availability =

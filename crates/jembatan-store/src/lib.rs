@@ -6,8 +6,10 @@
 //! Leaves with no data work (refusals, aggregate answers) go through [`Store::log`].
 //!
 //! Migrations are embedded per backend (`migrations/sqlite`, `migrations/postgres`) and applied
-//! when the store opens; applying them again is a no-op. Queries are built at run time, so no
-//! database is needed to build.
+//! when the store opens, or, for a role that may not change the schema, by the owner with
+//! [`migrate`] beforehand (see [`Migrations`]); applying them again is a no-op. [`grants`] says
+//! what such a role may do on PostgreSQL. Queries are built at run time, so no database is
+//! needed to build.
 
 #![forbid(unsafe_code)]
 
@@ -15,8 +17,10 @@ pub mod audit;
 mod audit_counts;
 mod counted;
 mod error;
+pub mod grants;
 mod location;
 pub mod market;
+mod migrations;
 pub mod placements;
 pub mod programs;
 #[cfg(unix)]
@@ -37,6 +41,7 @@ pub use audit_counts::{LeafCount, MAX_LEAF_COUNTS};
 pub use counted::{CountedPlacement, PlacementChanges};
 pub use error::StoreError;
 pub use location::StoreLocation;
+pub use migrations::{Migrations, MigrationsPending, migrate};
 pub use placements::{
     CandidateOrder, CandidatePage, CandidateRow, Dimension, MAX_LISTING_READ, PlacementFilter,
     PlacementRecord, StoredVersion, SubjectPlacement,
@@ -176,11 +181,32 @@ impl Store {
     /// On Unix an SQLite file is created with mode 0600 (its `-wal` and `-shm` files take that
     /// mode), and an existing one that others may read is set to 0600, with a warning.
     pub async fn open(location: &StoreLocation, options: StoreOptions) -> Result<Self, StoreError> {
+        Self::open_with(location, options, Migrations::Apply).await
+    }
+
+    /// Opens the store as [`Store::open`] does, applying pending migrations or requiring them
+    /// applied already as `migrations` says. With [`Migrations::Require`] a store whose
+    /// migrations are pending is refused with [`StoreError::Connect`], its source a
+    /// [`MigrationsPending`] naming them and `jembatan migrate`; on SQLite as on PostgreSQL.
+    pub async fn open_with(
+        location: &StoreLocation,
+        options: StoreOptions,
+        migrations: Migrations,
+    ) -> Result<Self, StoreError> {
+        Ok(Self::open_migrating(location, options, migrations).await?.0)
+    }
+
+    /// [`Store::open_with`], also returning the versions of the migrations applied now.
+    async fn open_migrating(
+        location: &StoreLocation,
+        options: StoreOptions,
+        migrations: Migrations,
+    ) -> Result<(Self, Vec<i64>), StoreError> {
         let connect_error = |source| StoreError::Connect {
             location: location.to_string(),
             source,
         };
-        let (reads, writes) = match location {
+        let (reads, writes, applied) = match location {
             StoreLocation::Sqlite(path) => {
                 #[cfg(unix)]
                 sqlite_file_mode::make_private(path)
@@ -210,12 +236,13 @@ impl Store {
                     )
                     .await
                     .map_err(connect_error)?;
-                SQLITE_MIGRATIONS.run(&writes).await?;
+                let writes = Pool::Sqlite(writes);
+                let applied = migrations::prepare(&writes, location, migrations).await?;
                 let reads = pool_options(options)
                     .connect_with(connect.pragma("cache_size", format!("-{SQLITE_READ_CACHE_KIB}")))
                     .await
                     .map_err(connect_error)?;
-                (Pool::Sqlite(reads), Pool::Sqlite(writes))
+                (Pool::Sqlite(reads), writes, applied)
             }
             StoreLocation::Postgres(url) => {
                 let connect: PgConnectOptions = url.parse().map_err(connect_error)?;
@@ -223,17 +250,19 @@ impl Store {
                     .connect_with(connect)
                     .await
                     .map_err(connect_error)?;
-                POSTGRES_MIGRATIONS.run(&pool).await?;
-                (Pool::Postgres(pool.clone()), Pool::Postgres(pool))
+                let pool = Pool::Postgres(pool);
+                let applied = migrations::prepare(&pool, location, migrations).await?;
+                (pool.clone(), pool, applied)
             }
         };
         let queue = WriteQueue::new(options.acquire_timeout);
-        Ok(Self {
+        let store = Self {
             writer: write::spawn_writer(writes.clone(), queue.clone()),
             pool: reads,
             writes,
             queue,
-        })
+        };
+        Ok((store, applied))
     }
 
     /// The engine behind this store.
@@ -260,11 +289,10 @@ impl Store {
 
     /// Versions of the migrations embedded in this build for this store's backend.
     pub fn known_migrations(&self) -> Vec<i64> {
-        let migrator = match self.pool {
-            Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
-            Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
-        };
-        migrator.iter().map(|m| m.version).collect()
+        migrations::migrator(&self.pool)
+            .iter()
+            .map(|m| m.version)
+            .collect()
     }
 
     /// Closes every connection, waiting for those in use to be returned.
