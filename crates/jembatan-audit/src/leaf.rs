@@ -191,6 +191,12 @@ impl CallFacts {
         self
     }
 
+    /// The call's W3C trace id, 32 lower-case hex digits.
+    pub fn traced(mut self, trace_id: &str) -> Self {
+        trace_id.clone_into(&mut self.template.trace_id);
+        self
+    }
+
     /// The decision: the deciding policies' ids and the policy set's `sha256:<hex>`.
     pub fn decided(mut self, policy_ids: Vec<String>, policy_set: String) -> Self {
         self.template.policy_ids = policy_ids;

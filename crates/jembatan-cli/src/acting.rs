@@ -18,11 +18,9 @@ pub(crate) struct ActingArgs {
 impl ActingArgs {
     /// What a call states: `purpose` and `legal_basis`, and who acts.
     pub(crate) fn stated(&self, purpose: Purpose, legal_basis: LegalBasis) -> Stated {
-        Stated {
-            purpose,
-            legal_basis,
-            case_ref: self.case_ref.clone(),
-            operator: self.operator.clone(),
-        }
+        let mut stated = Stated::new(purpose, legal_basis);
+        stated.case_ref = self.case_ref.clone();
+        stated.operator = self.operator.clone();
+        stated
     }
 }

@@ -2,6 +2,8 @@
 
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_proto::metadata;
+use jembatan_proto::trace_context::{TRACEPARENT, TraceParent};
+use ring::rand::{SecureRandom, SystemRandom};
 use tonic::metadata::{MetadataMap, MetadataValue};
 
 use crate::ClientError;
@@ -19,6 +21,9 @@ pub struct Stated {
     /// The caller's pseudonymous id of the person acting, of the same characters as the case
     /// number.
     pub operator: Option<String>,
+    /// The W3C trace id every request of this context carries in `traceparent` (each with a
+    /// span id of its own), so that the exchange's audit leaves of one command share it.
+    trace_id: [u8; 16],
 }
 
 impl Stated {
@@ -29,7 +34,13 @@ impl Stated {
             legal_basis,
             case_ref: None,
             operator: None,
+            trace_id: random_id(),
         }
+    }
+
+    /// The trace id the requests carry, 32 lower-case hex digits, as audit leaves record it.
+    pub fn trace_id(&self) -> String {
+        self.trace_id.iter().map(|b| format!("{b:02x}")).collect()
     }
 
     /// `message` as a request carrying this context.
@@ -54,8 +65,25 @@ impl Stated {
                 metadata.insert(key, value);
             }
         }
+        let parent = TraceParent {
+            trace_id: self.trace_id,
+            parent_id: random_id(),
+            flags: 1,
+        };
+        let value = MetadataValue::try_from(parent.header())
+            .map_err(|_| ClientError::InvalidMetadata(TRACEPARENT))?;
+        metadata.insert(TRACEPARENT, value);
         Ok(())
     }
+}
+
+/// `N` random bytes, never all zero (which `traceparent` forbids).
+fn random_id<const N: usize>() -> [u8; N] {
+    let mut id = [0u8; N];
+    if SystemRandom::new().fill(&mut id).is_err() || id == [0; N] {
+        id[N - 1] = 1;
+    }
+    id
 }
 
 #[cfg(test)]
@@ -71,6 +99,24 @@ mod tests {
         assert_eq!(purposes, v1::Purpose::codes());
         let bases: Vec<&str> = LegalBasis::ALL.iter().map(|b| b.code()).collect();
         assert_eq!(bases, v1::LegalBasis::codes());
+    }
+
+    #[test]
+    fn requests_of_one_context_share_a_trace_and_not_a_span() {
+        let stated = Stated::new(Purpose::Audit, LegalBasis::LegalObligation);
+        let header = |request: &tonic::Request<()>| {
+            let value = request.metadata().get(TRACEPARENT).expect("traceparent");
+            TraceParent::parse(value.to_str().expect("ascii")).expect("valid")
+        };
+        let (one, two) = (
+            header(&stated.request(()).expect("request")),
+            header(&stated.request(()).expect("request")),
+        );
+        assert_eq!(one.trace_id_hex(), stated.trace_id());
+        assert_eq!(one.trace_id, two.trace_id);
+        assert_ne!(one.parent_id, two.parent_id);
+        let other = Stated::new(Purpose::Audit, LegalBasis::LegalObligation);
+        assert_ne!(other.trace_id(), stated.trace_id());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod convert;
+pub mod trace_context;
 
 /// Package `jembatan.v1`.
 #[allow(missing_docs, unreachable_pub)] // generated code; the .proto files carry the docs
@@ -22,9 +23,9 @@ pub mod metadata {
     pub const PURPOSE: &str = "jembatan-purpose";
     /// The stated lawful basis, e.g. `CONSENT`; required on every `jembatan.v1` method.
     pub const LEGAL_BASIS: &str = "jembatan-legal-basis";
-    /// The caller's case or letter number, at most 128 characters; optional.
+    /// The caller's case or letter number, 1 to 64 characters (common.proto); optional.
     pub const CASE_REF: &str = "jembatan-case-ref";
-    /// The caller's pseudonymous id of the person acting, at most 128 characters; optional.
+    /// The caller's pseudonymous id of the person acting, 1 to 64 characters; optional.
     pub const OPERATOR: &str = "jembatan-operator";
     /// Response header on every call: `sha256:<hex>` of the policy set that decided it.
     pub const POLICY_SET: &str = "jembatan-policy-set";

@@ -39,6 +39,8 @@ pub(crate) struct Caller {
     case_ref: String,
     /// The caller's pseudonymous id of the person acting; empty when not given.
     operator: String,
+    /// The call's W3C trace id, recorded in each of its leaves.
+    trace_id: String,
     /// What every leaf of this call records, made once per decision.
     facts: CallFacts,
     /// When the caller stops waiting (`grpc-timeout`), if it said.
@@ -58,6 +60,8 @@ pub(crate) struct Stated {
     pub(crate) operator: Option<String>,
     /// When the caller stops waiting, from `grpc-timeout`.
     pub(crate) deadline: Option<Instant>,
+    /// The call's W3C trace id, from `traceparent` or new (see `crate::trace`).
+    pub(crate) trace_id: String,
 }
 
 impl Caller {
@@ -85,8 +89,7 @@ impl Caller {
         let facts = facts(
             &principal,
             &(stated.purpose, stated.legal_basis),
-            &case_ref,
-            &operator,
+            (&case_ref, &operator, &stated.trace_id),
             received_at,
             &decision,
         );
@@ -100,6 +103,7 @@ impl Caller {
             engine: Arc::clone(engine),
             case_ref,
             operator,
+            trace_id: stated.trace_id,
             facts,
             deadline: stated.deadline,
         };
@@ -185,8 +189,7 @@ impl Caller {
         self.facts = facts(
             &self.principal,
             &(self.purpose, self.legal_basis),
-            &self.case_ref,
-            &self.operator,
+            (&self.case_ref, &self.operator, &self.trace_id),
             self.received_at,
             &decision,
         );
@@ -263,8 +266,7 @@ impl Caller {
 fn facts(
     principal: &Principal,
     (purpose, legal_basis): &(Purpose, LegalBasis),
-    case_ref: &str,
-    operator: &str,
+    (case_ref, operator, trace_id): (&str, &str, &str),
     at: OffsetDateTime,
     decision: &Decision,
 ) -> CallFacts {
@@ -275,6 +277,7 @@ fn facts(
         decision.action.clone(),
     )
     .stated(purpose.code(), legal_basis.code(), case_ref, operator)
+    .traced(trace_id)
     .decided(
         decision.policy_ids.clone(),
         decision.policy_set_hash.to_string(),

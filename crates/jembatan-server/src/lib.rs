@@ -26,6 +26,7 @@ mod exchange;
 mod layers;
 mod services;
 mod status;
+mod trace;
 pub mod transport;
 
 pub use config::Config;

@@ -143,5 +143,6 @@ fn refused_leaf<B>(
         "",
         "",
     )
+    .traced(&crate::trace::trace_id(request.headers()))
     .refused("unauthenticated")
 }

@@ -197,8 +197,15 @@ impl<S> PolicyCheck<S> {
                 "connection carries no client identity",
             ));
         };
+        let trace_id = crate::trace::trace_id(request.headers());
         let refused = |status: tonic::Status| {
-            let leaf = early_refusal(&principal, action, request.headers(), policies, &status);
+            let leaf = early_refusal(
+                &principal,
+                action,
+                (request.headers(), &trace_id),
+                policies,
+                &status,
+            );
             Checked::Logged(Box::new(leaf), status)
         };
         // Only methods are decided here; data-class reads (`read/…`) are for handlers.
@@ -208,7 +215,7 @@ impl<S> PolicyCheck<S> {
                 "method {shown} is not part of the jembatan.v1 contract"
             )));
         }
-        let stated = match stated(request.headers()) {
+        let stated = match stated(request.headers(), &trace_id) {
             Ok(stated) => stated,
             Err(status) => return refused(status),
         };
@@ -259,8 +266,9 @@ impl<S> PolicyCheck<S> {
 }
 
 /// What a contract call states in its metadata, or INVALID_ARGUMENT naming the key.
-fn stated(headers: &HeaderMap) -> Result<Stated, tonic::Status> {
+fn stated(headers: &HeaderMap, trace_id: &str) -> Result<Stated, tonic::Status> {
     Ok(Stated {
+        trace_id: trace_id.to_owned(),
         purpose: required(headers, PURPOSE_KEY, &Purpose::ALL)?,
         legal_basis: required(headers, LEGAL_BASIS_KEY, &LegalBasis::ALL)?,
         case_ref: free_text(headers, CASE_REF_KEY)?,
@@ -274,7 +282,7 @@ fn stated(headers: &HeaderMap) -> Result<Stated, tonic::Status> {
 fn early_refusal(
     principal: &Principal,
     action: &str,
-    headers: &HeaderMap,
+    (headers, trace_id): (&HeaderMap, &str),
     policies: &Policies,
     status: &tonic::Status,
 ) -> LeafEntry {
@@ -306,6 +314,7 @@ fn early_refusal(
         &valid(CASE_REF_KEY).unwrap_or_default(),
         &valid(OPERATOR_KEY).unwrap_or_default(),
     )
+    .traced(trace_id)
     .decided(Vec::new(), policies.hash().to_string())
     .refused(refusal_name(status.code()).unwrap_or("invalid_argument"))
 }

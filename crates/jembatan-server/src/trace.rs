@@ -1,0 +1,60 @@
+//! A call's trace id: the one its caller's W3C `traceparent` header carries, or a new random one
+//! when the header is absent, repeated or malformed (as the specification has a receiver start
+//! a trace of its own). Every audit leaf of the call records it.
+
+use jembatan_proto::trace_context::{TRACEPARENT, TraceParent};
+use ring::rand::{SecureRandom, SystemRandom};
+use tonic::codegen::http::HeaderMap;
+
+/// The trace id of a call with `headers`, 32 lower-case hex digits.
+pub(crate) fn trace_id(headers: &HeaderMap) -> String {
+    let mut values = headers.get_all(TRACEPARENT).iter();
+    let given = match (values.next(), values.next()) {
+        (Some(value), None) => value.to_str().ok().and_then(TraceParent::parse),
+        _ => None,
+    };
+    match given {
+        Some(parent) => parent.trace_id_hex(),
+        None => new_trace_id(),
+    }
+}
+
+fn new_trace_id() -> String {
+    let mut id = [0u8; 16];
+    // The system's random source does not fail on the platforms the exchange runs on; should
+    // it, the id is still unique enough to tell calls apart by the rest of the leaf.
+    if SystemRandom::new().fill(&mut id).is_err() || id == [0; 16] {
+        id[15] = 1;
+    }
+    hex::encode(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::codegen::http::HeaderValue;
+
+    #[test]
+    fn the_callers_trace_id_or_a_new_one() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            TRACEPARENT,
+            HeaderValue::from_static("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
+        assert_eq!(trace_id(&headers), "4bf92f3577b34da6a3ce929d0e0e4736");
+        headers.append(
+            TRACEPARENT,
+            HeaderValue::from_static("00-11112f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        );
+        let repeated = trace_id(&headers);
+        assert_ne!(repeated, "4bf92f3577b34da6a3ce929d0e0e4736");
+        let fresh = trace_id(&HeaderMap::new());
+        assert_eq!(fresh.len(), 32);
+        assert!(
+            fresh
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+        assert_ne!(fresh, trace_id(&HeaderMap::new()));
+    }
+}
