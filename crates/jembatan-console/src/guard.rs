@@ -59,29 +59,30 @@ impl Allowed {
     }
 }
 
-/// Refuses foreign hosts and cross-origin posts; adds the security headers to every answer.
+/// Refuses foreign hosts and cross-origin posts; adds the security headers to every answer,
+/// refusals included.
 pub(crate) async fn check(
     State(allowed): State<Arc<Allowed>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if !allowed.host_allowed(request.headers()) {
-        return (
+    let mut response = if !allowed.host_allowed(request.headers()) {
+        (
             StatusCode::MISDIRECTED_REQUEST,
             "this console answers only at its own address",
         )
-            .into_response();
-    }
-    if !Allowed::site_allowed(request.headers())
+            .into_response()
+    } else if !Allowed::site_allowed(request.headers())
         || (request.method() != Method::GET && !allowed.origin_allowed(request.headers()))
     {
-        return (
+        (
             StatusCode::FORBIDDEN,
-            "a form from another site may not use this console",
+            "a request from another site may not use this console",
         )
-            .into_response();
-    }
-    let mut response = next.run(request).await;
+            .into_response()
+    } else {
+        next.run(request).await
+    };
     let headers = response.headers_mut();
     for (name, value) in [
         (
@@ -91,7 +92,8 @@ pub(crate) async fn check(
         ),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        // Not no-referrer: with it, Chromium sends `Origin: null` on the console's own forms.
+        (header::REFERRER_POLICY, "same-origin"),
         (header::CACHE_CONTROL, "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
