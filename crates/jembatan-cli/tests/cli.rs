@@ -240,6 +240,29 @@ fn dev_makes_the_folder_once_serves_it_and_reuses_it() {
         "log key was remade"
     );
     assert_eq!(ok(&dev.health("kp2mi")).trim(), "SERVING");
+
+    // With --details: what the exchange reports of its store, log, policies and TLS material.
+    let details = ok(&dev.run(&["health"], &["--details"]));
+    let line = |name: &str| {
+        details
+            .lines()
+            .find(|line| line.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} line: {details}"))
+            .to_owned()
+    };
+    assert_eq!(details.lines().next(), Some("SERVING"), "{details}");
+    assert!(line("policy set").contains("sha256:"), "{details}");
+    assert!(line("store").ends_with(" ok"), "{details}");
+    assert!(
+        line("audit log").contains("leaves; the latest checkpoint signs"),
+        "{details}"
+    );
+    // `pki init` issues the server certificate for 397 days; the dev CRL is due in 7.
+    assert!(line("server cert").contains("(in 39"), "{details}");
+    assert!(
+        line("CRLs").contains("next due") && line("CRLs").contains("(in "),
+        "{details}"
+    );
     drop(dev);
 }
 

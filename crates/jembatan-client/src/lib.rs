@@ -205,6 +205,42 @@ impl Client {
         AuditClient::new(self.channel.clone(), stated)
     }
 
+    /// The server's serving status with the details it reports to a check that asks for them
+    /// (`jembatan health --details`).
+    pub async fn health_details(&self) -> Result<HealthDetails, ClientError> {
+        let mut request = tonic::Request::new(HealthCheckRequest::default());
+        request.metadata_mut().insert(
+            jembatan_proto::metadata::HEALTH_DETAILS,
+            tonic::metadata::MetadataValue::from_static("1"),
+        );
+        let response = HealthClient::new(self.channel.clone())
+            .check(request)
+            .await?;
+        let header = |key| {
+            response
+                .metadata()
+                .get(key)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let number = |key| header(key).and_then(|v| v.parse::<u64>().ok());
+        use jembatan_proto::metadata as m;
+        Ok(HealthDetails {
+            policy: PolicyStatus {
+                policy_set: header(m::POLICY_SET),
+                refused: header(m::POLICY_REFUSED),
+            },
+            store: header(m::HEALTH_STORE),
+            log_size: number(m::HEALTH_LOG_SIZE),
+            checkpoint_size: number(m::HEALTH_CHECKPOINT_SIZE),
+            checkpoint_signed_at: header(m::HEALTH_CHECKPOINT_SIGNED_AT),
+            server_cert_not_after: header(m::HEALTH_SERVER_CERT_NOT_AFTER),
+            crl_this_update: header(m::HEALTH_CRL_THIS_UPDATE),
+            crl_next_update: header(m::HEALTH_CRL_NEXT_UPDATE),
+            status: response.into_inner().status(),
+        })
+    }
+
     /// The policy set in force on the server, from the headers of a health check.
     pub async fn policy_status(&self) -> Result<PolicyStatus, ClientError> {
         let response = HealthClient::new(self.channel.clone())
@@ -231,4 +267,29 @@ pub struct PolicyStatus {
     pub policy_set: Option<String>,
     /// `sha256:<hex>` of a newer policy folder the server refused, if any.
     pub refused: Option<String>,
+}
+
+/// What a health check with details tells (times RFC 3339 UTC, as the server wrote them); a
+/// part the server did not report is `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthDetails {
+    /// The serving status.
+    pub status: ServingStatus,
+    /// The policy set in force, and a newer folder refused.
+    pub policy: PolicyStatus,
+    /// `ok`, or `unavailable` when the store does not answer.
+    pub store: Option<String>,
+    /// Leaves committed to the audit log.
+    pub log_size: Option<u64>,
+    /// Leaves in the latest signed checkpoint.
+    pub checkpoint_size: Option<u64>,
+    /// When the latest checkpoint was signed.
+    pub checkpoint_signed_at: Option<String>,
+    /// When the server certificate expires.
+    pub server_cert_not_after: Option<String>,
+    /// When the oldest CRL in force was issued.
+    pub crl_this_update: Option<String>,
+    /// When the first CRL is due anew; past it, every client is refused (unless configured
+    /// otherwise).
+    pub crl_next_update: Option<String>,
 }

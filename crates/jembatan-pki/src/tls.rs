@@ -125,3 +125,43 @@ fn read_crl(path: &Path) -> Result<CertificateRevocationListDer<'static>, PkiErr
         Ok(CertificateRevocationListDer::from(bytes))
     }
 }
+
+/// When the TLS material a listener serves with runs out: what `jembatan health --details`
+/// reports, so that an operator renews it in time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaterialDates {
+    /// The server certificate's end of validity (`notAfter`), Unix seconds.
+    pub server_cert_not_after: i64,
+    /// For each CRL, in the order configured: when it was issued (`thisUpdate`) and when its
+    /// next issue is due (`nextUpdate`, `None` if it names none), Unix seconds.
+    pub crls: Vec<(i64, Option<i64>)>,
+}
+
+/// Reads the dates of `files`' server certificate and CRLs.
+pub fn material_dates(files: &ServerTlsFiles) -> Result<MaterialDates, PkiError> {
+    let certs = read_certs(&files.cert)?;
+    let leaf = certs.first().ok_or_else(|| PkiError::Pem {
+        path: files.cert.clone(),
+        reason: "no certificate".into(),
+    })?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| PkiError::Pem {
+        path: files.cert.clone(),
+        reason: format!("not a certificate: {e}"),
+    })?;
+    let mut crls = Vec::with_capacity(files.crls.len());
+    for path in &files.crls {
+        let der = read_crl(path)?;
+        let (_, crl) = x509_parser::parse_x509_crl(&der).map_err(|e| PkiError::Pem {
+            path: path.clone(),
+            reason: format!("not a CRL: {e}"),
+        })?;
+        crls.push((
+            crl.last_update().timestamp(),
+            crl.next_update().map(|t| t.timestamp()),
+        ));
+    }
+    Ok(MaterialDates {
+        server_cert_not_after: cert.validity().not_after.timestamp(),
+        crls,
+    })
+}

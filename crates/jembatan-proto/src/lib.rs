@@ -31,6 +31,22 @@ pub mod metadata {
     pub const POLICY_SET: &str = "jembatan-policy-set";
     /// Response header while a newer policy folder has been refused: its `sha256:<hex>`.
     pub const POLICY_REFUSED: &str = "jembatan-policy-refused";
+    /// Request header of a health check that asks for the details below (any value).
+    pub const HEALTH_DETAILS: &str = "jembatan-health-details";
+    /// Health detail: `ok`, or `unavailable` when the store does not answer.
+    pub const HEALTH_STORE: &str = "jembatan-health-store";
+    /// Health detail: leaves committed to the audit log.
+    pub const HEALTH_LOG_SIZE: &str = "jembatan-health-log-size";
+    /// Health detail: leaves in the latest signed checkpoint.
+    pub const HEALTH_CHECKPOINT_SIZE: &str = "jembatan-health-checkpoint-size";
+    /// Health detail: when the latest checkpoint was signed, RFC 3339 UTC.
+    pub const HEALTH_CHECKPOINT_SIGNED_AT: &str = "jembatan-health-checkpoint-signed-at";
+    /// Health detail: when the server certificate expires, RFC 3339 UTC.
+    pub const HEALTH_SERVER_CERT_NOT_AFTER: &str = "jembatan-health-server-cert-not-after";
+    /// Health detail: when the oldest CRL in force was issued, RFC 3339 UTC.
+    pub const HEALTH_CRL_THIS_UPDATE: &str = "jembatan-health-crl-this-update";
+    /// Health detail: when the first CRL in force is due anew, RFC 3339 UTC.
+    pub const HEALTH_CRL_NEXT_UPDATE: &str = "jembatan-health-crl-next-update";
 }
 
 /// The encoded `FileDescriptorSet` of every file in `jembatan.v1`, for server reflection.

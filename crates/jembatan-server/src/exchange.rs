@@ -284,6 +284,11 @@ impl Exchange {
                 .set_service_status(*name, ServingStatus::Serving)
                 .await;
         }
+        let health = crate::health_details::WithDetails::new(
+            health,
+            self.store.clone(),
+            Arc::clone(&self.tls),
+        );
         let incoming = acceptor::spawn(
             self.listener,
             self.tls,

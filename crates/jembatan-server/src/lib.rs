@@ -23,6 +23,7 @@ mod call;
 pub mod config;
 mod error;
 mod exchange;
+mod health_details;
 mod layers;
 mod services;
 mod status;

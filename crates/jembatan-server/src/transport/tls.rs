@@ -53,6 +53,11 @@ impl ServerTlsState {
         Ok(true)
     }
 
+    /// When the server certificate and the CRLs, as the files hold them now, run out.
+    pub fn material_dates(&self) -> Result<jembatan_pki::tls::MaterialDates, ServerError> {
+        Ok(jembatan_pki::tls::material_dates(&self.files)?)
+    }
+
     fn read(&self) -> Loaded {
         self.current
             .read()
