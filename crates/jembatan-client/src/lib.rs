@@ -216,13 +216,7 @@ impl Client {
         let response = HealthClient::new(self.channel.clone())
             .check(request)
             .await?;
-        let header = |key| {
-            response
-                .metadata()
-                .get(key)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
+        let header = |key| header(response.metadata(), key);
         let number = |key| header(key).and_then(|v| v.parse::<u64>().ok());
         use jembatan_proto::metadata as m;
         Ok(HealthDetails {
@@ -246,18 +240,22 @@ impl Client {
         let response = HealthClient::new(self.channel.clone())
             .check(HealthCheckRequest::default())
             .await?;
-        let header = |key| {
-            response
-                .metadata()
-                .get(key)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-        };
         Ok(PolicyStatus {
-            policy_set: header(jembatan_proto::metadata::POLICY_SET),
-            refused: header(jembatan_proto::metadata::POLICY_REFUSED),
+            policy_set: header(response.metadata(), jembatan_proto::metadata::POLICY_SET),
+            refused: header(
+                response.metadata(),
+                jembatan_proto::metadata::POLICY_REFUSED,
+            ),
         })
     }
+}
+
+/// A response header's value, if it is there and printable.
+fn header(metadata: &tonic::metadata::MetadataMap, key: &str) -> Option<String> {
+    metadata
+        .get(key)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// What the server says of its access policies.

@@ -4,7 +4,7 @@
 use jembatan_audit::leaf::Outcome;
 
 use crate::audit::to_u64;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError, on_pool};
 
 /// The most groups one summary reads; more is [`StoreError::TooMany`].
 /// (About 150 bytes each in an answer: 20,000 stay well inside the 4 MiB a gRPC client takes by
@@ -72,28 +72,20 @@ impl Store {
         below: u64,
     ) -> Result<Vec<LeafCount>, StoreError> {
         let limit = i64::try_from(MAX_LEAF_COUNTS + 1).unwrap_or(i64::MAX);
-        let rows: Vec<Row> = match &self.pool {
-            crate::Pool::Sqlite(pool) => {
-                sqlx::query_as(SQLITE)
-                    .bind(from)
-                    .bind(to)
-                    .bind(principal_prefix)
-                    .bind(limit)
-                    .bind(crate::audit::to_i64(below))
-                    .fetch_all(pool)
-                    .await?
-            }
-            crate::Pool::Postgres(pool) => {
-                sqlx::query_as(POSTGRES)
-                    .bind(from)
-                    .bind(to)
-                    .bind(principal_prefix)
-                    .bind(limit)
-                    .bind(crate::audit::to_i64(below))
-                    .fetch_all(pool)
-                    .await?
-            }
+        let sql = match self.backend() {
+            Backend::Sqlite => SQLITE,
+            Backend::Postgres => POSTGRES,
         };
+        let rows: Vec<Row> = on_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(from)
+                .bind(to)
+                .bind(principal_prefix)
+                .bind(limit)
+                .bind(crate::audit::to_i64(below))
+                .fetch_all(pool)
+                .await?
+        });
         if rows.len() as u64 > MAX_LEAF_COUNTS {
             return Err(StoreError::TooMany {
                 what: "groups of log entries in one summary",
