@@ -183,6 +183,33 @@ async fn the_exchange_role_appends_to_the_log_and_may_never_rewrite_it() {
         assert!(err.to_string().contains(expected), "{role}: {err}");
     }
 
+    // A role that may SET ROLE to one writing every table is refused, though NOINHERIT hides
+    // that role's privileges from has_table_privilege. (A role of its own: roles are
+    // cluster-wide, and the other test grants jembatan_app.)
+    let mut admin = connect(&db.url).await;
+    for sql in [
+        "DROP ROLE IF EXISTS jembatan_app_probe",
+        "CREATE ROLE jembatan_app_probe LOGIN NOINHERIT",
+        "GRANT pg_write_all_data TO jembatan_app_probe",
+    ] {
+        sqlx::query(sql).execute(&mut admin).await.expect(sql);
+    }
+    let err = grants::grant_exchange_privileges(
+        &owner_location,
+        &RoleName::parse("jembatan_app_probe").expect("role name"),
+    )
+    .await
+    .expect_err("a member of pg_write_all_data");
+    assert!(
+        matches!(&err, GrantError::Member { roles, .. } if roles == &["pg_write_all_data"]),
+        "{err}"
+    );
+    sqlx::query("DROP ROLE jembatan_app_probe")
+        .execute(&mut admin)
+        .await
+        .expect("drop the probe role");
+    admin.close().await.expect("close");
+
     for _ in 0..2 {
         grants::grant_exchange_privileges(&owner_location, &app)
             .await

@@ -82,6 +82,14 @@ async fn every_leaf_of_a_call_carries_its_trace_id(pki: &TestPki, url: &str) {
     assert!(is_trace_id(&replaced[0]), "{replaced:?}");
     assert!(!replaced[0].eq_ignore_ascii_case("4bf92f3577b34da6a3ce929d0e0e4736"));
     assert_ne!(replaced[0], made[0]);
+    // A trace id that could carry a NIK in clear is not put into the log.
+    let nik = "00-abcd3171234567890123ef0123456789-00f067aa0ba902b7-01";
+    let not_copied = push_traced(&exchange, pki, &store, 50, Some(nik)).await;
+    assert!(is_trace_id(&not_copied[0]), "{not_copied:?}");
+    assert!(
+        !not_copied[0].contains("3171234567890123"),
+        "{not_copied:?}"
+    );
 
     // A refused call's leaf carries the trace id too.
     let kemendag = exchange

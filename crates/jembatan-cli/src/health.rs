@@ -117,10 +117,11 @@ impl Report {
         }
         match details.server_cert_not_after.as_deref() {
             Some(at) => {
-                let left = seconds_since(at, now).map(|s| -s / 86_400);
+                let remaining = seconds_since(at, now).map(|s| -s);
+                let left = remaining.map(|s| s.div_euclid(86_400));
                 report.line("server cert", format!("expires {at}{}", days(left)));
                 match left {
-                    Some(left) if left < 0 => {
+                    _ if remaining.is_some_and(|s| s <= 0) => {
                         report.healthy = false;
                         report.warn(format!("the server certificate expired on {at}"));
                     }
@@ -135,10 +136,11 @@ impl Report {
         match (&details.crl_this_update, &details.crl_next_update) {
             (None, None) => report.line("CRLs", "none configured".to_owned()),
             (this, next) => {
-                let left = next
+                let remaining = next
                     .as_deref()
                     .and_then(|at| seconds_since(at, now))
-                    .map(|s| -s / 86_400);
+                    .map(|s| -s);
+                let left = remaining.map(|s| s.div_euclid(86_400));
                 report.line(
                     "CRLs",
                     format!(
@@ -149,7 +151,7 @@ impl Report {
                     ),
                 );
                 match left {
-                    Some(left) if left < 0 => {
+                    _ if remaining.is_some_and(|s| s <= 0) => {
                         report.healthy = false;
                         report.warn(
                             "a CRL is past its next update: every client is refused until \
@@ -237,6 +239,26 @@ mod tests {
         assert!(
             text.contains("next due 2026-12-08T10:00:00.000Z (in 5 days)"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_hour_past_due_is_past_due() {
+        let report = Report::of(&details(), at("2026-12-08T11:00:00Z"));
+        assert!(!report.healthy, "{:?}", report.lines);
+        assert!(
+            report.lines.join("\n").contains("(1 days ago)"),
+            "{:?}",
+            report.lines
+        );
+        let mut expired = details();
+        expired.server_cert_not_after = Some("2026-12-02T09:00:00.000Z".into());
+        let report = Report::of(&expired, at("2026-12-02T10:00:00Z"));
+        assert!(!report.healthy);
+        assert!(
+            report.warnings.join("\n").contains("expired"),
+            "{:?}",
+            report.warnings
         );
     }
 

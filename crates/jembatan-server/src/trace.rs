@@ -1,6 +1,12 @@
 //! A call's trace id: the one its caller's W3C `traceparent` header carries, or a new random one
 //! when the header is absent, repeated or malformed (as the specification has a receiver start
 //! a trace of its own). Every audit leaf of the call records it.
+//!
+//! The log can never be erased, so a caller's value must not be able to carry a NIK in clear
+//! into it (as the case reference and operator cannot): a trace id with a run of 16 or more
+//! decimal digits is not recorded, and the call gets one of the exchange's making. A random
+//! trace id has such a run about once in a hundred; those calls lose only the link to the
+//! caller's trace.
 
 use jembatan_proto::trace_context::{TRACEPARENT, TraceParent};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -13,10 +19,17 @@ pub(crate) fn trace_id(headers: &HeaderMap) -> String {
         (Some(value), None) => value.to_str().ok().and_then(TraceParent::parse),
         _ => None,
     };
-    match given {
-        Some(parent) => parent.trace_id_hex(),
-        None => new_trace_id(),
+    match given.map(|parent| parent.trace_id_hex()) {
+        Some(id) if !could_be_a_nik(&id) => id,
+        _ => new_trace_id(),
     }
+}
+
+/// Whether `hex` holds 16 decimal digits in a row, the length of a NIK.
+fn could_be_a_nik(hex: &str) -> bool {
+    hex.as_bytes()
+        .split(|b| !b.is_ascii_digit())
+        .any(|run| run.len() >= 16)
 }
 
 fn new_trace_id() -> String {
@@ -48,6 +61,16 @@ mod tests {
         );
         let repeated = trace_id(&headers);
         assert_ne!(repeated, "4bf92f3577b34da6a3ce929d0e0e4736");
+        let mut nik = HeaderMap::new();
+        nik.insert(
+            TRACEPARENT,
+            HeaderValue::from_static("00-abcd3171234567890123ef0123456789-00f067aa0ba902b7-01"),
+        );
+        assert!(
+            !trace_id(&nik).contains("3171234567890123"),
+            "a NIK is not logged"
+        );
+        assert!(!could_be_a_nik("4bf92f3577b34da6a3ce929d0e0e4736"));
         let fresh = trace_id(&HeaderMap::new());
         assert_eq!(fresh.len(), 32);
         assert!(

@@ -211,6 +211,18 @@ pub enum GrantError {
         /// What it owns, as PostgreSQL describes it (`table audit_leaves`).
         objects: Vec<String>,
     },
+    /// The role belongs to other roles, whose privileges it may take with SET ROLE.
+    #[error(
+        "role {role} is a member of {}: it could SET ROLE to them and hold their privileges; \
+         the exchange's role must belong to no role",
+        roles.join(", ")
+    )]
+    Member {
+        /// The role.
+        role: RoleName,
+        /// The roles it belongs to.
+        roles: Vec<String>,
+    },
     /// The role is a member of a role owning tables, and may act as it.
     #[error("role {role} is a member of {owner}, which owns the tables: it could act as the owner")]
     MemberOfOwner {
@@ -345,6 +357,22 @@ async fn check_role(conn: &mut PgConnection, role: &RoleName) -> Result<String, 
         Some((true, _)) => return Err(GrantError::Superuser(role.clone())),
         Some((_, true)) => return Err(GrantError::Granting(role.clone())),
         Some(_) => {}
+    }
+
+    // Any role it belongs to: a NOINHERIT member holds none of its privileges by the
+    // has_*_privilege functions below, yet may SET ROLE to it (pg_write_all_data, a DBA role).
+    let memberships: Vec<String> = sqlx::query_scalar(
+        "SELECT r.rolname::text FROM pg_roles r \
+         WHERE r.rolname <> $1 AND pg_has_role($1::name, r.oid, 'MEMBER') ORDER BY 1",
+    )
+    .bind(role.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    if !memberships.is_empty() {
+        return Err(GrantError::Member {
+            role: role.clone(),
+            roles: memberships,
+        });
     }
 
     // Objects in this database, and the database itself, owned by the role.
