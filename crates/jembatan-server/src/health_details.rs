@@ -2,7 +2,7 @@
 //! `jembatan-health-details` is answered with response headers on the state of the exchange,
 //! for `jembatan health --details` and an operator's monitoring: the store, the log's committed
 //! size against its latest checkpoint (the sequencer's lag), when the server certificate
-//! expires and when the CRLs are next due. The policy set in force is in every answer already.
+//! expires and when the CRLs are next due, as loaded and in force. The policy set in force is in every answer already.
 //! Nothing in them is personal data; a failing store is reported as `unavailable` only (its
 //! error, which may name the database, goes to the log).
 
@@ -95,25 +95,21 @@ async fn details(store: &Store, tls: &ServerTlsState) -> Vec<(&'static str, Stri
             out.push((metadata::HEALTH_STORE, "unavailable".to_owned()));
         }
     }
-    match tls.material_dates() {
-        Ok(dates) => {
-            let at = |seconds: i64| {
-                OffsetDateTime::from_unix_timestamp(seconds)
-                    .map(timestamp)
-                    .unwrap_or_default()
-            };
-            out.push((
-                metadata::HEALTH_SERVER_CERT_NOT_AFTER,
-                at(dates.server_cert_not_after),
-            ));
-            if let Some(oldest) = dates.crls.iter().map(|(this, _)| *this).min() {
-                out.push((metadata::HEALTH_CRL_THIS_UPDATE, at(oldest)));
-            }
-            if let Some(due) = dates.crls.iter().filter_map(|(_, next)| *next).min() {
-                out.push((metadata::HEALTH_CRL_NEXT_UPDATE, at(due)));
-            }
-        }
-        Err(error) => tracing::warn!(%error, "health details: the TLS files cannot be read"),
+    let dates = tls.material_dates();
+    let at = |seconds: i64| {
+        OffsetDateTime::from_unix_timestamp(seconds)
+            .map(timestamp)
+            .unwrap_or_default()
+    };
+    out.push((
+        metadata::HEALTH_SERVER_CERT_NOT_AFTER,
+        at(dates.server_cert_not_after),
+    ));
+    if let Some(oldest) = dates.crls.iter().map(|(this, _)| *this).min() {
+        out.push((metadata::HEALTH_CRL_THIS_UPDATE, at(oldest)));
+    }
+    if let Some(due) = dates.crls.iter().filter_map(|(_, next)| *next).min() {
+        out.push((metadata::HEALTH_CRL_NEXT_UPDATE, at(due)));
     }
     out
 }

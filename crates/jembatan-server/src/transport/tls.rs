@@ -6,7 +6,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use jembatan_pki::tls::{ServerTls, ServerTlsFiles, TlsVersions};
+use jembatan_pki::tls::{MaterialDates, ServerTls, ServerTlsFiles, TlsVersions};
 
 use super::acceptor::AcceptorLimits;
 use crate::{Config, ServerError};
@@ -25,6 +25,9 @@ struct Loaded {
     tls: ServerTls,
     /// SHA-256 over the files' contents, to tell a change.
     digest: [u8; 32],
+    /// When the material loaded runs out, read with it: not the files as they may be on disk
+    /// now, which a refused reload leaves different from what is in force.
+    dates: MaterialDates,
 }
 
 impl ServerTlsState {
@@ -46,16 +49,17 @@ impl ServerTlsState {
             self.versions,
             self.enforce_crl_next_update,
         )?;
+        let dates = jembatan_pki::tls::material_dates(&self.files)?;
         *self
             .current
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Loaded { tls, digest };
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Loaded { tls, digest, dates };
         Ok(true)
     }
 
-    /// When the server certificate and the CRLs, as the files hold them now, run out.
-    pub fn material_dates(&self) -> Result<jembatan_pki::tls::MaterialDates, ServerError> {
-        Ok(jembatan_pki::tls::material_dates(&self.files)?)
+    /// When the server certificate and the CRLs in force run out.
+    pub fn material_dates(&self) -> MaterialDates {
+        self.read().dates
     }
 
     fn read(&self) -> Loaded {
@@ -102,6 +106,7 @@ pub fn tls_acceptor(config: &Config) -> Result<(Arc<ServerTlsState>, AcceptorLim
     let digest = files_digest(&files)?;
     let tls =
         jembatan_pki::tls::server_config(&files, versions, config.tls.enforce_crl_next_update)?;
+    let dates = jembatan_pki::tls::material_dates(&files)?;
     let server = &config.server;
     for (key, value) in [
         (
@@ -134,7 +139,7 @@ pub fn tls_acceptor(config: &Config) -> Result<(Arc<ServerTlsState>, AcceptorLim
         files,
         versions,
         enforce_crl_next_update: config.tls.enforce_crl_next_update,
-        current: RwLock::new(Loaded { tls, digest }),
+        current: RwLock::new(Loaded { tls, digest, dates }),
     };
     Ok((Arc::new(state), limits))
 }
