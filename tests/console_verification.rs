@@ -17,8 +17,9 @@ use jembatan_tests::{RunningExchange, TestPki, config, denied_call, open_store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A console over `exchange` as the auditor, serving on a port of its own; its address.
-async fn console(exchange: &RunningExchange, pki: &TestPki) -> std::net::SocketAddr {
+/// A console over `exchange` as the auditor, serving on a port of its own; its address and the
+/// token a request must carry.
+async fn console(exchange: &RunningExchange, pki: &TestPki) -> (std::net::SocketAddr, String) {
     let client = exchange
         .connect(pki.auditor("inspectorate"))
         .await
@@ -37,12 +38,16 @@ async fn console(exchange: &RunningExchange, pki: &TestPki) -> std::net::SocketA
     .await
     .expect("bind the console");
     let addr = console.local_addr().expect("addr");
+    let token = console.token().to_owned();
     tokio::spawn(console.run());
-    addr
+    (addr, token)
 }
 
-/// The answer to an HTTP/1.1 request of `method` for `path`, head and body.
-async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
+/// The answer to an HTTP/1.1 request of `method` for `path` (with the console's token), head and
+/// body.
+async fn http((addr, token): &(std::net::SocketAddr, String), method: &str, path: &str) -> String {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let path = format!("{path}{separator}token={token}");
     let mut stream = TcpStream::connect(addr)
         .await
         .expect("connect to the console");
@@ -56,9 +61,9 @@ async fn http(addr: std::net::SocketAddr, method: &str, path: &str) -> String {
 }
 
 /// The overview's verification once a pass has finished: its class and text.
-async fn verification(addr: std::net::SocketAddr) -> (String, String) {
+async fn verification(console: &(std::net::SocketAddr, String)) -> (String, String) {
     for _ in 0..300 {
-        let page = http(addr, "GET", "/").await;
+        let page = http(console, "GET", "/").await;
         let at = page
             .find("id=\"verification\" class=\"status ")
             .expect("the overview shows the verification");
@@ -99,6 +104,53 @@ jembatan_tests::on_both_databases!(
     a_rewritten_and_re_signed_log_is_caught_by_a_console_that_verified_it_before,
 );
 
+/// Another user of the machine reaching the port without the printed token gets nothing.
+#[tokio::test]
+async fn the_console_answers_only_with_its_token() {
+    let pki = TestPki::new();
+    let exchange = RunningExchange::start(&config(&pki, jembatan_tests::SQLITE_URL, "")).await;
+    let (addr, token) = console(&exchange, &pki).await;
+    let raw = |path: String, cookie: Option<String>| async move {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let cookie = cookie.map_or_else(String::new, |c| format!("Cookie: {c}\r\n"));
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        answer
+    };
+    for path in [
+        "/",
+        "/entries.csv",
+        "/activity.csv",
+        "/static/console.css",
+        "/history",
+    ] {
+        let answer = raw(path.to_owned(), None).await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{path}: {answer}");
+    }
+    let wrong = raw("/?token=00000000000000000000000000000000".into(), None).await;
+    assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+    let opened = raw(format!("/?token={token}"), None).await;
+    assert!(opened.starts_with("HTTP/1.1 200"), "{opened}");
+    let cookie = opened
+        .lines()
+        .find_map(|line| line.strip_prefix("set-cookie: "))
+        .expect("a cookie is set");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().expect("name=value").to_owned();
+    let later = raw("/entries".into(), Some(pair)).await;
+    assert!(
+        later.starts_with("HTTP/1.1 200"),
+        "the cookie lets the browser in: {later}"
+    );
+    exchange.stop().await;
+}
+
 async fn a_rewritten_and_re_signed_log_is_caught_by_a_console_that_verified_it_before(
     pki: &TestPki,
     url: &str,
@@ -111,7 +163,7 @@ async fn a_rewritten_and_re_signed_log_is_caught_by_a_console_that_verified_it_b
     }
     at_rest(&exchange, pki, url).await;
     let watching = console(&exchange, pki).await;
-    let (class, text) = verification(watching).await;
+    let (class, text) = verification(&watching).await;
     assert_eq!(class, "verified", "{text}");
 
     // The operator changes leaf 1, drops the tree and its checkpoints, and lets the exchange
@@ -144,26 +196,26 @@ async fn a_rewritten_and_re_signed_log_is_caught_by_a_console_that_verified_it_b
 
     // The attack: on its own, the rewritten log verifies.
     let afresh = console(&exchange, pki).await;
-    let (class, text) = verification(afresh).await;
+    let (class, text) = verification(&afresh).await;
     assert_eq!(
         class, "verified",
         "a re-signed log is consistent in itself: {text}"
     );
 
     // The console that verified the log before proves the new pass against what it verified.
-    let answer = http(watching, "POST", "/verify").await;
+    let answer = http(&watching, "POST", "/verify").await;
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (class, text) = verification(watching).await;
+    let (class, text) = verification(&watching).await;
     assert_eq!(class, "failed", "{text}");
     assert!(
         text.contains("FORK") || text.contains("not consistent") || text.contains("extend"),
         "the failure says the log is another history: {text}"
     );
     // And it stays: asking again finds the same.
-    http(watching, "POST", "/verify").await;
+    http(&watching, "POST", "/verify").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (class, _) = verification(watching).await;
+    let (class, _) = verification(&watching).await;
     assert_eq!(class, "failed");
     exchange.stop().await;
 }

@@ -38,6 +38,10 @@ pub(crate) async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("console on http://{local}");
+    println!(
+        "open {} (the token in it lets this browser in; it is new at every start)",
+        console.url()?
+    );
     console.run().await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -26,6 +26,8 @@ struct Console {
     child: Child,
     /// Where it serves, `http://127.0.0.1:<port>`.
     url: String,
+    /// The address it says to open, with the token that lets a browser in.
+    open: String,
     /// Where its standard output and error go.
     output: [PathBuf; 2],
 }
@@ -52,7 +54,35 @@ impl Console {
         }
         let mut child = spawn_logged(&mut command, &output);
         let url = printed(&mut child, &output, "console on ");
-        Self { child, url, output }
+        let open = printed(&mut child, &output, "open ");
+        let open = open
+            .split_whitespace()
+            .next()
+            .expect("an address to open")
+            .to_owned();
+        assert!(
+            open.starts_with(&format!("{url}/?token=")),
+            "{open} is the console's address with its token"
+        );
+        Self {
+            child,
+            url,
+            open,
+            output,
+        }
+    }
+
+    /// Opens the printed address in `browser`, whose cookie then lets it in.
+    fn let_in(&self, browser: &Browser) {
+        browser.navigate(&self.open);
+    }
+
+    /// [`Console::at`] with the token, for a request that carries no cookie.
+    fn with_token(&self, path: &str) -> String {
+        let url = self.at(path);
+        let token = self.open.split("token=").nth(1).expect("a token");
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}token={token}")
     }
 
     /// Everything the console printed so far.
@@ -384,7 +414,7 @@ fn check_csv_export(browser: &Browser, console: &Console) -> String {
     let href = browser
         .attribute(&browser.find("a#export-csv"), "href")
         .expect("a#export-csv has an href");
-    let answer = http("GET", &console.at(&href), &[], None).expect("GET the CSV export");
+    let answer = http("GET", &console.with_token(&href), &[], None).expect("GET the CSV export");
     assert_eq!(answer.status, 200, "{href}");
     let content_type = answer.header("content-type").unwrap_or_default();
     assert!(
@@ -406,6 +436,7 @@ fn overview_shows_a_verified_log() {
     wait_for_checkpoint(&dev);
     let console = Console::start(&dev.dir, &dev.url, None, scratch.path());
     let browser = Browser::start();
+    console.let_in(&browser);
 
     let (class, text) = verification(&browser, &console);
     assert!(class.iter().any(|c| c == "verified"), "{class:?}: {text}");
@@ -493,6 +524,7 @@ fn tampered_log_shows_failure_in_red() {
 
     let console = Console::start(&dev.dir, &dev.url, None, scratch.path());
     let browser = Browser::start();
+    console.let_in(&browser);
     let (class, text) = verification(&browser, &console);
     assert!(class.iter().any(|c| c == "failed"), "{class:?}: {text}");
     let words: Vec<&str> = text
@@ -525,6 +557,7 @@ fn entry_filters_work() {
     wait_for_checkpoint(&dev);
     let console = Console::start(&dev.dir, &dev.url, None, scratch.path());
     let browser = Browser::start();
+    console.let_in(&browser);
 
     // Record type placement, typed and submitted with Enter.
     browser.navigate(&console.at("/entries"));
@@ -633,6 +666,7 @@ fn activity_and_language() {
     wait_for_checkpoint(&dev);
     let console = Console::start(&dev.dir, &dev.url, None, scratch.path());
     let browser = Browser::start();
+    console.let_in(&browser);
 
     browser.navigate(&console.at("/activity"));
     browser.find("form#activity-filters [name=from]");
@@ -695,6 +729,8 @@ fn worker_history_by_form() {
     let kp2mi = Console::start(&dev.dir, &dev.url, Some("kp2mi"), scratch.path());
     let auditor = Console::start(&dev.dir, &dev.url, None, scratch.path());
     let browser = Browser::start();
+    kp2mi.let_in(&browser);
+    auditor.let_in(&browser);
 
     let ask = |console: &Console| {
         browser.navigate(&console.at("/history"));
@@ -728,7 +764,7 @@ fn worker_history_by_form() {
     ] {
         let answer = http(
             "POST",
-            &kp2mi.at("/history"),
+            &kp2mi.with_token("/history"),
             &[],
             Some(("application/x-www-form-urlencoded", form.as_bytes())),
         )
@@ -770,7 +806,7 @@ fn guard_refuses_foreign_hosts_and_cross_site_posts() {
     let form = Some(("application/x-www-form-urlencoded", &b""[..]));
     let ask = |method: &str, path: &str, headers: &[(&str, &str)]| {
         let body = if method == "POST" { form } else { None };
-        let answer = http(method, &console.at(path), headers, body)
+        let answer = http(method, &console.with_token(path), headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         // Every answer, a refusal too, forbids other pages to frame it or run anything in it.
         let policy = answer.header("content-security-policy").unwrap_or_default();
@@ -837,6 +873,7 @@ fn keyboard() {
     wait_for_checkpoint(&dev);
     let console = Console::start(&dev.dir, &dev.url, None, scratch.path());
     let browser = Browser::start();
+    console.let_in(&browser);
     browser.navigate(&console.at("/"));
 
     // Tab goes first to a skip link or the menu, then through the menu in order.

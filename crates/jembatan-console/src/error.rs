@@ -20,6 +20,9 @@ pub enum ConsoleError {
          requests for any other host name)"
     )]
     Unspecified(SocketAddr),
+    /// The system's random source failed, so no token could be made.
+    #[error("cannot make the console's token: the system's random source failed")]
+    Random,
     /// Serving failed.
     #[error("the console stopped: {0}")]
     Serve(std::io::Error),

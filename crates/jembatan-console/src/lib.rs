@@ -65,6 +65,8 @@ impl AppState {
 pub struct Console {
     listener: TcpListener,
     state: Arc<AppState>,
+    /// What a request must carry (see `guard`): 16 random bytes, hex.
+    token: String,
 }
 
 impl Console {
@@ -82,7 +84,11 @@ impl Console {
             .await
             .map_err(|source| ConsoleError::Bind { listen, source })?;
         let verifier = verify::Verifier::start(client.clone(), config.log_key.clone());
+        let mut token = [0u8; 16];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut token)
+            .map_err(|_| ConsoleError::Random)?;
         Ok(Self {
+            token: hex::encode(token),
             listener,
             state: Arc::new(AppState {
                 client,
@@ -98,11 +104,25 @@ impl Console {
         self.listener.local_addr().map_err(ConsoleError::Serve)
     }
 
+    /// The address to open: the console's, with the token that lets the browser in.
+    pub fn url(&self) -> Result<String, ConsoleError> {
+        Ok(format!(
+            "http://{}/?token={}",
+            self.local_addr()?,
+            self.token
+        ))
+    }
+
+    /// The token a request must carry (the `token` query parameter, or the cookie it sets).
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
     /// Serves until the process ends.
     pub async fn run(self) -> Result<(), ConsoleError> {
         let local = self.local_addr()?;
         let app = router(self.state).layer(axum::middleware::from_fn_with_state(
-            Arc::new(guard::Allowed::for_address(local)),
+            Arc::new(guard::Allowed::new(local, self.token)),
             guard::check,
         ));
         axum::serve(self.listener, app)
