@@ -234,13 +234,14 @@ fn print_welcome(dir: &Path, addr: SocketAddr, created: bool, policy_set: &str) 
                 what they allow: docs/policy-matrix.md
 
 Try it from another terminal:
-  jembatan health --dev{dir_flag}{server_flag}
+  jembatan health --dev{dir_flag}{server_flag} --details
   jembatan policy status --dev{dir_flag}{server_flag}
   jembatan demo seed --dev{dir_flag}{server_flag} --records 10000
   jembatan workforce availability --dev{dir_flag}{server_flag} --group-by province
   jembatan workforce candidates --dev{dir_flag}{server_flag} --returning-within 60
   jembatan audit checkpoint --dev{dir_flag}{server_flag}
   jembatan audit witness --dev{dir_flag}{server_flag} --state {d}/kemendag-witness.json
+  jembatan console --dev{dir_flag}{server_flag}   (the auditors' web page; open what it prints)
   jembatan policy explain --dir {d}/policies --principal kemendag/export-portal \\
     --action ListCandidates --purpose BUSINESS_MATCHING
   (from a checkout: cargo run --release -p jembatan-cli -- health --dev{dir_flag}{server_flag})
