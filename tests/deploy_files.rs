@@ -5,11 +5,15 @@
 //! the Containerfile and every manifest, and check that each path a config names is a file that
 //! a credential, the image or a mounted volume provides; that every mounted Secret and
 //! ConfigMap is in the manifests with the keys mounted; that the configs parse with the
-//! exchange's own parser; and the hardening each file promises. Each check is shown to catch a
+//! exchange's own parser; and the hardening each file promises. On PostgreSQL the exchange logs
+//! in as jembatan_app and does not migrate: the Kubernetes Job and the systemd oneshot that run
+//! `jembatan migrate --grant-to jembatan_app` as the schema's owner are checked to be hardened
+//! like the exchange, and the owner's URL to reach them alone. Each check is shown to catch a
 //! path and a mount that disagree. Then the systemd layout and the pod are laid out in a
 //! folder as systemd and the kubelet would lay them out (keys readable by a group, as both
-//! leave them), their copy commands run, and the exchange starts from the shipped config and
-//! answers the health check the probes make.
+//! leave them), their copy commands run, and the exchange starts from the shipped config (the
+//! pods after the Job's migration, as jembatan_app) and answers the health check the probes
+//! make.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -26,11 +30,18 @@ use jembatan_tests::{PgDatabase, RunningExchange, TestPki, repo_path, trust_doma
 use yaml_rust2::{Yaml, YamlLoader};
 
 const UNIT: &str = "deploy/systemd/jembatan.service";
+const MIGRATE_UNIT: &str = "deploy/systemd/jembatan-migrate.service";
 const SYSTEMD_CONFIG: &str = "deploy/systemd/jembatan.toml";
 const CONTAINERFILE: &str = "deploy/container/Containerfile";
 const CONTAINER_CONFIG: &str = "deploy/container/jembatan.toml";
 const MONITORING_POLICY: &str = "deploy/container/monitoring.cedar";
 const KUBERNETES: &str = "deploy/kubernetes";
+const MIGRATE_JOB: &str = "jembatan-migrate";
+/// The Secret of the schema owner's URL, which only the migrations Job reads.
+const OWNER_SECRET: &str = "jembatan-store-owner";
+/// The PostgreSQL roles of deploy/postgres.
+const OWNER_ROLE: &str = "jembatan_owner";
+const APP_ROLE: &str = "jembatan_app";
 
 /// Config keys whose files hold secrets.
 const SECRET_KEYS: [&str; 3] = ["tls.key", "audit.key", "placements.key"];
@@ -241,9 +252,14 @@ impl Unit {
 
     /// Every value of `[Service]` `key`, in order.
     fn values(&self, key: &str) -> Vec<&str> {
+        self.section_values("Service", key)
+    }
+
+    /// Every value of `key` in `section`, in order.
+    fn section_values(&self, section: &str, key: &str) -> Vec<&str> {
         self.0
             .iter()
-            .filter(|(s, k, _)| s == "Service" && k == key)
+            .filter(|(s, k, _)| s == section && k == key)
             .map(|(_, _, v)| v.as_str())
             .collect()
     }
@@ -254,15 +270,14 @@ impl Unit {
     }
 }
 
-/// What the unit lacks of the hardening it promises.
-fn unit_problems(unit: &Unit) -> Vec<String> {
+/// What a unit lacks of the hardening both units promise.
+fn hardening_unit_problems(unit: &Unit) -> Vec<String> {
     let mut problems = Vec::new();
     for (key, wanted) in [
         ("DynamicUser", "yes"),
         ("ProtectSystem", "strict"),
         ("NoNewPrivileges", "yes"),
         ("CapabilityBoundingSet", ""),
-        ("StateDirectory", "jembatan"),
         ("PrivateTmp", "yes"),
         ("ProtectHome", "yes"),
         ("PrivateDevices", "yes"),
@@ -292,6 +307,18 @@ fn unit_problems(unit: &Unit) -> Vec<String> {
     }
     if unit.last("MemoryMax").is_none_or(str::is_empty) {
         problems.push("no MemoryMax=".into());
+    }
+    problems
+}
+
+/// What the unit lacks of the hardening it promises.
+fn unit_problems(unit: &Unit) -> Vec<String> {
+    let mut problems = hardening_unit_problems(unit);
+    if unit.last("StateDirectory") != Some("jembatan") {
+        problems.push(format!(
+            "StateDirectory= is {:?}, not \"jembatan\"",
+            unit.last("StateDirectory")
+        ));
     }
     if unit.values("LoadCredential").is_empty() {
         problems.push("no LoadCredential=: the keys are to be credentials".into());
@@ -432,54 +459,209 @@ fn systemd_analyze_verify_says_nothing_of_the_unit() {
         "{} is missing: install systemd (apt-get install systemd) to verify {UNIT}",
         analyze.display()
     );
-    // systemd-analyze checks that every command is an executable. The jembatan binary is not
-    // installed on this machine (and the tests package cannot name it): the copy runs
-    // /bin/true with the same arguments. The other commands (install, kill) are the system's.
-    let text = read(UNIT);
-    let unit = Unit::parse(&text);
-    let binary = unit
-        .last("ExecStart")
-        .and_then(|command| command.split_whitespace().next())
-        .expect("ExecStart=");
-    let runnable = text.replace(&format!("ExecStart={binary} "), "ExecStart=/bin/true ");
-    assert_ne!(runnable, text, "ExecStart= was not replaced");
-    let verify = |text: &str| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("jembatan.service");
-        std::fs::write(&path, text).expect("write the unit");
-        let output = Command::new(analyze)
-            .arg("verify")
-            .arg(&path)
-            .env("SYSTEMD_LOG_COLOR", "0")
-            .output()
-            .expect("run systemd-analyze");
-        let printed = format!(
-            "{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+    for file in [UNIT, MIGRATE_UNIT] {
+        // systemd-analyze checks that every command is an executable. The jembatan binary is
+        // not installed on this machine (and the tests package cannot name it): the copy runs
+        // /bin/true with the same arguments. The other commands (install, kill) are the
+        // system's.
+        let text = read(file);
+        let unit = Unit::parse(&text);
+        let binary = unit
+            .last("ExecStart")
+            .and_then(|command| command.split_whitespace().next())
+            .expect("ExecStart=");
+        let runnable = text.replace(&format!("ExecStart={binary} "), "ExecStart=/bin/true ");
+        assert_ne!(runnable, text, "{file}: ExecStart= was not replaced");
+        let name = Path::new(file)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .expect("a unit file name");
+        let verify = |text: &str| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write the unit");
+            let output = Command::new(analyze)
+                .arg("verify")
+                .arg(&path)
+                .env("SYSTEMD_LOG_COLOR", "0")
+                .output()
+                .expect("run systemd-analyze");
+            let printed = format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let about_unit: Vec<String> = printed
+                .lines()
+                .filter(|line| line.contains(name))
+                .map(str::to_owned)
+                .collect();
+            (output.status.success(), about_unit, printed)
+        };
+        let (success, about_unit, printed) = verify(&runnable);
+        assert!(
+            success && about_unit.is_empty(),
+            "systemd-analyze verify {file}:\n{printed}"
         );
-        let about_unit: Vec<String> = printed
-            .lines()
-            .filter(|line| line.contains("jembatan.service"))
+
+        // A mistake in the unit shows in those lines.
+        let (_, about_unit, printed) =
+            verify(&runnable.replace("ProtectSystem=strict", "ProtectSystem=stricter"));
+        assert!(
+            about_unit
+                .iter()
+                .any(|line| line.contains("ProtectSystem") || line.contains("protect system")),
+            "{file}: systemd-analyze did not name the bad setting:\n{printed}"
+        );
+    }
+}
+
+/// Where the migrate unit departs from the exchange's hardening, or from migrating the
+/// exchange's config as the owner, from an environment file of its own, before the exchange.
+fn migrate_unit_problems(migrate: &Unit, main: &Unit) -> Vec<String> {
+    let mut problems = hardening_unit_problems(migrate);
+    if migrate.last("Type") != Some("oneshot") {
+        problems.push(format!("Type= is {:?}, not oneshot", migrate.last("Type")));
+    }
+    let words = |unit: &Unit| -> Vec<String> {
+        unit.last("ExecStart")
+            .unwrap_or("")
+            .split_whitespace()
             .map(str::to_owned)
-            .collect();
-        (output.status.success(), about_unit, printed)
+            .collect()
     };
-    let (success, about_unit, printed) = verify(&runnable);
+    let (start, main_start) = (words(migrate), words(main));
+    let start: Vec<&str> = start.iter().map(String::as_str).collect();
+    let main_start: Vec<&str> = main_start.iter().map(String::as_str).collect();
+    if start.first() != main_start.first() || start.get(1) != Some(&"migrate") {
+        problems.push(format!(
+            "ExecStart= {start:?} is not `{} migrate`",
+            main_start.first().unwrap_or(&"jembatan")
+        ));
+    }
+    if flag(&start, "--config").is_none()
+        || flag(&start, "--config") != flag(&main_start, "--config")
+    {
+        problems.push(format!(
+            "ExecStart=: --config is {:?}, not the exchange's {:?}",
+            flag(&start, "--config"),
+            flag(&main_start, "--config")
+        ));
+    }
+    if flag(&start, "--grant-to") != Some(APP_ROLE) {
+        problems.push(format!(
+            "ExecStart=: --grant-to is {:?}, not {APP_ROLE}",
+            flag(&start, "--grant-to")
+        ));
+    }
+    let service = "jembatan.service";
+    if !migrate
+        .section_values("Unit", "Before")
+        .iter()
+        .any(|units| units.split_whitespace().any(|u| u == service))
+    {
+        problems.push(format!("Before= does not name {service}"));
+    }
+    if !migrate
+        .section_values("Install", "RequiredBy")
+        .iter()
+        .any(|units| units.split_whitespace().any(|u| u == service))
+    {
+        problems.push(format!(
+            "RequiredBy= does not name {service}: enabled, it would not run before it"
+        ));
+    }
+    // The owner's URL: from a file it alone reads, which must be there.
+    let main_files: Vec<&str> = main
+        .values("EnvironmentFile")
+        .into_iter()
+        .map(|f| f.trim_start_matches('-'))
+        .collect();
+    match migrate.values("EnvironmentFile")[..] {
+        [file] if file.starts_with('-') => problems.push(format!(
+            "EnvironmentFile={file}: optional, so it would run without the owner's URL"
+        )),
+        [file] if main_files.contains(&file) => problems.push(format!(
+            "EnvironmentFile={file}: the exchange reads it too, and the owner's URL with it"
+        )),
+        [_] => {}
+        ref files => problems.push(format!(
+            "EnvironmentFile= is {files:?}, not one file of the owner's URL"
+        )),
+    }
+    // It opens the store only: no keys, nowhere to write.
+    for key in ["LoadCredential", "StateDirectory", "ReadWritePaths"] {
+        for value in migrate.values(key) {
+            problems.push(format!("{key}={value}: `jembatan migrate` needs none"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn the_migrate_unit_is_hardened_and_runs_before_the_exchange() {
+    let main = Unit::parse(&read(UNIT));
+    let problems = migrate_unit_problems(&Unit::parse(&read(MIGRATE_UNIT)), &main);
     assert!(
-        success && about_unit.is_empty(),
-        "systemd-analyze verify {UNIT}:\n{printed}"
+        problems.is_empty(),
+        "{MIGRATE_UNIT}:\n{}",
+        problems.join("\n")
     );
 
-    // A mistake in the unit shows in those lines.
-    let (_, about_unit, printed) =
-        verify(&runnable.replace("ProtectSystem=strict", "ProtectSystem=stricter"));
-    assert!(
-        about_unit
-            .iter()
-            .any(|line| line.contains("ProtectSystem") || line.contains("protect system")),
-        "systemd-analyze did not name the bad setting:\n{printed}"
-    );
+    // Each edit is named.
+    for (from, to, named) in [
+        (
+            "ProtectSystem=strict",
+            "ProtectSystem=full",
+            "ProtectSystem=",
+        ),
+        ("Type=oneshot", "Type=exec", "Type="),
+        (
+            "Before=jembatan.service",
+            "Before=postgresql.service",
+            "Before=",
+        ),
+        (
+            "RequiredBy=jembatan.service",
+            "WantedBy=multi-user.target",
+            "RequiredBy=",
+        ),
+        (
+            " --grant-to jembatan_app",
+            " --grant-to jembatan_owner",
+            "--grant-to",
+        ),
+        (" migrate --config", " serve --config", "migrate`"),
+        (
+            "--config /etc/jembatan/jembatan.toml",
+            "--config /etc/jembatan/migrate.toml",
+            "--config",
+        ),
+        (
+            "EnvironmentFile=/etc/jembatan/jembatan-migrate.env",
+            "EnvironmentFile=/etc/jembatan/jembatan.env",
+            "the exchange reads it too",
+        ),
+        (
+            "EnvironmentFile=/etc/jembatan/jembatan-migrate.env",
+            "EnvironmentFile=-/etc/jembatan/jembatan-migrate.env",
+            "optional",
+        ),
+        (
+            "DynamicUser=yes",
+            "DynamicUser=yes\nLoadCredential=log.key:/etc/jembatan/credentials/log.key",
+            "LoadCredential=",
+        ),
+    ] {
+        let text = read(MIGRATE_UNIT);
+        let edited = text.replace(from, to);
+        assert_ne!(edited, text, "{from:?} is not in {MIGRATE_UNIT}");
+        let problems = migrate_unit_problems(&Unit::parse(&edited), &main);
+        assert!(
+            problems.iter().any(|p| p.contains(named)),
+            "{from:?} → {to:?}: {problems:?}"
+        );
+    }
 }
 
 #[test]
@@ -1268,6 +1450,256 @@ fn selects(selector: &Yaml, labels: &Yaml) -> bool {
     })
 }
 
+/// What a pod spec (`what`: "the pod", "the Job's pod") lacks of the pods' hardening: non-root,
+/// the runtime's seccomp profile, no service account token, and in each container a read-only
+/// root file system, no privilege escalation and no capabilities.
+fn hardening_problems(what: &str, spec: &Yaml) -> Vec<String> {
+    let mut problems = Vec::new();
+    let pod_security = &spec["securityContext"];
+    if pod_security["runAsNonRoot"].as_bool() != Some(true) {
+        problems.push(format!("{what} does not set runAsNonRoot: true"));
+    }
+    if pod_security["runAsUser"]
+        .as_i64()
+        .is_none_or(|uid| uid == 0)
+    {
+        problems.push(format!("{what} runs as no numeric non-root user"));
+    }
+    if pod_security["seccompProfile"]["type"].as_str() != Some("RuntimeDefault") {
+        problems.push(format!("{what}: seccompProfile is not RuntimeDefault"));
+    }
+    if spec["automountServiceAccountToken"].as_bool() != Some(false) {
+        problems.push(format!("{what} mounts a service account token"));
+    }
+    let containers = ["initContainers", "containers"]
+        .into_iter()
+        .flat_map(|field| spec[field].as_vec().into_iter().flatten());
+    for container in containers {
+        let name = container["name"].as_str().unwrap_or("");
+        let security = &container["securityContext"];
+        if security["readOnlyRootFilesystem"].as_bool() != Some(true) {
+            problems.push(format!(
+                "container {name}: readOnlyRootFilesystem is not true"
+            ));
+        }
+        if security["allowPrivilegeEscalation"].as_bool() != Some(false) {
+            problems.push(format!(
+                "container {name}: allowPrivilegeEscalation is not false"
+            ));
+        }
+        let drops = &security["capabilities"]["drop"];
+        if !drops
+            .as_vec()
+            .is_some_and(|d| d.iter().any(|c| c.as_str() == Some("ALL")))
+        {
+            problems.push(format!("container {name}: capabilities do not drop ALL"));
+        }
+        if !security["capabilities"]["add"].is_badvalue() {
+            problems.push(format!("container {name}: adds capabilities"));
+        }
+    }
+    problems
+}
+
+/// Whether a string anywhere in `yaml` (a value or a key) is `text`.
+fn mentions(yaml: &Yaml, text: &str) -> bool {
+    match yaml {
+        Yaml::String(s) => s == text,
+        Yaml::Array(items) => items.iter().any(|item| mentions(item, text)),
+        Yaml::Hash(hash) => hash
+            .iter()
+            .any(|(key, value)| mentions(key, text) || mentions(value, text)),
+        _ => false,
+    }
+}
+
+/// The Job that migrates as the schema's owner: its pod spec, its one container, and the words
+/// it runs after the image's entrypoint (`jembatan`).
+struct MigrateJob<'a> {
+    job: &'a Object,
+    spec: &'a Yaml,
+    container: &'a Yaml,
+    args: Vec<String>,
+}
+
+impl<'a> MigrateJob<'a> {
+    fn of(objects: &'a [Object]) -> Result<Self, String> {
+        let job =
+            find(objects, "Job", MIGRATE_JOB).ok_or_else(|| format!("no Job {MIGRATE_JOB}"))?;
+        let spec = &job.yaml["spec"]["template"]["spec"];
+        let containers = spec["containers"].as_vec().map_or(&[][..], Vec::as_slice);
+        let [container] = containers else {
+            return Err(format!(
+                "the Job {MIGRATE_JOB} has {} containers, not one",
+                containers.len()
+            ));
+        };
+        let mut args = command_of(container, "command");
+        match args.split_first() {
+            None => {}
+            Some((program, _)) if program.ends_with("/jembatan") => {
+                args.remove(0);
+            }
+            Some((program, _)) => {
+                return Err(format!(
+                    "the Job {MIGRATE_JOB} runs {program}, not jembatan"
+                ));
+            }
+        }
+        args.extend(command_of(container, "args"));
+        Ok(Self {
+            job,
+            spec,
+            container,
+            args,
+        })
+    }
+
+    /// The value of a flag of its command.
+    fn flag(&self, name: &str) -> Option<&str> {
+        let words: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        flag(&words, name)
+    }
+
+    /// The text of the config file it names, from the ConfigMap mounted at the file's folder.
+    fn config_text(&self, objects: &[Object]) -> Result<String, String> {
+        let path = Path::new(self.flag("--config").ok_or("the Job names no --config")?);
+        let folder = path.parent().unwrap_or(Path::new("/"));
+        let file = path.file_name().and_then(|f| f.to_str()).unwrap_or("");
+        let mount = mounts_of(self.container)
+            .into_iter()
+            .find(|m| m.path == folder)
+            .ok_or_else(|| format!("the Job mounts nothing at {}", folder.display()))?;
+        let volume = self.spec["volumes"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .find(|v| v["name"].as_str() == Some(mount.volume.as_str()))
+            .ok_or_else(|| format!("the Job's volume {} is not defined", mount.volume))?;
+        let name = volume["configMap"]["name"]
+            .as_str()
+            .ok_or_else(|| format!("the Job's volume {} is not a ConfigMap", mount.volume))?;
+        find(objects, "ConfigMap", name)
+            .and_then(|configmap| data_of(configmap).remove(file).flatten())
+            .ok_or_else(|| format!("the ConfigMap {name} has no text at {file}"))
+    }
+}
+
+/// Where the migrations Job departs from the pods' hardening, config and image, or from
+/// migrating as the owner; and whether anything but the Job references the owner's Secret.
+fn migrate_job_problems(objects: &[Object], pod: &Pod<'_>) -> Vec<String> {
+    let job = match MigrateJob::of(objects) {
+        Ok(job) => job,
+        Err(e) => return vec![e],
+    };
+    let mut problems = hardening_problems("the Job's pod", job.spec);
+    let restart = job.spec["restartPolicy"].as_str();
+    if !matches!(restart, Some("Never" | "OnFailure")) {
+        problems.push(format!(
+            "the Job's restartPolicy is {restart:?}, not Never or OnFailure"
+        ));
+    }
+    if job.container["image"] != pod.main["image"] {
+        problems.push(format!(
+            "the Job runs the image {:?}, not the Deployment's {:?}",
+            job.container["image"].as_str(),
+            pod.main["image"].as_str()
+        ));
+    }
+    if job.args.first().map(String::as_str) != Some("migrate") {
+        problems.push(format!(
+            "the Job runs {:?}, not `jembatan migrate`",
+            job.args
+        ));
+    }
+    if job.flag("--grant-to") != Some(APP_ROLE) {
+        problems.push(format!(
+            "the Job's --grant-to is {:?}, not {APP_ROLE}",
+            job.flag("--grant-to")
+        ));
+    }
+    let pod_args = command_of(pod.main, "args");
+    let pod_words: Vec<&str> = pod_args.iter().map(String::as_str).collect();
+    match (job.config_text(objects), pod.config(objects)) {
+        (Ok(job_text), Ok((_, pod_text))) if job_text == pod_text => {}
+        (Ok(_), Ok(_)) => problems.push(format!(
+            "the Job's --config {:?} is not the pods' config {:?}",
+            job.flag("--config"),
+            flag(&pod_words, "--config")
+        )),
+        (Err(e), _) | (_, Err(e)) => problems.push(e),
+    }
+    // The owner's URL from its own Secret; no other Secret (it needs no key).
+    let env = job.container["env"].as_vec().map_or(&[][..], Vec::as_slice);
+    let url = env
+        .iter()
+        .find(|var| var["name"].as_str() == Some("JEMBATAN_STORE_URL"))
+        .map(|var| &var["valueFrom"]["secretKeyRef"]);
+    match url {
+        Some(reference)
+            if reference["name"].as_str() == Some(OWNER_SECRET)
+                && reference["key"].as_str() == Some("url") => {}
+        _ => problems.push(format!(
+            "the Job's JEMBATAN_STORE_URL is not the Secret {OWNER_SECRET}'s url"
+        )),
+    }
+    match find(objects, "Secret", OWNER_SECRET) {
+        Some(secret) if data_of(secret).contains_key("url") => {}
+        Some(_) => problems.push(format!("the Secret {OWNER_SECRET} has no key url")),
+        None => problems.push(format!("the Secret {OWNER_SECRET} is not in the manifests")),
+    }
+    for volume in job.spec["volumes"].as_vec().into_iter().flatten() {
+        if volume["configMap"].is_badvalue() {
+            problems.push(format!(
+                "the Job's volume {}: not a ConfigMap (it needs no key)",
+                volume["name"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    for object in objects {
+        let own = object.kind == "Secret" && object.name == OWNER_SECRET;
+        if !own && !std::ptr::eq(object, job.job) && mentions(&object.yaml, OWNER_SECRET) {
+            problems.push(format!(
+                "{} {} ({}) references the Secret {OWNER_SECRET}, which only the Job may read",
+                object.kind, object.name, object.file
+            ));
+        }
+    }
+    // Its pod is no exchange: neither the Service nor the PodDisruptionBudget picks it, and a
+    // NetworkPolicy lets it reach PostgreSQL.
+    let labels = &job.job.yaml["spec"]["template"]["metadata"]["labels"];
+    for (kind, selector) in [
+        ("Service", &["spec", "selector"][..]),
+        (
+            "PodDisruptionBudget",
+            &["spec", "selector", "matchLabels"][..],
+        ),
+    ] {
+        for object in objects.iter().filter(|o| o.kind == kind) {
+            let selector = selector.iter().fold(&object.yaml, |yaml, key| &yaml[*key]);
+            if selects(selector, labels) {
+                problems.push(format!("the {kind} {} selects the Job's pod", object.name));
+            }
+        }
+    }
+    let reaches_database = objects
+        .iter()
+        .filter(|o| o.kind == "NetworkPolicy")
+        .filter(|o| selects(&o.yaml["spec"]["podSelector"]["matchLabels"], labels))
+        .any(|policy| {
+            policy.yaml["spec"]["egress"]
+                .as_vec()
+                .into_iter()
+                .flatten()
+                .flat_map(|rule| rule["ports"].as_vec().into_iter().flatten())
+                .any(|port| port["port"].as_i64() == Some(5432))
+        });
+    if !reaches_database {
+        problems.push("no NetworkPolicy lets the Job's pod reach PostgreSQL (5432)".into());
+    }
+    problems
+}
+
 /// What the manifests lack, or where they and the config disagree.
 fn kubernetes_problems(objects: &[Object]) -> Vec<String> {
     let pod = match Pod::of(objects) {
@@ -1298,48 +1730,12 @@ fn kubernetes_problems(objects: &[Object]) -> Vec<String> {
     }
 
     // Security.
-    let pod_security = &pod.spec["securityContext"];
-    if pod_security["runAsNonRoot"].as_bool() != Some(true) {
-        problems.push("the pod does not set runAsNonRoot: true".into());
-    }
-    if pod_security["runAsUser"]
-        .as_i64()
-        .is_none_or(|uid| uid == 0)
-    {
-        problems.push("the pod runs as no numeric non-root user".into());
-    }
-    if pod_security["seccompProfile"]["type"].as_str() != Some("RuntimeDefault") {
-        problems.push("the pod's seccompProfile is not RuntimeDefault".into());
-    }
-    if pod.spec["automountServiceAccountToken"].as_bool() != Some(false) {
-        problems.push("the pod mounts a service account token".into());
-    }
+    problems.extend(hardening_problems("the pod", pod.spec));
     let containers = ["initContainers", "containers"]
         .into_iter()
         .flat_map(|field| pod.spec[field].as_vec().into_iter().flatten());
     for container in containers {
         let name = container["name"].as_str().unwrap_or("");
-        let security = &container["securityContext"];
-        if security["readOnlyRootFilesystem"].as_bool() != Some(true) {
-            problems.push(format!(
-                "container {name}: readOnlyRootFilesystem is not true"
-            ));
-        }
-        if security["allowPrivilegeEscalation"].as_bool() != Some(false) {
-            problems.push(format!(
-                "container {name}: allowPrivilegeEscalation is not false"
-            ));
-        }
-        let drops = &security["capabilities"]["drop"];
-        if !drops
-            .as_vec()
-            .is_some_and(|d| d.iter().any(|c| c.as_str() == Some("ALL")))
-        {
-            problems.push(format!("container {name}: capabilities do not drop ALL"));
-        }
-        if !security["capabilities"]["add"].is_badvalue() {
-            problems.push(format!("container {name}: adds capabilities"));
-        }
         for mount in mounts_of(container) {
             if !pod.volumes.contains_key(&mount.volume) {
                 problems.push(format!(
@@ -1400,6 +1796,13 @@ fn kubernetes_problems(objects: &[Object]) -> Vec<String> {
     if !config.store.url.starts_with("postgres://") {
         problems.push(format!("store.url is {}, not PostgreSQL", config.store.url));
     }
+    if config.store.migrate {
+        problems.push(format!(
+            "store.migrate is true: the pods would migrate as {APP_ROLE}, which owns nothing; \
+             the Job {MIGRATE_JOB} migrates"
+        ));
+    }
+    problems.extend(migrate_job_problems(objects, &pod));
 
     // Ports and probes.
     let listen = config.server.listen.port();
@@ -1621,6 +2024,92 @@ fn the_manifests_mount_what_their_config_names() {
             "port: 5433",
             "egress does not allow TCP 5432",
         ),
+        // The pods migrate, or read the owner's URL.
+        (
+            "config.yaml",
+            "migrate = false",
+            "migrate = true",
+            "store.migrate is true",
+        ),
+        (
+            "deployment.yaml",
+            "name: jembatan-store\n",
+            "name: jembatan-store-owner\n",
+            "Deployment jembatan (deployment.yaml) references the Secret jembatan-store-owner",
+        ),
+        // The Job: not the owner's URL, not migrating, not for the app role, not hardened.
+        (
+            "migrate-job.yaml",
+            "name: jembatan-store-owner",
+            "name: jembatan-store",
+            "JEMBATAN_STORE_URL is not the Secret jembatan-store-owner's url",
+        ),
+        (
+            "migrate-job.yaml",
+            "- migrate\n",
+            "- serve\n",
+            "not `jembatan migrate`",
+        ),
+        (
+            "migrate-job.yaml",
+            "- jembatan_app",
+            "- jembatan_owner",
+            "--grant-to is Some(\"jembatan_owner\")",
+        ),
+        (
+            "migrate-job.yaml",
+            "- /etc/jembatan/config/jembatan.toml",
+            "- /etc/jembatan/jembatan.toml",
+            "the Job mounts nothing at /etc/jembatan",
+        ),
+        (
+            "migrate-job.yaml",
+            "type: RuntimeDefault",
+            "type: Unconfined",
+            "the Job's pod: seccompProfile",
+        ),
+        (
+            "migrate-job.yaml",
+            "runAsNonRoot: true\n        runAsUser",
+            "runAsNonRoot: false\n        runAsUser",
+            "the Job's pod does not set runAsNonRoot",
+        ),
+        (
+            "migrate-job.yaml",
+            "automountServiceAccountToken: false",
+            "automountServiceAccountToken: true",
+            "the Job's pod mounts a service account token",
+        ),
+        (
+            "migrate-job.yaml",
+            "readOnlyRootFilesystem: true",
+            "readOnlyRootFilesystem: false",
+            "container migrate: readOnlyRootFilesystem",
+        ),
+        (
+            "migrate-job.yaml",
+            "drop: [\"ALL\"]",
+            "drop: [\"NET_RAW\"]",
+            "container migrate: capabilities do not drop ALL",
+        ),
+        (
+            "migrate-job.yaml",
+            "image: registry.example.go.id/jembatan:0.1.0",
+            "image: registry.example.go.id/jembatan:0.0.9",
+            "not the Deployment's",
+        ),
+        (
+            "migrate-job.yaml",
+            "app.kubernetes.io/name: jembatan-migrate",
+            "app.kubernetes.io/name: jembatan",
+            "the Service jembatan selects the Job's pod",
+        ),
+        (
+            "networkpolicy.yaml",
+            "podSelector:\n    matchLabels:\n      app.kubernetes.io/name: jembatan-migrate",
+            "podSelector:\n    matchLabels:\n      app.kubernetes.io/name: jembatan-migrator",
+            "no NetworkPolicy lets the Job's pod reach PostgreSQL",
+        ),
     ] {
         let problems = edit(file, from, to);
         assert!(
@@ -1723,16 +2212,57 @@ fn the_policies_configmap_is_deploy_policies_and_the_health_check_policy() {
     }
 }
 
+/// `deploy/postgres/roles.sql`, run once in this process (as tests/pg_roles.rs does: the roles
+/// belong to the whole cluster, and the script is idempotent).
+static ROLES: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// A new database made as `deploy/postgres/README.md` says: the two roles, then the database
+/// owned by jembatan_owner (`database.sql`), not yet migrated.
+async fn database_for_roles() -> PgDatabase {
+    let database = PgDatabase::create().await;
+    ROLES
+        .get_or_init(|| run_script(&database.url, "deploy/postgres/roles.sql"))
+        .await;
+    run_script(&database.url, "deploy/postgres/database.sql").await;
+    database
+}
+
+/// Runs a script of the repository as the test server's administrator.
+async fn run_script(url: &str, script: &str) {
+    use sqlx::Connection;
+    let text = read(script);
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {url}: {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(text))
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{script}: {e}"));
+}
+
+/// `url` logging in as `role`, without a password (the test server trusts local logins).
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}@{host}")
+}
+
 /// The pod in a folder, as the kubelet lays it out (Secret files mode 0440 under fsGroup), the
 /// init container's copy run, and the two replicas started from the ConfigMap's config on one
-/// PostgreSQL database; the probes' command gets SERVING from each, and its identity reads
-/// nothing.
+/// PostgreSQL database, logged in as jembatan_app: they refuse to start until the Job's
+/// command has migrated and granted as jembatan_owner, then the probes' command gets SERVING
+/// from each, and its identity reads nothing.
 #[tokio::test]
 async fn the_pods_serve_from_their_mounts() {
     let material = Material::new();
-    let database = PgDatabase::create().await;
+    let database = database_for_roles().await;
+    let (owner_url, app_url) = (
+        as_role(&database.url, OWNER_ROLE),
+        as_role(&database.url, APP_ROLE),
+    );
     let objects = manifests();
     let pod = Pod::of(&objects).expect("the Deployment");
+    let job = MigrateJob::of(&objects).expect("the migrations Job");
     let root = tempfile::tempdir().expect("tempdir");
     let root = root.path();
 
@@ -1798,7 +2328,9 @@ async fn the_pods_serve_from_their_mounts() {
         }
     }
     let (mut config, _) = pod.config(&objects).expect("the pods' config");
-    config.store.url = database.url.clone();
+    assert!(!config.store.migrate, "the pods' config migrates");
+    // The Secret jembatan-store's URL: jembatan_app's login.
+    config.store.url = app_url;
     rebase(&mut config, root);
     config.identity.trust_domain = jembatan_tests::TRUST_DOMAIN.into();
 
@@ -1816,6 +2348,42 @@ async fn the_pods_serve_from_their_mounts() {
         let words: Vec<&str> = command.iter().map(String::as_str).collect();
         run_inside(root, &words, None);
     }
+
+    // Before the Job, the pods refuse to start, naming the command the Job runs.
+    let pending = Exchange::bind(&config)
+        .await
+        .err()
+        .expect("an exchange that may not migrate must refuse a database behind its version");
+    assert!(
+        format!("{pending:#}").contains("jembatan migrate"),
+        "{pending:#}"
+    );
+
+    // The Job's command, as `jembatan migrate --config F --grant-to ROLE` runs it: the Job's
+    // config with JEMBATAN_STORE_URL from the Secret jembatan-store-owner (the owner's login).
+    assert_eq!(job.args.first().map(String::as_str), Some("migrate"));
+    let job_config = Config::parse(
+        &job.config_text(&objects).expect("the Job's config"),
+        [("JEMBATAN_STORE_URL".to_owned(), owner_url)],
+        Path::new("/etc/jembatan/config"),
+    )
+    .expect("the Job's config parses");
+    let location = jembatan_store::StoreLocation::parse(&job_config.store.url).expect("location");
+    let applied = jembatan_store::migrate(&location)
+        .await
+        .expect("migrate as jembatan_owner");
+    assert!(
+        !applied.is_empty(),
+        "a new database has migrations to apply"
+    );
+    let grantee = jembatan_store::grants::RoleName::parse(
+        job.flag("--grant-to").expect("the Job's --grant-to"),
+    )
+    .expect("a role name");
+    jembatan_store::grants::grant_exchange_privileges(&location, &grantee)
+        .await
+        .expect("grant jembatan_app its privileges as jembatan_owner");
+
     let replicas = [
         RunningExchange::start(&config).await,
         RunningExchange::start(&config).await,

@@ -136,7 +136,10 @@ fn compare(applied: &[Applied], migrator: &Migrator) -> Result<Vec<i64>, Migrate
         return Err(MigrateError::Dirty(dirty.version));
     }
     for row in applied {
-        match migrator.iter().find(|m| m.version == row.version) {
+        let embedded = migrator
+            .iter()
+            .find(|m| m.version == row.version && !m.migration_type.is_down_migration());
+        match embedded {
             None => return Err(MigrateError::VersionMissing(row.version)),
             Some(embedded) if *embedded.checksum != *row.checksum => {
                 return Err(MigrateError::VersionMismatch(row.version));
