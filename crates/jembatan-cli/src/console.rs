@@ -39,7 +39,7 @@ pub(crate) async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     }
     println!("console on http://{local}");
     println!(
-        "open {} (the token in it lets this browser in; it is new at every start)",
+        "open {} (the token in its path lets you in; it is new at every start)",
         console.url()?
     );
     console.run().await?;

@@ -26,7 +26,7 @@ struct Console {
     child: Child,
     /// Where it serves, `http://127.0.0.1:<port>`.
     url: String,
-    /// The address it says to open, with the token that lets a browser in.
+    /// The address it says to open, `<url>/<token>/`: every page lives under it.
     open: String,
     /// Where its standard output and error go.
     output: [PathBuf; 2],
@@ -61,7 +61,9 @@ impl Console {
             .expect("an address to open")
             .to_owned();
         assert!(
-            open.starts_with(&format!("{url}/?token=")),
+            open.starts_with(&format!("{url}/"))
+                && open.ends_with('/')
+                && open.len() > url.len() + 2,
             "{open} is the console's address with its token"
         );
         Self {
@@ -72,17 +74,14 @@ impl Console {
         }
     }
 
-    /// Opens the printed address in `browser`, whose cookie then lets it in.
+    /// Opens the printed address in `browser`.
     fn let_in(&self, browser: &Browser) {
         browser.navigate(&self.open);
     }
 
-    /// [`Console::at`] with the token, for a request that carries no cookie.
+    /// [`Console::at`]: the token is in every path.
     fn with_token(&self, path: &str) -> String {
-        let url = self.at(path);
-        let token = self.open.split("token=").nth(1).expect("a token");
-        let separator = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{separator}token={token}")
+        self.at(path)
     }
 
     /// Everything the console printed so far.
@@ -93,12 +92,13 @@ impl Console {
             .collect()
     }
 
-    /// The absolute URL of `path` (absolute, or starting with `/`) on this console.
+    /// The absolute URL of `path` on this console: an absolute URL as it is, a path starting
+    /// with `/` under the console's token, any other (a page's relative link) under it too.
     fn at(&self, path: &str) -> String {
         if path.starts_with("http://") {
             path.to_owned()
         } else {
-            format!("{}{path}", self.url)
+            format!("{}{}", self.open, path.trim_start_matches('/'))
         }
     }
 }

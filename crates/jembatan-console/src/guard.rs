@@ -6,9 +6,11 @@
 //! every answer forbids framing, scripts and caching of what it shows.
 //!
 //! And whoever else can reach the port (another user of the machine) must not: the console
-//! makes a random token at start and prints the address that carries it; a request must carry
-//! it, in the `token` query parameter (the printed address) or in the cookie the first such
-//! request sets (HttpOnly, SameSite=Strict), else it gets 401.
+//! makes a random token at start and serves every page under `/<token>/`, the address it
+//! prints; any other path gets 401. The secret is in the path, not in a cookie, because browsers
+//! send a cookie to every port of a host: another server on 127.0.0.1 that the auditor opens
+//! would receive it. Pages link relatively and the Referrer-Policy keeps the path to the
+//! console itself.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,74 +20,37 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-/// The Host values the console answers to, and the token a request must carry.
+/// The Host values the console answers to, and the path every page lives under.
 #[derive(Debug)]
 pub(crate) struct Allowed {
     hosts: Vec<String>,
-    token: String,
-    /// The cookie that carries the token once the printed address was opened, named after the
-    /// port: browsers keep cookies per host, not per port, and two consoles may run side by side.
-    cookie: String,
-}
-
-/// How a request carried the token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Carried {
-    /// In the query: the cookie is set on the answer.
-    Query,
-    /// In the cookie.
-    Cookie,
-    /// Not at all, or a wrong one.
-    No,
+    /// `/<token>/`.
+    base: String,
 }
 
 impl Allowed {
     /// The console's own address (and `localhost` for a loopback one), with its `token`.
-    pub(crate) fn new(local: SocketAddr, token: String) -> Self {
+    pub(crate) fn new(local: SocketAddr, token: &str) -> Self {
         let mut hosts = vec![local.to_string()];
         if local.ip().is_loopback() {
             hosts.push(format!("localhost:{}", local.port()));
         }
         Self {
             hosts,
-            token,
-            cookie: format!("jembatan_console_{}", local.port()),
+            base: format!("/{token}/"),
         }
     }
 
-    fn carried(&self, request: &Request) -> Carried {
-        // Every byte compared, whatever differs first.
-        let same = |given: &str| {
-            given.len() == self.token.len()
-                && given
-                    .bytes()
-                    .zip(self.token.bytes())
-                    .fold(0u8, |differ, (a, b)| differ | (a ^ b))
-                    == 0
+    /// Whether `path` is under the base, compared byte by byte whatever differs first.
+    fn carries_token(&self, path: &str) -> bool {
+        let Some(given) = path.get(..self.base.len()) else {
+            return false;
         };
-        let in_query = request
-            .uri()
-            .query()
-            .unwrap_or_default()
-            .split('&')
-            .filter_map(|pair| pair.strip_prefix("token="))
-            .any(same);
-        if in_query {
-            return Carried::Query;
-        }
-        let in_cookie = request
-            .headers()
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().strip_prefix(&self.cookie)?.strip_prefix('='))
-            .any(same);
-        if in_cookie {
-            Carried::Cookie
-        } else {
-            Carried::No
-        }
+        given
+            .bytes()
+            .zip(self.base.bytes())
+            .fold(0u8, |differ, (a, b)| differ | (a ^ b))
+            == 0
     }
 
     fn host_allowed(&self, headers: &HeaderMap) -> bool {
@@ -125,7 +90,7 @@ pub(crate) async fn check(
     request: Request,
     next: Next,
 ) -> Response {
-    let carried = allowed.carried(&request);
+    let carried = allowed.carries_token(request.uri().path());
     let mut response = if !allowed.host_allowed(request.headers()) {
         (
             StatusCode::MISDIRECTED_REQUEST,
@@ -140,7 +105,7 @@ pub(crate) async fn check(
             "a request from another site may not use this console",
         )
             .into_response()
-    } else if carried == Carried::No {
+    } else if !carried {
         (
             StatusCode::UNAUTHORIZED,
             "open the address `jembatan console` printed: it carries the token that lets you in",
@@ -149,21 +114,12 @@ pub(crate) async fn check(
     } else {
         next.run(request).await
     };
-    if carried == Carried::Query
-        && let Ok(cookie) = HeaderValue::from_str(&format!(
-            "{}={}; Path=/; HttpOnly; SameSite=Strict",
-            allowed.cookie, allowed.token
-        ))
-    {
-        // Appended: the page may set a cookie of its own (the language).
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
     let headers = response.headers_mut();
     for (name, value) in [
         (
             header::CONTENT_SECURITY_POLICY,
             "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
+             frame-ancestors 'none'; base-uri 'self'",
         ),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
@@ -190,7 +146,7 @@ mod tests {
 
     #[test]
     fn only_the_own_address_and_origin() {
-        let allowed = Allowed::new("127.0.0.1:7480".parse().expect("addr"), "t0k".into());
+        let allowed = Allowed::new("127.0.0.1:7480".parse().expect("addr"), "t0k");
         assert!(allowed.host_allowed(&headers(&[(header::HOST, "127.0.0.1:7480")])));
         assert!(allowed.host_allowed(&headers(&[(header::HOST, "localhost:7480")])));
         assert!(!allowed.host_allowed(&headers(&[(header::HOST, "evil.example:7480")])));
@@ -206,35 +162,11 @@ mod tests {
         assert!(Allowed::site_allowed(&HeaderMap::new()));
         assert!(!Allowed::site_allowed(&site("cross-site")));
         assert!(!Allowed::site_allowed(&site("same-site")));
-        let request = |uri: &str, cookie: Option<&str>| {
-            let mut request = Request::builder().uri(uri);
-            if let Some(cookie) = cookie {
-                request = request.header(header::COOKIE, cookie);
-            }
-            request.body(axum::body::Body::empty()).expect("request")
-        };
-        assert_eq!(
-            allowed.carried(&request("/?token=t0k", None)),
-            Carried::Query
-        );
-        assert_eq!(
-            allowed.carried(&request("/entries?a=1&token=t0k", None)),
-            Carried::Query
-        );
-        assert_eq!(
-            allowed.carried(&request("/", Some("lang=id; jembatan_console_7480=t0k"))),
-            Carried::Cookie
-        );
-        assert_eq!(allowed.carried(&request("/?token=t0", None)), Carried::No);
-        assert_eq!(
-            allowed.carried(&request("/", Some("jembatan_console_7480=x"))),
-            Carried::No
-        );
-        assert_eq!(
-            allowed.carried(&request("/", Some("jembatan_console_7481=t0k"))),
-            Carried::No,
-            "another console's cookie"
-        );
-        assert_eq!(allowed.carried(&request("/", None)), Carried::No);
+        assert!(allowed.carries_token("/t0k/"));
+        assert!(allowed.carries_token("/t0k/entries?a=1"));
+        assert!(!allowed.carries_token("/t0k"));
+        assert!(!allowed.carries_token("/t0x/entries"));
+        assert!(!allowed.carries_token("/"));
+        assert!(!allowed.carries_token("/entries?token=t0k"));
     }
 }

@@ -3,7 +3,7 @@
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::ConsoleConfig;
+use crate::AppState;
 use crate::i18n::Lang;
 
 /// Text made safe for HTML content and attribute values.
@@ -46,13 +46,7 @@ pub(crate) enum Nav {
 }
 
 /// A whole page: header, menu, language switch, and `body` (already HTML).
-pub(crate) fn page(
-    lang: Lang,
-    config: &ConsoleConfig,
-    nav: Nav,
-    heading: &str,
-    body: &str,
-) -> Response {
+pub(crate) fn page(lang: Lang, state: &AppState, nav: Nav, heading: &str, body: &str) -> Response {
     let t = lang.text();
     let item = |which: Nav, id: &str, href: &str, label: &str| {
         let current = if which == nav {
@@ -65,6 +59,7 @@ pub(crate) fn page(
             escape(label)
         )
     };
+    let config = &state.config;
     let connected = t
         .connected
         .replace("{server}", &config.server)
@@ -74,23 +69,25 @@ pub(crate) fn page(
         "<!DOCTYPE html>\n<html lang=\"{code}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{heading} · {title}</title>\n\
-         <link rel=\"stylesheet\" href=\"/static/console.css\">\n</head>\n<body>\n\
+         <base href=\"{base}\">\n\
+         <link rel=\"stylesheet\" href=\"static/console.css\">\n</head>\n<body>\n\
          <a class=\"skip\" href=\"#main\">{skip}</a>\n\
          <header><p class=\"brand\">{title}</p><p class=\"connected\">{connected}</p>\
-         <p class=\"lang\"><a id=\"lang-switch\" href=\"/lang/{other_code}\" referrerpolicy=\"same-origin\" hreflang=\"{other_code}\" lang=\"{other_code}\">{switch}</a></p></header>\n\
+         <p class=\"lang\"><a id=\"lang-switch\" href=\"lang/{other_code}\" referrerpolicy=\"same-origin\" hreflang=\"{other_code}\" lang=\"{other_code}\">{switch}</a></p></header>\n\
          <nav id=\"menu\" aria-label=\"{title}\"><ul>{overview}{activity}{entries}{history}</ul></nav>\n\
          <main id=\"main\" tabindex=\"-1\">\n<h1>{heading}</h1>\n{body}\n</main>\n</body>\n</html>\n",
         code = lang.code(),
+        base = escape(&state.base),
         heading = escape(heading),
         title = escape(t.title),
         skip = escape(t.skip),
         connected = escape(&connected),
         other_code = other.code(),
         switch = escape(t.switch_to),
-        overview = item(Nav::Overview, "nav-overview", "/", t.nav_overview),
-        activity = item(Nav::Activity, "nav-activity", "/activity", t.nav_activity),
-        entries = item(Nav::Entries, "nav-entries", "/entries", t.nav_entries),
-        history = item(Nav::History, "nav-history", "/history", t.nav_history),
+        overview = item(Nav::Overview, "nav-overview", "./", t.nav_overview),
+        activity = item(Nav::Activity, "nav-activity", "activity", t.nav_activity),
+        entries = item(Nav::Entries, "nav-entries", "entries", t.nav_entries),
+        history = item(Nav::History, "nav-history", "history", t.nav_history),
     ))
     .into_response()
 }

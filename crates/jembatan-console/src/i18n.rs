@@ -94,10 +94,10 @@ impl Lang {
     }
 }
 
-/// `GET /lang/{en|id}`: remembers the language in a cookie and goes back to the page the link
-/// was on (a path of this console only).
+/// `GET lang/{en|id}`: remembers the language in a cookie and goes back to the page the link
+/// was on (a path of this console, under its base, only).
 pub(crate) async fn switch(
-    State(_): State<Arc<AppState>>,
+    State(state): State<Arc<AppState>>,
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
@@ -109,8 +109,8 @@ pub(crate) async fn switch(
         .and_then(|v| v.to_str().ok())
         .and_then(|referer| referer.split_once("://").map(|(_, rest)| rest))
         .and_then(|rest| rest.find('/').map(|at| &rest[at..]))
-        .filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
-        .unwrap_or("/");
+        .filter(|path| path.starts_with(state.base.as_str()) && !path.contains('\\'))
+        .unwrap_or(&state.base);
     let cookie = format!(
         "lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
         lang.code()

@@ -51,6 +51,8 @@ pub(crate) struct AppState {
     pub(crate) verifier: verify::Verifier,
     /// The witnesses' status as last looked up.
     pub(crate) witnesses: std::sync::Mutex<pages::overview::WitnessCache>,
+    /// The path every page lives under, `/<token>/`: the secret that lets a browser in.
+    pub(crate) base: String,
 }
 
 impl AppState {
@@ -65,7 +67,7 @@ impl AppState {
 pub struct Console {
     listener: TcpListener,
     state: Arc<AppState>,
-    /// What a request must carry (see `guard`): 16 random bytes, hex.
+    /// The first segment of every path (see `guard`): 16 random bytes, hex.
     token: String,
 }
 
@@ -87,15 +89,17 @@ impl Console {
         let mut token = [0u8; 16];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut token)
             .map_err(|_| ConsoleError::Random)?;
+        let token = hex::encode(token);
         Ok(Self {
-            token: hex::encode(token),
             listener,
             state: Arc::new(AppState {
                 client,
                 config,
                 verifier,
                 witnesses: std::sync::Mutex::new(None),
+                base: format!("/{token}/"),
             }),
+            token,
         })
     }
 
@@ -104,16 +108,12 @@ impl Console {
         self.listener.local_addr().map_err(ConsoleError::Serve)
     }
 
-    /// The address to open: the console's, with the token that lets the browser in.
+    /// The address to open: the console's, under the token that lets the browser in.
     pub fn url(&self) -> Result<String, ConsoleError> {
-        Ok(format!(
-            "http://{}/?token={}",
-            self.local_addr()?,
-            self.token
-        ))
+        Ok(format!("http://{}/{}/", self.local_addr()?, self.token))
     }
 
-    /// The token a request must carry (the `token` query parameter, or the cookie it sets).
+    /// The token every path starts with.
     pub fn token(&self) -> &str {
         &self.token
     }
@@ -122,7 +122,7 @@ impl Console {
     pub async fn run(self) -> Result<(), ConsoleError> {
         let local = self.local_addr()?;
         let app = router(self.state).layer(axum::middleware::from_fn_with_state(
-            Arc::new(guard::Allowed::new(local, self.token)),
+            Arc::new(guard::Allowed::new(local, &self.token)),
             guard::check,
         ));
         axum::serve(self.listener, app)
@@ -131,20 +131,23 @@ impl Console {
     }
 }
 
+/// Every page under the state's base path, `/<token>/`; pages link relatively, under a
+/// `<base>` of that path.
 fn router(state: Arc<AppState>) -> Router {
+    let at = |path: &str| format!("{}{path}", state.base);
     Router::new()
-        .route("/", get(pages::overview::page))
-        .route("/verify", post(pages::overview::verify_again))
-        .route("/activity", get(pages::activity::page))
-        .route("/activity.csv", get(pages::activity::csv))
-        .route("/entries", get(pages::entries::list))
-        .route("/entries.csv", get(pages::entries::csv))
-        .route("/entries/{index}", get(pages::entries::show))
+        .route(&at(""), get(pages::overview::page))
+        .route(&at("verify"), post(pages::overview::verify_again))
+        .route(&at("activity"), get(pages::activity::page))
+        .route(&at("activity.csv"), get(pages::activity::csv))
+        .route(&at("entries"), get(pages::entries::list))
+        .route(&at("entries.csv"), get(pages::entries::csv))
+        .route(&at("entries/{index}"), get(pages::entries::show))
         .route(
-            "/history",
+            &at("history"),
             get(pages::history::form).post(pages::history::answer),
         )
-        .route("/lang/{lang}", get(i18n::switch))
-        .route("/static/console.css", get(html::stylesheet))
+        .route(&at("lang/{lang}"), get(i18n::switch))
+        .route(&at("static/console.css"), get(html::stylesheet))
         .with_state(state)
 }

@@ -72,7 +72,7 @@ pub(crate) async fn page(
         .map(|(f, t)| (day_text(f), day_text(t)))
         .unwrap_or_else(|| (range.from.clone(), range.to.clone()));
     body.push_str(&format!(
-        "<form id=\"activity-filters\" class=\"filters\" method=\"get\" action=\"/activity\">\
+        "<form id=\"activity-filters\" class=\"filters\" method=\"get\" action=\"activity\">\
          <label>{from_label}<input type=\"date\" name=\"from\" value=\"{from}\"></label>\
          <label>{to_label}<input type=\"date\" name=\"to\" value=\"{to}\"></label>\
          <button type=\"submit\">{show}</button></form>",
@@ -84,12 +84,12 @@ pub(crate) async fn page(
     ));
     let Some((first, last)) = days else {
         body.push_str(&html::error(t.bad_date));
-        return html::page(lang, &state.config, Nav::Activity, t.nav_activity, &body);
+        return html::page(lang, &state, Nav::Activity, t.nav_activity, &body);
     };
     match summary(&state, first, last).await {
         Ok(answer) => {
             body.push_str(&format!(
-                "<p><a id=\"export-csv\" href=\"/activity.csv?from={}&amp;to={}\">{}</a></p>",
+                "<p><a id=\"export-csv\" href=\"activity.csv?from={}&amp;to={}\">{}</a></p>",
                 url_encode(&from),
                 url_encode(&to),
                 escape(t.export_csv)
@@ -105,7 +105,7 @@ pub(crate) async fn page(
         }
         Err(error) => body.push_str(&html::exchange_error(lang, &error)),
     }
-    html::page(lang, &state.config, Nav::Activity, t.nav_activity, &body)
+    html::page(lang, &state, Nav::Activity, t.nav_activity, &body)
 }
 
 /// `GET /activity.csv`: every count of the range.
@@ -118,7 +118,7 @@ pub(crate) async fn csv(
     let Some((first, last)) = range.days() else {
         return html::page(
             lang,
-            &state.config,
+            &state,
             Nav::Activity,
             lang.text().nav_activity,
             &html::error(lang.text().bad_date),
@@ -165,7 +165,7 @@ pub(crate) async fn csv(
         }
         Err(error) => html::page(
             lang,
-            &state.config,
+            &state,
             Nav::Activity,
             lang.text().nav_activity,
             &html::exchange_error(lang, &error),

@@ -140,7 +140,7 @@ impl Filters {
             ));
         }
         format!(
-            "<form id=\"entry-filters\" class=\"filters\" method=\"get\" action=\"/entries\">\
+            "<form id=\"entry-filters\" class=\"filters\" method=\"get\" action=\"entries\">\
              {from}{to}{agency}{principal}{method}\
              <label>{purpose_label}<select name=\"purpose\">{purposes}</select></label>\
              <label>{decision_label}<select name=\"decision\">{decisions}</select></label>\
@@ -174,7 +174,7 @@ pub(crate) async fn list(
             Ok(page) => {
                 let query = filters.query();
                 body.push_str(&format!(
-                    "<p><a id=\"export-csv\" href=\"/entries.csv?{}\">{}</a></p>",
+                    "<p><a id=\"export-csv\" href=\"entries.csv?{}\">{}</a></p>",
                     escape(&query),
                     escape(t.export_csv)
                 ));
@@ -188,7 +188,7 @@ pub(crate) async fn list(
                 body.push_str("<p class=\"pager\">");
                 if !filters.page.is_empty() {
                     body.push_str(&format!(
-                        "<a id=\"first-page\" href=\"/entries?{}\">{}</a>",
+                        "<a id=\"first-page\" href=\"entries?{}\">{}</a>",
                         escape(&query),
                         escape(t.first_page)
                     ));
@@ -196,7 +196,7 @@ pub(crate) async fn list(
                 if !page.next_page_token.is_empty() {
                     let separator = if query.is_empty() { "" } else { "&" };
                     body.push_str(&format!(
-                        "<a id=\"next-page\" href=\"/entries?{}\">{}</a>",
+                        "<a id=\"next-page\" href=\"entries?{}\">{}</a>",
                         escape(&format!(
                             "{query}{separator}page={}",
                             url_encode(&page.next_page_token)
@@ -208,7 +208,7 @@ pub(crate) async fn list(
             }
         },
     }
-    html::page(lang, &state.config, Nav::Entries, t.nav_entries, &body)
+    html::page(lang, &state, Nav::Entries, t.nav_entries, &body)
 }
 
 /// The entries' own bytes checked against their leaf hashes and parsed: a listing shows what
@@ -249,7 +249,7 @@ fn entries_table(lang: Lang, entries: &[(u64, Hash, LeafEntry)]) -> String {
     out.push_str("</tr></thead><tbody>");
     for (index, _, leaf) in entries {
         out.push_str(&format!(
-            "<tr class=\"entry\" data-index=\"{index}\"><td class=\"n\"><a class=\"prove\" href=\"/entries/{index}\" title=\"{prove}\">{index}</a></td>\
+            "<tr class=\"entry\" data-index=\"{index}\"><td class=\"n\"><a class=\"prove\" href=\"entries/{index}\" title=\"{prove}\">{index}</a></td>\
              <td>{time}</td><td class=\"key\">{principal}</td><td>{method}</td><td>{purpose}</td>\
              <td class=\"decision\">{decision}</td><td class=\"record-type\">{record_type}</td>\
              <td class=\"key\">{record_key}</td><td>{classes}</td></tr>",
@@ -278,7 +278,7 @@ pub(crate) async fn csv(
     let failed = |message: String| {
         html::page(
             lang,
-            &state.config,
+            &state,
             Nav::Entries,
             lang.text().nav_entries,
             &message,
@@ -408,7 +408,7 @@ pub(crate) async fn show(
         ),
         Err(error) => html::exchange_error(lang, &error),
     };
-    html::page(lang, &state.config, Nav::Entries, &heading, &body)
+    html::page(lang, &state, Nav::Entries, &heading, &body)
 }
 
 fn entry_facts(lang: Lang, entry: &LeafEntry, hash: &str) -> String {

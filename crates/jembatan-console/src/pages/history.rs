@@ -43,20 +43,14 @@ impl std::fmt::Debug for Lookup {
 pub(crate) async fn form(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let lang = Lang::of(&headers);
     let body = form_html(lang);
-    html::page(
-        lang,
-        &state.config,
-        Nav::History,
-        lang.text().history,
-        &body,
-    )
+    html::page(lang, &state, Nav::History, lang.text().history, &body)
 }
 
 fn form_html(lang: Lang) -> String {
     let t = lang.text();
     format!(
         "<p>{intro}</p>\
-         <form id=\"history-form\" class=\"filters\" method=\"post\" action=\"/history\" autocomplete=\"off\">\
+         <form id=\"history-form\" class=\"filters\" method=\"post\" action=\"history\" autocomplete=\"off\">\
          <label>{nik}<input type=\"text\" name=\"nik\" inputmode=\"numeric\" pattern=\"[0-9]{{16}}\" \
          maxlength=\"16\" required autocomplete=\"off\"></label>\
          <button type=\"submit\">{look_up}</button>\
@@ -82,7 +76,7 @@ pub(crate) async fn answer(
     if let Err(reason) = Nik::parse(nik) {
         // The reason never echoes the digits.
         body.push_str(&html::error(&format!("{} NIK {reason}.", t.bad_nik)));
-        return html::page(lang, &state.config, Nav::History, t.history, &body);
+        return html::page(lang, &state, Nav::History, t.history, &body);
     }
     match accesses(&state, nik).await {
         Ok((accesses, _)) if lookup.format == "csv" => csv(&accesses),
@@ -97,15 +91,15 @@ pub(crate) async fn answer(
                 ));
             }
             body.push_str(&table(lang, &accesses));
-            html::page(lang, &state.config, Nav::History, t.history, &body)
+            html::page(lang, &state, Nav::History, t.history, &body)
         }
         Err(ClientError::Status(status)) if status.code() == tonic::Code::PermissionDenied => {
             body.push_str(&html::error(t.only_kp2mi));
-            html::page(lang, &state.config, Nav::History, t.history, &body)
+            html::page(lang, &state, Nav::History, t.history, &body)
         }
         Err(error) => {
             body.push_str(&html::exchange_error(lang, &error));
-            html::page(lang, &state.config, Nav::History, t.history, &body)
+            html::page(lang, &state, Nav::History, t.history, &body)
         }
     }
 }

@@ -44,13 +44,13 @@ pub(crate) async fn page(State(state): State<Arc<AppState>>, headers: HeaderMap)
     if let Ok(checkpoint) = &checkpoint {
         body.push_str(&witness_section(lang, &state, checkpoint).await);
     }
-    html::page(lang, &state.config, Nav::Overview, t.nav_overview, &body)
+    html::page(lang, &state, Nav::Overview, t.nav_overview, &body)
 }
 
 /// `POST /verify`: a full pass again.
 pub(crate) async fn verify_again(State(state): State<Arc<AppState>>) -> Response {
     state.verifier.restart();
-    Redirect::to("/").into_response()
+    Redirect::to(&state.base).into_response()
 }
 
 fn checkpoint_section(lang: Lang, checkpoint: &VerifiedCheckpoint) -> String {
@@ -122,7 +122,7 @@ fn verification_section(lang: Lang, verification: &Verification) -> String {
     format!(
         "<section aria-labelledby=\"verification-h\"><h2 id=\"verification-h\">{heading}</h2>\
          <p id=\"verification\" class=\"status {class}\" role=\"status\">{text}</p>\
-         <form id=\"verify-again\" method=\"post\" action=\"/verify\">\
+         <form id=\"verify-again\" method=\"post\" action=\"verify\">\
          <button type=\"submit\" class=\"secondary\">{again}</button></form></section>",
         heading = escape(t.verification),
         text = escape(&text),
