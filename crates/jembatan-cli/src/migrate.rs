@@ -1,13 +1,13 @@
 //! `jembatan migrate`: applies the store's pending migrations as the schema's owner and, on
 //! PostgreSQL, grants the exchange's role exactly what it needs (deploy/postgres/README.md).
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use jembatan_server::Config;
 use jembatan_store::StoreLocation;
 use jembatan_store::grants::{self, EXCHANGE_PRIVILEGES, RoleName};
+
+use crate::serve::ConfigFile;
 
 /// Arguments of `jembatan migrate`.
 #[derive(Debug, clap::Args)]
@@ -19,15 +19,10 @@ JEMBATAN_STORE_URL (a password in PGPASSWORD or ~/.pgpass keeps it out of the UR
   JEMBATAN_STORE_URL=postgres://jembatan_owner@db:5432/jembatan \\
     jembatan migrate --config /etc/jembatan/jembatan.toml --grant-to jembatan_app")]
 pub(crate) struct MigrateArgs {
-    /// The exchange's config file; its store.url (or JEMBATAN_STORE_URL, which overrides it) is
-    /// migrated.
-    #[arg(
-        long,
-        short,
-        env = "JEMBATAN_CONFIG",
-        default_value = "/etc/jembatan/jembatan.toml"
-    )]
-    config: PathBuf,
+    // The exchange's config: its store.url (or JEMBATAN_STORE_URL, which overrides it) is
+    // migrated.
+    #[command(flatten)]
+    config: ConfigFile,
     /// Then grant this PostgreSQL role exactly what the exchange needs on every table, and
     /// revoke anything else it was granted there; refused for a role that owns anything in the
     /// database, is a superuser or a member of the tables' owner.
@@ -36,7 +31,7 @@ pub(crate) struct MigrateArgs {
 }
 
 pub(crate) async fn run(args: MigrateArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config, std::env::vars())?;
+    let config = args.config.load()?;
     let location = StoreLocation::parse(&config.store.url)?;
     let grantee = args.grant_to.as_deref().map(RoleName::parse).transpose()?;
     if grantee.is_some() && !matches!(location, StoreLocation::Postgres(_)) {

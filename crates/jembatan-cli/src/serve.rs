@@ -29,7 +29,15 @@ to start, naming that command.";
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = SERVE_HELP)]
 pub(crate) struct ServeArgs {
-    /// The config file (see deploy/jembatan.example.toml).
+    #[command(flatten)]
+    config: ConfigFile,
+}
+
+/// The exchange's config file, as `serve` and `migrate` take it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConfigFile {
+    /// The config file (see deploy/jembatan.example.toml); JEMBATAN_* variables override its
+    /// keys.
     #[arg(
         long,
         short,
@@ -39,8 +47,15 @@ pub(crate) struct ServeArgs {
     config: PathBuf,
 }
 
+impl ConfigFile {
+    /// The config, read with the environment's overrides.
+    pub(crate) fn load(&self) -> anyhow::Result<Config> {
+        Ok(Config::load(&self.config, std::env::vars())?)
+    }
+}
+
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&args.config, std::env::vars())?;
+    let config = args.config.load()?;
     crate::logging::init(&config.log)?;
     let exchange = Exchange::bind(&config).await?;
     tracing::info!(addr = %exchange.local_addr(), "serving");

@@ -79,11 +79,6 @@ impl Console {
         browser.navigate(&self.open);
     }
 
-    /// [`Console::at`]: the token is in every path.
-    fn with_token(&self, path: &str) -> String {
-        self.at(path)
-    }
-
     /// Everything the console printed so far.
     fn printed(&self) -> String {
         self.output
@@ -414,7 +409,7 @@ fn check_csv_export(browser: &Browser, console: &Console) -> String {
     let href = browser
         .attribute(&browser.find("a#export-csv"), "href")
         .expect("a#export-csv has an href");
-    let answer = http("GET", &console.with_token(&href), &[], None).expect("GET the CSV export");
+    let answer = http("GET", &console.at(&href), &[], None).expect("GET the CSV export");
     assert_eq!(answer.status, 200, "{href}");
     let content_type = answer.header("content-type").unwrap_or_default();
     assert!(
@@ -764,7 +759,7 @@ fn worker_history_by_form() {
     ] {
         let answer = http(
             "POST",
-            &kp2mi.with_token("/history"),
+            &kp2mi.at("/history"),
             &[],
             Some(("application/x-www-form-urlencoded", form.as_bytes())),
         )
@@ -806,7 +801,7 @@ fn guard_refuses_foreign_hosts_and_cross_site_posts() {
     let form = Some(("application/x-www-form-urlencoded", &b""[..]));
     let ask = |method: &str, path: &str, headers: &[(&str, &str)]| {
         let body = if method == "POST" { form } else { None };
-        let answer = http(method, &console.with_token(path), headers, body)
+        let answer = http(method, &console.at(path), headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         // Every answer, a refusal too, forbids other pages to frame it or run anything in it.
         let policy = answer.header("content-security-policy").unwrap_or_default();

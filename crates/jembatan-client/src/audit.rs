@@ -266,17 +266,38 @@ impl AuditClient {
         check_extends(older, newer, &proof).map_err(ClientError::Proof)
     }
 
-    /// A page of a worker's processing history (ListSubjectAccesses).
-    pub async fn subject_accesses(
+    /// A worker's processing history (ListSubjectAccesses), oldest first, page after page: at
+    /// most `most` accesses, and whether there were more.
+    pub async fn subject_history(
         &mut self,
-        request: ListSubjectAccessesRequest,
-    ) -> Result<v1::ListSubjectAccessesResponse, ClientError> {
-        let request = self.stated.request(request)?;
-        Ok(self
-            .inner
-            .list_subject_accesses(request)
-            .await?
-            .into_inner())
+        nik: &str,
+        most: usize,
+    ) -> Result<(Vec<v1::SubjectAccess>, bool), ClientError> {
+        let mut accesses = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let request = self.stated.request(ListSubjectAccessesRequest {
+                nik: nik.to_owned(),
+                page_size: PAGE,
+                page_token,
+                ..ListSubjectAccessesRequest::default()
+            })?;
+            let page = self
+                .inner
+                .list_subject_accesses(request)
+                .await?
+                .into_inner();
+            accesses.extend(page.accesses);
+            if accesses.len() > most || (accesses.len() == most && !page.next_page_token.is_empty())
+            {
+                accesses.truncate(most);
+                return Ok((accesses, true));
+            }
+            if page.next_page_token.is_empty() {
+                return Ok((accesses, false));
+            }
+            page_token = page.next_page_token;
+        }
     }
 
     /// Counts of the log's entries per day (SummarizeEntries).

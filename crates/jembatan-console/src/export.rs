@@ -1,15 +1,17 @@
 //! The current view as CSV (RFC 4180), for a spreadsheet or a report.
 
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// A CSV download named `filename` of `header` and `rows`.
 pub(crate) fn csv(filename: &str, header: &[&str], rows: &[Vec<String>]) -> Response {
-    let mut out = String::new();
-    line(&mut out, header.iter().copied());
-    for row in rows {
-        line(&mut out, row.iter().map(String::as_str));
-    }
+    let Some(body) = encode(header, rows) else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the CSV could not be written",
+        )
+            .into_response();
+    };
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -18,33 +20,27 @@ pub(crate) fn csv(filename: &str, header: &[&str], rows: &[Vec<String>]) -> Resp
                 format!("attachment; filename=\"{filename}\""),
             ),
         ],
-        out,
+        body,
     )
         .into_response()
 }
 
-fn line<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {
-    for (i, cell) in cells.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(&field(cell));
+/// `header` and `rows` as CSV, every cell made inert.
+fn encode(header: &[&str], rows: &[Vec<String>]) -> Option<Vec<u8>> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(header).ok()?;
+    for row in rows {
+        out.write_record(row.iter().map(|cell| inert(cell))).ok()?;
     }
-    out.push_str("\r\n");
+    out.into_inner().ok()
 }
 
-/// A field quoted when it must be; a leading `=`, `+`, `-` or `@` is prefixed with `'` so that
-/// a spreadsheet does not run it as a formula.
-fn field(cell: &str) -> String {
-    let cell = if cell.starts_with(['=', '+', '-', '@']) {
+/// A cell that a spreadsheet will not run: a leading `=`, `+`, `-` or `@` gets a `'` before it.
+fn inert(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@']) {
         format!("'{cell}")
     } else {
         cell.to_owned()
-    };
-    if cell.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell
     }
 }
 
@@ -54,9 +50,14 @@ mod tests {
 
     #[test]
     fn quotes_and_formulas() {
-        assert_eq!(field("plain"), "plain");
-        assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        let rows = [
+            vec!["a,b".to_owned(), "say \"hi\"".to_owned()],
+            vec!["=HYPERLINK(1)".to_owned(), "plain".to_owned()],
+        ];
+        let body = encode(&["a", "b"], &rows).expect("csv");
+        assert_eq!(
+            String::from_utf8(body).expect("utf-8"),
+            "a,b\n\"a,b\",\"say \"\"hi\"\"\"\n'=HYPERLINK(1),plain\n"
+        );
     }
 }

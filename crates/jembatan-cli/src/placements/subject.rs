@@ -11,9 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use jembatan_client::convert::ShortCode;
-use jembatan_client::v1::audit_service_client::AuditServiceClient;
 use jembatan_client::v1::placement_service_client::PlacementServiceClient;
-use jembatan_client::v1::{self, ErasePersonalDataRequest, ListSubjectAccessesRequest};
+use jembatan_client::v1::{self, ErasePersonalDataRequest};
 use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
 use serde_json::json;
@@ -179,29 +178,10 @@ pub(crate) async fn erase(args: EraseArgs) -> anyhow::Result<ExitCode> {
 pub(crate) async fn history(args: SubjectArgs) -> anyhow::Result<ExitCode> {
     let nik = args.nik()?;
     let client = args.connection.connect("kp2mi").await?;
-    let mut audit = AuditServiceClient::new(client.channel());
-    let mut accesses = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let request = args
-            .stated(Purpose::Audit)
-            .request(ListSubjectAccessesRequest {
-                nik: nik.clone(),
-                page_size: 1000,
-                page_token,
-                ..Default::default()
-            })?;
-        let page = audit
-            .list_subject_accesses(request)
-            .await
-            .map_err(ClientError::from)?
-            .into_inner();
-        accesses.extend(page.accesses);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
+    let (accesses, _) = client
+        .audit(args.stated(Purpose::Audit))
+        .subject_history(&nik, usize::MAX)
+        .await?;
     let time = |access: &v1::SubjectAccess| {
         access
             .time

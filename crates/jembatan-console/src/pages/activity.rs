@@ -7,11 +7,12 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use jembatan_client::convert::date;
 use jembatan_client::v1::{self, EntryCount, SummarizeEntriesRequest};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use super::{day_text, parse_day, purpose_code, short_method, start_of};
+use super::{parse_day, purpose_code, short_method, start_of};
 use crate::AppState;
 use crate::chart::{Series, stacked_bars};
 use crate::html::{self, Nav, escape, url_encode};
@@ -69,7 +70,7 @@ pub(crate) async fn page(
     let mut body = String::new();
     let days = range.days();
     let (from, to) = days
-        .map(|(f, t)| (day_text(f), day_text(t)))
+        .map(|(f, t)| (date::to_text(f), date::to_text(t)))
         .unwrap_or_else(|| (range.from.clone(), range.to.clone()));
     body.push_str(&format!(
         "<form id=\"activity-filters\" class=\"filters\" method=\"get\" action=\"activity\">\
@@ -146,8 +147,8 @@ pub(crate) async fn csv(
             crate::export::csv(
                 &format!(
                     "jembatan-activity-{}-{}.csv",
-                    day_text(first),
-                    day_text(last)
+                    date::to_text(first),
+                    date::to_text(last)
                 ),
                 &[
                     "day",
@@ -215,7 +216,7 @@ fn charts_and_tables(
     let mut days = Vec::new();
     let mut day = first;
     while day <= last {
-        days.push(day_text(day));
+        days.push(date::to_text(day));
         day += Duration::days(1);
     }
     let position: BTreeMap<&str, usize> = days

@@ -9,7 +9,7 @@ use axum::extract::{Form, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use jembatan_client::ClientError;
-use jembatan_client::v1::{ListSubjectAccessesRequest, SubjectAccess};
+use jembatan_client::v1::SubjectAccess;
 use jembatan_domain::Nik;
 use serde::Deserialize;
 
@@ -106,31 +106,7 @@ pub(crate) async fn answer(
 
 /// The worker's accesses, at most [`MAX_ACCESSES`], and whether there were more.
 async fn accesses(state: &AppState, nik: &str) -> Result<(Vec<SubjectAccess>, bool), ClientError> {
-    let mut client = state.client();
-    let mut accesses = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .subject_accesses(ListSubjectAccessesRequest {
-                nik: nik.to_owned(),
-                page_size: 1000,
-                page_token,
-                ..ListSubjectAccessesRequest::default()
-            })
-            .await?;
-        accesses.extend(page.accesses);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        if accesses.len() >= MAX_ACCESSES {
-            accesses.truncate(MAX_ACCESSES);
-            return Ok((accesses, true));
-        }
-        page_token = page.next_page_token;
-    }
-    let truncated = accesses.len() > MAX_ACCESSES;
-    accesses.truncate(MAX_ACCESSES);
-    Ok((accesses, truncated))
+    state.client().subject_history(nik, MAX_ACCESSES).await
 }
 
 fn table(lang: Lang, accesses: &[SubjectAccess]) -> String {

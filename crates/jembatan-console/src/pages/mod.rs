@@ -30,11 +30,6 @@ pub(crate) fn parse_day(text: &str) -> Option<time::Date> {
         .filter(|day| (1..9999).contains(&day.year()))
 }
 
-/// A day as `YYYY-MM-DD`.
-pub(crate) fn day_text(day: time::Date) -> String {
-    date::to_text(day)
-}
-
 /// Midnight UTC at the start of `day`, as the contract carries time.
 pub(crate) fn start_of(day: time::Date) -> prost_types::Timestamp {
     jembatan_proto::convert::timestamp::to_proto(day.midnight().assume_utc())
@@ -47,7 +42,7 @@ mod tests {
     #[test]
     fn days_round_trip_and_refuse_nonsense() {
         let day = parse_day("2026-02-28").expect("day");
-        assert_eq!(day_text(day), "2026-02-28");
+        assert_eq!(date::to_text(day), "2026-02-28");
         assert!(parse_day("2026-02-30").is_none());
         assert!(
             parse_day("9999-12-31").is_none(),
