@@ -4,6 +4,8 @@
 //! does not push another caller's write behind it; and rows read outside a write are checked
 //! again inside one.
 
+use std::sync::{Arc, Mutex};
+
 use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::merkle;
 use jembatan_store::{
@@ -178,9 +180,16 @@ async fn grouped_writes_get_gapless_receipts_in_order(pki: &TestPki, url: &str) 
 /// Five writes sharing one group: one fails by its own error after upserting, one by a failing
 /// statement (on PostgreSQL that aborts the whole transaction unless the write's savepoint is
 /// rolled back); each fails with its own error, with no leaves and no placement stored, and the
-/// three others commit, gapless, with their placements.
+/// three others commit, gapless, with their placements. The store's commit observer (the
+/// exchange's metrics) is told of exactly the leaves committed, in log order.
 async fn a_write_failing_in_a_group_fails_alone(pki: &TestPki, url: &str) {
     let store = open_store(pki, url).await;
+    let observed: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let observer = Arc::clone(&observed);
+    assert!(store.observe_commits(Box::new(move |leaves| {
+        let mut seen = observer.lock().expect("observed");
+        seen.extend(leaves.iter().map(|leaf| leaf.to_bytes()));
+    })));
     let held = hold_writer(&store, 9_999).await;
     // One lane: taken in order of arrival, and five small writes make one group.
     let endings = [
@@ -239,6 +248,15 @@ async fn a_write_failing_in_a_group_fails_alone(pki: &TestPki, url: &str) {
     if let Some(transactions) = transactions_of_leaves(&store, 1).await {
         assert_eq!(transactions, 1, "the three committed together");
     }
+    let mut committed = Vec::new();
+    for index in 0..4 {
+        committed.push(store.leaf(index).await.expect("read").expect("leaf"));
+    }
+    assert_eq!(
+        *observed.lock().expect("observed"),
+        committed,
+        "the observer saw the committed leaves, in order, and none of the failed writes"
+    );
     store.close().await;
 }
 

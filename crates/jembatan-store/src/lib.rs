@@ -79,10 +79,24 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// connection; the database's own locks are left to order the processes sharing it. A writer
 /// that does not get its turn within the timeout fails as if the pool had none to give
 /// (`UNAVAILABLE` to callers): an overloaded exchange sheds load instead of piling it up.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct WriteQueue {
     turn: std::sync::Arc<tokio::sync::Mutex<()>>,
     pub(crate) timeout: Duration,
+    /// Told of the leaves of every committed group (see [`Store::observe_commits`]).
+    pub(crate) observer: std::sync::Arc<std::sync::OnceLock<CommitObserver>>,
+}
+
+/// What [`Store::observe_commits`] calls with the leaves of each committed transaction.
+pub type CommitObserver = Box<dyn Fn(&[&jembatan_audit::leaf::LeafEntry]) + Send + Sync>;
+
+impl std::fmt::Debug for WriteQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteQueue")
+            .field("timeout", &self.timeout)
+            .field("observed", &self.observer.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl WriteQueue {
@@ -90,6 +104,7 @@ impl WriteQueue {
         Self {
             turn: std::sync::Arc::default(),
             timeout,
+            observer: std::sync::Arc::default(),
         }
     }
 
@@ -176,7 +191,47 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// Connections of a store's pools, for its operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connections {
+    /// Open and in use.
+    pub used: u32,
+    /// Open and idle.
+    pub idle: u32,
+}
+
 impl Store {
+    /// Has `observer` called, after each commit of logged writes, with the leaves committed (in
+    /// log order; never with leaves of a transaction that failed). The first observer set
+    /// stays; returns whether this one was set.
+    pub fn observe_commits(&self, observer: CommitObserver) -> bool {
+        self.queue.observer.set(observer).is_ok()
+    }
+
+    /// The connections of the store's pools now.
+    pub fn connections(&self) -> Connections {
+        let mut pools = vec![&self.pool];
+        if !self.shares_pools() {
+            pools.push(&self.writes);
+        }
+        let mut connections = Connections { used: 0, idle: 0 };
+        for pool in pools {
+            let (size, idle) = match pool {
+                Pool::Sqlite(pool) => (pool.size(), pool.num_idle()),
+                Pool::Postgres(pool) => (pool.size(), pool.num_idle()),
+            };
+            let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+            connections.used += size - idle;
+            connections.idle += idle;
+        }
+        connections
+    }
+
+    /// Whether reads and writes share one pool (PostgreSQL).
+    fn shares_pools(&self) -> bool {
+        matches!(self.pool, Pool::Postgres(_))
+    }
+
     /// Opens the store (creating an SQLite file if missing) and applies pending migrations.
     /// On Unix an SQLite file is created with mode 0600 (its `-wal` and `-shm` files take that
     /// mode), and an existing one that others may read is set to 0600, with a warning.

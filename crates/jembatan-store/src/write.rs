@@ -22,6 +22,7 @@ use jembatan_audit::merkle;
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use tracing::Instrument as _;
 
 use crate::audit::{INSERT_CHUNK, Receipt, outcome_name, to_i64, to_u64};
 use crate::{Pool, Store, StoreError, WriteQueue};
@@ -159,11 +160,13 @@ impl Store {
         F: for<'w> FnOnce(&'w mut LoggedWrite) -> Work<'w, T, E> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
+        let span = write_span();
         let job = group::Job::new(
             ticket,
             self.queue.timeout,
             true,
             Box::new(Typed { work, reply }),
+            span.clone(),
         );
         let queued = self.writer.send(job).is_ok();
         async move {
@@ -172,6 +175,7 @@ impl Store {
             }
             answer.await.map_err(|_| E::from(StoreError::Stopped))?
         }
+        .instrument(span)
     }
 
     /// Commits `leaves` with no data work (refused calls, aggregate answers) and returns their
@@ -183,16 +187,27 @@ impl Store {
     ) -> Result<Vec<Receipt>, StoreError> {
         let (reply, answer) = oneshot::channel();
         let work = leaves_only(leaves);
+        let span = write_span();
         let job = group::Job::new(
             ticket,
             self.queue.timeout,
             false,
             Box::new(Typed { work, reply }),
+            span.clone(),
         );
         self.writer.send(job).map_err(|_| StoreError::Stopped)?;
-        let ((), receipts) = answer.await.map_err(|_| StoreError::Stopped)??;
+        let ((), receipts) = answer
+            .instrument(span)
+            .await
+            .map_err(|_| StoreError::Stopped)??;
         Ok(receipts)
     }
+}
+
+/// The span of one logged write, from its queueing to its answer, a child of the caller's
+/// span; the writer's `store.work` and `store.commit` spans of it are its children.
+fn write_span() -> tracing::Span {
+    tracing::info_span!("store.write")
 }
 
 /// Work of no data, only `leaves`.
@@ -281,16 +296,20 @@ pub(crate) async fn commit_group(pool: &Pool, queue: &WriteQueue, jobs: Vec<grou
     let head = write.first_index;
     let mut next = head;
     let mut staged: Vec<Staged> = Vec::with_capacity(jobs.len());
+    let mut callers: Vec<tracing::Span> = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
     while let Some(job) = jobs.next() {
         if job.work.abandoned() {
             continue;
         }
         write.first_index = next;
-        match write.run_alone(job).await {
+        let caller = job.span.clone();
+        let work = tracing::info_span!(parent: &caller, "store.work");
+        match write.run_alone(job).instrument(work).await {
             Ok(Some(done)) => {
                 next += done.leaves.len() as u64;
                 staged.push(done);
+                callers.push(caller);
             }
             Ok(None) => {}
             // The transaction cannot go on: nothing of the group is committed.
@@ -306,8 +325,30 @@ pub(crate) async fn commit_group(pool: &Pool, queue: &WriteQueue, jobs: Vec<grou
     }
     write.first_index = head;
     let leaves: Vec<&LeafEntry> = staged.iter().flat_map(|s| &s.leaves).collect();
-    match write.append_and_commit(&leaves).await {
+    // One commit serves every write of the group: each caller's trace shows it, with the
+    // group's size.
+    let commit_spans: Vec<tracing::Span> = callers
+        .iter()
+        .map(|caller| {
+            tracing::info_span!(
+                parent: caller,
+                "store.commit",
+                jembatan.group.writes = staged.len(),
+                jembatan.group.leaves = leaves.len(),
+            )
+        })
+        .collect();
+    let committed = write.append_and_commit(&leaves).await;
+    drop(commit_spans);
+    match committed {
         Ok(receipts) => {
+            if let Some(observer) = queue.observer.get() {
+                // What is committed stays committed and is answered, whatever the observer does.
+                let observed = std::panic::catch_unwind(AssertUnwindSafe(|| observer(&leaves)));
+                if observed.is_err() {
+                    tracing::error!("the commit observer panicked");
+                }
+            }
             let mut receipts = receipts.into_iter();
             for done in staged {
                 let own: Vec<Receipt> = receipts.by_ref().take(done.leaves.len()).collect();

@@ -37,6 +37,8 @@ pub(crate) struct Job {
     /// It has data work (run inside a savepoint), not only leaves.
     pub(crate) data_work: bool,
     pub(crate) work: Box<dyn QueuedWork>,
+    /// The caller's `store.write` span: the writer's spans of this write are its children.
+    pub(crate) span: tracing::Span,
 }
 
 impl Job {
@@ -45,6 +47,7 @@ impl Job {
         timeout: Duration,
         data_work: bool,
         work: Box<dyn QueuedWork>,
+        span: tracing::Span,
     ) -> Self {
         // A timeout too large to add is no timeout.
         let store_deadline = Instant::now()
@@ -61,6 +64,7 @@ impl Job {
             records: ticket.records,
             data_work,
             work,
+            span,
         }
     }
 
@@ -204,6 +208,7 @@ mod tests {
             Duration::from_secs(5),
             true,
             Box::new(Probe(Arc::clone(answers), name)),
+            tracing::Span::none(),
         )
     }
 
