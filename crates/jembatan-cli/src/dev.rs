@@ -60,11 +60,16 @@ pub(crate) async fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
-    crate::logging::init(&config.log)?;
+    let telemetry = jembatan_server::Telemetry::start(&config.telemetry)?;
+    crate::logging::init(&config.log, telemetry.as_ref())?;
     let exchange = Exchange::bind(&config).await?;
     let policy_set = exchange.policy().current().hash().to_string();
     print_welcome(&args.dir, exchange.local_addr(), created, &policy_set);
-    exchange.serve(crate::serve::shutdown_signal()).await?;
+    let served = exchange.serve(crate::serve::shutdown_signal()).await;
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown().await;
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use jembatan_server::{Config, Exchange};
+use jembatan_server::{Config, Exchange, Telemetry};
 
 /// How to run migrations as the owner, shown by `jembatan serve --help`.
 const SERVE_HELP: &str = "\
@@ -56,10 +56,15 @@ impl ConfigFile {
 
 pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    crate::logging::init(&config.log)?;
+    let telemetry = Telemetry::start(&config.telemetry)?;
+    crate::logging::init(&config.log, telemetry.as_ref())?;
     let exchange = Exchange::bind(&config).await?;
-    tracing::info!(addr = %exchange.local_addr(), "serving");
-    exchange.serve(shutdown_signal()).await?;
+    tracing::info!(addr = %exchange.local_addr(), telemetry = telemetry.is_some(), "serving");
+    let served = exchange.serve(shutdown_signal()).await;
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown().await;
+    }
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "store",
     "limits",
     "log",
+    "telemetry",
 ];
 
 /// The whole configuration.
@@ -56,6 +57,9 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
+    /// Traces and metrics over OTLP.
+    #[serde(default)]
+    pub telemetry: TelemetrySection,
 }
 
 /// `[server]`: the listener and its limits.
@@ -382,6 +386,25 @@ impl Default for LogSection {
     }
 }
 
+/// `[telemetry]`: traces and metrics over OTLP/gRPC. Off unless an endpoint is set here or by
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (or its `_TRACES_`/`_METRICS_` forms); the other `OTEL_*`
+/// variables are read as the OpenTelemetry SDK reads them (see docs/operations.md).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySection {
+    /// The collector, `https://host:4317` (or `http://` for one on the same host); when set it
+    /// takes precedence over `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    pub endpoint: String,
+    /// CA bundle the collector's certificate must chain to (else
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`); required for an `https` endpoint.
+    pub ca: Option<PathBuf>,
+    /// The exchange's client certificate for a collector that asks for one (else
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`).
+    pub cert: Option<PathBuf>,
+    /// The key of `cert` (else `OTEL_EXPORTER_OTLP_CLIENT_KEY`).
+    pub key: Option<PathBuf>,
+}
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -464,6 +487,13 @@ impl Config {
                 &mut self.audit.key,
                 &mut self.placements.key,
             ])
+        {
+            *path = base.join(&*path);
+        }
+        let telemetry = &mut self.telemetry;
+        for path in [&mut telemetry.ca, &mut telemetry.cert, &mut telemetry.key]
+            .into_iter()
+            .flatten()
         {
             *path = base.join(&*path);
         }

@@ -50,6 +50,9 @@ pub enum ServerError {
     /// The reflection service could not be built from the descriptors.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// Telemetry cannot be exported as configured; the reason names the key or variable.
+    #[error("telemetry: {0}")]
+    Telemetry(String),
     /// The HTTP/2 server failed.
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),

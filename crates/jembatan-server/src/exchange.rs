@@ -21,6 +21,7 @@ use crate::config::{LimitsSection, ServerSection};
 use crate::layers::identity::IdentityLayer;
 use crate::layers::limits::{LimitsLayer, RefusalTally};
 use crate::layers::policy::PolicyLayer;
+use crate::layers::telemetry::TelemetryLayer;
 use crate::services::{Deps, MessageLimits, Witnesses, WorkforceSettings};
 use crate::transport::acceptor::{self, AcceptorLimits};
 use crate::transport::{ServerTlsState, tls_acceptor};
@@ -85,6 +86,7 @@ impl Exchange {
             dir = %config.policy.dir.display(),
             "policy set loaded"
         );
+        crate::telemetry::metrics::metrics().policy(policies.hash().as_ref(), None);
         let policy = Arc::new(Engine::new(policies)?);
 
         let key_path = &config.audit.key;
@@ -160,6 +162,11 @@ impl Exchange {
             Migrations::Require
         };
         let store = Store::open_with(&location, store_options, migrations).await?;
+        if crate::telemetry::metrics::exported() {
+            store.observe_commits(Box::new(|leaves| {
+                crate::telemetry::metrics::metrics().committed(leaves);
+            }));
+        }
         let instance = store.instance().await?;
         tracing::info!(store = %location, instance = %instance.instance_id, "store ready");
         let availability =
@@ -325,6 +332,7 @@ impl Exchange {
         let serve = builder
             .layer(
                 tower::ServiceBuilder::new()
+                    .layer(TelemetryLayer)
                     .layer(LimitsLayer::new(&self.limits, tally.clone()))
                     .layer(IdentityLayer::new(self.store.clone()))
                     .layer(PolicyLayer::new(self.policy, self.store.clone())),

@@ -3,7 +3,8 @@
 //! 1. [`transport`]: TCP accept, then the TLS 1.3 handshake with a required client certificate
 //!    (CA bundle and CRLs, reloaded while serving), concurrent, bounded by timeouts and by a
 //!    share of the slots per address; an open connection's certificate is checked again.
-//! 2. `layers`: the limits layer (rates, calls in progress and deadlines per caller), the
+//! 2. `layers`: the telemetry layer (the call's span, duration and trace id; exported by
+//!    [`telemetry`] when a collector is named), the limits layer (rates, calls in progress and deadlines per caller), the
 //!    identity layer (the principal from the certificate's URI SAN, or
 //!    UNAUTHENTICATED), then the policy layer (the stated purpose and legal basis, and the
 //!    policies' decision on the method, before the body is read; refusals are logged).
@@ -27,6 +28,7 @@ mod health_details;
 mod layers;
 mod services;
 mod status;
+pub mod telemetry;
 mod trace;
 pub mod transport;
 
@@ -34,4 +36,5 @@ pub use config::Config;
 pub use error::ServerError;
 pub use exchange::Exchange;
 pub use layers::limits::{LimitsLayer, RefusalTally};
+pub use telemetry::Telemetry;
 pub use transport::tls_acceptor;

@@ -94,6 +94,7 @@ fn reload(
             }
             let count = policies.origins().len();
             let previous = engine.replace(policies);
+            crate::telemetry::metrics::metrics().policy(&source.hash, Some("applied"));
             tracing::info!(
                 policy_set = %source.hash,
                 previous = %previous.hash(),
@@ -112,6 +113,7 @@ fn reload(
                 "policy folder refused; the policies in force stay"
             );
             engine.record_refusal(&source.hash);
+            crate::telemetry::metrics::metrics().policy(current.hash().as_ref(), Some("refused"));
         }
     }
     Ok(source.hash)

@@ -143,6 +143,6 @@ fn refused_leaf<B>(
         "",
         "",
     )
-    .traced(&crate::trace::trace_id(request.headers()))
+    .traced(&crate::trace::of(request))
     .refused("unauthenticated")
 }

@@ -265,6 +265,13 @@ impl Limits {
         let admitted = self.take(&principal, class, path, now);
         if admitted.is_err() {
             self.tally.count(&principal, class.logged_as(), peer);
+            crate::telemetry::metrics::metrics().limits_refusals.add(
+                1,
+                &[opentelemetry::KeyValue::new(
+                    "jembatan.limit",
+                    class.logged_as(),
+                )],
+            );
         }
         admitted
     }

@@ -1,4 +1,5 @@
 //! The tower layers every call passes before its handler, in this order:
+//! - [`telemetry`]: the call's span (in the caller's trace), duration and trace id;
 //! - [`limits`]: the caller's rates, calls in progress and the call's deadline, or
 //!   RESOURCE_EXHAUSTED (logged in aggregate, one leaf per caller, class of method and window);
 //! - [`identity`]: the caller's principal from the certificate's URI SAN, or UNAUTHENTICATED;
@@ -20,6 +21,7 @@ pub(crate) mod identity;
 pub(crate) mod limits;
 pub(crate) mod policy;
 pub(crate) mod refusals;
+pub(crate) mod telemetry;
 
 /// The response of a refusal whose leaf is `leaf`: `status`, marked
 /// [`refusals::RefusalLogged`], once the leaf is committed; else the store's status.

@@ -27,13 +27,14 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use jembatan_audit::leaf::{CallFacts, LeafEntry, timestamp};
 use jembatan_domain::{LegalBasis, Purpose};
-use jembatan_pki::Principal;
+use jembatan_pki::{Principal, PrincipalKind};
 use jembatan_policy::{Engine, Policies, ServiceQuery, method_action, service_action};
 use jembatan_store::Store;
 use time::OffsetDateTime;
 use tonic::body::Body;
 use tonic::codegen::http::{self, HeaderMap, HeaderValue};
 use tower::{Layer, Service};
+use tracing::field::Empty;
 
 use jembatan_proto::metadata::{
     CASE_REF as CASE_REF_KEY, LEGAL_BASIS as LEGAL_BASIS_KEY, OPERATOR as OPERATOR_KEY,
@@ -133,7 +134,9 @@ where
             (None, Some(action)) => self.check_service(&request, action, &policies),
             (None, None) => {
                 let shown: String = path.chars().take(64).collect();
-                tracing::info!(path = %shown, "call of a path outside the contract refused");
+                // The path is the caller's free text: logged only if it looks like a method.
+                let method = loggable_method(path.strip_prefix('/').unwrap_or(&path));
+                tracing::info!(method, "call of a path outside the contract refused");
                 Checked::Unlogged(tonic::Status::unimplemented(format!(
                     "{shown} is not served here"
                 )))
@@ -197,7 +200,7 @@ impl<S> PolicyCheck<S> {
                 "connection carries no client identity",
             ));
         };
-        let trace_id = crate::trace::trace_id(request.headers());
+        let trace_id = crate::trace::of(request);
         let refused = |status: tonic::Status| {
             let leaf = early_refusal(
                 &principal,
@@ -219,7 +222,22 @@ impl<S> PolicyCheck<S> {
             Ok(stated) => stated,
             Err(status) => return refused(status),
         };
-        match Caller::admit(&self.engine, policies, principal.clone(), stated, action) {
+        let call = tracing::Span::current();
+        record_caller(&call, &principal, &stated);
+        let admitted =
+            tracing::info_span!("policy.decide", jembatan.decision = Empty).in_scope(|| {
+                let admitted =
+                    Caller::admit(&self.engine, policies, principal.clone(), stated, action);
+                let decision = match &admitted {
+                    Ok(Ok(_)) => "allow",
+                    Ok(Err(_)) => "deny",
+                    Err(_) => "error",
+                };
+                tracing::Span::current().record("jembatan.decision", decision);
+                call.record("jembatan.decision", decision);
+                admitted
+            });
+        match admitted {
             Ok(Ok(caller)) => {
                 request.extensions_mut().insert(caller.clone());
                 Checked::Contract(Box::new(caller))
@@ -263,6 +281,19 @@ impl<S> PolicyCheck<S> {
             }
         }
     }
+}
+
+/// Records who called and what they stated on the call's span (see
+/// [`super::telemetry`]): agencies and systems, never people.
+fn record_caller(span: &tracing::Span, principal: &Principal, stated: &Stated) {
+    let (agency, system) = match principal.kind() {
+        PrincipalKind::Agency { agency, system } => (agency.as_str(), system.as_str()),
+        PrincipalKind::Auditor { office } => ("auditor", office.as_str()),
+    };
+    span.record("jembatan.agency", agency);
+    span.record("jembatan.system", system);
+    span.record("jembatan.purpose", stated.purpose.code());
+    span.record("jembatan.legal_basis", stated.legal_basis.code());
 }
 
 /// What a contract call states in its metadata, or INVALID_ARGUMENT naming the key.

@@ -377,8 +377,11 @@ pub fn spawn(
                 drop(slot);
                 let stream = match handshake {
                     Ok(stream) => stream,
-                    Err(reason) => {
+                    Err((kind, reason)) => {
                         tracing::info!(%remote_addr, %reason, "tls handshake failed");
+                        crate::telemetry::metrics::metrics()
+                            .handshake_failures
+                            .add(1, &[opentelemetry::KeyValue::new("error.type", kind)]);
                         return;
                     }
                 };
@@ -464,19 +467,46 @@ async fn handshake(
     tcp: TcpStream,
     tls: &ServerTlsState,
     limits: AcceptorLimits,
-) -> Result<TlsStream<TcpStream>, String> {
+) -> Result<TlsStream<TcpStream>, (&'static str, String)> {
     let started = Instant::now();
     let hello = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp);
     let start = match tokio::time::timeout(limits.client_hello_timeout, hello).await {
         Ok(Ok(start)) => start,
-        Ok(Err(error)) => return Err(error.to_string()),
-        Err(_) => return Err("no ClientHello in time".into()),
+        Ok(Err(error)) => return Err((failure_kind(&error), error.to_string())),
+        Err(_) => return Err(("client_hello_timeout", "no ClientHello in time".into())),
     };
     let accept = start.into_stream(tls.current().config);
     match tokio::time::timeout_at(started + limits.handshake_timeout, accept).await {
         Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(_) => Err("handshake timed out".into()),
+        Ok(Err(error)) => Err((failure_kind(&error), error.to_string())),
+        Err(_) => Err(("handshake_timeout", "handshake timed out".into())),
+    }
+}
+
+/// What kind of failure a failed handshake's error is, for the handshake failure metric.
+fn failure_kind(error: &std::io::Error) -> &'static str {
+    use rustls::{CertificateError, Error};
+    let Some(tls) = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<Error>())
+    else {
+        return "io";
+    };
+    match tls {
+        Error::NoCertificatesPresented => "no_certificate",
+        Error::InvalidCertificate(CertificateError::Revoked) => "certificate_revoked",
+        Error::InvalidCertificate(
+            CertificateError::Expired | CertificateError::ExpiredContext { .. },
+        ) => "certificate_expired",
+        Error::InvalidCertificate(CertificateError::UnknownIssuer) => "unknown_issuer",
+        Error::InvalidCertificate(
+            CertificateError::ExpiredRevocationList
+            | CertificateError::ExpiredRevocationListContext { .. },
+        ) => "crl_expired",
+        Error::InvalidCertificate(_) => "bad_certificate",
+        Error::PeerIncompatible(_) => "incompatible",
+        Error::InvalidMessage(_) | Error::InappropriateMessage { .. } => "invalid_message",
+        _ => "tls_error",
     }
 }
 

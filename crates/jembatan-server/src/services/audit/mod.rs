@@ -431,6 +431,13 @@ impl AuditService for AuditApi {
             )));
         }
         tracing::info!(%principal, witness = key.name(), size, "checkpoint cosigned");
+        crate::telemetry::metrics::metrics().cosignatures.add(
+            1,
+            &[opentelemetry::KeyValue::new(
+                "jembatan.witness",
+                key.name().to_owned(),
+            )],
+        );
         let answer = AddCosignatureResponse {
             cosignature: Some(cosignature_message(&stored)),
         };

@@ -27,6 +27,7 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
+use tracing::Instrument as _;
 
 use crate::call::Caller;
 use crate::services::{paging, receipt};
@@ -373,7 +374,8 @@ impl WorkforceService for WorkforceApi {
         let mut view = view;
         let ends = tokio::time::Instant::now() + self.settings.watch_lifetime;
         let mut stopping = self.stopping.clone();
-        tokio::spawn(async move {
+        // The watch runs in the call's span: its writes are in the call's trace.
+        let watch = async move {
             loop {
                 // Past its lifetime, or the exchange shutting down: the stream ends with OK
                 // and the client resumes from its cursor.
@@ -436,7 +438,8 @@ impl WorkforceService for WorkforceApi {
                     }));
                 }
             }
-        });
+        };
+        tokio::spawn(watch.in_current_span());
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }
