@@ -13,9 +13,10 @@
 //! without its CA, half a client identity) stops the server with a message naming the key;
 //! `OTEL_*` variables without an endpoint, or with `OTEL_SDK_DISABLED=true`, leave it off.
 
-use std::collections::BTreeMap;
+mod otlp;
+
 use std::io::{BufRead, BufReader};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,32 +32,19 @@ use jembatan_domain::pseudonym::PersonalDataKey;
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_store::Store;
 use jembatan_tests::placements::{as_kp2mi, placement, placements, stated, workforce};
-use jembatan_tests::{SQLITE_URL, TestPki, config_toml, leaf_of, open_store, write_private};
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
-    MetricsService, MetricsServiceServer,
-};
-use opentelemetry_proto::tonic::collector::metrics::v1::{
-    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
-use opentelemetry_proto::tonic::common::v1::{KeyValue, any_value};
-use opentelemetry_proto::tonic::metrics::v1::{Metric, metric, number_data_point};
+use jembatan_tests::{SQLITE_URL, TestPki, config_toml, leaf_of, open_store};
+use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{Span, span, status};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
-    KeyPair, KeyUsagePurpose, SanType,
+use opentelemetry_proto::tonic::trace::v1::{Span, span};
+use otlp::{
+    COLLECTOR_CA, Collector, CollectorPki, PATIENCE, TELEMETRY_CERT, TELEMETRY_KEY, attr,
+    attribute_map, eventually, every_attribute, in_trace, kind, metrics, points, resources, spans,
+    status_is_error, str_attr, summary, total,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::MetadataValue;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Request};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
 /// The push method as spans and metrics name it.
@@ -70,194 +58,13 @@ const DENIED_PARENT: &str = "b7ad6b7169203331";
 /// The trace of the call of a method that does not exist.
 const OTHER_TRACE: &str = "5b8efff798038103d269b633813fc60c";
 const OTHER_PARENT: &str = "eee19b7ec3c1b174";
-/// How long the collector is waited for: a deadline, not a measure.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 fn traceparent(trace: &str, parent: &str) -> String {
     format!("00-{trace}-{parent}-01")
 }
 
 // ---------------------------------------------------------------------------------------------
-// The collector: its own CA, its server certificate, the exchange's client certificate.
-
-/// The collector's CA and the certificates it issued; the exchange's side is written as PEM
-/// files into a folder.
-struct CollectorPki {
-    ca_der: CertificateDer<'static>,
-    server_der: CertificateDer<'static>,
-    server_key: PrivatePkcs8KeyDer<'static>,
-}
-
-/// The file names of the exchange's side of the collector's PKI, in the test's folder.
-const COLLECTOR_CA: &str = "collector-ca.pem";
-const TELEMETRY_CERT: &str = "telemetry-client.pem";
-const TELEMETRY_KEY: &str = "telemetry-client-key.pem";
-
-impl CollectorPki {
-    /// Makes a CA, a server certificate for localhost and 127.0.0.1 and a client certificate,
-    /// and writes the CA, the client certificate and its key (mode 0600) into `dir`.
-    fn new(dir: &Path) -> Self {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "Test OTLP collector CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key"))
-            .expect("CA certificate");
-
-        let mut server_params =
-            CertificateParams::new(vec!["localhost".to_owned()]).expect("server params");
-        server_params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        server_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_key = KeyPair::generate().expect("server key");
-        let server = server_params
-            .signed_by(&server_key, &ca)
-            .expect("server certificate");
-
-        let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        client_params
-            .distinguished_name
-            .push(DnType::CommonName, "jembatan exporter");
-        client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let client_key = KeyPair::generate().expect("client key");
-        let client = client_params
-            .signed_by(&client_key, &ca)
-            .expect("client certificate");
-
-        std::fs::write(dir.join(COLLECTOR_CA), ca.pem()).expect("write CA");
-        std::fs::write(dir.join(TELEMETRY_CERT), client.pem()).expect("write client cert");
-        write_private(
-            &dir.join(TELEMETRY_KEY),
-            client_key.serialize_pem().as_bytes(),
-        );
-        Self {
-            ca_der: ca.der().clone(),
-            server_der: server.der().clone(),
-            server_key: PrivatePkcs8KeyDer::from(server_key.serialize_der()),
-        }
-    }
-
-    /// TLS 1.3 only, h2, a client certificate from the CA required.
-    fn server_config(&self) -> rustls::ServerConfig {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone()).expect("CA root");
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            Arc::new(roots),
-            Arc::clone(&provider),
-        )
-        .build()
-        .expect("client verifier");
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .expect("TLS 1.3")
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(
-                vec![self.server_der.clone()],
-                PrivateKeyDer::Pkcs8(self.server_key.clone_key()),
-            )
-            .expect("server certificate");
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        config
-    }
-}
-
-/// Everything the collector received, in order.
-#[derive(Default)]
-struct Received {
-    traces: Mutex<Vec<ExportTraceServiceRequest>>,
-    metrics: Mutex<Vec<ExportMetricsServiceRequest>>,
-    /// Per export request: how many certificates the client presented (0: none).
-    peer_certs: Mutex<Vec<usize>>,
-}
-
-impl Received {
-    fn note_peer<T>(&self, request: &Request<T>) {
-        let certs = request.peer_certs().map_or(0, |certs| certs.len());
-        self.peer_certs.lock().expect("lock").push(certs);
-    }
-
-    fn traces(&self) -> Vec<ExportTraceServiceRequest> {
-        self.traces.lock().expect("lock").clone()
-    }
-
-    fn metrics(&self) -> Vec<ExportMetricsServiceRequest> {
-        self.metrics.lock().expect("lock").clone()
-    }
-}
-
-#[derive(Clone)]
-struct Sink(Arc<Received>);
-
-#[tonic::async_trait]
-impl TraceService for Sink {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        self.0.note_peer(&request);
-        self.0
-            .traces
-            .lock()
-            .expect("lock")
-            .push(request.into_inner());
-        Ok(Response::new(ExportTraceServiceResponse::default()))
-    }
-}
-
-#[tonic::async_trait]
-impl MetricsService for Sink {
-    async fn export(
-        &self,
-        request: Request<ExportMetricsServiceRequest>,
-    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        self.0.note_peer(&request);
-        self.0
-            .metrics
-            .lock()
-            .expect("lock")
-            .push(request.into_inner());
-        Ok(Response::new(ExportMetricsServiceResponse::default()))
-    }
-}
-
-/// An OTLP/gRPC collector on 127.0.0.1 over mutual TLS 1.3, keeping every request.
-struct Collector {
-    port: u16,
-    received: Arc<Received>,
-}
-
-impl Collector {
-    async fn start(pki: &CollectorPki) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(pki.server_config()));
-        let (connections, incoming) = tokio::sync::mpsc::channel(16);
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, connections) = (acceptor.clone(), connections.clone());
-                // A handshake of its own per connection: one stalled client stalls no other.
-                tokio::spawn(async move {
-                    if let Ok(tls) = acceptor.accept(tcp).await {
-                        let _ = connections.send(Ok::<_, std::io::Error>(tls)).await;
-                    }
-                });
-            }
-        });
-        let received = Arc::new(Received::default());
-        let sink = Sink(Arc::clone(&received));
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(TraceServiceServer::new(sink.clone()))
-                .add_service(MetricsServiceServer::new(sink))
-                .serve_with_incoming(ReceiverStream::new(incoming)),
-        );
-        Self { port, received }
-    }
-}
+// The exchange process.
 
 /// The environment that points the exchange at a collector on `port` through the standard
 /// variables, with the collector PKI files of `dir` and quick exports.
@@ -282,9 +89,6 @@ fn otel_env(dir: &Path, port: u16, metric_interval_ms: u32) -> Vec<(&'static str
     ]
 }
 
-// ---------------------------------------------------------------------------------------------
-// The exchange process.
-
 /// `jembatan serve` on `config` written into the PKI folder, logging JSON to a piped stderr,
 /// with `env` and no other `OTEL_*` variable.
 fn serve_command(pki: &TestPki, config: &str, env: &[(&str, String)]) -> Command {
@@ -305,10 +109,11 @@ fn serve_command(pki: &TestPki, config: &str, env: &[(&str, String)]) -> Command
     command
 }
 
-/// Runs `jembatan serve` (see [`serve_command`]), which must refuse to start: asserts it exits
-/// with a failure, without ever serving, and returns what it wrote to stderr.
-fn refused_start(pki: &TestPki, config: &str, env: &[(&str, String)]) -> String {
-    let mut child = serve_command(pki, config, env)
+/// Runs `jembatan serve` on the SQLite config with `env` (see [`serve_command`]), which must
+/// refuse to start: asserts it exits with a failure, without ever serving, and returns what it
+/// wrote to stderr.
+fn refused_start(pki: &TestPki, env: &[(&str, String)]) -> String {
+    let mut child = serve_command(pki, &config_toml(SQLITE_URL, ""), env)
         .spawn()
         .expect("spawn jembatan serve");
     let mut stderr = child.stderr.take().expect("stderr");
@@ -401,6 +206,16 @@ impl Server {
             .expect("connect")
     }
 
+    /// A client of KP2MI's system `siskop2mi`.
+    async fn kp2mi(&self, pki: &TestPki) -> Client {
+        self.connect(pki.agency("kp2mi", "siskop2mi")).await
+    }
+
+    /// A client of Kemendag's system `export-portal`.
+    async fn kemendag(&self, pki: &TestPki) -> Client {
+        self.connect(pki.agency("kemendag", "export-portal")).await
+    }
+
     fn stderr(&self) -> Vec<String> {
         self.stderr.lock().expect("lock").clone()
     }
@@ -428,8 +243,41 @@ impl Server {
     }
 }
 
+/// `jembatan serve` on the SQLite config, exporting to a collector at `port` on localhost
+/// (see [`otel_env`]), with the variables of `also` too.
+fn serve_exporting_to(
+    pki: &TestPki,
+    port: u16,
+    metric_interval_ms: u32,
+    also: &[(&'static str, String)],
+) -> Server {
+    let mut env = otel_env(pki.dir.path(), port, metric_interval_ms);
+    env.extend_from_slice(also);
+    Server::start(pki, &config_toml(SQLITE_URL, ""), &env)
+}
+
+/// A collector of its own for `pki`'s folder, and `jembatan serve` exporting to it (see
+/// [`serve_exporting_to`]).
+async fn serve_with_collector(
+    pki: &TestPki,
+    metric_interval_ms: u32,
+    also: &[(&'static str, String)],
+) -> (Collector, Server) {
+    let collector = Collector::start(pki.dir.path()).await;
+    let server = serve_exporting_to(pki, collector.port, metric_interval_ms, also);
+    (collector, server)
+}
+
 // ---------------------------------------------------------------------------------------------
 // Calls.
+
+/// Asserts `client`'s health check answers SERVING.
+async fn assert_serving(client: &Client) {
+    assert_eq!(
+        client.health("").await.expect("health"),
+        ServingStatus::Serving
+    );
+}
 
 /// Sets `traceparent` on `request`, or removes it (the client sets one of its own) when `None`.
 fn with_traceparent<T>(mut request: Request<T>, value: Option<&str>) -> Request<T> {
@@ -518,167 +366,7 @@ fn is_server_error(code: Code) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading what was exported.
-
-/// An attribute's value as text (`None` when absent).
-fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
-}
-
-fn text(value: &any_value::Value) -> String {
-    match value {
-        any_value::Value::StringValue(s) => s.clone(),
-        any_value::Value::IntValue(i) => i.to_string(),
-        any_value::Value::BoolValue(b) => b.to_string(),
-        any_value::Value::DoubleValue(d) => d.to_string(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn str_attr(attributes: &[KeyValue], key: &str) -> Option<String> {
-    attr(attributes, key).map(text)
-}
-
-/// Every span exported, with its resource.
-fn spans(traces: &[ExportTraceServiceRequest]) -> Vec<Span> {
-    traces
-        .iter()
-        .flat_map(|r| &r.resource_spans)
-        .flat_map(|r| &r.scope_spans)
-        .flat_map(|s| s.spans.iter().cloned())
-        .collect()
-}
-
-fn resources(
-    traces: &[ExportTraceServiceRequest],
-    metrics: &[ExportMetricsServiceRequest],
-) -> Vec<Resource> {
-    let of_traces = traces
-        .iter()
-        .flat_map(|r| &r.resource_spans)
-        .map(|r| r.resource.clone());
-    let of_metrics = metrics
-        .iter()
-        .flat_map(|r| &r.resource_metrics)
-        .map(|r| r.resource.clone());
-    of_traces
-        .chain(of_metrics)
-        .map(Option::unwrap_or_default)
-        .collect()
-}
-
-/// Every metric exported, in order of export.
-fn metrics(exports: &[ExportMetricsServiceRequest]) -> Vec<Metric> {
-    exports
-        .iter()
-        .flat_map(|r| &r.resource_metrics)
-        .flat_map(|r| &r.scope_metrics)
-        .flat_map(|s| s.metrics.iter().cloned())
-        .collect()
-}
-
-/// One data point: its attributes as text, its value (a histogram's count), and whether its
-/// values are deltas.
-struct Point {
-    attributes: BTreeMap<String, String>,
-    value: f64,
-    delta: bool,
-}
-
-/// The kind of a metric's data, for messages.
-fn kind(metric: &Metric) -> &'static str {
-    match &metric.data {
-        Some(metric::Data::Gauge(_)) => "gauge",
-        Some(metric::Data::Sum(_)) => "sum",
-        Some(metric::Data::Histogram(_)) => "histogram",
-        Some(metric::Data::ExponentialHistogram(_)) => "exponential histogram",
-        Some(metric::Data::Summary(_)) => "summary",
-        None => "none",
-    }
-}
-
-fn attribute_map(attributes: &[KeyValue]) -> BTreeMap<String, String> {
-    attributes
-        .iter()
-        .map(|kv| {
-            let value = kv.value.as_ref().and_then(|v| v.value.as_ref());
-            (kv.key.clone(), value.map(text).unwrap_or_default())
-        })
-        .collect()
-}
-
-fn number(value: Option<&number_data_point::Value>) -> f64 {
-    match value {
-        Some(number_data_point::Value::AsDouble(d)) => *d,
-        #[allow(clippy::cast_precision_loss)]
-        Some(number_data_point::Value::AsInt(i)) => *i as f64,
-        None => f64::NAN,
-    }
-}
-
-/// The data points of `metric`.
-fn points(metric: &Metric) -> Vec<Point> {
-    const DELTA: i32 = 1;
-    match &metric.data {
-        Some(metric::Data::Gauge(gauge)) => gauge
-            .data_points
-            .iter()
-            .map(|p| Point {
-                attributes: attribute_map(&p.attributes),
-                value: number(p.value.as_ref()),
-                delta: false,
-            })
-            .collect(),
-        Some(metric::Data::Sum(sum)) => sum
-            .data_points
-            .iter()
-            .map(|p| Point {
-                attributes: attribute_map(&p.attributes),
-                value: number(p.value.as_ref()),
-                delta: sum.aggregation_temporality == DELTA,
-            })
-            .collect(),
-        #[allow(clippy::cast_precision_loss)]
-        Some(metric::Data::Histogram(histogram)) => histogram
-            .data_points
-            .iter()
-            .map(|p| Point {
-                attributes: attribute_map(&p.attributes),
-                value: p.count as f64,
-                delta: histogram.aggregation_temporality == DELTA,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The total of metric `name` over its series whose attributes include `filter`: the latest
-/// value of each cumulative series (or gauge), the sum of each delta series; `None` if no
-/// such series was exported.
-fn total(metrics: &[Metric], name: &str, filter: &[(&str, &str)]) -> Option<f64> {
-    let mut series: BTreeMap<BTreeMap<String, String>, f64> = BTreeMap::new();
-    for metric in metrics.iter().filter(|m| m.name == name) {
-        for point in points(metric) {
-            let matches = filter
-                .iter()
-                .all(|(k, v)| point.attributes.get(*k).map(String::as_str) == Some(*v));
-            if !matches {
-                continue;
-            }
-            let entry = series.entry(point.attributes).or_insert(0.0);
-            *entry = if point.delta {
-                *entry + point.value
-            } else {
-                point.value
-            };
-        }
-    }
-    (!series.is_empty()).then(|| series.values().sum())
-}
+// Checks of what the collector received.
 
 /// Fails with `message` unless `condition` holds: the checks below are retried until the
 /// collector has everything or the deadline passes.
@@ -688,35 +376,6 @@ macro_rules! ensure {
             return Err(format!($($message)+));
         }
     };
-}
-
-/// Retries `check` on what the collector has until it passes; panics with its last complaint.
-async fn eventually<T>(
-    received: &Received,
-    mut check: impl FnMut(
-        &[ExportTraceServiceRequest],
-        &[ExportMetricsServiceRequest],
-    ) -> Result<T, String>,
-) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let outcome = check(&received.traces(), &received.metrics());
-        match outcome {
-            Ok(value) => return value,
-            Err(complaint) if Instant::now() >= deadline => {
-                panic!("after {PATIENCE:?}: {complaint}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-/// The spans named `name` in trace `trace` (hex).
-fn in_trace<'a>(spans: &'a [Span], trace: &str, name: &str) -> Vec<&'a Span> {
-    spans
-        .iter()
-        .filter(|s| hex::encode(&s.trace_id) == trace && s.name == name)
-        .collect()
 }
 
 /// The one span named `name` in `trace` whose parent is `parent`.
@@ -738,21 +397,6 @@ fn child<'a>(
         summary(spans, trace)
     );
     Ok(found[0])
-}
-
-/// The spans of `trace` as (name, span id, parent id), for messages.
-fn summary(spans: &[Span], trace: &str) -> Vec<(String, String, String)> {
-    spans
-        .iter()
-        .filter(|s| hex::encode(&s.trace_id) == trace)
-        .map(|s| {
-            (
-                s.name.clone(),
-                hex::encode(&s.span_id),
-                hex::encode(&s.parent_span_id),
-            )
-        })
-        .collect()
 }
 
 /// Checks a call span's attributes against `expected` (key, value as text).
@@ -803,9 +447,8 @@ fn check_traced_push(spans: &[Span]) -> Result<(), String> {
         "rpc.grpc.status_code of the push is {:?}, not the integer 0",
         attr(&push.attributes, "rpc.grpc.status_code")
     );
-    let code = push.status.as_ref().map_or(0, |s| s.code);
     ensure!(
-        code != status::StatusCode::Error as i32,
+        !status_is_error(push),
         "the push's span status is ERROR: {:?}",
         push.status
     );
@@ -857,9 +500,8 @@ fn check_denial(spans: &[Span]) -> Result<(), String> {
             ("jembatan.decision", "deny"),
         ],
     )?;
-    let code = denied.status.as_ref().map_or(0, |s| s.code);
     ensure!(
-        code != status::StatusCode::Error as i32,
+        !status_is_error(denied),
         "a denial is the caller's fault, yet its span status is ERROR: {:?}",
         denied.status
     );
@@ -882,9 +524,8 @@ fn check_other(spans: &[Span], metrics: &[Metric], code: Code) -> Result<(), Str
             ("rpc.grpc.status_code", &(code as i32).to_string()),
         ],
     )?;
-    let status = other.status.as_ref().map_or(0, |s| s.code);
     ensure!(
-        (status == status::StatusCode::Error as i32) == server_error,
+        status_is_error(other) == server_error,
         "the span of a call answered {name} has status {:?}",
         other.status
     );
@@ -1065,15 +706,10 @@ fn check_metrics(metrics: &[Metric], pushed: f64) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_and_metrics_of_real_calls_reach_the_collector_over_mtls() {
     let pki = TestPki::new();
-    let collector_pki = CollectorPki::new(pki.dir.path());
-    let collector = Collector::start(&collector_pki).await;
-    let env = otel_env(pki.dir.path(), collector.port, 500);
-    let mut server = Server::start(&pki, &config_toml(SQLITE_URL, ""), &env);
+    let (collector, mut server) = serve_with_collector(&pki, 500, &[]).await;
     let store = open_store(&pki, SQLITE_URL).await;
-    let kp2mi = server.connect(pki.agency("kp2mi", "siskop2mi")).await;
-    let kemendag = server
-        .connect(pki.agency("kemendag", "export-portal"))
-        .await;
+    let kp2mi = server.kp2mi(&pki).await;
+    let kemendag = server.kemendag(&pki).await;
 
     let given = traceparent(GIVEN_TRACE, GIVEN_PARENT);
     let traced = push_traced(
@@ -1116,7 +752,7 @@ async fn spans_and_metrics_of_real_calls_reach_the_collector_over_mtls() {
     })
     .await;
 
-    let peers = collector.received.peer_certs.lock().expect("lock").clone();
+    let peers = collector.received.peer_certs();
     assert!(!peers.is_empty(), "no export received");
     assert!(
         peers.iter().all(|&certs| certs > 0),
@@ -1169,15 +805,10 @@ fn check_watch(spans: &[Span]) -> Result<Span, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streams_span_lasts_as_long_as_its_stream() {
     let pki = TestPki::new();
-    let collector_pki = CollectorPki::new(pki.dir.path());
-    let collector = Collector::start(&collector_pki).await;
-    let env = otel_env(pki.dir.path(), collector.port, 500);
-    let mut server = Server::start(&pki, &config_toml(SQLITE_URL, ""), &env);
+    let (collector, mut server) = serve_with_collector(&pki, 500, &[]).await;
     let store = open_store(&pki, SQLITE_URL).await;
-    let kp2mi = server.connect(pki.agency("kp2mi", "siskop2mi")).await;
-    let kemendag = server
-        .connect(pki.agency("kemendag", "export-portal"))
-        .await;
+    let kp2mi = server.kp2mi(&pki).await;
+    let kemendag = server.kemendag(&pki).await;
 
     let request = stated(
         Purpose::BusinessMatching,
@@ -1226,10 +857,8 @@ async fn a_streams_span_lasts_as_long_as_its_stream() {
         matches!(code.as_deref(), Some("CANCELLED" | "OK")),
         "a watch the client dropped ends {code:?}"
     );
-    let status = call.status.as_ref().map_or(0, |s| s.code);
-    assert_ne!(
-        status,
-        status::StatusCode::Error as i32,
+    assert!(
+        !status_is_error(&call),
         "a watch the client dropped is no error of the server's: {:?}",
         call.status
     );
@@ -1281,56 +910,10 @@ fn found_in<'a>(needles: &'a [String], haystacks: &[String]) -> Vec<(&'a str, St
         .collect()
 }
 
-/// Every attribute of every span, span event, link, resource and metric data point, as
-/// `key=value`.
-fn every_attribute(
-    traces: &[ExportTraceServiceRequest],
-    exported: &[ExportMetricsServiceRequest],
-) -> Vec<String> {
-    let mut texts = Vec::new();
-    let mut push = |attributes: &[KeyValue]| {
-        texts.extend(
-            attribute_map(attributes)
-                .into_iter()
-                .map(|(k, v)| format!("{k}={v}")),
-        );
-    };
-    for resource in resources(traces, exported) {
-        push(&resource.attributes);
-    }
-    for span in spans(traces) {
-        push(&span.attributes);
-        for event in &span.events {
-            push(&event.attributes);
-        }
-        for link in &span.links {
-            push(&link.attributes);
-        }
-    }
-    for metric in metrics(exported) {
-        match &metric.data {
-            Some(metric::Data::Gauge(g)) => g.data_points.iter().for_each(|p| push(&p.attributes)),
-            Some(metric::Data::Sum(s)) => s.data_points.iter().for_each(|p| push(&p.attributes)),
-            Some(metric::Data::Histogram(h)) => {
-                h.data_points.iter().for_each(|p| push(&p.attributes))
-            }
-            Some(metric::Data::ExponentialHistogram(h)) => {
-                h.data_points.iter().for_each(|p| push(&p.attributes))
-            }
-            Some(metric::Data::Summary(s)) => {
-                s.data_points.iter().for_each(|p| push(&p.attributes))
-            }
-            None => {}
-        }
-    }
-    texts
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_personal_data_in_telemetry() {
     let pki = TestPki::new();
-    let collector_pki = CollectorPki::new(pki.dir.path());
-    let collector = Collector::start(&collector_pki).await;
+    let collector = Collector::start(pki.dir.path()).await;
     // This time through the config's [telemetry] section, paths relative to the config file.
     let config = format!(
         "{}\n[telemetry]\nendpoint = \"https://localhost:{}\"\nca = \"{COLLECTOR_CA}\"\n\
@@ -1345,23 +928,14 @@ async fn no_personal_data_in_telemetry() {
         ("OTEL_METRIC_EXPORT_INTERVAL", "500".to_owned()),
     ];
     let mut server = Server::start(&pki, &config, &env);
-    let kp2mi = server.connect(pki.agency("kp2mi", "siskop2mi")).await;
-    let kemendag = server
-        .connect(pki.agency("kemendag", "export-portal"))
-        .await;
+    let kp2mi = server.kp2mi(&pki).await;
+    let kemendag = server.kemendag(&pki).await;
 
     // Five valid records, and one invalid one (a destination that is no country) whose
     // personal data must not leak through its rejection either.
     let mut records = personal_records(100, 6);
     records[5].destination_country = "XX".into();
-    let answer = placements(&kp2mi)
-        .push_placements(as_kp2mi(PushPlacementsRequest {
-            placements: records.clone(),
-            all_or_nothing: false,
-        }))
-        .await
-        .expect("push")
-        .into_inner();
+    let answer = jembatan_tests::placements::push(&kp2mi, records.clone()).await;
     let outcomes: Vec<_> = answer.results.iter().map(|r| r.outcome()).collect();
     assert_eq!(
         outcomes,
@@ -1495,15 +1069,9 @@ async fn no_personal_data_in_telemetry() {
     }
 }
 
-/// `jembatan serve` exporting to a collector at `port` on localhost, every 200 ms for metrics.
-fn serve_exporting_to(pki: &TestPki, port: u16) -> Server {
-    let env = otel_env(pki.dir.path(), port, 200);
-    Server::start(pki, &config_toml(SQLITE_URL, ""), &env)
-}
-
 /// 50 pushes as KP2MI: all succeed, the server stays healthy.
 async fn calls_go_on(server: &mut Server, pki: &TestPki) {
-    let kp2mi = server.connect(pki.agency("kp2mi", "siskop2mi")).await;
+    let kp2mi = server.kp2mi(pki).await;
     for n in 0..50 {
         let answer = jembatan_tests::placements::push(&kp2mi, vec![placement(n)]).await;
         assert_eq!(
@@ -1512,29 +1080,28 @@ async fn calls_go_on(server: &mut Server, pki: &TestPki) {
             "push {n}: {answer:?}"
         );
     }
-    assert_eq!(
-        kp2mi.health("").await.expect("health"),
-        ServingStatus::Serving
-    );
+    assert_serving(&kp2mi).await;
     server.assert_alive();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_go_on_when_the_collector_is_down() {
     let pki = TestPki::new();
+    // The CA and client identity the exchange is given; no collector of that CA answers.
     CollectorPki::new(pki.dir.path());
     // A port nobody listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a: SocketAddr| a.port())
         .expect("free port");
-    let mut server = serve_exporting_to(&pki, port);
+    let mut server = serve_exporting_to(&pki, port, 200, &[]);
     calls_go_on(&mut server, &pki).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_go_on_when_the_collector_stalls() {
     let pki = TestPki::new();
+    // The CA and client identity the exchange is given; no collector of that CA answers.
     CollectorPki::new(pki.dir.path());
     // A listener that accepts and never answers: the exporter's TLS handshake stalls.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -1548,7 +1115,7 @@ async fn calls_go_on_when_the_collector_stalls() {
             held.push(socket);
         }
     });
-    let mut server = serve_exporting_to(&pki, port);
+    let mut server = serve_exporting_to(&pki, port, 200, &[]);
     // The calls run while the exporter waits on the stalled collector.
     let deadline = Instant::now() + PATIENCE;
     while accepted.load(Ordering::Relaxed) == 0 {
@@ -1596,11 +1163,8 @@ async fn otlp_variables_without_an_endpoint_leave_telemetry_off() {
         false,
         "no endpoint: telemetry is off"
     );
-    let kp2mi = server.connect(pki.agency("kp2mi", "siskop2mi")).await;
-    assert_eq!(
-        kp2mi.health("").await.expect("health"),
-        ServingStatus::Serving
-    );
+    let kp2mi = server.kp2mi(&pki).await;
+    assert_serving(&kp2mi).await;
     server.assert_alive();
 }
 
@@ -1612,7 +1176,7 @@ fn an_otlp_protocol_other_than_grpc_stops_the_server() {
         ("OTEL_EXPORTER_OTLP_CERTIFICATE", collector_ca(&pki)),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
     ];
-    let stderr = refused_start(&pki, &config_toml(SQLITE_URL, ""), &env);
+    let stderr = refused_start(&pki, &env);
     assert_names(&stderr, &["OTEL_EXPORTER_OTLP_PROTOCOL"]);
 }
 
@@ -1620,7 +1184,7 @@ fn an_otlp_protocol_other_than_grpc_stops_the_server() {
 fn an_https_collector_without_a_ca_stops_the_server() {
     let pki = TestPki::new();
     let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", NO_COLLECTOR.to_owned())];
-    let stderr = refused_start(&pki, &config_toml(SQLITE_URL, ""), &env);
+    let stderr = refused_start(&pki, &env);
     assert_names(&stderr, &["telemetry.ca", "OTEL_EXPORTER_OTLP_CERTIFICATE"]);
 }
 
@@ -1634,7 +1198,7 @@ fn a_client_certificate_without_its_key_stops_the_server() {
         ("OTEL_EXPORTER_OTLP_CERTIFICATE", ca),
         ("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", cert),
     ];
-    let stderr = refused_start(&pki, &config_toml(SQLITE_URL, ""), &env);
+    let stderr = refused_start(&pki, &env);
     assert_names(
         &stderr,
         &[
@@ -1647,20 +1211,14 @@ fn a_client_certificate_without_its_key_stops_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otel_sdk_disabled_exports_nothing() {
     let pki = TestPki::new();
-    let collector_pki = CollectorPki::new(pki.dir.path());
-    let collector = Collector::start(&collector_pki).await;
-    let mut env = otel_env(pki.dir.path(), collector.port, 200);
-    env.push(("OTEL_SDK_DISABLED", "true".to_owned()));
-    let mut server = Server::start(&pki, &config_toml(SQLITE_URL, ""), &env);
+    let disabled = [("OTEL_SDK_DISABLED", "true".to_owned())];
+    let (collector, mut server) = serve_with_collector(&pki, 200, &disabled).await;
     assert_eq!(server.serving()["fields"]["telemetry"], false);
-    let kp2mi = server.connect(pki.agency("kp2mi", "siskop2mi")).await;
+    let kp2mi = server.kp2mi(&pki).await;
     for n in 0..3 {
         jembatan_tests::placements::push(&kp2mi, vec![placement(n)]).await;
     }
-    assert_eq!(
-        kp2mi.health("").await.expect("health"),
-        ServingStatus::Serving
-    );
+    assert_serving(&kp2mi).await;
     // Several metric intervals and span batches: an absence, not a speed.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let traces = collector.received.traces();
