@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use jembatan_client::convert::status_name;
 use jembatan_client::v1::{
     self, AvailabilityFilter, ListCandidatesRequest, ListSubjectAccessesRequest, Placement,
     PushPlacementsRequest, RecordOutcome, WatchAvailabilityRequest,
@@ -340,18 +341,6 @@ async fn unknown_call(client: &Client, path: &str, traceparent: &str) -> Code {
         .code()
 }
 
-/// A status code's name as `rpc.response.status_code` gives it: `PERMISSION_DENIED`.
-fn code_name(code: Code) -> String {
-    let mut name = String::new();
-    for (i, c) in format!("{code:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
-}
-
 /// Whether `code` is a failure of the server's, which alone makes a span's status ERROR.
 fn is_server_error(code: Code) -> bool {
     matches!(
@@ -514,7 +503,7 @@ fn check_denial(spans: &[Span]) -> Result<(), String> {
 fn check_other(spans: &[Span], metrics: &[Metric], code: Code) -> Result<(), String> {
     let parent = hex::decode(OTHER_PARENT).expect("hex");
     let other = child(spans, OTHER_TRACE, "_OTHER", &parent)?;
-    let name = code_name(code);
+    let name = status_name(code).to_owned();
     let server_error = is_server_error(code);
     has_attributes(
         other,

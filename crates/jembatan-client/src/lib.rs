@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use jembatan_proto::convert::status_name;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_health::pb::HealthCheckRequest;
 pub use tonic_health::pb::health_check_response::ServingStatus;
@@ -44,7 +45,7 @@ pub enum ClientError {
     #[error("metadata {0}: the value must be printable ASCII")]
     InvalidMetadata(&'static str),
     /// The server answered with an error.
-    #[error("{}: {}", code_name(.0.code()), .0.message())]
+    #[error("{}: {}", status_name(.0.code()), .0.message())]
     Status(tonic::Status),
     /// The server's answer lacks a part the contract promises.
     #[error("the exchange's answer has no {0}")]
@@ -78,18 +79,6 @@ impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
         ClientError::Status(status)
     }
-}
-
-/// The canonical gRPC name of a status code, e.g. `PERMISSION_DENIED`.
-fn code_name(code: tonic::Code) -> String {
-    let mut name = String::new();
-    for (i, c) in format!("{code:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
 }
 
 impl ClientError {
