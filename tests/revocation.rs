@@ -219,36 +219,13 @@ async fn a_crl_past_its_next_update_refuses_every_certificate_unless_configured_
 async fn tls_sessions_are_not_resumed() {
     // A resumed TLS 1.3 session restores a client certificate without checking it again. A
     // rustls client with its session cache connects twice: both handshakes must be full.
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
     use tokio::io::AsyncReadExt;
 
     let pki = TestPki::new();
     let exchange = RunningExchange::start(&exchange_config(&pki, "sqlite://jembatan.db", "")).await;
-    let tls = pki.agency("kemendag", "export-portal");
-    let (cert, key) = tls.identity.expect("client identity");
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(CertificateDer::from_pem_slice(&tls.ca_pem).expect("CA"))
-        .expect("root");
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_root_certificates(roots)
-        .with_client_auth_cert(
-            vec![CertificateDer::from_pem_slice(&cert).expect("cert")],
-            PrivateKeyDer::from_pem_slice(&key).expect("key"),
-        )
-        .expect("client config");
-    client.alpn_protocols = vec![b"h2".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(client));
+    let connector = jembatan_tests::tls_connector(&pki.agency("kemendag", "export-portal"));
     for attempt in ["first", "second"] {
-        let tcp = tokio::net::TcpStream::connect(exchange.addr)
-            .await
-            .expect("tcp");
-        let name = ServerName::try_from("localhost").expect("name");
-        let mut stream = connector.connect(name, tcp).await.expect("handshake");
+        let mut stream = jembatan_tests::tls_connect(&connector, exchange.addr).await;
         assert_eq!(
             stream.get_ref().1.handshake_kind(),
             Some(rustls::HandshakeKind::Full),

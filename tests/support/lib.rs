@@ -442,3 +442,38 @@ pub fn days_from_today(days: i64) -> Option<jembatan_proto::v1::Date> {
     let day = time::OffsetDateTime::now_utc().date() + time::Duration::days(days);
     Some(jembatan_proto::convert::date::to_proto(day))
 }
+
+/// A rustls connector presenting `tls`'s certificate and offering h2, for tests that speak
+/// below gRPC.
+pub fn tls_connector(tls: &ClientTls) -> tokio_rustls::TlsConnector {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let (cert, key) = tls.identity.clone().expect("client identity");
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(&tls.ca_pem).expect("CA"))
+        .expect("root");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![CertificateDer::from_pem_slice(&cert).expect("cert")],
+            PrivateKeyDer::from_pem_slice(&key).expect("key"),
+        )
+        .expect("client config");
+    client.alpn_protocols = vec![b"h2".to_vec()];
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(client))
+}
+
+/// A TLS connection to the exchange at `addr` through `connector`, its handshake done.
+pub async fn tls_connect(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("tcp");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    connector.connect(name, tcp).await.expect("handshake")
+}
