@@ -66,7 +66,8 @@ fn status_of(error: &StoreError) -> Status {
         StoreError::Unavailable(_) | StoreError::Connect { .. } => {
             tracing::error!(%error, "store unavailable");
             retry_later(
-                "the store cannot be reached; nothing was stored or shared; retry later",
+                "the store cannot be reached or written (down, read-only or out of space); \
+                 nothing was stored or shared; retry later",
                 UNAVAILABLE_RETRY,
             )
         }

@@ -158,6 +158,18 @@ fn pool_options<DB: sqlx::Database>(options: StoreOptions) -> PoolOptions<DB> {
     PoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
+        // A connection still counted as inside a transaction when it is taken again is left
+        // over from a failure, never reused: SQLite rolls a transaction back by itself on some
+        // errors (a full disk: SQLITE_FULL), the driver's own ROLLBACK then fails and it keeps
+        // counting the transaction, and every later BEGIN on that connection would fail (the
+        // writer's one connection: no write would succeed again until a restart).
+        .before_acquire(|connection, _| {
+            let stale = sqlx::Connection::is_in_transaction(connection);
+            if stale {
+                tracing::warn!("a database connection left inside a failed transaction is closed");
+            }
+            Box::pin(std::future::ready(Ok(!stale)))
+        })
 }
 
 /// An open, migrated store.
