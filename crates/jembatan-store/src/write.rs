@@ -312,10 +312,17 @@ pub(crate) async fn commit_group(pool: &Pool, queue: &WriteQueue, jobs: Vec<grou
                 callers.push(caller);
             }
             Ok(None) => {}
-            // The transaction cannot go on: nothing of the group is committed.
-            Err(error) => {
+            // The transaction cannot go on: nothing of the group is committed, and every
+            // write of it is answered so, the one that was running included.
+            Err(Halted { error, unanswered }) => {
                 write.rollback().await;
-                return fail_all(jobs.collect(), staged, error);
+                let mut waiting: Vec<group::Job> = jobs.collect();
+                match unanswered {
+                    Some(Unanswered::Queued(job)) => waiting.push(job),
+                    Some(Unanswered::Staged(done)) => staged.push(done),
+                    None => {}
+                }
+                return fail_all(waiting, staged, error);
             }
         }
     }
@@ -359,6 +366,30 @@ pub(crate) async fn commit_group(pool: &Pool, queue: &WriteQueue, jobs: Vec<grou
     }
 }
 
+/// Why a group's transaction cannot go on, with the write that was running when it stopped if
+/// that write is not answered yet.
+struct Halted {
+    error: StoreError,
+    unanswered: Option<Unanswered>,
+}
+
+/// A write not yet answered.
+enum Unanswered {
+    /// Its work did not run.
+    Queued(group::Job),
+    /// Its work ran and staged leaves that will not be committed.
+    Staged(Staged),
+}
+
+impl Halted {
+    fn new(error: impl Into<StoreError>, unanswered: Option<Unanswered>) -> Self {
+        Halted {
+            error: error.into(),
+            unanswered,
+        }
+    }
+}
+
 /// Answers every write of a failed group with `error`.
 fn fail_all(waiting: Vec<group::Job>, staged: Vec<Staged>, error: StoreError) {
     tracing::warn!(%error, writes = waiting.len() + staged.len(), "a group commit failed");
@@ -394,13 +425,15 @@ impl LoggedWrite {
 
     /// Runs one write of a group in its own savepoint: its staged leaves, or `None` when it
     /// failed or had no leaves (rolled back and answered). An error means the transaction
-    /// itself cannot go on.
-    async fn run_alone(&mut self, job: group::Job) -> Result<Option<Staged>, StoreError> {
+    /// itself cannot go on; it carries the write if it is not answered yet.
+    async fn run_alone(&mut self, job: group::Job) -> Result<Option<Staged>, Halted> {
         if !job.data_work {
             // Leaves alone: nothing to roll back.
             return Ok(job.work.run(self).await);
         }
-        self.tx.execute("SAVEPOINT logged_write").await?;
+        if let Err(error) = self.tx.execute("SAVEPOINT logged_write").await {
+            return Err(Halted::new(error, Some(Unanswered::Queued(job))));
+        }
         let ran = AssertUnwindSafe(job.work.run(self)).catch_unwind().await;
         let kept = match ran {
             Ok(Some(done)) if !done.leaves.is_empty() => Some(done),
@@ -411,17 +444,23 @@ impl LoggedWrite {
             }
             Ok(None) => None,
             Err(_) => {
+                // Its answer went with the work's future; the caller sees the store stopped.
                 tracing::error!("a logged write panicked; its group is rolled back");
-                return Err(StoreError::Corrupt("a logged write panicked".into()));
+                let error = StoreError::Corrupt("a logged write panicked".into());
+                return Err(Halted::new(error, None));
             }
         };
-        if kept.is_none() {
-            self.tx
-                .execute("ROLLBACK TO SAVEPOINT logged_write")
-                .await?;
+        let ended = match kept {
+            Some(_) => self.tx.execute("RELEASE SAVEPOINT logged_write").await,
+            None => match self.tx.execute("ROLLBACK TO SAVEPOINT logged_write").await {
+                Ok(()) => self.tx.execute("RELEASE SAVEPOINT logged_write").await,
+                Err(error) => Err(error),
+            },
+        };
+        match ended {
+            Ok(()) => Ok(kept),
+            Err(error) => Err(Halted::new(error, kept.map(Unanswered::Staged))),
         }
-        self.tx.execute("RELEASE SAVEPOINT logged_write").await?;
-        Ok(kept)
     }
 
     /// Appends one leaf per entry, in order, from [`Self::first_leaf_index`], and commits them
