@@ -19,7 +19,51 @@ jembatan_tests::on_both_databases!(
     writers_take_turns_in_order_and_give_up_after_the_timeout,
     audit_tables_refuse_update_and_delete,
     a_head_behind_its_leaves_is_corruption_not_a_conflict,
+    a_clock_that_jumps_back_never_dates_a_checkpoint_before_the_last,
 );
+
+/// The wall clock jumps back an hour between two checkpoints (an NTP step, a VM restored):
+/// the later checkpoint is recorded at the earlier one's time, never before it; once the clock
+/// has caught up, checkpoints take its time again.
+async fn a_clock_that_jumps_back_never_dates_a_checkpoint_before_the_last(
+    pki: &TestPki,
+    url: &str,
+) {
+    let store = open_store(pki, url).await;
+    let log = SignerKey::generate(ORIGIN).expect("key");
+    let noon =
+        time::OffsetDateTime::from_unix_timestamp(1_796_212_800).expect("2026-12-02 12:00 UTC");
+    let first = store
+        .integrate_at(&log, ORIGIN, 1000, noon)
+        .await
+        .expect("integrate")
+        .expect("the empty tree");
+    assert_eq!(first.signed_at, "2026-12-02T12:00:00.000Z");
+    append(&store, 0, 3).await;
+    let behind = store
+        .integrate_at(&log, ORIGIN, 1000, noon - time::Duration::hours(1))
+        .await
+        .expect("integrate")
+        .expect("three leaves");
+    assert_eq!(
+        behind.signed_at, first.signed_at,
+        "not dated before the checkpoint it follows"
+    );
+    append(&store, 3, 2).await;
+    let caught_up = store
+        .integrate_at(&log, ORIGIN, 1000, noon + time::Duration::minutes(1))
+        .await
+        .expect("integrate")
+        .expect("two more");
+    assert_eq!(caught_up.signed_at, "2026-12-02T12:01:00.000Z");
+    let stored = store
+        .checkpoint(Some(3))
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.signed_at, first.signed_at, "as stored");
+    store.close().await;
+}
 
 /// An operator who winds the log's head back cannot make the exchange overwrite or retry into
 /// stored leaves: the next write fails as corruption, for the operator to see, and stores nothing.

@@ -158,6 +158,21 @@ impl Store {
         origin: &str,
         max_leaves: u64,
     ) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.integrate_at(signer, origin, max_leaves, time::OffsetDateTime::now_utc())
+            .await
+    }
+
+    /// [`Store::integrate`] with `now` as the wall clock. A checkpoint is never recorded as
+    /// signed before the one it follows: after the clock jumped back, it is recorded at the
+    /// previous checkpoint's time (and a warning is logged), so that checkpoint times only
+    /// move forward.
+    pub async fn integrate_at(
+        &self,
+        signer: &SignerKey,
+        origin: &str,
+        max_leaves: u64,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<StoredCheckpoint>, StoreError> {
         // On PostgreSQL the sequencer waits for no writer: it takes its own advisory lock and
         // reads only committed leaves, never the log's head row.
         let queue = (self.backend() == Backend::Sqlite).then_some(&self.queue);
@@ -232,7 +247,22 @@ impl Store {
             root: range.root(),
         };
         let note = checkpoint.sign(signer);
-        let signed_at = now();
+        // Timestamps are fixed-width RFC 3339 in UTC: text order is time order.
+        let previous: Option<String> = on_tx!(&mut tx.conn, conn => {
+            sqlx::query_scalar("SELECT created_at FROM audit_checkpoints WHERE tree_size = $1")
+                .bind(latest.unwrap_or(-1))
+                .fetch_optional(&mut **conn)
+                .await?
+        });
+        let mut signed_at = jembatan_audit::leaf::timestamp(now);
+        if let Some(previous) = previous.filter(|previous| *previous > signed_at) {
+            tracing::warn!(
+                clock = %signed_at,
+                previous = %previous,
+                "the clock is behind the previous checkpoint; recorded at its time"
+            );
+            signed_at = previous;
+        }
         on_tx!(&mut tx.conn, conn => {
             sqlx::query(
                 "INSERT INTO audit_checkpoints (tree_size, root, note, created_at) \
@@ -571,6 +601,3 @@ pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-fn now() -> String {
-    jembatan_audit::leaf::timestamp(time::OffsetDateTime::now_utc())
-}
