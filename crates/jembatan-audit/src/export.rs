@@ -12,6 +12,7 @@
 //! The header comes first; the other lines in any order. Hashes are 32 bytes. The verifier key
 //! is not in the export: the auditor brings it from a trusted source (`audit/log.pub`).
 
+use std::borrow::Cow;
 use std::io::{BufRead, Write};
 
 use base64::Engine;
@@ -279,26 +280,30 @@ fn send_blocks(
     Ok(())
 }
 
-/// A leaf line, parsed without copying: the common case, read by a fast path.
+/// A leaf line, parsed without copying (unless a string holds a JSON escape, such as the `\/`
+/// some encoders write for `/`): the common case, read by a fast path.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LeafLine<'a> {
-    #[serde(rename = "type")]
-    _type: &'a str,
+    #[serde(rename = "type", borrow)]
+    _type: Cow<'a, str>,
     index: u64,
-    hash: &'a str,
-    data: &'a str,
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
+    #[serde(borrow)]
+    data: Cow<'a, str>,
 }
 
-/// A node line, parsed without copying.
+/// A node line, parsed without copying (unless a string holds a JSON escape).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NodeLine<'a> {
-    #[serde(rename = "type")]
-    _type: &'a str,
+    #[serde(rename = "type", borrow)]
+    _type: Cow<'a, str>,
     level: u32,
     index: u64,
-    hash: &'a str,
+    #[serde(borrow)]
+    hash: Cow<'a, str>,
 }
 
 /// Parses the lines of one block into `contents`; an error carries the index of its line in
@@ -316,9 +321,9 @@ fn parse_block(block: &[u8], contents: &mut LogContents) -> Result<(), (u64, Str
                 serde_json::from_slice(line).map_err(|e| at(&e.to_string()))?;
             data.clear();
             BASE64
-                .decode_vec(leaf.data, &mut data)
+                .decode_vec(leaf.data.as_bytes(), &mut data)
                 .map_err(|_| at("data is not base64"))?;
-            let hash = hash_of(leaf.hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?;
+            let hash = hash_of(&leaf.hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?;
             contents
                 .leaves
                 .push(ExportedLeaf::new(leaf.index, hash, &data));
@@ -327,7 +332,7 @@ fn parse_block(block: &[u8], contents: &mut LogContents) -> Result<(), (u64, Str
         if line.starts_with(b"{\"type\":\"node\",") {
             let node: NodeLine<'_> =
                 serde_json::from_slice(line).map_err(|e| at(&e.to_string()))?;
-            let hash = hash_of(node.hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?;
+            let hash = hash_of(&node.hash).ok_or_else(|| at("hash is not base64 of 32 bytes"))?;
             contents.nodes.insert((node.level, node.index), hash);
             continue;
         }
@@ -397,6 +402,28 @@ mod tests {
             .expect_err("no header")
             .to_string();
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    /// Found by the `export` fuzz target's seeds: JSON may write `/` as `\/` (PHP's
+    /// `json_encode` does, and base64 holds `/`), and the fast path of leaf and node lines,
+    /// which borrowed its strings, refused any string with an escape.
+    #[test]
+    fn escaped_strings_read_as_their_text() {
+        let mut out = Vec::new();
+        Line::header("o/audit").write(&mut out).expect("write");
+        let hash = crate::merkle::leaf_hash(b"?>?");
+        Line::leaf(0, &hash, b"?>?").write(&mut out).expect("write");
+        Line::node(1, 0, &[0xff; 32])
+            .write(&mut out)
+            .expect("write");
+        let plain = String::from_utf8(out).expect("utf-8");
+        let escaped = plain.replace('/', "\\/");
+        assert!(escaped.contains("\"data\":\"Pz4\\/\""), "{escaped}");
+        let (origin, contents) = read(escaped.as_bytes()).expect("escaped strings");
+        assert_eq!(origin, "o/audit");
+        assert_eq!(contents.leaves[0].hash, hash);
+        assert_eq!(contents.leaves[0].data_hash, hash);
+        assert_eq!(contents.nodes[&(1, 0)], [0xff; 32]);
     }
 
     #[test]

@@ -51,13 +51,16 @@ pub trait Subtrees {
 /// Leaf hashes in memory are their own subtree source (for tests and offline verification).
 impl Subtrees for [Hash] {
     fn perfect(&self, level: u32, index: u64) -> Result<Hash, AuditError> {
-        let width = 1usize << level;
-        let start = usize::try_from(index)
-            .ok()
-            .and_then(|i| i.checked_mul(width))
-            .filter(|start| start + width <= self.len())
+        // Any level and index may be asked: a subtree past the slice, or past what a usize
+        // counts, is missing.
+        let leaves = 1usize
+            .checked_shl(level)
+            .and_then(|width| {
+                let start = usize::try_from(index).ok()?.checked_mul(width)?;
+                self.get(start..start.checked_add(width)?)
+            })
             .ok_or(AuditError::MissingNode { level, index })?;
-        Ok(perfect_root(&self[start..start + width]))
+        Ok(perfect_root(leaves))
     }
 }
 
@@ -344,4 +347,43 @@ fn to_hashes(proof: &[impl AsRef<[u8]>]) -> Result<Vec<Hash>, AuditError> {
 
 fn to_hash(bytes: &[u8], what: &'static str) -> Result<Hash, AuditError> {
     bytes.try_into().map_err(|_| AuditError::NotAHash(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `proofs` fuzz target: a level of 64 or more, or a subtree whose end is past what
+    /// a usize counts, panicked on a shift or an addition overflow.
+    #[test]
+    fn leaves_in_memory_refuse_any_subtree_they_do_not_hold() {
+        let leaves: Vec<Hash> = (0u8..5).map(|i| leaf_hash(&[i])).collect();
+        let tree = leaves.as_slice();
+        for (level, index) in [
+            (64, 0),
+            (255, 0),
+            (u32::MAX, 0),
+            (63, 1),
+            (1, u64::MAX / 2),
+            (0, u64::MAX),
+            (3, 0),
+            (0, 5),
+        ] {
+            assert!(
+                matches!(
+                    tree.perfect(level, index),
+                    Err(AuditError::MissingNode { .. })
+                ),
+                "level {level}, index {index}"
+            );
+        }
+        assert_eq!(
+            tree.perfect(2, 0).expect("leaves 0..4"),
+            root(tree, 4).expect("root")
+        );
+        assert_eq!(tree.perfect(0, 4).expect("leaf 4"), leaves[4]);
+        assert!(range_root(tree, u64::MAX - 1, 2).is_err());
+        assert!(inclusion_proof(tree, u64::MAX - 1, u64::MAX).is_err());
+        assert!(consistency_proof(tree, 3, u64::MAX).is_err());
+    }
 }

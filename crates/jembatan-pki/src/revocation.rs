@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use rcgen::RevocationReason;
+use rustls::pki_types::CertificateRevocationListDer;
+use rustls::pki_types::pem::PemObject;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -28,6 +30,33 @@ const LOCK: &str = "revoked.lock";
 pub const DEFAULT_NEXT_UPDATE_DAYS: u32 = 7;
 /// The most days from a CRL's signing to its next update.
 pub const MAX_NEXT_UPDATE_DAYS: u32 = 366;
+
+/// A CRL file's contents as the server reads them (`tls.crls`): PEM when a line of them opens
+/// a PEM block (the first `X509 CRL` block is taken; text may come before it, as `openssl crl
+/// -text` writes), DER otherwise. Their syntax is checked when the client certificate verifier
+/// is built, and by [`crl_dates`].
+pub fn crl_der(bytes: Vec<u8>) -> Result<CertificateRevocationListDer<'static>, String> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let pem = bytes.starts_with(BEGIN)
+        || bytes
+            .windows(BEGIN.len() + 1)
+            .any(|w| w[0] == b'\n' && &w[1..] == BEGIN);
+    if pem {
+        CertificateRevocationListDer::from_pem_slice(&bytes).map_err(|e| e.to_string())
+    } else {
+        Ok(CertificateRevocationListDer::from(bytes))
+    }
+}
+
+/// When a DER CRL was issued (`thisUpdate`) and when its next issue is due (`nextUpdate`,
+/// `None` if it names none), Unix seconds: what `jembatan health --details` reports of it.
+pub fn crl_dates(der: &[u8]) -> Result<(i64, Option<i64>), String> {
+    let (_, crl) = x509_parser::parse_x509_crl(der).map_err(|e| format!("not a CRL: {e}"))?;
+    Ok((
+        crl.last_update().timestamp(),
+        crl.next_update().map(|t| t.timestamp()),
+    ))
+}
 
 /// Path of `crl.pem` in `dir`.
 pub fn crl_path(dir: &Path) -> PathBuf {
@@ -610,6 +639,33 @@ mod tests {
         assert!(err.to_string().contains(REVOKED), "{err}");
         let listed_still = listed(&parse_crl(&crl_der(dir.path()))).len();
         assert_eq!(listed_still, 1, "the revocation was dropped");
+    }
+
+    /// Found by the `crl` fuzz target's seeds: a PEM CRL with text before its block (as
+    /// `openssl crl -text` writes it) was taken for DER, and refused.
+    #[test]
+    fn a_crl_file_is_pem_when_a_line_opens_a_block_and_der_otherwise() {
+        let (dir, ca) = folder();
+        let pem = std::fs::read(crl_path(dir.path())).expect("crl.pem");
+        let der = super::crl_der(pem.clone()).expect("PEM");
+        assert!(listed(&parse_crl(der.as_ref())).is_empty());
+        let mut commented = b"Certificate Revocation List (CRL):\n  Version 2 (0x1)\n".to_vec();
+        commented.extend_from_slice(&pem);
+        assert_eq!(super::crl_der(commented).expect("PEM after text"), der);
+        assert_eq!(super::crl_der(der.to_vec()).expect("DER"), der);
+        let dates = crl_dates(der.as_ref()).expect("dates");
+        assert_eq!(
+            dates.1.expect("next update") - dates.0,
+            86_400 * i64::from(DEFAULT_NEXT_UPDATE_DAYS)
+        );
+        // A PEM file without a CRL block, or with a broken one, is refused as PEM.
+        let ca_pem = ca.cert_pem().as_bytes().to_vec();
+        assert!(super::crl_der(ca_pem).is_err(), "a certificate, not a CRL");
+        assert!(
+            super::crl_der(b"-----BEGIN X509 CRL-----\n!!\n-----END X509 CRL-----\n".to_vec())
+                .is_err()
+        );
+        assert!(crl_dates(b"\x30\x03\x02\x01\x01").is_err());
     }
 
     #[test]

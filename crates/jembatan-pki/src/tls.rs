@@ -116,14 +116,10 @@ pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, PkiError> {
 
 fn read_crl(path: &Path) -> Result<CertificateRevocationListDer<'static>, PkiError> {
     let bytes = std::fs::read(path).map_err(PkiError::io(path))?;
-    if bytes.starts_with(b"-----") {
-        CertificateRevocationListDer::from_pem_slice(&bytes).map_err(|e| PkiError::Pem {
-            path: path.into(),
-            reason: e.to_string(),
-        })
-    } else {
-        Ok(CertificateRevocationListDer::from(bytes))
-    }
+    crate::revocation::crl_der(bytes).map_err(|reason| PkiError::Pem {
+        path: path.into(),
+        reason,
+    })
 }
 
 /// When the TLS material a listener serves with runs out: what `jembatan health --details`
@@ -151,14 +147,12 @@ pub fn material_dates(files: &ServerTlsFiles) -> Result<MaterialDates, PkiError>
     let mut crls = Vec::with_capacity(files.crls.len());
     for path in &files.crls {
         let der = read_crl(path)?;
-        let (_, crl) = x509_parser::parse_x509_crl(&der).map_err(|e| PkiError::Pem {
-            path: path.clone(),
-            reason: format!("not a CRL: {e}"),
-        })?;
-        crls.push((
-            crl.last_update().timestamp(),
-            crl.next_update().map(|t| t.timestamp()),
-        ));
+        crls.push(
+            crate::revocation::crl_dates(&der).map_err(|reason| PkiError::Pem {
+                path: path.clone(),
+                reason,
+            })?,
+        );
     }
     Ok(MaterialDates {
         server_cert_not_after: cert.validity().not_after.timestamp(),
