@@ -66,6 +66,16 @@ impl Policies {
         let mut set = PolicySet::new();
         let mut origins: BTreeMap<String, Origin> = BTreeMap::new();
         for file in &source.policy_files {
+            // Cedar's parser recurses once per level of an expression: a file nested too deep
+            // would overflow the stack of whoever loads it (the exchange, on reload) before
+            // Cedar could refuse it.
+            if let Err((offset, reason)) = check_depth(&file.text) {
+                problems.push(Problem {
+                    position: Some(position_of(&file.text, offset)),
+                    ..at(file, None, &reason)
+                });
+                continue;
+            }
             let parsed = match PolicySet::from_str(&file.text) {
                 Ok(parsed) => parsed,
                 Err(errors) => {
@@ -291,6 +301,93 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
     text.find(needle).map(|offset| position_of(text, offset).0)
 }
 
+/// The deepest an expression may nest, counting each open bracket (`(`, `[`, `{`, the
+/// policy's own included) and each `if` not yet closed by its bracket or a `,`. Cedar parses
+/// every level with a recursion that costs tens of kilobytes of stack (a debug build overflows
+/// a 2 MiB thread at about 36 brackets, a release build at about 144); real policies nest a
+/// few levels.
+const MAX_NESTING: usize = 16;
+
+/// The most operators one policy (up to its `;`) may hold: `.`, `+`, `-`, `*`, `<`, `>`, `=`
+/// (each character), `has`, `like`, `is` and `in`. A chain of them is as deep as it is long.
+const MAX_OPERATORS: usize = 1024;
+
+/// Refuses text that would nest deeper than [`MAX_NESTING`] or chain more than
+/// [`MAX_OPERATORS`] operators in one policy, with the byte offset where it does and why. A
+/// lexical bound, above the depth Cedar would build: strings and comments are skipped.
+fn check_depth(text: &str) -> Result<(), (usize, String)> {
+    let bytes = text.as_bytes();
+    // Open `if`s per open bracket; the first entry is outside any bracket.
+    let mut ifs: Vec<usize> = vec![0];
+    let mut open_ifs = 0;
+    let mut operators = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        let mut deeper = false;
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' | b'[' | b'{' => {
+                ifs.push(0);
+                deeper = true;
+            }
+            b')' | b']' | b'}' if ifs.len() > 1 => open_ifs -= ifs.pop().unwrap_or(0),
+            b',' => open_ifs -= ifs.last_mut().map_or(0, std::mem::take),
+            b';' if ifs.len() == 1 => {
+                open_ifs -= std::mem::take(&mut ifs[0]);
+                operators = 0;
+            }
+            b'.' | b'+' | b'-' | b'*' | b'<' | b'>' | b'=' => operators += 1,
+            b if b.is_ascii_alphabetic() || b == b'_' => {
+                while i + 1 < bytes.len()
+                    && (bytes[i + 1].is_ascii_alphanumeric() || bytes[i + 1] == b'_')
+                {
+                    i += 1;
+                }
+                match &text[start..=i] {
+                    "if" => {
+                        if let Some(level) = ifs.last_mut() {
+                            *level += 1;
+                        }
+                        open_ifs += 1;
+                        deeper = true;
+                    }
+                    "has" | "like" | "is" | "in" => operators += 1,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+        if deeper && ifs.len() - 1 + open_ifs > MAX_NESTING {
+            return Err((
+                start,
+                format!(
+                    "nests deeper than {MAX_NESTING} levels of brackets and if-then-else; \
+                     write the condition flatter or split the policy"
+                ),
+            ));
+        }
+        if operators > MAX_OPERATORS {
+            return Err((
+                start,
+                format!("holds more than {MAX_OPERATORS} operators in one policy; split it"),
+            ));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
 /// Policy ids go into audit leaves and logs: keep them short and plain.
 fn check_id(id: &str) -> Result<(), &'static str> {
     let plain = id
@@ -425,6 +522,89 @@ mod tests {
             found[0].message.contains("not configurable"),
             "{}",
             found[0]
+        );
+    }
+
+    /// The problems of `extra.cedar` holding a copy of [`PERMIT_HEAD`] with `condition`.
+    fn condition_problems(condition: &str) -> Vec<Problem> {
+        let text = format!("{PERMIT_HEAD}when {{ {condition} }};\n");
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("extra.cedar"), text).expect("write");
+        match Policies::load_dir(dir.path()) {
+            Ok(_) => Vec::new(),
+            Err(PolicyError::Invalid { problems, .. }) => problems,
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    const PURPOSE: &str = "context.purpose == Jembatan::Purpose::\"BUSINESS_MATCHING\"";
+
+    #[test]
+    fn expressions_nested_too_deep_are_refused_before_cedar_parses_them() {
+        // Found with the policy_folder fuzz target (fuzz/corpus/policy_folder/regression_*):
+        // each of these overflowed the stack of the thread loading the folder (the test's,
+        // 2 MiB, as the exchange's reload).
+        let deep = [
+            format!("{}true{}", "(".repeat(10_000), ")".repeat(10_000)),
+            format!("{}{} == []", "[".repeat(10_000), "]".repeat(10_000)),
+            format!("{}1{} == 1", "{a: ".repeat(10_000), "}".repeat(10_000)),
+            format!(
+                "{}true{}",
+                "if true then ".repeat(2_000),
+                " else true".repeat(2_000)
+            ),
+            format!("{}true", "if true then true else ".repeat(2_000)),
+        ];
+        for condition in &deep {
+            let found = condition_problems(condition);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].file, "extra.cedar");
+            assert_eq!(
+                found[0].position.map(|(line, _)| line),
+                Some(7),
+                "{}",
+                found[0]
+            );
+            assert!(
+                found[0].message.contains("nests deeper than 16"),
+                "{}",
+                found[0]
+            );
+        }
+        let chain = format!("1{} == 1", " + 1".repeat(100_000));
+        let found = condition_problems(&chain);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].message.contains("more than 1024 operators"),
+            "{}",
+            found[0]
+        );
+    }
+
+    #[test]
+    fn nesting_up_to_the_limit_and_side_by_side_loads() {
+        // `when {` is the first level.
+        let deepest = format!("{}{PURPOSE}{}", "(".repeat(15), ")".repeat(15));
+        assert_eq!(condition_problems(&deepest), []);
+        let deeper = format!("({deepest})");
+        assert!(
+            condition_problems(&deeper)[0]
+                .message
+                .contains("nests deeper")
+        );
+        // Side by side is not deeper: `if`s in a set, groups joined by `&&`, one per policy.
+        let ifs = vec!["(if true then true else false)"; 40].join(" && ");
+        assert_eq!(condition_problems(&format!("{ifs} && {PURPOSE}")), []);
+        let set = vec!["if true then 1 else 2"; 40].join(", ");
+        assert_eq!(
+            condition_problems(&format!("[{set}].contains(1) && {PURPOSE}")),
+            []
+        );
+        let strings = format!("\"{}\" like \"*\" && {PURPOSE}", "((((".repeat(100));
+        assert_eq!(
+            condition_problems(&strings),
+            [],
+            "strings are not expressions"
         );
     }
 

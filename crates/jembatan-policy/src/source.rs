@@ -1,6 +1,7 @@
-//! A policy folder as read from disk: its `*.cedar` files and schema copy, and the hash that
-//! names the set in decisions, audit leaves and `jembatan policy status`.
+//! A policy folder as read from disk, or given as its files: its `*.cedar` files and schema
+//! copy, and the hash that names the set in decisions, audit leaves and `jembatan policy status`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ring::digest;
@@ -38,22 +39,32 @@ impl PolicySource {
             let path = path.to_path_buf();
             move |source| PolicyError::Read { path, source }
         };
-        let mut names = Vec::new();
+        let mut files = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(read_err(dir))? {
             let entry = entry.map_err(read_err(dir))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let is_policy = name.ends_with(".cedar") || name.ends_with(".cedarschema");
-            if is_policy && !name.starts_with('.') {
-                names.push(name);
+            if is_policy_file(&name) {
+                let path = dir.join(&name);
+                let text = std::fs::read_to_string(&path).map_err(read_err(&path))?;
+                files.push((name, text));
             }
         }
-        names.sort();
+        Ok(Self::from_files(dir, files))
+    }
+
+    /// The folder `dir` holding `files`, each a file name and its text, as
+    /// [`PolicySource::read_dir`] would read it: files that are not policy are left out, the
+    /// others sorted by name; of two files of the same name (which no folder holds) the later
+    /// one is kept.
+    pub fn from_files(dir: &Path, files: impl IntoIterator<Item = (String, String)>) -> Self {
+        let files: BTreeMap<String, String> = files
+            .into_iter()
+            .filter(|(name, _)| is_policy_file(name))
+            .collect();
         let mut policy_files = Vec::new();
         let mut schema_files = Vec::new();
         let mut hasher = digest::Context::new(&digest::SHA256);
-        for name in names {
-            let path = dir.join(&name);
-            let text = std::fs::read_to_string(&path).map_err(read_err(&path))?;
+        for (name, text) in files {
             for part in [name.as_bytes(), text.as_bytes()] {
                 hasher.update(&(part.len() as u64).to_be_bytes());
                 hasher.update(part);
@@ -66,12 +77,12 @@ impl PolicySource {
             }
         }
         let hash = format!("sha256:{}", hex::encode(hasher.finish()));
-        Ok(Self {
+        Self {
             dir: dir.to_path_buf(),
             policy_files,
             schema_files,
             hash,
-        })
+        }
     }
 
     /// Whether a schema file in the folder is not the built-in schema (a mistake: editing the
@@ -83,6 +94,11 @@ impl PolicySource {
             .map(|file| file.name.as_str())
             .collect()
     }
+}
+
+/// Whether the file `name` is policy: a `*.cedar` or `*.cedarschema` file, not hidden.
+fn is_policy_file(name: &str) -> bool {
+    (name.ends_with(".cedar") || name.ends_with(".cedarschema")) && !name.starts_with('.')
 }
 
 #[cfg(test)]
@@ -122,5 +138,32 @@ mod tests {
             PolicySource::read_dir(dir.path()).expect("read").hash,
             before
         );
+    }
+
+    #[test]
+    fn files_given_in_memory_read_as_their_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = [
+            ("b.cedar", "// b\n"),
+            ("a.cedar", "// a\n"),
+            ("jembatan.cedarschema", "namespace X {}\n"),
+            ("README.md", "notes"),
+            (".a.cedar", "hidden"),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).expect("write");
+        }
+        let read = PolicySource::read_dir(dir.path()).expect("read");
+        let given = |order: &mut dyn Iterator<Item = &(&str, &str)>| {
+            PolicySource::from_files(
+                dir.path(),
+                order.map(|(name, text)| ((*name).to_owned(), (*text).to_owned())),
+            )
+        };
+        assert_eq!(given(&mut files.iter()), read);
+        assert_eq!(given(&mut files.iter().rev()), read, "in any order");
+        let names: Vec<&str> = read.policy_files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a.cedar", "b.cedar"]);
+        assert_eq!(read.schema_files.len(), 1);
     }
 }
