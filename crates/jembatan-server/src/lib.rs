@@ -24,6 +24,9 @@ mod call;
 pub mod config;
 mod error;
 mod exchange;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod health_details;
 mod layers;
 mod services;

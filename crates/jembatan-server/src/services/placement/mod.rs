@@ -40,7 +40,7 @@ use input::placement_from_proto;
 use record::{Kept, record_to_store};
 
 mod ingest;
-mod input;
+pub(crate) mod input;
 mod record;
 
 /// Most records in one message.
