@@ -600,4 +600,3 @@ pub(crate) fn to_i64(value: u64) -> i64 {
 pub(crate) fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
-
