@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use jembatan_audit::verify::verify_log;
 use jembatan_client::Client;
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_proto::v1::{ListCandidatesRequest, PushPlacementsRequest};
@@ -124,7 +123,11 @@ async fn wait_for(what: &str, done: impl Fn() -> bool) {
 async fn calls_survive_a_postgres_restart_and_nothing_acknowledged_is_lost() {
     let pki = TestPki::new();
     let db = PgDatabase::create().await;
-    let exchange = RunningExchange::start(&config(&pki, &db.url, "")).await;
+    let mut config = config(&pki, &db.url, "");
+    // The store is under test, not the rates: the pusher pushes as fast as it is answered.
+    config.limits.write_per_sec = 10_000.0;
+    config.limits.read_per_sec = 10_000.0;
+    let exchange = RunningExchange::start(&config).await;
     let kp2mi = exchange
         .connect(pki.agency("kp2mi", "siskop2mi"))
         .await
@@ -207,14 +210,7 @@ async fn calls_survive_a_postgres_restart_and_nothing_acknowledged_is_lost() {
         "the acknowledged batches, each once, and nothing else"
     );
 
-    let mut export = Vec::new();
-    store
-        .export("jembatan.test.jembatan.local/audit", &mut export)
-        .await
-        .expect("export");
-    let (origin, contents) = jembatan_audit::export::read(export.as_slice()).expect("read");
-    let verified = verify_log(&contents, &pki.log_verifier(), &origin)
-        .unwrap_or_else(|finding| panic!("the log does not verify after the restart: {finding}"));
+    let verified = jembatan_tests::verify_exported(&store, &pki).await;
     assert_eq!(verified.leaves, size);
     store.close().await;
 }

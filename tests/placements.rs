@@ -961,14 +961,7 @@ async fn two_exchanges_on_one_postgres_agree_and_keep_one_log() {
     let expected = (400 + 600 + 2) as u64; // pushes, listings, the two counts
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let mut export = Vec::new();
-        store
-            .export("jembatan.test.jembatan.local/audit", &mut export)
-            .await
-            .expect("export");
-        let (origin, contents) = jembatan_audit::export::read(export.as_slice()).expect("read");
-        let verified = jembatan_audit::verify::verify_log(&contents, &pki.log_verifier(), &origin)
-            .unwrap_or_else(|finding| panic!("the shared log does not verify: {finding}"));
+        let verified = jembatan_tests::verify_exported(&store, &pki).await;
         assert_eq!(verified.leaves, expected);
         if verified.integrated == expected {
             break;

@@ -477,3 +477,19 @@ pub async fn tls_connect(
     let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
     connector.connect(name, tcp).await.expect("handshake")
 }
+
+/// The store's whole log, exported and verified against the test log's key as an auditor's
+/// offline verification does it; panics with the finding if it does not verify.
+pub async fn verify_exported(
+    store: &jembatan_store::Store,
+    pki: &TestPki,
+) -> jembatan_audit::verify::Verified {
+    let mut export = Vec::new();
+    store
+        .export(&format!("jembatan.{TRUST_DOMAIN}/audit"), &mut export)
+        .await
+        .expect("export");
+    let (origin, contents) = jembatan_audit::export::read(export.as_slice()).expect("read");
+    jembatan_audit::verify::verify_log(&contents, &pki.log_verifier(), &origin)
+        .unwrap_or_else(|finding| panic!("the log does not verify: {finding}"))
+}
