@@ -308,8 +308,10 @@ fn line_of(text: &str, needle: &str) -> Option<usize> {
 /// few levels.
 const MAX_NESTING: usize = 16;
 
-/// The most operators one policy (up to its `;`) may hold: `.`, `+`, `-`, `*`, `<`, `>`, `=`
-/// (each character), `has`, `like`, `is` and `in`. A chain of them is as deep as it is long.
+/// The most operators one policy (up to its `;`) may hold: `.`, `+`, `-`, `*`, `<`, `>`, `=`,
+/// `&`, `|`, `!` (each character), `has`, `like`, `is` and `in`. A chain of them is as deep as
+/// it is long (Cedar folds `&&` and `||` chains into trees as deep as they are long, and
+/// dropping such a tree recurses once per level).
 const MAX_OPERATORS: usize = 1024;
 
 /// Refuses text that would nest deeper than [`MAX_NESTING`] or chain more than
@@ -332,8 +334,9 @@ fn check_depth(text: &str) -> Result<(), (usize, String)> {
                     i += if bytes[i] == b'\\' { 2 } else { 1 };
                 }
             }
+            // A comment ends at a line feed or a carriage return, as Cedar's lexer ends it.
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
                     i += 1;
                 }
             }
@@ -347,7 +350,7 @@ fn check_depth(text: &str) -> Result<(), (usize, String)> {
                 open_ifs -= std::mem::take(&mut ifs[0]);
                 operators = 0;
             }
-            b'.' | b'+' | b'-' | b'*' | b'<' | b'>' | b'=' => operators += 1,
+            b'.' | b'+' | b'-' | b'*' | b'<' | b'>' | b'=' | b'&' | b'|' | b'!' => operators += 1,
             b if b.is_ascii_alphabetic() || b == b'_' => {
                 while i + 1 < bytes.len()
                     && (bytes[i + 1].is_ascii_alphanumeric() || bytes[i + 1] == b'_')
@@ -571,11 +574,27 @@ mod tests {
                 found[0]
             );
         }
-        let chain = format!("1{} == 1", " + 1".repeat(100_000));
-        let found = condition_problems(&chain);
+        for chain in [
+            format!("1{} == 1", " + 1".repeat(100_000)),
+            // Found in review: && and || were not counted.
+            format!("true{}", " && true".repeat(100_000)),
+            format!("false{}", " || false".repeat(100_000)),
+        ] {
+            let found = condition_problems(&chain);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(
+                found[0].message.contains("more than 1024 operators"),
+                "{}",
+                found[0]
+            );
+        }
+        // Found in review: a comment ends at a bare carriage return for Cedar, so what
+        // follows it on the "same line" is policy text and is checked.
+        let hidden = format!("// x\r{}true{}", "(".repeat(10_000), ")".repeat(10_000));
+        let found = condition_problems(&hidden);
         assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            found[0].message.contains("more than 1024 operators"),
+            found[0].message.contains("nests deeper than 16"),
             "{}",
             found[0]
         );
