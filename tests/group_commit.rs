@@ -26,7 +26,49 @@ jembatan_tests::on_both_databases!(
     a_write_without_leaves_changes_nothing,
     lanes_take_turns_within_groups,
     rows_read_outside_a_write_are_checked_again_inside,
+    a_write_that_panics_is_told_so_and_its_group_rolled_back,
 );
+
+/// Three writes sharing one group, the second's work panicking: every one of them is answered
+/// (none is left to think the store stopped), the panicking one with `Panicked`, the others
+/// with their group's failure; nothing of the group is stored, and the next write commits.
+async fn a_write_that_panics_is_told_so_and_its_group_rolled_back(pki: &TestPki, url: &str) {
+    let store = open_store(pki, url).await;
+    let held = hold_writer(&store, 9_999).await;
+    let writes: Vec<_> = [
+        (1, Ending::Logged),
+        (2, Ending::Panics),
+        (3, Ending::Logged),
+    ]
+    .into_iter()
+    .map(|(n, ending)| (ending, queue_upsert(&store, "kp2mi", n, ending)))
+    .collect();
+    assert_eq!(held.release().await.leaf_index, 0);
+    for (ending, write) in writes {
+        let error = answer(write).await.expect_err("the group was rolled back");
+        match ending {
+            Ending::Panics => assert!(
+                matches!(error, WriteError::Store(StoreError::Panicked)),
+                "{error:?}"
+            ),
+            _ => assert!(
+                matches!(&error, WriteError::Store(StoreError::Group(cause)) if matches!(**cause, StoreError::Panicked)),
+                "{error:?}"
+            ),
+        }
+    }
+    assert_eq!(
+        store.log_size().await.expect("size"),
+        1,
+        "the holder's leaf only"
+    );
+    assert!(stored_placements(&store).await.is_empty());
+    let (first, _) = answer(queue_upsert(&store, "kp2mi", 4, Ending::Logged))
+        .await
+        .expect("the next write commits");
+    assert_eq!(first, 1);
+    store.close().await;
+}
 
 /// How a test write of placement `n` ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +81,8 @@ enum Ending {
     Refused,
     /// A statement that fails in the database (no such table), its error propagated.
     FailingStatement,
+    /// The work panics (a fault of the exchange).
+    Panics,
 }
 
 /// Work that upserts `placement_record(n)` and ends as `ending`; it answers the index its first
@@ -61,6 +105,7 @@ fn upsert(
                         .await?;
                     Ok((first, vec![placement_leaf(n)]))
                 }
+                Ending::Panics => panic!("a fault in the work of write {n}"),
             }
         })
     }
@@ -230,7 +275,7 @@ async fn a_write_failing_in_a_group_fails_alone(pki: &TestPki, url: &str) {
                     "write {n} fails with its own statement's error: {error:?}"
                 );
             }
-            Ending::NoLeaves => unreachable!(),
+            Ending::NoLeaves | Ending::Panics => unreachable!(),
         }
     }
     assert_eq!(store.log_size().await.expect("size"), 4, "holder and three");

@@ -49,6 +49,13 @@ fn status_of(error: &StoreError) -> Status {
                 "the call's deadline passed before its turn to write; nothing was stored or shared",
             )
         }
+        StoreError::Panicked => {
+            tracing::error!(%error, "a fault of the exchange: report it");
+            Status::internal(
+                "the exchange failed while writing; nothing was stored or shared; the operator \
+                 has been told",
+            )
+        }
         StoreError::Stopped => {
             tracing::error!(%error, "store writer stopped");
             retry_later(

@@ -44,6 +44,10 @@ pub enum StoreError {
     /// nothing was done.
     #[error("the store's writer has stopped")]
     Stopped,
+    /// A logged write's own work panicked (a fault of the exchange); its group was rolled
+    /// back.
+    #[error("a logged write panicked; its group was rolled back")]
+    Panicked,
     /// The group commit holding this write failed as a whole; nothing of it was committed.
     #[error("group commit failed: {0}")]
     Group(std::sync::Arc<StoreError>),

@@ -255,7 +255,15 @@ where
     ) -> Pin<Box<dyn Future<Output = Option<Staged>> + Send + 'w>> {
         let Typed { work, reply } = *self;
         Box::pin(async move {
-            match work(write).await {
+            let ran = match AssertUnwindSafe(work(write)).catch_unwind().await {
+                Ok(ran) => ran,
+                Err(panic) => {
+                    // The caller is told, then the group is rolled back (see `run_alone`).
+                    let _ = reply.send(Err(E::from(StoreError::Panicked)));
+                    std::panic::resume_unwind(panic)
+                }
+            };
+            match ran {
                 Ok((value, leaves)) => Some(Staged {
                     leaves,
                     finish: Box::new(move |receipts: Result<Vec<Receipt>, StoreError>| {
@@ -444,10 +452,9 @@ impl LoggedWrite {
             }
             Ok(None) => None,
             Err(_) => {
-                // Its answer went with the work's future; the caller sees the store stopped.
+                // The write answered its caller before the panic went on.
                 tracing::error!("a logged write panicked; its group is rolled back");
-                let error = StoreError::Corrupt("a logged write panicked".into());
-                return Err(Halted::new(error, None));
+                return Err(Halted::new(StoreError::Panicked, None));
             }
         };
         let ended = match kept {
