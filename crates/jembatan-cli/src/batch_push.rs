@@ -13,7 +13,7 @@ use std::future::Future;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use jembatan_client::convert::{ShortCode, thousands};
@@ -58,6 +58,11 @@ pub(crate) struct FileArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
+    /// How long, in seconds, a batch answered UNAVAILABLE, DEADLINE_EXCEEDED,
+    /// RESOURCE_EXHAUSTED or ABORTED is sent again (the same records: one the exchange had
+    /// taken comes back UNCHANGED); 0 stops at the first such answer.
+    #[arg(long, value_name = "SECS", default_value_t = 120)]
+    retry_for: u64,
 }
 
 /// A batch method of the contract: how a batch of a file's records reaches the exchange.
@@ -65,7 +70,7 @@ pub(crate) trait BatchMethod: Clone + Send + 'static {
     /// A record of the file.
     type Record: FileRecord;
     /// A record as the contract carries it.
-    type Message: Send + 'static;
+    type Message: Clone + Send + 'static;
     /// The method's name, e.g. `PushPlacements`.
     const NAME: &'static str;
     /// The request's list of records, e.g. `placements`, as violations name it
@@ -283,13 +288,33 @@ struct Pusher<M: BatchMethod> {
     /// Records whose fate is known: answered, or never sent.
     done: u64,
     /// The batch sent and not yet answered.
-    in_flight: Option<InFlight>,
+    in_flight: Option<InFlight<M::Message>>,
+    /// How long a batch is sent again while the exchange cannot take it.
+    retry_for: Duration,
 }
 
-/// A batch sent: where its records came from, and the call.
-struct InFlight {
+/// A batch sent: where its records came from, the records (to send again), and the call.
+struct InFlight<T> {
     sources: Vec<Origin>,
+    messages: Vec<T>,
     call: tokio::task::JoinHandle<Result<Vec<v1::RecordResult>, tonic::Status>>,
+}
+
+/// Whether a batch answered `status` may be sent again as it was: the exchange took nothing
+/// of it, or, if it had, takes it again as UNCHANGED.
+fn retryable(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable
+            | tonic::Code::DeadlineExceeded
+            | tonic::Code::ResourceExhausted
+            | tonic::Code::Aborted
+    )
+}
+
+/// The wait before the `attempt`th sending again of a batch: 1 s, doubling, at most 8 s.
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.min(3))
 }
 
 /// Pushes the file of `args` with the batch method `method` makes of the connection (with
@@ -326,6 +351,7 @@ pub(crate) async fn run<M: BatchMethod>(
         progress,
         done: 0,
         in_flight: None,
+        retry_for: Duration::from_secs(args.retry_for),
     };
     let batch_size = usize::try_from(args.batch).unwrap_or(1000);
     let pushed = pusher
@@ -478,11 +504,13 @@ impl<M: BatchMethod> Pusher<M> {
             .into_iter()
             .map(|pending| (pending.message, pending.origin))
             .unzip();
-        let request = self.stated.request(messages)?;
+        let call = self.call(messages.clone())?;
         self.summary.batches += 1;
-        let method = self.method.clone();
-        let call = tokio::spawn(method.call(request));
-        let flight = InFlight { sources, call };
+        let flight = InFlight {
+            sources,
+            messages,
+            call,
+        };
         if self.all_or_nothing {
             return self.settle(flight).await;
         }
@@ -490,15 +518,48 @@ impl<M: BatchMethod> Pusher<M> {
         Ok(true)
     }
 
-    /// Waits for a batch's answer and takes in its results. Returns false when the batch was
-    /// refused whole (--all-or-nothing).
-    async fn settle(&mut self, flight: InFlight) -> anyhow::Result<bool> {
-        let InFlight { sources, call } = flight;
+    /// Calls the method with `messages`, in a task of its own.
+    fn call(
+        &self,
+        messages: Vec<M::Message>,
+    ) -> anyhow::Result<tokio::task::JoinHandle<Result<Vec<v1::RecordResult>, tonic::Status>>> {
+        let request = self.stated.request(messages)?;
+        Ok(tokio::spawn(self.method.clone().call(request)))
+    }
+
+    /// Waits for a batch's answer, sending the batch again while the exchange cannot take it
+    /// (for `retry_for`), and takes in its results. Returns false when the batch was refused
+    /// whole (--all-or-nothing).
+    async fn settle(&mut self, flight: InFlight<M::Message>) -> anyhow::Result<bool> {
+        let InFlight {
+            sources,
+            messages,
+            mut call,
+        } = flight;
         let count = sources.len();
+        let first_line = sources.first().map_or(0, |(line, _, _)| *line);
         let last_line = sources.last().map_or(0, |(line, _, _)| *line);
-        let answer = call
-            .await
-            .map_err(|e| anyhow::anyhow!("the {} call failed: {e}", M::NAME))?;
+        let since = Instant::now();
+        let mut attempt = 0;
+        let answer = loop {
+            let answer = call
+                .await
+                .map_err(|e| anyhow::anyhow!("the {} call failed: {e}", M::NAME))?;
+            match answer {
+                Err(status) if retryable(&status) && since.elapsed() < self.retry_for => {
+                    let wait = backoff(attempt);
+                    attempt += 1;
+                    eprintln!(
+                        "jembatan: lines {first_line}-{last_line}: {}; sending them again in {} s",
+                        ClientError::from(status),
+                        wait.as_secs()
+                    );
+                    tokio::time::sleep(wait).await;
+                    call = self.call(messages.clone())?;
+                }
+                answer => break answer,
+            }
+        };
         let results = match answer {
             Ok(results) => results,
             Err(status) if self.all_or_nothing && status.code() == tonic::Code::InvalidArgument => {
@@ -730,6 +791,28 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.lines().count(), 1, "{text}");
         assert!(text.contains("3201010101010001"), "{text}");
+    }
+
+    #[test]
+    fn only_answers_that_took_nothing_are_sent_again_and_waits_grow_to_eight_seconds() {
+        for code in [
+            tonic::Code::Unavailable,
+            tonic::Code::DeadlineExceeded,
+            tonic::Code::ResourceExhausted,
+            tonic::Code::Aborted,
+        ] {
+            assert!(retryable(&tonic::Status::new(code, "")), "{code:?}");
+        }
+        for code in [
+            tonic::Code::InvalidArgument,
+            tonic::Code::PermissionDenied,
+            tonic::Code::Internal,
+            tonic::Code::Unauthenticated,
+        ] {
+            assert!(!retryable(&tonic::Status::new(code, "")), "{code:?}");
+        }
+        let waits: Vec<u64> = (0..6).map(|attempt| backoff(attempt).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 8, 8]);
     }
 
     #[test]
