@@ -89,28 +89,6 @@ async fn list_until(client: Client, stop: Arc<AtomicBool>) -> Vec<(Code, String)
     failures
 }
 
-/// Restarts the machine's PostgreSQL cluster (the first `pg_lsclusters` lists).
-fn restart_postgres() {
-    let listed = std::process::Command::new("pg_lsclusters")
-        .arg("--no-header")
-        .output()
-        .expect("pg_lsclusters");
-    let text = String::from_utf8_lossy(&listed.stdout);
-    let mut fields = text.split_whitespace();
-    let (version, cluster) = (
-        fields.next().expect("a cluster's version"),
-        fields.next().expect("its name"),
-    );
-    let status = std::process::Command::new("pg_ctlcluster")
-        .args([version, cluster, "restart"])
-        .status()
-        .expect("pg_ctlcluster");
-    assert!(
-        status.success(),
-        "pg_ctlcluster {version} {cluster} restart: {status}"
-    );
-}
-
 async fn wait_for(what: &str, done: impl Fn() -> bool) {
     let until = Instant::now() + PATIENCE;
     while !done() {
@@ -145,12 +123,12 @@ async fn calls_survive_a_postgres_restart_and_nothing_acknowledged_is_lost() {
         acked.load(Ordering::Relaxed) >= ACKED_EACH_SIDE
     })
     .await;
-    let started = postmaster_start(&db.url).await;
-    tokio::task::spawn_blocking(restart_postgres)
+    let started = jembatan_tests::postmaster_start(&db.url).await;
+    tokio::task::spawn_blocking(jembatan_tests::restart_postgres)
         .await
         .expect("restart");
     assert_ne!(
-        postmaster_start(&db.url).await,
+        jembatan_tests::postmaster_start(&db.url).await,
         started,
         "PostgreSQL was restarted under the exchange"
     );
@@ -181,7 +159,7 @@ async fn calls_survive_a_postgres_restart_and_nothing_acknowledged_is_lost() {
     // Let the sequencer integrate, then check the log and the records against each other.
     let store = open_store(&pki, &db.url).await;
     let size = store.log_size().await.expect("size");
-    wait_for_checkpoint(&store, size).await;
+    jembatan_tests::wait_for_checkpoint(&store, size).await;
     exchange.stop().await;
     let rows = placement_rows(&store).await;
     let leaves = leaf_rows_from(&store, 0).await;
@@ -213,29 +191,4 @@ async fn calls_survive_a_postgres_restart_and_nothing_acknowledged_is_lost() {
     let verified = jembatan_tests::verify_exported(&store, &pki).await;
     assert_eq!(verified.leaves, size);
     store.close().await;
-}
-
-/// When the PostgreSQL server at `url` started, as it says.
-async fn postmaster_start(url: &str) -> String {
-    use sqlx::Connection as _;
-    let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
-    let started: String = sqlx::query_scalar("SELECT pg_postmaster_start_time()::text")
-        .fetch_one(&mut connection)
-        .await
-        .expect("start time");
-    let _ = connection.close().await;
-    started
-}
-
-/// Waits until a checkpoint covers `size` leaves.
-async fn wait_for_checkpoint(store: &jembatan_store::Store, size: u64) {
-    let until = Instant::now() + PATIENCE;
-    loop {
-        let checkpoint = store.checkpoint(None).await.expect("checkpoint");
-        if checkpoint.is_some_and(|c| c.size >= size) {
-            return;
-        }
-        assert!(Instant::now() < until, "no checkpoint of {size} leaves");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }

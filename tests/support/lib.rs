@@ -493,3 +493,54 @@ pub async fn verify_exported(
     jembatan_audit::verify::verify_log(&contents, &pki.log_verifier(), &origin)
         .unwrap_or_else(|finding| panic!("the log does not verify: {finding}"))
 }
+
+/// Restarts the machine's PostgreSQL cluster (the first `pg_lsclusters` lists), as root or the
+/// postgres user can: for the tests that show the exchange going on across a restart.
+pub fn restart_postgres() {
+    let listed = std::process::Command::new("pg_lsclusters")
+        .arg("--no-header")
+        .output()
+        .expect("pg_lsclusters");
+    let text = String::from_utf8_lossy(&listed.stdout);
+    let mut fields = text.split_whitespace();
+    let (version, cluster) = (
+        fields.next().expect("a cluster's version"),
+        fields.next().expect("its name"),
+    );
+    let status = std::process::Command::new("pg_ctlcluster")
+        .args([version, cluster, "restart"])
+        .status()
+        .expect("pg_ctlcluster");
+    assert!(
+        status.success(),
+        "pg_ctlcluster {version} {cluster} restart: {status}"
+    );
+}
+
+/// When the PostgreSQL server at `url` started, as it says: a restart changes it.
+pub async fn postmaster_start(url: &str) -> String {
+    use sqlx::Connection as _;
+    let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
+    let started: String = sqlx::query_scalar("SELECT pg_postmaster_start_time()::text")
+        .fetch_one(&mut connection)
+        .await
+        .expect("start time");
+    let _ = connection.close().await;
+    started
+}
+
+/// Waits (up to a minute) until a checkpoint of `store` covers `size` leaves.
+pub async fn wait_for_checkpoint(store: &jembatan_store::Store, size: u64) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let checkpoint = store.checkpoint(None).await.expect("checkpoint");
+        if checkpoint.is_some_and(|c| c.size >= size) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no checkpoint of {size} leaves"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

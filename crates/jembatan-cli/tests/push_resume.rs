@@ -73,55 +73,6 @@ fn serve(pki: &TestPki) -> (Killed, String) {
     (server, addr)
 }
 
-/// Restarts the machine's PostgreSQL cluster (the first `pg_lsclusters` lists).
-fn restart_postgres() {
-    let listed = Command::new("pg_lsclusters")
-        .arg("--no-header")
-        .output()
-        .expect("pg_lsclusters");
-    let text = String::from_utf8_lossy(&listed.stdout);
-    let mut fields = text.split_whitespace();
-    let (version, cluster) = (
-        fields.next().expect("a cluster's version"),
-        fields.next().expect("its name"),
-    );
-    let status = Command::new("pg_ctlcluster")
-        .args([version, cluster, "restart"])
-        .status()
-        .expect("pg_ctlcluster");
-    assert!(
-        status.success(),
-        "pg_ctlcluster {version} {cluster} restart: {status}"
-    );
-}
-
-/// When the PostgreSQL server at `url` started, as it tells `psql`.
-fn postmaster_start(url: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-XAtc", "SELECT pg_postmaster_start_time()"])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "psql: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Waits until a checkpoint covers `size` leaves.
-async fn wait_for_checkpoint(store: &jembatan_store::Store, size: u64) {
-    let until = Instant::now() + PATIENCE;
-    loop {
-        let checkpoint = store.checkpoint(None).await.expect("checkpoint");
-        if checkpoint.is_some_and(|c| c.size >= size) {
-            return;
-        }
-        assert!(Instant::now() < until, "no checkpoint of {size} leaves");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The placement ids of a JSON Lines placements file, in line order.
 fn placement_ids(file: &Path) -> Vec<String> {
     std::fs::read_to_string(file)
@@ -236,12 +187,12 @@ async fn a_push_goes_on_across_a_postgres_restart_and_stores_each_record_once() 
         push.0.try_wait().expect("try_wait").is_none(),
         "the push is still under way when PostgreSQL restarts"
     );
-    let started = postmaster_start(&db.url);
-    tokio::task::spawn_blocking(restart_postgres)
+    let started = jembatan_tests::postmaster_start(&db.url).await;
+    tokio::task::spawn_blocking(jembatan_tests::restart_postgres)
         .await
         .expect("restart");
     assert_ne!(
-        postmaster_start(&db.url),
+        jembatan_tests::postmaster_start(&db.url).await,
         started,
         "PostgreSQL was restarted under the exchange"
     );
@@ -276,7 +227,7 @@ async fn a_push_goes_on_across_a_postgres_restart_and_stores_each_record_once() 
     // The store: each record once, each with a push leaf naming it; the log verifies.
     let store = open_store(&pki, &db.url).await;
     let size = store.log_size().await.expect("size");
-    wait_for_checkpoint(&store, size).await;
+    jembatan_tests::wait_for_checkpoint(&store, size).await;
     drop(server);
     let rows = placement_rows(&store).await;
     assert_eq!(rows.len(), RECORDS, "each record stored once");
