@@ -495,30 +495,41 @@ pub async fn verify_exported(
 }
 
 /// Restarts the machine's PostgreSQL cluster (the first `pg_lsclusters` lists), as root or the
-/// postgres user can: for the tests that show the exchange going on across a restart.
-pub fn restart_postgres() {
-    let listed = std::process::Command::new("pg_lsclusters")
-        .arg("--no-header")
-        .output()
-        .expect("pg_lsclusters");
-    let text = String::from_utf8_lossy(&listed.stdout);
-    let mut fields = text.split_whitespace();
-    let (version, cluster) = (
-        fields.next().expect("a cluster's version"),
-        fields.next().expect("its name"),
-    );
-    let status = std::process::Command::new("pg_ctlcluster")
-        .args([version, cluster, "restart"])
-        .status()
-        .expect("pg_ctlcluster");
-    assert!(
-        status.success(),
-        "pg_ctlcluster {version} {cluster} restart: {status}"
+/// postgres user can, and checks that the server at `url` did restart (its start time moved):
+/// for the tests that show the exchange going on across a restart.
+pub async fn restart_postgres(url: &str) {
+    let started = postmaster_start(url).await;
+    tokio::task::spawn_blocking(|| {
+        let listed = std::process::Command::new("pg_lsclusters")
+            .arg("--no-header")
+            .output()
+            .expect("pg_lsclusters");
+        let text = String::from_utf8_lossy(&listed.stdout);
+        let mut fields = text.split_whitespace();
+        let (version, cluster) = (
+            fields.next().expect("a cluster's version"),
+            fields.next().expect("its name"),
+        );
+        let status = std::process::Command::new("pg_ctlcluster")
+            .args([version, cluster, "restart"])
+            .status()
+            .expect("pg_ctlcluster");
+        assert!(
+            status.success(),
+            "pg_ctlcluster {version} {cluster} restart: {status}"
+        );
+    })
+    .await
+    .expect("restart");
+    assert_ne!(
+        postmaster_start(url).await,
+        started,
+        "PostgreSQL was restarted"
     );
 }
 
-/// When the PostgreSQL server at `url` started, as it says: a restart changes it.
-pub async fn postmaster_start(url: &str) -> String {
+/// When the PostgreSQL server at `url` started, as it says.
+async fn postmaster_start(url: &str) -> String {
     use sqlx::Connection as _;
     let mut connection = sqlx::PgConnection::connect(url).await.expect("connect");
     let started: String = sqlx::query_scalar("SELECT pg_postmaster_start_time()::text")

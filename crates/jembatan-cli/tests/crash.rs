@@ -13,9 +13,7 @@
 //!   acknowledged push is stored, or erased after its leaf.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::ops::Range;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -35,13 +33,16 @@ use tokio::sync::Notify;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
 
+mod served;
+
+use served::serve;
+
 jembatan_tests::on_both_databases!(
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     killed_while_sequencing_recovers,
     killed_while_erasing_recovers,
 );
 
-const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
 const ORIGIN: &str = "jembatan.test.jembatan.local/audit";
 /// Leaves waiting for the sequencer at start: many of its rounds.
 const BACKLOG: u64 = 150_000;
@@ -69,55 +70,6 @@ const ERASE_TEST_PUSHERS: Range<u32> = 1..3;
 const ERASED_BEFORE_KILL: u32 = 32;
 /// Acknowledged erasures asked again of the restarted exchange.
 const ERASED_ASKED_AGAIN: usize = 16;
-
-/// A server process, killed when dropped, so that a failing test leaves none behind.
-struct Server(Child);
-
-impl Server {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Starts `jembatan serve` on the config in the PKI folder; returns it and its address.
-fn serve(pki: &TestPki) -> (Server, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(pki.dir.path().join("jembatan.toml"))
-        .env("JEMBATAN_LOG_FORMAT", "json")
-        .env("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "20")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn jembatan serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    let addr = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("jembatan serve did not say where it serves:\n{seen}"))
-            .expect("read stderr");
-        seen.push_str(&line);
-        seen.push('\n');
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if event["fields"]["message"] == "serving" {
-            break event["fields"]["addr"].as_str().expect("addr").to_owned();
-        }
-    };
-    // Keep draining, so that the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (Server(child), addr)
-}
 
 /// A client of the exchange at `addr` as KP2MI's placement system.
 async fn kp2mi(pki: &TestPki, addr: &str) -> Client {
@@ -359,7 +311,7 @@ async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
     let store = open_store(pki, url).await;
     preload(&store).await;
 
-    let (mut server, addr) = serve(pki);
+    let (mut server, addr) = serve(pki, &[]);
     // Callers keep being logged while the process dies.
     let denied = Arc::new(AtomicU32::new(0));
     let killed = Arc::new(AtomicBool::new(false));
@@ -442,7 +394,7 @@ async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
         at_kill.size
     );
 
-    let (mut server, _) = serve(pki);
+    let (mut server, _) = serve(pki, &[]);
     let verified = verified_once_integrated(&store, pki, deadline).await;
     assert!(
         verified.leaves >= BACKLOG + u64::from(denied),
@@ -458,7 +410,7 @@ async fn killed_while_sequencing_recovers(pki: &TestPki, url: &str) {
 async fn killed_while_erasing_recovers(pki: &TestPki, url: &str) {
     std::fs::write(pki.dir.path().join("jembatan.toml"), config_toml(url, "")).expect("config");
     let store = open_store(pki, url).await;
-    let (mut server, addr) = serve(pki);
+    let (mut server, addr) = serve(pki, &[]);
 
     // The workers to erase, acknowledged.
     let mut pushed = Vec::new();
@@ -538,7 +490,7 @@ async fn killed_while_erasing_recovers(pki: &TestPki, url: &str) {
         pushed.extend(pusher.await.expect("pusher"));
     }
 
-    let (mut server, addr) = serve(pki);
+    let (mut server, addr) = serve(pki, &[]);
     let deadline = Instant::now() + Duration::from_secs(180);
     let verified = verified_once_integrated(&store, pki, deadline).await;
     checkpoint_kept(&store, &before, &verified).await;

@@ -8,16 +8,18 @@
 //! test of its binary, and cargo runs test binaries one after another.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use jembatan_tests::store::{leaf_rows_from, placement_rows};
 use jembatan_tests::{PgDatabase, TestPki, config_toml, open_store, write_private};
 
-/// The `jembatan` binary under test.
-const BIN: &str = env!("CARGO_BIN_EXE_jembatan");
+mod served;
+
+use served::{BIN, Killed, serve};
+
 /// Records in the pushed file.
 const RECORDS: usize = 20_000;
 /// Records per call.
@@ -26,52 +28,6 @@ const BATCH: &str = "200";
 const PUSH_PATIENCE: Duration = Duration::from_secs(300);
 /// How long the test waits for anything else.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A child process, killed when dropped, so that a failing test leaves none behind.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `jembatan serve` on the config in the PKI folder; returns it and its address.
-fn serve(pki: &TestPki) -> (Killed, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config"])
-        .arg(pki.dir.path().join("jembatan.toml"))
-        .env("JEMBATAN_LOG_FORMAT", "json")
-        .env("JEMBATAN_AUDIT_CHECKPOINT_INTERVAL_MS", "20")
-        // The push is under test, not the rates.
-        .env("JEMBATAN_LIMITS_WRITE_PER_SEC", "10000")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn jembatan serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let server = Killed(child);
-    let mut lines = BufReader::new(stderr).lines();
-    let mut seen = String::new();
-    let addr = loop {
-        let line = lines
-            .next()
-            .unwrap_or_else(|| panic!("jembatan serve did not say where it serves:\n{seen}"))
-            .expect("read stderr");
-        seen.push_str(&line);
-        seen.push('\n');
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if event["fields"]["message"] == "serving" {
-            break event["fields"]["addr"].as_str().expect("addr").to_owned();
-        }
-    };
-    // Keep draining, so that the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (server, addr)
-}
 
 /// The placement ids of a JSON Lines placements file, in line order.
 fn placement_ids(file: &Path) -> Vec<String> {
@@ -107,7 +63,8 @@ async fn a_push_goes_on_across_a_postgres_restart_and_stores_each_record_once() 
         config_toml(&db.url, ""),
     )
     .expect("config");
-    let (server, addr) = serve(&pki);
+    // The push is under test, not the rates.
+    let (server, addr) = serve(&pki, &[("JEMBATAN_LIMITS_WRITE_PER_SEC", "10000")]);
 
     // KP2MI's placement system, as files the command reads.
     let tls = pki.agency("kp2mi", "siskop2mi");
@@ -187,15 +144,7 @@ async fn a_push_goes_on_across_a_postgres_restart_and_stores_each_record_once() 
         push.0.try_wait().expect("try_wait").is_none(),
         "the push is still under way when PostgreSQL restarts"
     );
-    let started = jembatan_tests::postmaster_start(&db.url).await;
-    tokio::task::spawn_blocking(jembatan_tests::restart_postgres)
-        .await
-        .expect("restart");
-    assert_ne!(
-        jembatan_tests::postmaster_start(&db.url).await,
-        started,
-        "PostgreSQL was restarted under the exchange"
-    );
+    jembatan_tests::restart_postgres(&db.url).await;
 
     let until = Instant::now() + PUSH_PATIENCE;
     let status = loop {
