@@ -147,6 +147,18 @@ fn subtree_hashes(
         .collect()
 }
 
+/// The query of [`Store::leaf_index`]. The hash index is keyed by bucket of 4,096 leaves first
+/// (migration 0009), so that appending leaves writes only its end; a lookup probes each bucket
+/// once, 245 probes at a million leaves. The buckets' `0` must stay an untyped literal: SQLite's
+/// planner does not match a `CAST(0 AS BIGINT)` column against the expression index, and
+/// scans every leaf instead.
+pub(crate) const LEAF_BY_HASH: &str = "WITH RECURSIVE buckets (n, last) AS ( \
+         SELECT 0, (SELECT MAX(leaf_index) FROM audit_leaves) >> 12 \
+         UNION ALL SELECT n + 1, last FROM buckets WHERE n < last) \
+     SELECT MIN((SELECT MIN(leaf_index) FROM audit_leaves \
+                 WHERE (leaf_index >> 12) = buckets.n AND leaf_hash = $1)) \
+     FROM buckets";
+
 impl Store {
     /// Integrates committed leaves not yet in a checkpoint (at most `max_leaves`): stores the
     /// subtree roots they complete and a checkpoint signed by `signer` under `origin`. The first
@@ -434,11 +446,10 @@ impl Store {
         }))
     }
 
-    /// The index of the first leaf with hash `hash`.
+    /// The index of the first leaf with hash `hash`, by [`LEAF_BY_HASH`].
     pub async fn leaf_index(&self, hash: &Hash) -> Result<Option<u64>, StoreError> {
-        const SQL: &str = "SELECT MIN(leaf_index) FROM audit_leaves WHERE leaf_hash = $1";
         let index: Option<i64> = on_pool!(self, pool => {
-            sqlx::query_scalar(SQL).bind(hash.to_vec()).fetch_one(pool).await?
+            sqlx::query_scalar(LEAF_BY_HASH).bind(hash.to_vec()).fetch_one(pool).await?
         });
         Ok(index.map(to_u64))
     }

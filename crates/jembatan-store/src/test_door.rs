@@ -16,6 +16,9 @@ pub enum RawPool<'a> {
     Postgres(&'a PgPool),
 }
 
+/// The query that finds a leaf by its hash, for tests of its plan.
+pub const LEAF_BY_HASH: &str = crate::audit::LEAF_BY_HASH;
+
 impl Store {
     /// The pool behind this store, bypassing its write queue and the logged write.
     pub fn raw_pool(&self) -> RawPool<'_> {
