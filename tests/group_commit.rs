@@ -10,7 +10,7 @@ use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::merkle;
 use jembatan_store::{
     CandidateOrder, CandidateRow, LoggedWrite, PlacementFilter, Receipt, Store, StoreError, Work,
-    WriteTicket,
+    WriteChain, WriteTicket,
 };
 use jembatan_tests::store::{
     WriteError, hold_writer, placement_id, placement_record, queue, store_placements,
@@ -27,7 +27,80 @@ jembatan_tests::on_both_databases!(
     lanes_take_turns_within_groups,
     rows_read_outside_a_write_are_checked_again_inside,
     a_write_that_panics_is_told_so_and_its_group_rolled_back,
+    chained_writes_stop_at_the_first_failure,
 );
+
+/// The messages of one stream, queued ahead as a chain: in one group, the write after a failing
+/// one fails with `EarlierWriteFailed` and stores nothing, while the write before it and an
+/// unchained write of the same lane commit; in a later group too (the chain holds across
+/// groups); and a chain whose first write waited past its deadline stores nothing at all.
+async fn chained_writes_stop_at_the_first_failure(pki: &TestPki, url: &str) {
+    let store = open_store(pki, url).await;
+    let held = hold_writer(&store, 9_999).await;
+    let chain = WriteChain::new();
+    let chained = |n, ending, records| {
+        let ticket = WriteTicket::new("kp2mi").records(records).chained(&chain);
+        let store = store.clone();
+        queue(async move { store.write(ticket, upsert(n, ending)).await })
+    };
+    // 1, 2 and 4 share a group; 3 (1,998 records by its ticket) cannot join it, so it runs in
+    // the next group, after 2 has failed and been answered.
+    let one = chained(1, Ending::Logged, 1);
+    let two = chained(2, Ending::Refused, 1);
+    let unchained = queue_upsert(&store, "kp2mi", 4, Ending::Logged);
+    let three = chained(3, Ending::Logged, 1_998);
+    assert_eq!(held.release().await.leaf_index, 0);
+    let (first, _) = answer(one).await.expect("the write before the failure");
+    assert_eq!(first, 1);
+    assert!(
+        matches!(answer(two).await, Err(WriteError::Refused(_))),
+        "the failing write fails with its own error"
+    );
+    answer(unchained).await.expect("a write outside the chain");
+    let error = answer(three)
+        .await
+        .expect_err("the write after the failure, in a later group");
+    assert!(
+        matches!(error, WriteError::Store(StoreError::EarlierWriteFailed)),
+        "{error:?}"
+    );
+    assert_eq!(
+        stored_placements(&store).await,
+        [1, 4].map(placement_id),
+        "nothing after the failing write of the chain"
+    );
+    assert_eq!(store.log_size().await.expect("size"), 3, "holder, 1 and 4");
+
+    // A chain whose first write waits past its caller's deadline.
+    let held = hold_writer(&store, 9_998).await;
+    let late = WriteChain::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(50);
+    let queue_late = |n, ticket: WriteTicket| {
+        let store = store.clone();
+        let ticket = ticket.chained(&late);
+        queue(async move { store.write(ticket, upsert(n, Ending::Logged)).await })
+    };
+    let expired = queue_late(5, WriteTicket::new("kp2mi").until(Some(deadline)));
+    let after = queue_late(6, WriteTicket::new("kp2mi"));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    held.release().await;
+    assert!(
+        matches!(
+            answer(expired).await,
+            Err(WriteError::Store(StoreError::DeadlineExceeded))
+        ),
+        "the first waited past its deadline"
+    );
+    assert!(
+        matches!(
+            answer(after).await,
+            Err(WriteError::Store(StoreError::EarlierWriteFailed))
+        ),
+        "the next did not run"
+    );
+    assert_eq!(stored_placements(&store).await, [1, 4].map(placement_id));
+    store.close().await;
+}
 
 /// Three writes sharing one group, the second's work panicking: every one of them is answered
 /// (none is left to think the store stopped), the panicking one with `Panicked`, the others

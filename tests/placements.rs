@@ -15,6 +15,7 @@ use jembatan_proto::v1::{
 };
 use jembatan_store::{LeafFilter, Store};
 use jembatan_tests::placements::{as_kp2mi, placement, placements, push, stated, workforce};
+use jembatan_tests::store::{hold_writer, stored_placements};
 use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config, open_store};
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -28,6 +29,7 @@ jembatan_tests::on_both_databases!(
     withdrawal_and_erasure_remove_a_worker_from_later_answers,
     a_watch_resumes_without_loss_or_duplicates,
     a_bulk_stream_is_stored_and_summed_up,
+    a_bad_message_ends_a_stream_after_the_messages_before_it,
 );
 
 async fn start(pki: &TestPki, url: &str) -> (RunningExchange, Store) {
@@ -974,6 +976,49 @@ async fn two_exchanges_on_one_postgres_agree_and_keep_one_log() {
     }
     first.stop().await;
     second.stop().await;
+}
+
+/// Messages of a stream are queued ahead of their commits (the writer is held while they
+/// arrive); a message of more records than allowed then ends the stream with
+/// INVALID_ARGUMENT naming it, but only once the messages before it are stored, and nothing
+/// after it is.
+async fn a_bad_message_ends_a_stream_after_the_messages_before_it(pki: &TestPki, url: &str) {
+    let (exchange, store) = start(pki, url).await;
+    let kp2mi = kp2mi(&exchange, pki).await;
+    let message = |numbers: std::ops::Range<u32>| v1::StreamPlacementsRequest {
+        placements: numbers.map(placement).collect(),
+    };
+    let messages = vec![
+        message(0..2),
+        message(2..4),
+        message(4..6),
+        message(100..1_101),
+        message(6..8),
+    ];
+    let held = hold_writer(&store, 9_999).await;
+    let stream = tokio::spawn(async move {
+        placements(&kp2mi)
+            .stream_placements(as_kp2mi(tokio_stream::iter(messages)))
+            .await
+    });
+    // Not a timed assertion: time for the messages to arrive while the writer is held.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    held.release().await;
+    let status = stream
+        .await
+        .expect("stream task")
+        .expect_err("a message of 1,001 records");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(
+        status.message().contains("1001 records in one message"),
+        "{status:?}"
+    );
+    assert_eq!(
+        stored_placements(&store).await.len(),
+        6,
+        "the three messages before the bad one, and nothing after it"
+    );
+    exchange.stop().await;
 }
 
 async fn a_bulk_stream_is_stored_and_summed_up(pki: &TestPki, url: &str) {

@@ -11,6 +11,7 @@
 //! | the caller's deadline passed before its turn to write | DEADLINE_EXCEEDED | retries with a longer deadline, or later |
 //! | the store's writer stopped (shutting down) | UNAVAILABLE + RetryInfo | retries later |
 //! | the group commit holding the write failed | as its cause | as its cause |
+//! | a write queued before it in its chain (its stream) failed | ABORTED | sees the earlier failure first |
 //!
 //! In every case nothing was stored or shared: the logged write rolled back.
 //!
@@ -78,6 +79,9 @@ fn status_of(error: &StoreError) -> Status {
                 UNAVAILABLE_RETRY,
             )
         }
+        StoreError::EarlierWriteFailed => Status::aborted(
+            "a message sent before this one in the stream failed; nothing of this one was stored",
+        ),
         StoreError::Conflict(_) => {
             tracing::warn!(%error, "store conflict; call rolled back");
             Status::aborted(

@@ -48,6 +48,10 @@ pub enum StoreError {
     /// back.
     #[error("a logged write panicked; its group was rolled back")]
     Panicked,
+    /// A write queued before this one in its [`crate::WriteChain`] failed, so this one did not
+    /// run; nothing of it was done.
+    #[error("a write queued before this one in its chain failed; this one did not run")]
+    EarlierWriteFailed,
     /// The group commit holding this write failed as a whole; nothing of it was committed.
     #[error("group commit failed: {0}")]
     Group(std::sync::Arc<StoreError>),

@@ -47,7 +47,7 @@ pub use placements::{
     PlacementRecord, StoredVersion, SubjectPlacement,
 };
 pub use versioned::{StoredRecord, VersionedTable};
-pub use write::{LoggedWrite, Work, WriteTicket};
+pub use write::{LoggedWrite, Work, WriteChain, WriteTicket};
 
 /// KiB of page cache of the SQLite connection that writes: random keys (leaf hashes, subject
 /// keys) touch pages all over their indexes, and every page kept saves a read and, within a

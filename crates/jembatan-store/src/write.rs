@@ -15,6 +15,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::FutureExt as _;
 use jembatan_audit::leaf::LeafEntry;
@@ -95,6 +96,8 @@ pub struct WriteTicket {
     deadline: Option<Instant>,
     /// About how many records the write holds, to bound a group.
     records: usize,
+    /// The chain the write is in, if any.
+    chain: Option<WriteChain>,
 }
 
 impl WriteTicket {
@@ -105,6 +108,7 @@ impl WriteTicket {
             lane: lane.into(),
             deadline: None,
             records: 1,
+            chain: None,
         }
     }
 
@@ -121,6 +125,56 @@ impl WriteTicket {
     pub fn records(mut self, records: usize) -> Self {
         self.records = records.max(1);
         self
+    }
+
+    /// The write is the next in `chain`: it runs only if every write queued before it in the
+    /// chain succeeded (the chain's writes must share this ticket's lane).
+    #[must_use]
+    pub fn chained(mut self, chain: &WriteChain) -> Self {
+        self.chain = Some(chain.clone());
+        self
+    }
+}
+
+/// Writes queued one after another that stand or fall in order, e.g. the messages of one
+/// stream queued ahead of their commits: once one fails (its work, its group, its deadline, or
+/// its caller gone), every write queued after it in the chain fails with
+/// [`StoreError::EarlierWriteFailed`] without running. So a failing write still leaves nothing
+/// after it stored, as if each had waited for the one before.
+///
+/// Sound because the writer takes a lane's writes in the order they were queued, and answers
+/// (or runs) each write before it runs the next of its lane.
+#[derive(Debug, Clone, Default)]
+pub struct WriteChain(Arc<AtomicBool>);
+
+impl WriteChain {
+    /// A new chain, unbroken.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn broken(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn break_off(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+impl PartialEq for WriteChain {
+    /// The same chain, not merely one in the same state.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for WriteChain {}
+
+/// Breaks `chain`, if there is one.
+fn break_chain(chain: Option<&WriteChain>) {
+    if let Some(chain) = chain {
+        chain.break_off();
     }
 }
 
@@ -161,11 +215,12 @@ impl Store {
     {
         let (reply, answer) = oneshot::channel();
         let span = write_span();
+        let chain = ticket.chain.clone();
         let job = group::Job::new(
             ticket,
             self.queue.timeout,
             true,
-            Box::new(Typed { work, reply }),
+            Box::new(Typed { work, reply, chain }),
             span.clone(),
         );
         let queued = self.writer.send(job).is_ok();
@@ -188,11 +243,12 @@ impl Store {
         let (reply, answer) = oneshot::channel();
         let work = leaves_only(leaves);
         let span = write_span();
+        let chain = ticket.chain.clone();
         let job = group::Job::new(
             ticket,
             self.queue.timeout,
             false,
-            Box::new(Typed { work, reply }),
+            Box::new(Typed { work, reply, chain }),
             span.clone(),
         );
         self.writer.send(job).map_err(|_| StoreError::Stopped)?;
@@ -233,14 +289,17 @@ pub(crate) trait QueuedWork: Send {
     ) -> Pin<Box<dyn Future<Output = Option<Staged>> + Send + 'w>>;
     /// Answers a failure without running.
     fn fail(self: Box<Self>, error: StoreError);
-    /// The caller no longer waits for the answer.
+    /// The caller no longer waits for the answer. The writer then drops the write unrun,
+    /// which breaks a chain it is in.
     fn abandoned(&self) -> bool;
 }
 
-/// A write with its result type and its caller's answer.
+/// A write with its result type and its caller's answer. Every way it ends other than
+/// committed breaks its chain, in the writer, before the writer runs the chain's next write.
 struct Typed<F, T, E> {
     work: F,
     reply: oneshot::Sender<Result<(T, Vec<Receipt>), E>>,
+    chain: Option<WriteChain>,
 }
 
 impl<F, T, E> QueuedWork for Typed<F, T, E>
@@ -253,12 +312,17 @@ where
         self: Box<Self>,
         write: &'w mut LoggedWrite,
     ) -> Pin<Box<dyn Future<Output = Option<Staged>> + Send + 'w>> {
-        let Typed { work, reply } = *self;
+        let Typed { work, reply, chain } = *self;
         Box::pin(async move {
+            if chain.as_ref().is_some_and(WriteChain::broken) {
+                let _ = reply.send(Err(E::from(StoreError::EarlierWriteFailed)));
+                return None;
+            }
             let ran = match AssertUnwindSafe(work(write)).catch_unwind().await {
                 Ok(ran) => ran,
                 Err(panic) => {
                     // The caller is told, then the group is rolled back (see `run_alone`).
+                    break_chain(chain.as_ref());
                     let _ = reply.send(Err(E::from(StoreError::Panicked)));
                     std::panic::resume_unwind(panic)
                 }
@@ -267,10 +331,14 @@ where
                 Ok((value, leaves)) => Some(Staged {
                     leaves,
                     finish: Box::new(move |receipts: Result<Vec<Receipt>, StoreError>| {
+                        if receipts.is_err() {
+                            break_chain(chain.as_ref());
+                        }
                         let _ = reply.send(receipts.map(|r| (value, r)).map_err(E::from));
                     }),
                 }),
                 Err(error) => {
+                    break_chain(chain.as_ref());
                     let _ = reply.send(Err(error));
                     None
                 }
@@ -279,11 +347,16 @@ where
     }
 
     fn fail(self: Box<Self>, error: StoreError) {
+        break_chain(self.chain.as_ref());
         let _ = self.reply.send(Err(E::from(error)));
     }
 
     fn abandoned(&self) -> bool {
-        self.reply.is_closed()
+        let gone = self.reply.is_closed();
+        if gone {
+            break_chain(self.chain.as_ref());
+        }
+        gone
     }
 }
 

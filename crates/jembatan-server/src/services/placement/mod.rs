@@ -9,7 +9,7 @@
 //! NIK is kept only as its subject key; name and contact only while the worker's consent covers
 //! business matching.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -25,7 +25,9 @@ use jembatan_proto::v1::{
     StreamPlacementsRequest, StreamPlacementsResponse, WithdrawConsentRequest,
     WithdrawConsentResponse, placement_service_server::PlacementService,
 };
-use jembatan_store::{LoggedWrite, PlacementRecord, Store, StoredVersion, SubjectPlacement};
+use jembatan_store::{
+    LoggedWrite, PlacementRecord, Store, StoredVersion, SubjectPlacement, WriteChain,
+};
 use prost::Message;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status, Streaming};
@@ -45,6 +47,12 @@ mod record;
 
 /// Most records in one message.
 const MAX_BATCH: usize = 1000;
+
+/// Messages of one StreamPlacements call queued for the store ahead of the oldest one not yet
+/// committed: the next messages are read and validated while the writer commits, and the
+/// writer finds a stream's next message waiting to join its group. They are chained
+/// ([`WriteChain`]), so a failing message still leaves none after it stored.
+const STREAM_AHEAD: usize = 4;
 
 /// Most rejected records a stream's summary lists; its totals count them all.
 const MAX_STREAM_REJECTED: usize = 1000;
@@ -166,14 +174,16 @@ impl PlacementApi {
         }
     }
 
-    /// Validates one batch and queues its write at once; the future answers the records'
-    /// results once it is committed. `first_index` numbers its records (non-zero in streams).
+    /// Validates one batch and queues its write at once, next in `chain` if given; the future
+    /// answers the records' results once it is committed. `first_index` numbers its records
+    /// (non-zero in streams).
     fn submit(
         &self,
         caller: &Caller,
         placements: Vec<v1::Placement>,
         all_or_nothing: bool,
         first_index: u64,
+        chain: Option<&WriteChain>,
     ) -> Result<impl Future<Output = Result<Vec<RecordResult>, Status>> + Send + 'static, Status>
     {
         if placements.len() > MAX_BATCH {
@@ -194,7 +204,10 @@ impl PlacementApi {
                 std::mem::take(&mut batch.violations),
             ));
         }
-        let ticket = caller.ticket(batch.valid.len());
+        let mut ticket = caller.ticket(batch.valid.len());
+        if let Some(chain) = chain {
+            ticket = ticket.chained(chain);
+        }
         let caller = caller.clone();
         let written = self.store.write(ticket, move |write| {
             Box::pin(store_valid(write, caller, batch, all_or_nothing))
@@ -525,7 +538,7 @@ impl PlacementService for PlacementApi {
         let caller = Caller::of(&request)?;
         let request = request.into_inner();
         let results = self
-            .submit(&caller, request.placements, request.all_or_nothing, 0)?
+            .submit(&caller, request.placements, request.all_or_nothing, 0, None)?
             .await?;
         Ok(Response::new(PushPlacementsResponse {
             summary: Some(summary(&results)),
@@ -542,25 +555,42 @@ impl PlacementService for PlacementApi {
         let mut total = Tally::default();
         let mut messages = 0u64;
         let mut next_index = 0u64;
-        // One message at a time: a message is queued only once the one before it is committed,
-        // so a failing message leaves none after it stored. (Queuing ahead would let later
-        // messages commit after an earlier one failed, while the stream answers that failure.)
-        while let Some(message) = stream.next().await {
-            let message = message?;
+        let chain = WriteChain::new();
+        let mut queued = VecDeque::with_capacity(STREAM_AHEAD);
+        // Messages are queued up to STREAM_AHEAD ahead of their commits, chained: once one
+        // fails, those queued after it fail without running, and the stream answers the first
+        // failure, so nothing after a failing message is stored.
+        let ended: Result<(), Status> = loop {
+            let message = match stream.next().await {
+                None => break Ok(()),
+                Some(Err(status)) => break Err(status),
+                Some(Ok(message)) => message,
+            };
             if messages == self.max_stream_messages {
-                return Err(Status::resource_exhausted(format!(
+                break Err(Status::resource_exhausted(format!(
                     "StreamPlacements carries at most {messages} messages; those were \
                      answered and stored, open a new stream for the rest"
                 )));
             }
             messages += 1;
             let count = message.placements.len() as u64;
-            total.add(
-                self.submit(&caller, message.placements, false, next_index)?
-                    .await?,
-            );
+            match self.submit(&caller, message.placements, false, next_index, Some(&chain)) {
+                Ok(written) => queued.push_back(written),
+                Err(status) => break Err(status),
+            }
             next_index += count;
+            if queued.len() == STREAM_AHEAD
+                && let Some(oldest) = queued.pop_front()
+            {
+                total.add(oldest.await?);
+            }
+        };
+        // What was queued before the end, or before a bad message, is answered first: the
+        // first failure is the stream's answer, and a bad message follows only stored ones.
+        for written in queued {
+            total.add(written.await?);
         }
+        ended?;
         let Tally { summary, rejected } = total;
         Ok(Response::new(StreamPlacementsResponse {
             summary: Some(summary),
