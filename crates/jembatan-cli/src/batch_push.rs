@@ -21,6 +21,7 @@ use jembatan_client::v1::{self, RecordOutcome};
 use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
 use jembatan_pki::private_file::create_private;
+use jembatan_records::{FileRecord, Format, Line, Source};
 use prost::Message;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -28,7 +29,6 @@ use tonic::transport::Channel;
 
 use crate::connection::ConnectionArgs;
 use crate::progress::{Progress, per_second};
-use crate::record_file::{self, FileRecord, Format, Line, Source};
 
 /// The most records the contract allows in one batch.
 pub(crate) const MAX_BATCH: u32 = 1000;
@@ -335,7 +335,7 @@ pub(crate) async fn run<M: BatchMethod>(
     let stated = args.acting.stated(purpose, legal_basis);
     let mut progress = Progress::new(None);
     if progress.enabled() {
-        progress.set_total(record_file::count(&args.file, format)?);
+        progress.set_total(jembatan_records::count(&args.file, format)?);
     }
     let receipts = args.receipts.as_deref().map(Receipts::create).transpose()?;
     let mut pusher = Pusher {

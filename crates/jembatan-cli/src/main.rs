@@ -20,7 +20,6 @@ mod policy;
 mod programs;
 mod progress;
 mod receipt;
-mod record_file;
 mod serve;
 mod table;
 mod value_parsers;

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod domain;
 pub mod pki;
 pub mod policy;
+pub mod records;
 pub mod server;
 
 /// A fuzz target's body.
@@ -30,9 +31,21 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("page_token", server::page_token),
     ("config", server::config),
     ("policy_folder", policy::policy_folder),
+    ("records_csv", records::records_csv),
+    ("records_jsonl", records::records_jsonl),
 ];
 
 /// `data` as text, when it is UTF-8: what the text parsers are given.
 fn text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
+}
+
+/// Checks that `text`, a refusal of a record whose NIK is `nik`, does not echo the NIK when it
+/// has a NIK's shape (16 digits).
+fn check_no_nik(text: &str, nik: &str) {
+    let nik_shaped = nik.len() == 16 && nik.bytes().all(|b| b.is_ascii_digit());
+    assert!(
+        !nik_shaped || !text.contains(nik),
+        "{text:?} echoes the NIK"
+    );
 }

@@ -16,11 +16,12 @@ use jembatan_client::v1::program_service_client::ProgramServiceClient;
 use jembatan_client::v1::{self, RecordOutcome, StreamPlacementsRequest};
 use jembatan_client::{Client, ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_records::Format;
+use jembatan_records::placement::{PlacementRecord, csv_header, csv_row};
 
 use crate::codes::today_in_jakarta;
 use crate::connection::ConnectionArgs;
-use crate::placements::record::{PlacementRecord, csv_header, csv_row};
-use crate::placements::{Format, MAX_BATCH};
+use crate::placements::MAX_BATCH;
 use crate::progress::{Progress, per_second};
 use crate::value_parsers::parse_code;
 

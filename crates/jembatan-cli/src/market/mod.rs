@@ -10,9 +10,9 @@ use jembatan_client::convert::{CodeError, ShortCode};
 use jembatan_client::v1;
 use jembatan_client::v1::market_intel_service_client::MarketIntelServiceClient;
 use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_records::codes::Day;
 
 use crate::batch_push::FileArgs;
-use crate::codes::Day;
 use crate::value_parsers::parse_code;
 
 /// `jembatan market …`

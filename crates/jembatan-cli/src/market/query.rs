@@ -6,10 +6,10 @@ use jembatan_client::ClientError;
 use jembatan_client::convert::{ShortCode, date, thousands};
 use jembatan_client::v1::market_intel_service_client::MarketIntelServiceClient;
 use jembatan_client::v1::{self, QueryMarketReportsRequest, SummarizeMarketReportsRequest};
+use jembatan_records::codes::Day;
 use serde_json::{Value, json};
 
 use super::{AskingArgs, ReportFilterArgs};
-use crate::codes::Day;
 use crate::connection::ConnectionArgs;
 use crate::table::{Table, truncate};
 

@@ -1,14 +1,12 @@
 //! `jembatan placements`: KP2MI's side of the placement exchange.
 
 mod push;
-pub(crate) mod record;
 mod subject;
 
 use std::process::ExitCode;
 
-// Where `jembatan demo` finds them.
+// Where `jembatan demo` finds it.
 pub(crate) use crate::batch_push::MAX_BATCH;
-pub(crate) use crate::record_file::Format;
 
 /// `jembatan placements …`
 #[derive(Debug, clap::Subcommand)]

@@ -5,9 +5,9 @@ use std::process::ExitCode;
 use jembatan_client::v1::placement_service_client::PlacementServiceClient;
 use jembatan_client::v1::{self, PushPlacementsRequest};
 use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_records::placement::PlacementRecord;
 use tonic::transport::Channel;
 
-use super::record::PlacementRecord;
 use crate::batch_push::{BatchMethod, FileArgs};
 use crate::value_parsers::parse_code;
 

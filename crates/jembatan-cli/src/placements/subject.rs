@@ -15,9 +15,9 @@ use jembatan_client::v1::placement_service_client::PlacementServiceClient;
 use jembatan_client::v1::{self, ErasePersonalDataRequest};
 use jembatan_client::{ClientError, Stated};
 use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_records::codes::Moment;
 use serde_json::json;
 
-use crate::codes::Moment;
 use crate::connection::ConnectionArgs;
 use crate::table::Table;
 use crate::value_parsers::parse_code;

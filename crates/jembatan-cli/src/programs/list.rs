@@ -7,9 +7,9 @@ use jembatan_client::convert::{CodeError, ShortCode, date, thousands};
 use jembatan_client::v1::program_service_client::ProgramServiceClient;
 use jembatan_client::v1::{self, ListProgramsRequest};
 use jembatan_domain::{LegalBasis, Purpose};
+use jembatan_records::codes::Day;
 use serde_json::{Value, json};
 
-use crate::codes::Day;
 use crate::connection::ConnectionArgs;
 use crate::table::{Table, truncate};
 use crate::value_parsers::parse_code;

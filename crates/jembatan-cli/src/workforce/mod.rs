@@ -10,9 +10,10 @@ use std::process::ExitCode;
 
 use jembatan_client::convert::{CodeError, ShortCode};
 use jembatan_client::v1;
+use jembatan_records::codes::Day;
 use time::{Duration, Month};
 
-use crate::codes::{Day, today_in_jakarta};
+use crate::codes::today_in_jakarta;
 
 /// `jembatan workforce …`
 #[derive(Debug, clap::Subcommand)]

@@ -10,18 +10,18 @@
 //! Reading checks the form of every value; whether the record is valid (a NIK that agrees with
 //! the birth date, a known regency, …) is the exchange's to decide.
 
-use jembatan_client::convert::ShortCode;
-use jembatan_client::v1;
+use jembatan_proto::convert::ShortCode;
+use jembatan_proto::v1;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::codes::{Code, Day, Moment};
-use crate::record_file::{Column, FileRecord, Form};
+use crate::file::{Column, FileRecord, Form};
 
 /// One placement record of a file.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub(crate) struct PlacementRecord {
+pub struct PlacementRecord {
     /// KP2MI's placement id.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(crate) placement_id: String,
@@ -221,12 +221,12 @@ fn moment(field: &str, time: Option<&prost_types::Timestamp>) -> Result<Option<M
 
 impl PlacementRecord {
     /// The record as a JSON value, the form of a JSON Lines file.
-    pub(crate) fn to_json(&self) -> Value {
+    pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     /// The contract's `Placement`.
-    pub(crate) fn to_proto(&self) -> v1::Placement {
+    pub fn to_proto(&self) -> v1::Placement {
         let date = |day: Option<Day>| day.map(Day::to_proto);
         v1::Placement {
             placement_id: self.placement_id.clone(),
@@ -289,7 +289,7 @@ impl PlacementRecord {
 
     /// From the contract's `Placement`; an enum number this program does not know or an
     /// impossible date is an error naming the field.
-    pub(crate) fn from_proto(placement: &v1::Placement) -> Result<PlacementRecord, String> {
+    pub fn from_proto(placement: &v1::Placement) -> Result<PlacementRecord, String> {
         let certificates = placement
             .certificates
             .iter()
@@ -419,7 +419,7 @@ const COLUMNS: [Column; 33] = {
 };
 
 /// The header of a placements CSV file: every column, in their documented order.
-pub(crate) fn csv_header() -> impl Iterator<Item = &'static str> {
+pub fn csv_header() -> impl Iterator<Item = &'static str> {
     COLUMNS.iter().map(|column| column.name)
 }
 
@@ -468,7 +468,7 @@ fn certificates(text: &str) -> Result<Value, String> {
 }
 
 /// The record as a CSV row in [`csv_header`] order.
-pub(crate) fn csv_row(record: &PlacementRecord) -> Vec<String> {
+pub fn csv_row(record: &PlacementRecord) -> Vec<String> {
     let json = record.to_json();
     COLUMNS
         .iter()
@@ -509,7 +509,7 @@ fn cell_text(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record_file::CsvLayout;
+    use crate::file::CsvLayout;
 
     /// A record with every field set, as a JSON Lines line.
     const FULL: &str = r#"{"placement_id":"KP2MI-2025-000123","version":3,"updated_at":"2025-06-01T08:30:00Z","nik":"3507114508990001","full_name":"Siti Aminah","sex":"FEMALE","birth_date":"1999-08-05","origin_regency_code":"35.07","education":"BACHELOR","job_title":"Caregiver","occupation_code":"5322","certificates":[{"scheme_code":"SKM-CG-3","scheme_name":"Pengasuh Lansia","kkni_level":3,"lsp_id":"BNSP-LSP-190-ID","issued_on":"2025-01-10","expires_on":"2028-01-10"}],"languages":["id","zh","en"],"destination_country":"TW","employer_type":"LEGAL_ENTITY","sector":{"kbli_code":"87301","kbli_version":2020},"p3mi_id":"P3MI-0042","placement_scheme":"P2P","contract_start":"2025-03-01","contract_end":"2027-02-28","departure_date":"2025-02-25","status":"WORKING","return_date":"2027-02-28","return_date_kind":"EXPECTED","business_interest":{"wants_to_export":true,"hs_chapters":["09","21"]},"contact":{"phone":"+6281234567890","email":"siti@example.com"},"consent":{"purposes":["BUSINESS_MATCHING","CAPACITY_BUILDING"],"granted_at":"2025-02-01T02:00:00Z","method":"ELECTRONIC","withdrawn_at":"2025-09-01T00:00:00Z"}}"#;
@@ -591,6 +591,37 @@ mod tests {
         let error = parse(&line).expect_err("unknown key in a list");
         assert_eq!(error, "certificates[0]: unknown field `lsp`");
         assert_eq!(parse("[1, 2]").expect_err("a list"), "not a JSON object");
+    }
+
+    /// Found by the `records_csv` fuzz target's round trip, on an input written by hand: a
+    /// consent cell of no purposes (`;`) made an empty consent, which `csv_row` writes as no
+    /// consent at all. A list of no items is now an empty cell.
+    #[test]
+    fn a_list_cell_of_no_items_is_an_empty_cell() {
+        let header = csv::StringRecord::from(vec!["placement_id", "consent_purposes", "languages"]);
+        let layout = CsvLayout::from_header(&COLUMNS, &header).expect("layout");
+        let row = csv::StringRecord::from(vec!["X-1", " ; ", ";"]);
+        let json = layout.to_json(&row).expect("json");
+        assert_eq!(json, serde_json::json!({"placement_id": "X-1"}));
+        let record = PlacementRecord::from_json(&json).expect("a record");
+        assert_eq!(record.consent, None);
+        let row = csv::StringRecord::from(csv_row(&record));
+        let header = csv::StringRecord::from(csv_header().collect::<Vec<_>>());
+        let layout = CsvLayout::from_header(&COLUMNS, &header).expect("layout");
+        let again = PlacementRecord::from_json(&layout.to_json(&row).expect("json"));
+        assert_eq!(again, Ok(record));
+    }
+
+    /// Found by fuzzing: the path of an unknown key was cut at its last dot, so that
+    /// `return_date_kin.` was said to be a key of `return_date_kin`, which does not exist.
+    #[test]
+    fn an_unknown_key_with_dots_or_commas_is_named_whole() {
+        let error = parse(r#"{"return_date_kin.": 1}"#).expect_err("unknown key");
+        assert_eq!(error, "unknown field `return_date_kin.`");
+        let error = parse(r#"{"contact": {"a.b.": 1}}"#).expect_err("unknown nested key");
+        assert_eq!(error, "contact: unknown field `a.b.`");
+        let error = parse(r#"{"x, expected": 1}"#).expect_err("unknown key");
+        assert_eq!(error, "unknown field `x, expected`");
     }
 
     #[test]
