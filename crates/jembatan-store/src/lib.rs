@@ -290,7 +290,10 @@ impl Store {
                         SQLITE_WAL_CHECKPOINT_PAGES.to_string(),
                     );
                 // SQLite writes one transaction at a time: one connection, with a large cache,
-                // for the writer and the sequencer; the others read.
+                // for the writer and the sequencer; the others read. Each write of a group runs
+                // in a savepoint, whose journal keeps the first image of every page the write
+                // changes: in memory, not in a temporary file that every page was written to
+                // through the kernel (9% of the exchange's time in an SQLite push).
                 let write_options = StoreOptions {
                     max_connections: 1,
                     ..options
@@ -299,7 +302,8 @@ impl Store {
                     .connect_with(
                         connect
                             .clone()
-                            .pragma("cache_size", format!("-{SQLITE_WRITE_CACHE_KIB}")),
+                            .pragma("cache_size", format!("-{SQLITE_WRITE_CACHE_KIB}"))
+                            .pragma("temp_store", "memory"),
                     )
                     .await
                     .map_err(connect_error)?;
