@@ -290,25 +290,34 @@ impl Store {
                         SQLITE_WAL_CHECKPOINT_PAGES.to_string(),
                     );
                 // SQLite writes one transaction at a time: one connection, with a large cache,
-                // for the writer and the sequencer; the others read. Each write of a group runs
-                // in a savepoint, whose journal keeps the first image of every page the write
-                // changes: in memory, not in a temporary file that every page was written to
-                // through the kernel (9% of the exchange's time in an SQLite push).
+                // for the writer and the sequencer; the others read.
                 let write_options = StoreOptions {
                     max_connections: 1,
                     ..options
                 };
+                let write_connect = connect
+                    .clone()
+                    .pragma("cache_size", format!("-{SQLITE_WRITE_CACHE_KIB}"));
+                // Migrations run on a connection of their own, whose sorts (an index built
+                // over every audit leaf) may spill to temporary files.
+                let migrating = pool_options(write_options)
+                    .connect_with(write_connect.clone())
+                    .await
+                    .map_err(connect_error)?;
+                let applied =
+                    migrations::prepare(&Pool::Sqlite(migrating.clone()), location, migrations)
+                        .await;
+                migrating.close().await;
+                let applied = applied?;
+                // Each write of a group runs in a savepoint, whose journal keeps the first
+                // image of every page the write changes (at most the pages of one write of
+                // 1,000 records): in memory, not in a temporary file that every page was
+                // written to through the kernel (9% of the exchange's time in an SQLite push).
                 let writes = pool_options(write_options)
-                    .connect_with(
-                        connect
-                            .clone()
-                            .pragma("cache_size", format!("-{SQLITE_WRITE_CACHE_KIB}"))
-                            .pragma("temp_store", "memory"),
-                    )
+                    .connect_with(write_connect.pragma("temp_store", "memory"))
                     .await
                     .map_err(connect_error)?;
                 let writes = Pool::Sqlite(writes);
-                let applied = migrations::prepare(&writes, location, migrations).await?;
                 let reads = pool_options(options)
                     .connect_with(connect.pragma("cache_size", format!("-{SQLITE_READ_CACHE_KIB}")))
                     .await
