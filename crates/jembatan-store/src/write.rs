@@ -128,7 +128,10 @@ impl WriteTicket {
     }
 
     /// The write is the next in `chain`: it runs only if every write queued before it in the
-    /// chain succeeded (the chain's writes must share this ticket's lane).
+    /// chain succeeded (the chain's writes must share this ticket's lane). The store's timeout
+    /// for it starts when the write before it in the chain is taken into a group, so a chain
+    /// queued ahead does not spend its later writes' time waiting for its earlier ones; the
+    /// caller's deadline counts from the start.
     #[must_use]
     pub fn chained(mut self, chain: &WriteChain) -> Self {
         self.chain = Some(chain.clone());

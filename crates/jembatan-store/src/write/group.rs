@@ -8,7 +8,8 @@
 //! neither starves another caller nor makes it wait for more than one group. There is no artificial wait for a group to fill: the writes that queue
 //! while one group commits make the next group, so a lone write is committed at once and a
 //! loaded store commits in large transactions. A write still queued at its caller's deadline
-//! (or after the store's timeout) fails without running.
+//! (or after the store's timeout) fails without running; a write of a [`WriteChain`] counts
+//! the store's timeout from when the write before it in the chain was taken.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -16,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{QueuedWork, WriteTicket, commit_group};
+use super::{QueuedWork, WriteChain, WriteTicket, commit_group};
 use crate::{Pool, StoreError, WriteQueue};
 
 /// Most writes in one group.
@@ -30,10 +31,16 @@ pub(crate) const MAX_GROUP_RECORDS: usize = 2_000;
 /// A write waiting for its group.
 pub(crate) struct Job {
     lane: String,
-    /// When it stops waiting, and the error it then gets.
-    expires: Instant,
-    caller_deadline: bool,
+    /// The caller's deadline, if it gave one.
+    caller_deadline: Option<Instant>,
+    /// When the store's timeout runs out: counted from when the write was queued, or, in a
+    /// chain, from when the write before it was taken (see [`start_next_of_chain`]).
+    store_deadline: Instant,
+    /// The store's timeout.
+    timeout: Duration,
     records: usize,
+    /// The chain the write is in, if any.
+    chain: Option<WriteChain>,
     /// It has data work (run inside a savepoint), not only leaves.
     pub(crate) data_work: bool,
     pub(crate) work: Box<dyn QueuedWork>,
@@ -49,36 +56,58 @@ impl Job {
         work: Box<dyn QueuedWork>,
         span: tracing::Span,
     ) -> Self {
-        // A timeout too large to add is no timeout.
-        let store_deadline = Instant::now()
-            .checked_add(timeout)
-            .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
-        let (expires, caller_deadline) = match ticket.deadline {
-            Some(deadline) if deadline <= store_deadline => (deadline, true),
-            _ => (store_deadline, false),
-        };
         Self {
             lane: ticket.lane,
-            expires,
-            caller_deadline,
+            caller_deadline: ticket.deadline,
+            store_deadline: deadline_after(Instant::now(), timeout),
+            timeout,
             records: ticket.records,
+            chain: ticket.chain,
             data_work,
             work,
             span,
         }
     }
 
-    /// The error of a write still waiting at `now`, if it has waited too long.
+    /// The error of a write still waiting at `now`, if it has waited too long: that of
+    /// whichever deadline passed first.
     fn expired(&self, now: Instant) -> Option<StoreError> {
-        if now < self.expires {
-            None
-        } else if self.caller_deadline {
-            Some(StoreError::DeadlineExceeded)
-        } else {
-            Some(StoreError::Busy {
-                what: "no turn to write",
-            })
+        let caller = self.caller_deadline.filter(|d| *d <= now);
+        let store = Some(self.store_deadline).filter(|d| *d <= now);
+        match (caller, store) {
+            (Some(caller), Some(store)) if store < caller => Some(busy()),
+            (Some(_), _) => Some(StoreError::DeadlineExceeded),
+            (None, Some(_)) => Some(busy()),
+            (None, None) => None,
         }
+    }
+
+    /// The write follows `earlier` in the same chain.
+    fn follows(&self, earlier: &Job) -> bool {
+        self.chain.is_some() && self.chain == earlier.chain
+    }
+}
+
+/// `now` plus `timeout`; a timeout too large to add is no timeout.
+fn deadline_after(now: Instant, timeout: Duration) -> Instant {
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
+/// The error of a write that did not get its turn within the store's timeout.
+fn busy() -> StoreError {
+    StoreError::Busy {
+        what: "no turn to write",
+    }
+}
+
+/// `taken` left its lane's `queue` at `now` (into a group, or failed): the next write of its
+/// chain there, if any, is now next in line, and the store's timeout starts for it. So the
+/// messages a stream queues ahead wait the timeout each from their own turn, not from when they
+/// were queued behind the stream's earlier messages.
+fn start_next_of_chain(queue: &mut VecDeque<Job>, taken: &Job, now: Instant) {
+    if let Some(next) = queue.iter_mut().find(|job| job.follows(taken)) {
+        next.store_deadline = deadline_after(now, next.timeout);
     }
 }
 
@@ -118,6 +147,7 @@ impl Lanes {
                 continue;
             };
             if let Some(error) = job.expired(now) {
+                start_next_of_chain(&mut queue, &job, now);
                 job.work.fail(error);
                 if !queue.is_empty() {
                     self.lanes.push_front((lane, queue));
@@ -130,6 +160,7 @@ impl Lanes {
                 continue;
             }
             records += job.records;
+            start_next_of_chain(&mut queue, &job, now);
             group.push(job);
             if !queue.is_empty() {
                 self.lanes.push_back((lane, queue));
@@ -254,16 +285,48 @@ mod tests {
     }
 
     #[test]
+    fn a_chained_write_waits_its_timeout_from_its_turn_behind_the_chain() {
+        let answers: Arc<Mutex<Vec<String>>> = Arc::default();
+        let mut lanes = Lanes::default();
+        let chain = WriteChain::new();
+        let chained = |records, name| {
+            let mut job = job("kp2mi", records, name, &answers);
+            job.chain = Some(chain.clone());
+            job
+        };
+        // The first message of a stream fills a group; the second waits behind it.
+        lanes.push(chained(MAX_GROUP_RECORDS, "first"));
+        lanes.push(chained(1, "second"));
+        let queued = Instant::now();
+        assert_eq!(lanes.next_group(queued + Duration::from_secs(1)).len(), 1);
+        // The first's group took long: 5.5 s after the second was queued, but 4.5 s after the
+        // first was taken, the second still gets its turn.
+        let group = lanes.next_group(queued + Duration::from_millis(5_500));
+        assert_eq!(group.len(), 1, "{:?}", answers.lock().expect("answers"));
+        assert!(answers.lock().expect("answers").is_empty());
+        // Its own timeout still holds once it is the chain's next.
+        lanes.push(chained(MAX_GROUP_RECORDS, "third"));
+        lanes.push(chained(1, "fourth"));
+        let queued = Instant::now();
+        assert_eq!(lanes.next_group(queued).len(), 1);
+        assert!(lanes.next_group(queued + Duration::from_secs(6)).is_empty());
+        assert_eq!(
+            *answers.lock().expect("answers"),
+            ["fourth: store busy: no turn to write"]
+        );
+    }
+
+    #[test]
     fn writes_past_their_deadline_fail_without_running() {
         let answers: Arc<Mutex<Vec<String>>> = Arc::default();
         let mut lanes = Lanes::default();
         let now = Instant::now();
         let mut late = job("kemendag", 1, "late", &answers);
-        late.expires = now;
-        late.caller_deadline = true;
+        late.caller_deadline = Some(now);
         lanes.push(late);
         let mut slow = job("kemendag", 1, "slow", &answers);
-        slow.expires = now;
+        slow.store_deadline = now;
+        slow.caller_deadline = Some(now + Duration::from_secs(1));
         lanes.push(slow);
         lanes.push(job("kemendag", 1, "on time", &answers));
         let group = lanes.next_group(now);
