@@ -1,6 +1,7 @@
 //! Store bootstrap on both backends: migrations on an empty SQLite file and an empty
 //! PostgreSQL database, and a second start that changes nothing.
 
+use jembatan_store::test_door::RawPool;
 use jembatan_store::{Backend, Store, StoreLocation, StoreOptions};
 use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config, open_store, pki_file};
 
@@ -64,6 +65,34 @@ async fn the_exchange_serves_on_postgres_and_on_sqlite() {
         store.applied_migrations().await.expect("applied"),
         store.known_migrations()
     );
+}
+
+/// The exchange's PostgreSQL connections plan each statement for its own parameters. With the
+/// server's default, a prepared statement run a few times while a table is nearly empty gets a
+/// generic plan that scans the whole table, and keeps it as the table grows: a new exchange's
+/// push then read the placements table once per write for its first 100,000 records (see
+/// BENCHMARKS.md, "The PostgreSQL push of batches of 100").
+#[tokio::test]
+async fn postgres_statements_are_planned_for_their_parameters() {
+    let pki = TestPki::new();
+    let db = PgDatabase::create().await;
+    let store = open_store(&pki, &db.url).await;
+    let RawPool::Postgres(pool) = store.raw_pool() else {
+        panic!("a PostgreSQL store has a PostgreSQL pool");
+    };
+    // Every connection of the pool, not only the first.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = pool.acquire().await.expect("connection");
+        let (mode,): (String,) = sqlx::query_as("SHOW plan_cache_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("plan_cache_mode");
+        assert_eq!(mode, "force_custom_plan");
+        held.push(conn);
+    }
+    drop(held);
+    store.close().await;
 }
 
 #[tokio::test]
