@@ -109,7 +109,8 @@ macro_rules! placement_lines {
             " || languages || ",
             $tab,
             " || hs_chapters AS line \
-             FROM placements WHERE change_seq > $1 ORDER BY change_seq LIMIT $2) AS batch"
+             FROM placements WHERE change_seq > $1 AND change_seq < $2 \
+             ORDER BY change_seq LIMIT $3) AS batch"
         )
     };
 }
@@ -117,7 +118,7 @@ const SQLITE_PLACEMENTS: &str = placement_lines!(
     "char(9)",
     "group_concat(line, char(10) ORDER BY change_seq)"
 );
-const POSTGRES_PLACEMENTS: &str =
+pub(crate) const POSTGRES_PLACEMENTS: &str =
     placement_lines!("chr(9)", "string_agg(line, chr(10) ORDER BY change_seq)");
 
 /// Fields of a line of [`placement_lines`].
@@ -171,8 +172,16 @@ const LOG_SIZE: &str = "SELECT next_index FROM audit_head WHERE singleton = 1";
 macro_rules! read_changes {
     ($tx:expr, $placements:expr, $after:expr, $limit:expr) => {{
         let size: i64 = sqlx::query_scalar(LOG_SIZE).fetch_one(&mut *$tx).await?;
+        // The upper bound is the log's size: every change in this snapshot is below it, so it
+        // selects nothing more, but it makes the condition a range, which a planner without
+        // statistics of the table (a new database, autovacuum off or not yet run) reckons
+        // narrow: it walks the change index from `after`. With only `change_seq > after` it
+        // reckoned a third of the table and read all of it, sorted, at every refresh until the
+        // table held some 225,000 placements (see BENCHMARKS.md, "The PostgreSQL push of
+        // batches of 100").
         let lines: Option<String> = sqlx::query_scalar($placements)
             .bind($after)
+            .bind(size)
             .bind($limit)
             .fetch_one(&mut *$tx)
             .await?;

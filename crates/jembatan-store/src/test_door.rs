@@ -19,6 +19,10 @@ pub enum RawPool<'a> {
 /// The query that finds a leaf by its hash, for tests of its plan.
 pub const LEAF_BY_HASH: &str = crate::audit::LEAF_BY_HASH;
 
+/// The PostgreSQL query that reads a batch of changed placements for the count index (`$1`
+/// after, `$2` the log's size, `$3` the batch's size), for tests of its plan.
+pub const PLACEMENT_CHANGES_POSTGRES: &str = crate::counted::POSTGRES_PLACEMENTS;
+
 impl Store {
     /// The pool behind this store, bypassing its write queue and the logged write.
     pub fn raw_pool(&self) -> RawPool<'_> {
