@@ -9,7 +9,7 @@
 //! while one group commits make the next group, so a lone write is committed at once and a
 //! loaded store commits in large transactions. A write still queued at its caller's deadline
 //! (or after the store's timeout) fails without running; a write of a [`WriteChain`] counts
-//! the store's timeout from when the write before it in the chain was taken.
+//! the store's timeout from when the write before it in the chain was taken into a group.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -101,11 +101,15 @@ fn busy() -> StoreError {
     }
 }
 
-/// `taken` left its lane's `queue` at `now` (into a group, or failed): the next write of its
-/// chain there, if any, is now next in line, and the store's timeout starts for it. So the
-/// messages a stream queues ahead wait the timeout each from their own turn, not from when they
-/// were queued behind the stream's earlier messages.
+/// `taken` left its lane's `queue` at `now` for a group: the store's timeout starts again for
+/// the next write of its chain there, if any. So the messages a stream queues ahead wait the
+/// timeout each from when the one before them had its turn, not from when they were queued
+/// behind it. (Other writes of the lane, such as another stream of the same caller, may still
+/// come between.)
 fn start_next_of_chain(queue: &mut VecDeque<Job>, taken: &Job, now: Instant) {
+    if taken.chain.is_none() {
+        return;
+    }
     if let Some(next) = queue.iter_mut().find(|job| job.follows(taken)) {
         next.store_deadline = deadline_after(now, next.timeout);
     }
@@ -147,7 +151,8 @@ impl Lanes {
                 continue;
             };
             if let Some(error) = job.expired(now) {
-                start_next_of_chain(&mut queue, &job, now);
+                // Its chain breaks: the next write of the chain keeps its own clock and fails
+                // without running, in this group's pass or when its turn comes.
                 job.work.fail(error);
                 if !queue.is_empty() {
                     self.lanes.push_front((lane, queue));
