@@ -2,8 +2,10 @@
 //! PostgreSQL database, and a second start that changes nothing.
 
 use jembatan_store::test_door::RawPool;
-use jembatan_store::{Backend, Store, StoreLocation, StoreOptions};
-use jembatan_tests::{PgDatabase, RunningExchange, TestPki, config, open_store, pki_file};
+use jembatan_store::{Backend, Store, StoreError, StoreLocation, StoreOptions, WriteTicket};
+use jembatan_tests::{
+    PgDatabase, RunningExchange, TestPki, config, open_store, pki_file, placement_leaf,
+};
 
 jembatan_tests::on_both_databases!(migrates_an_empty_database_and_restarts_without_change);
 
@@ -67,20 +69,31 @@ async fn the_exchange_serves_on_postgres_and_on_sqlite() {
     );
 }
 
-/// The exchange's PostgreSQL connections plan each statement for its own parameters. With the
-/// server's default, a prepared statement run a few times while a table is nearly empty gets a
-/// generic plan that scans the whole table, and keeps it as the table grows: a new exchange's
-/// push then read the placements table once per write for its first 100,000 records (see
-/// BENCHMARKS.md, "The PostgreSQL push of batches of 100").
+/// The exchange's logged writes on PostgreSQL plan each statement for its own parameters. With
+/// the server's default, a prepared statement run a few times while a table is nearly empty
+/// gets a generic plan that scans the whole table, and keeps it as the table grows: a new
+/// exchange's push then read the placements table once per write for its first 100,000
+/// records (see BENCHMARKS.md, "The PostgreSQL push of batches of 100"). Reads keep the
+/// server's setting, and so does the connection once the write is over.
 #[tokio::test]
-async fn postgres_statements_are_planned_for_their_parameters() {
+async fn postgres_writes_are_planned_for_their_parameters() {
     let pki = TestPki::new();
     let db = PgDatabase::create().await;
     let store = open_store(&pki, &db.url).await;
+    let (mode, _) = store
+        .write(WriteTicket::new("kp2mi"), |write| {
+            Box::pin(async move {
+                let mode = write.postgres_setting("plan_cache_mode").await?;
+                Ok::<_, StoreError>((mode, vec![placement_leaf(1)]))
+            })
+        })
+        .await
+        .expect("write");
+    assert_eq!(mode, "force_custom_plan", "in a logged write");
     let RawPool::Postgres(pool) = store.raw_pool() else {
         panic!("a PostgreSQL store has a PostgreSQL pool");
     };
-    // Every connection of the pool, not only the first.
+    // Every connection of the pool, the writer's among them.
     let mut held = Vec::new();
     for _ in 0..3 {
         let mut conn = pool.acquire().await.expect("connection");
@@ -88,7 +101,7 @@ async fn postgres_statements_are_planned_for_their_parameters() {
             .fetch_one(&mut *conn)
             .await
             .expect("plan_cache_mode");
-        assert_eq!(mode, "force_custom_plan");
+        assert_eq!(mode, "auto", "outside a write");
         held.push(conn);
     }
     drop(held);

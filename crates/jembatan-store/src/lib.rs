@@ -326,14 +326,7 @@ impl Store {
             }
             StoreLocation::Postgres(url) => {
                 let connect: PgConnectOptions = url.parse().map_err(connect_error)?;
-                // Every statement is planned for its own parameters. A prepared statement's
-                // generic plan is made once and kept: made while a table is nearly empty (a
-                // new exchange's first pushes) it scans the whole table, and keeps doing so as
-                // the table grows until something invalidates it (an ANALYZE, which never comes
-                // with autovacuum off). The push's lookup of stored versions ran so, as a
-                // sequential scan per write, for the first 100,000 records of a benchmark
-                // (1,252 records/s instead of 13,185; see BENCHMARKS.md).
-                let connect = connect.options([("plan_cache_mode", "force_custom_plan")]);
+
                 let pool = pool_options(options)
                     .connect_with(connect)
                     .await

@@ -34,6 +34,15 @@ impl Store {
 }
 
 impl crate::LoggedWrite {
+    /// The value of PostgreSQL setting `name` in this write's transaction (`SHOW`).
+    pub async fn postgres_setting(&mut self, name: &str) -> Result<String, crate::StoreError> {
+        let crate::write::Conn::Postgres(conn) = &mut self.tx.conn else {
+            return Err(crate::StoreError::Corrupt("not a PostgreSQL store".into()));
+        };
+        let sql = sqlx::AssertSqlSafe(format!("SHOW {name}"));
+        Ok(sqlx::query_scalar(sql).fetch_one(&mut **conn).await?)
+    }
+
     /// Runs `sql` in this write's transaction, e.g. a statement that fails, to see a write fail
     /// inside a group.
     pub async fn execute_raw(&mut self, sql: &str) -> Result<(), crate::StoreError> {

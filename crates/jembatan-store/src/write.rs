@@ -65,7 +65,21 @@ impl Tx {
         };
         let conn = match pool {
             Pool::Sqlite(pool) => Conn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Conn::Postgres(pool.begin().await?),
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                // The writes' statements are planned for their own parameters. A prepared
+                // statement's generic plan is made once and kept: made while a table is nearly
+                // empty (a new exchange's first pushes) it scans the whole table, and keeps
+                // doing so as the table grows until an ANALYZE invalidates it, which never
+                // comes with autovacuum off. The push's lookup of stored versions ran so, a
+                // sequential scan per write, for the first 100,000 records of a benchmark
+                // (1,252 records/s instead of 13,185; see BENCHMARKS.md). Reads keep the
+                // server's setting, so that a proof's query is not planned again at each call.
+                sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+                    .execute(&mut *tx)
+                    .await?;
+                Conn::Postgres(tx)
+            }
         };
         Ok(Tx { conn, _turn: turn })
     }
