@@ -1,6 +1,8 @@
 //! Store bootstrap on both backends: migrations on an empty SQLite file and an empty
 //! PostgreSQL database, and a second start that changes nothing.
 
+use std::time::Duration;
+
 use jembatan_store::test_door::RawPool;
 use jembatan_store::{Backend, Store, StoreError, StoreLocation, StoreOptions, WriteTicket};
 use jembatan_tests::{
@@ -80,11 +82,12 @@ async fn postgres_writes_are_planned_for_their_parameters() {
     let pki = TestPki::new();
     let db = PgDatabase::create().await;
     let store = open_store(&pki, &db.url).await;
-    let (mode, _) = store
+    let ((mode, writer), _) = store
         .write(WriteTicket::new("kp2mi"), |write| {
             Box::pin(async move {
-                let mode = write.postgres_setting("plan_cache_mode").await?;
-                Ok::<_, StoreError>((mode, vec![placement_leaf(1)]))
+                let mode = write.postgres_text("SHOW plan_cache_mode").await?;
+                let pid = write.postgres_text("SELECT pg_backend_pid()::text").await?;
+                Ok::<_, StoreError>(((mode, pid), vec![placement_leaf(1)]))
             })
         })
         .await
@@ -93,15 +96,25 @@ async fn postgres_writes_are_planned_for_their_parameters() {
     let RawPool::Postgres(pool) = store.raw_pool() else {
         panic!("a PostgreSQL store has a PostgreSQL pool");
     };
-    // Every connection of the pool, the writer's among them.
+    // The connection the write ran on, back in the pool: held ones are not handed out again,
+    // so taking as many as the pool holds reaches it.
     let mut held = Vec::new();
-    for _ in 0..3 {
-        let mut conn = pool.acquire().await.expect("connection");
-        let (mode,): (String,) = sqlx::query_as("SHOW plan_cache_mode")
-            .fetch_one(&mut *conn)
+    let mut seen = Vec::new();
+    while !seen.contains(&writer) {
+        let mut conn = tokio::time::timeout(Duration::from_secs(10), pool.acquire())
             .await
-            .expect("plan_cache_mode");
-        assert_eq!(mode, "auto", "outside a write");
+            .unwrap_or_else(|_| panic!("the write's connection {writer} is not in {seen:?}"))
+            .expect("connection");
+        let (pid, mode): (String, String) =
+            sqlx::query_as("SELECT pg_backend_pid()::text, current_setting('plan_cache_mode')")
+                .fetch_one(&mut *conn)
+                .await
+                .expect("plan_cache_mode");
+        assert_ne!(
+            mode, "force_custom_plan",
+            "outside a write, on connection {pid}"
+        );
+        seen.push(pid);
         held.push(conn);
     }
     drop(held);

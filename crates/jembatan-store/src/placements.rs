@@ -398,6 +398,9 @@ impl LoggedWrite {
         &mut self,
         records: &[PlacementRecord],
     ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
         match &mut self.tx.conn {
             Conn::Sqlite(conn) => {
                 for chunk in records.chunks(UPSERT_CHUNK) {

@@ -34,12 +34,13 @@ impl Store {
 }
 
 impl crate::LoggedWrite {
-    /// The value of PostgreSQL setting `name` in this write's transaction (`SHOW`).
-    pub async fn postgres_setting(&mut self, name: &str) -> Result<String, crate::StoreError> {
+    /// The one text value `sql` gives in this write's transaction on PostgreSQL, e.g. of
+    /// `SHOW plan_cache_mode`.
+    pub async fn postgres_text(&mut self, sql: &str) -> Result<String, crate::StoreError> {
         let crate::write::Conn::Postgres(conn) = &mut self.tx.conn else {
             return Err(crate::StoreError::Corrupt("not a PostgreSQL store".into()));
         };
-        let sql = sqlx::AssertSqlSafe(format!("SHOW {name}"));
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
         Ok(sqlx::query_scalar(sql).fetch_one(&mut **conn).await?)
     }
 

@@ -9,7 +9,8 @@
 //! while one group commits make the next group, so a lone write is committed at once and a
 //! loaded store commits in large transactions. A write still queued at its caller's deadline
 //! (or after the store's timeout) fails without running; a write of a [`WriteChain`] counts
-//! the store's timeout from when the write before it in the chain was taken into a group.
+//! the store's timeout from when the write before it in the chain was taken into a group, and
+//! fails without running, at its turn, once an earlier write of its chain has failed.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -159,6 +160,15 @@ impl Lanes {
                 }
                 continue;
             }
+            if job.chain.as_ref().is_some_and(WriteChain::broken) {
+                // An earlier write of its chain failed (in an earlier group, or waiting): this
+                // one fails now, takes no place in the group and starts no clock for the next.
+                job.work.fail(StoreError::EarlierWriteFailed);
+                if !queue.is_empty() {
+                    self.lanes.push_front((lane, queue));
+                }
+                continue;
+            }
             if !group.is_empty() && records + job.records > MAX_GROUP_RECORDS {
                 queue.push_front(job);
                 sitting_out.push((lane, queue));
@@ -211,8 +221,9 @@ mod tests {
     use super::*;
     use crate::write::{LoggedWrite, Staged};
 
-    /// A write that only records how it was answered.
-    struct Probe(Arc<Mutex<Vec<String>>>, &'static str);
+    /// A write that only records how it was answered; as the real ones do, a failure breaks
+    /// its chain.
+    struct Probe(Arc<Mutex<Vec<String>>>, &'static str, Option<WriteChain>);
 
     impl QueuedWork for Probe {
         fn run<'w>(
@@ -222,6 +233,9 @@ mod tests {
             Box::pin(std::future::ready(None))
         }
         fn fail(self: Box<Self>, error: StoreError) {
+            if let Some(chain) = &self.2 {
+                chain.break_off();
+            }
             self.0
                 .lock()
                 .expect("probe")
@@ -238,12 +252,25 @@ mod tests {
         name: &'static str,
         answers: &Arc<Mutex<Vec<String>>>,
     ) -> Job {
-        let ticket = WriteTicket::new(lane).records(records);
+        job_in(None, lane, records, name, answers)
+    }
+
+    fn job_in(
+        chain: Option<&WriteChain>,
+        lane: &str,
+        records: usize,
+        name: &'static str,
+        answers: &Arc<Mutex<Vec<String>>>,
+    ) -> Job {
+        let mut ticket = WriteTicket::new(lane).records(records);
+        if let Some(chain) = chain {
+            ticket = ticket.chained(chain);
+        }
         Job::new(
             ticket,
             Duration::from_secs(5),
             true,
-            Box::new(Probe(Arc::clone(answers), name)),
+            Box::new(Probe(Arc::clone(answers), name, chain.cloned())),
             tracing::Span::none(),
         )
     }
@@ -294,11 +321,7 @@ mod tests {
         let answers: Arc<Mutex<Vec<String>>> = Arc::default();
         let mut lanes = Lanes::default();
         let chain = WriteChain::new();
-        let chained = |records, name| {
-            let mut job = job("kp2mi", records, name, &answers);
-            job.chain = Some(chain.clone());
-            job
-        };
+        let chained = |records, name| job_in(Some(&chain), "kp2mi", records, name, &answers);
         // The first message of a stream fills a group; the second waits behind it.
         lanes.push(chained(MAX_GROUP_RECORDS, "first"));
         lanes.push(chained(1, "second"));
@@ -318,6 +341,62 @@ mod tests {
         assert_eq!(
             *answers.lock().expect("answers"),
             ["fourth: store busy: no turn to write"]
+        );
+    }
+
+    #[test]
+    fn a_write_behind_a_broken_chain_fails_at_once_without_a_place_in_the_group() {
+        let answers: Arc<Mutex<Vec<String>>> = Arc::default();
+        let mut lanes = Lanes::default();
+        let failed = "a write queued before this one in its chain failed; this one did not run";
+        // A stream's first message fills a group, whose commit fails.
+        let chain = WriteChain::new();
+        lanes.push(job_in(
+            Some(&chain),
+            "kp2mi",
+            MAX_GROUP_RECORDS,
+            "first",
+            &answers,
+        ));
+        lanes.push(job_in(Some(&chain), "kp2mi", 1, "second", &answers));
+        lanes.push(job_in(Some(&chain), "kp2mi", 1, "third", &answers));
+        lanes.push(job("kemendag", 1, "query", &answers));
+        let now = Instant::now();
+        let mut group = lanes.next_group(now);
+        assert_eq!(lanes_of(&group), ["kp2mi"]);
+        group.remove(0).work.fail(busy());
+        // The messages queued behind it are answered at once; the next group holds only
+        // the other caller's write.
+        assert_eq!(lanes_of(&lanes.next_group(now)), ["kemendag"]);
+        assert_eq!(
+            *answers.lock().expect("answers"),
+            [
+                "first: store busy: no turn to write".to_string(),
+                format!("second: {failed}"),
+                format!("third: {failed}"),
+            ]
+        );
+        assert!(lanes.is_empty());
+
+        // A first message that waited out its timeout breaks the chain too: the second,
+        // queued later and still within its own timeout, fails with it.
+        answers.lock().expect("answers").clear();
+        let chain = WriteChain::new();
+        lanes.push(job_in(Some(&chain), "kp2mi", 1, "first", &answers));
+        let mut second = job_in(Some(&chain), "kp2mi", 1, "second", &answers);
+        second.store_deadline += Duration::from_secs(3);
+        lanes.push(second);
+        assert!(
+            lanes
+                .next_group(Instant::now() + Duration::from_secs(6))
+                .is_empty()
+        );
+        assert_eq!(
+            *answers.lock().expect("answers"),
+            [
+                "first: store busy: no turn to write".to_string(),
+                format!("second: {failed}"),
+            ]
         );
     }
 
