@@ -36,6 +36,10 @@ pub enum ServerError {
     /// The store.
     #[error(transparent)]
     Store(#[from] jembatan_store::StoreError),
+    /// The store's writer failed while serving (a fault of the exchange, in the log): no
+    /// write could be committed, so the exchange stopped, to be started again.
+    #[error("the store's writer failed (see the log): the exchange stopped, to be started again")]
+    WriterFailed,
     /// The count index could not be loaded.
     #[error("loading the count index: {0}")]
     Counts(#[from] jembatan_counts::CountsError),

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use jembatan_audit::note::SignerKey;
@@ -226,7 +227,9 @@ impl Exchange {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, reports NOT_SERVING, and gives
-    /// in-flight calls the configured grace period to finish.
+    /// in-flight calls the configured grace period to finish. It stops the same way if the
+    /// store's writer fails (no write could be committed again), and then returns
+    /// [`ServerError::WriterFailed`], so that a supervisor starts the exchange again.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), ServerError> {
         let (reporter, health) = tonic_health::server::health_reporter();
         let reflection = || {
@@ -303,8 +306,18 @@ impl Exchange {
             self.acceptor_limits,
         );
         let (grace_tx, grace_rx) = tokio::sync::oneshot::channel::<()>();
+        let writer_failed = Arc::new(AtomicBool::new(false));
+        let store = self.store.clone();
+        let failed = Arc::clone(&writer_failed);
         let signal = async move {
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => {}
+                () = store.writer_failed() => {
+                    // No write could be committed again: stop, to be started again.
+                    tracing::error!("the store's writer failed; the exchange stops");
+                    failed.store(true, Ordering::Release);
+                }
+            }
             tracing::info!(grace = ?shutdown_grace, "shutting down");
             let _ = stopping_tx.send(true);
             for name in names.iter().chain(&[""]) {
@@ -363,6 +376,9 @@ impl Exchange {
         sequencer.abort();
         count_refresh.abort();
         self.store.close().await;
+        if writer_failed.load(Ordering::Acquire) {
+            return Err(ServerError::WriterFailed);
+        }
         result
     }
 }

@@ -183,6 +183,8 @@ pub struct Store {
     queue: WriteQueue,
     /// The store's writer, which group-commits logged writes (see [`Store::write`]).
     writer: tokio::sync::mpsc::UnboundedSender<write::group::Job>,
+    /// Turns true if the writer fails (see [`Store::writer_failed`]).
+    writer_failed: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The connection pool of either engine.
@@ -337,8 +339,10 @@ impl Store {
             }
         };
         let queue = WriteQueue::new(options.acquire_timeout);
+        let (writer, writer_failed) = write::spawn_writer(writes.clone(), queue.clone());
         let store = Self {
-            writer: write::spawn_writer(writes.clone(), queue.clone()),
+            writer,
+            writer_failed,
             pool: reads,
             writes,
             queue,
@@ -374,6 +378,19 @@ impl Store {
             .iter()
             .map(|m| m.version)
             .collect()
+    }
+
+    /// Resolves if the store's writer fails while the store is open: it panicked outside a
+    /// write's own work, a fault of the exchange. Every logged write fails with
+    /// [`StoreError::Stopped`] from then on, so whoever serves from the store should stop and
+    /// be started again (nothing acknowledged is lost: every acknowledged write is committed).
+    pub async fn writer_failed(&self) {
+        let mut failed = self.writer_failed.clone();
+        let seen = failed.wait_for(|failed| *failed).await.is_ok();
+        if !seen && !*failed.borrow() {
+            // The writer ended without failing: its store is closed, and it never fails now.
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Closes every connection, waiting for those in use to be returned.

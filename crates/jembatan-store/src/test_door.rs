@@ -31,6 +31,40 @@ impl Store {
             Pool::Postgres(pool) => RawPool::Postgres(pool),
         }
     }
+
+    /// Makes the store's writer panic outside any write's own work, as a fault of the exchange
+    /// there would.
+    pub fn break_writer(&self) {
+        let job = crate::write::group::Job::new(
+            crate::WriteTicket::new("test-door"),
+            std::time::Duration::from_secs(5),
+            false,
+            Box::new(PanicsWhenTaken),
+            tracing::Span::none(),
+        );
+        let _ = self.writer.send(job);
+    }
+}
+
+/// Queued work whose check for its caller, which the writer makes outside the write's own
+/// work, panics.
+struct PanicsWhenTaken;
+
+impl crate::write::QueuedWork for PanicsWhenTaken {
+    fn run<'w>(
+        self: Box<Self>,
+        _: &'w mut crate::LoggedWrite,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Option<crate::write::Staged>> + Send + 'w>,
+    > {
+        Box::pin(std::future::ready(None))
+    }
+
+    fn fail(self: Box<Self>, _: crate::StoreError) {}
+
+    fn abandoned(&self) -> bool {
+        panic!("a fault in the writer, made by the test door")
+    }
 }
 
 impl crate::LoggedWrite {

@@ -21,7 +21,7 @@ use futures_util::FutureExt as _;
 use jembatan_audit::leaf::LeafEntry;
 use jembatan_audit::merkle;
 use sqlx::{Postgres, QueryBuilder, Sqlite, Transaction};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument as _;
 
@@ -395,11 +395,29 @@ where
 }
 
 /// Starts the writer of a store: the task that group-commits the writes sent on the returned
-/// channel, until every sender is dropped.
-pub(crate) fn spawn_writer(pool: Pool, queue: WriteQueue) -> mpsc::UnboundedSender<group::Job> {
+/// channel, until every sender is dropped. The watch turns true if the writer panics outside a
+/// write's own work (a fault of the exchange). It is not started again: the writes it held
+/// are answered [`StoreError::Stopped`], as is every later write, and the store's owner is
+/// to stop (see [`Store::writer_failed`]).
+pub(crate) fn spawn_writer(
+    pool: Pool,
+    queue: WriteQueue,
+) -> (mpsc::UnboundedSender<group::Job>, watch::Receiver<bool>) {
     let (sender, receiver) = mpsc::unbounded_channel();
-    tokio::spawn(group::writer(receiver, pool, queue));
-    sender
+    let (failed_tx, failed) = watch::channel(false);
+    tokio::spawn(async move {
+        let ended = AssertUnwindSafe(group::writer(receiver, pool, queue))
+            .catch_unwind()
+            .await;
+        if ended.is_err() {
+            tracing::error!(
+                "the store's writer panicked: no write can be committed until the exchange \
+                 starts again"
+            );
+            failed_tx.send_replace(true);
+        }
+    });
+    (sender, failed)
 }
 
 /// Runs one group of writes in one transaction and answers each; see the module docs.
