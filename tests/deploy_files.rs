@@ -332,6 +332,14 @@ fn unit_problems(unit: &Unit) -> Vec<String> {
             unit.last("ExecReload")
         ));
     }
+    // The exchange exits 1 when it cannot go on (its store's writer failed) and is to be
+    // started again.
+    if !matches!(unit.last("Restart"), Some("on-failure" | "always")) {
+        problems.push(format!(
+            "Restart= is {:?}: an exchange that exits on a fault would stay down",
+            unit.last("Restart")
+        ));
+    }
     // Write access: the state and runtime folders only (systemd makes both writable).
     for path in unit.values("ReadWritePaths") {
         problems.push(format!(
@@ -440,13 +448,15 @@ fn the_systemd_unit_is_hardened() {
         .replace(
             "CapabilityBoundingSet=\n",
             "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n",
-        );
+        )
+        .replace("Restart=on-failure", "Restart=no");
     let problems = unit_problems(&Unit::parse(&weakened));
     assert!(
         problems.iter().any(|p| p.starts_with("ProtectSystem="))
             && problems
                 .iter()
-                .any(|p| p.starts_with("CapabilityBoundingSet=")),
+                .any(|p| p.starts_with("CapabilityBoundingSet="))
+            && problems.iter().any(|p| p.starts_with("Restart=")),
         "{problems:?}"
     );
 }

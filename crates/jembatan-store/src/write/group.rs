@@ -151,19 +151,19 @@ impl Lanes {
             let Some(job) = queue.pop_front() else {
                 continue;
             };
-            if let Some(error) = job.expired(now) {
-                // Its chain breaks: the next write of the chain keeps its own clock and fails
-                // without running, in this group's pass or when its turn comes.
-                job.work.fail(error);
+            if job.chain.as_ref().is_some_and(WriteChain::broken) {
+                // An earlier write of its chain failed (in an earlier group, or waiting): this
+                // one fails now, takes no place in the group and starts no clock for the next.
+                job.work.fail(StoreError::EarlierWriteFailed);
                 if !queue.is_empty() {
                     self.lanes.push_front((lane, queue));
                 }
                 continue;
             }
-            if job.chain.as_ref().is_some_and(WriteChain::broken) {
-                // An earlier write of its chain failed (in an earlier group, or waiting): this
-                // one fails now, takes no place in the group and starts no clock for the next.
-                job.work.fail(StoreError::EarlierWriteFailed);
+            if let Some(error) = job.expired(now) {
+                // Its chain breaks: the next write of the chain keeps its own clock and fails
+                // without running, in this group's pass or when its turn comes.
+                job.work.fail(error);
                 if !queue.is_empty() {
                     self.lanes.push_front((lane, queue));
                 }
