@@ -275,6 +275,11 @@ impl Store {
         leaves: Vec<LeafEntry>,
     ) -> Result<Vec<Receipt>, StoreError> {
         let (reply, answer) = oneshot::channel();
+        // A write's size counts its leaves, however the ticket was made.
+        let ticket = WriteTicket {
+            records: ticket.records.max(leaves.len()),
+            ..ticket
+        };
         let work = leaves_only(leaves);
         let span = write_span();
         let chain = ticket.chain.clone();

@@ -7,9 +7,10 @@
 //! the group while the small writes of the others fill it, so a bulk load by one caller
 //! neither starves another caller nor makes it wait for more than one group. Small writes (at
 //! most [`SMALL_WRITE_RECORDS`] records: an erasure, a consent withdrawal, a query's leaf)
-//! waiting at the head of their lanes go first, in a group of their own that commits in a few
-//! milliseconds, so they wait for the group being committed but not for the bulk writes queued
-//! beside them; the group after such a group takes every lane, so small writes arriving
+//! waiting at the head of their lanes go first, in a group of their own (of about
+//! [`SMALL_GROUP_RECORDS`] records at most) that commits in a few milliseconds, so they wait
+//! for the group being committed but not for the bulk writes queued beside them; when larger
+//! writes sat out such a group, the next group takes every lane, so small writes arriving
 //! without pause do not hold the bulk writes back either. There is no artificial wait for a
 //! group to fill: the writes that queue while one group commits make the next group, so a lone
 //! write is committed at once and a loaded store commits in large transactions. A write still
@@ -38,6 +39,10 @@ pub(crate) const MAX_GROUP_RECORDS: usize = 1_000;
 
 /// The most records of a small write, which goes in a group of small writes first.
 pub(crate) const SMALL_WRITE_RECORDS: usize = 16;
+
+/// About the most records in a group of small writes, so that it commits in milliseconds
+/// however many small writes are queued.
+pub(crate) const SMALL_GROUP_RECORDS: usize = 64;
 
 /// A write waiting for its group.
 pub(crate) struct Job {
@@ -149,25 +154,31 @@ impl Lanes {
     }
 
     /// The next group: the small writes at the heads of the lanes, if there are any and the
-    /// last group was not of small writes only; else one write from each lane in turn, within
-    /// the group's bounds.
+    /// last group was not of small writes that larger ones sat out; else one write from each
+    /// lane in turn, within the group's bounds.
     fn next_group(&mut self, now: Instant) -> Vec<Job> {
         if !std::mem::take(&mut self.after_small) {
-            let small = self.take_group(now, SMALL_WRITE_RECORDS);
+            let (small, larger_waiting) =
+                self.take_group(now, SMALL_WRITE_RECORDS, SMALL_GROUP_RECORDS);
             if !small.is_empty() {
-                self.after_small = true;
+                self.after_small = larger_waiting;
                 return small;
             }
         }
-        self.take_group(now, usize::MAX)
+        self.take_group(now, usize::MAX, MAX_GROUP_RECORDS).0
     }
 
-    /// One write from each lane in turn, of at most `largest` records each, within the group's
-    /// bounds. A lane whose next write is larger or does not fit sits out the rest of this
-    /// group and goes first in the next, while the writes of other lanes go on filling this
-    /// one. Writes that waited past their deadline, or behind a broken chain, are answered and
-    /// left out.
-    fn take_group(&mut self, now: Instant, largest: usize) -> Vec<Job> {
+    /// One write from each lane in turn, of at most `largest` records each, within
+    /// [`MAX_GROUP_WRITES`] and about `most_records`; and whether a lane sat out. A lane whose
+    /// next write is larger or does not fit sits out the rest of this group and goes first in
+    /// the next, while the writes of other lanes go on filling this one. Writes that waited
+    /// past their deadline, or behind a broken chain, are answered and left out.
+    fn take_group(
+        &mut self,
+        now: Instant,
+        largest: usize,
+        most_records: usize,
+    ) -> (Vec<Job>, bool) {
         let mut group = Vec::new();
         let mut records = 0usize;
         let mut sitting_out = Vec::new();
@@ -196,8 +207,7 @@ impl Lanes {
                 }
                 continue;
             }
-            if job.records > largest
-                || (!group.is_empty() && records + job.records > MAX_GROUP_RECORDS)
+            if job.records > largest || (!group.is_empty() && records + job.records > most_records)
             {
                 queue.push_front(job);
                 sitting_out.push((lane, queue));
@@ -210,10 +220,11 @@ impl Lanes {
                 self.lanes.push_back((lane, queue));
             }
         }
+        let sat_out = !sitting_out.is_empty();
         for lane in sitting_out.into_iter().rev() {
             self.lanes.push_front(lane);
         }
-        group
+        (group, sat_out)
     }
 }
 
@@ -348,6 +359,69 @@ mod tests {
             "a large write is a group of its own"
         );
         assert!(answers.lock().expect("answers").is_empty());
+    }
+
+    /// The names of the writes of `group`, which are answered (so taken out of `answers`).
+    fn taken(group: Vec<Job>, answers: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
+        for job in group {
+            job.work.fail(StoreError::Stopped);
+        }
+        let mut answers = answers.lock().expect("answers");
+        answers
+            .drain(..)
+            .map(|answer| answer.split(": ").next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn small_writes_go_first_in_lane_order_in_bounded_groups_while_larger_ones_wait() {
+        let answers: Arc<Mutex<Vec<String>>> = Arc::default();
+        let mut lanes = Lanes::default();
+        let now = Instant::now();
+        // A small write behind a bulk write of its own lane waits its turn there.
+        lanes.push(job("kp2mi", 1000, "bulk", &answers));
+        lanes.push(job("kp2mi", 1, "erasure", &answers));
+        lanes.push(job("kemendag", 1, "query", &answers));
+        assert_eq!(taken(lanes.next_group(now), &answers), ["query"]);
+        assert_eq!(taken(lanes.next_group(now), &answers), ["bulk"]);
+        assert_eq!(taken(lanes.next_group(now), &answers), ["erasure"]);
+        assert!(lanes.is_empty());
+
+        // A group of small writes that no larger write sat out does not make the next group
+        // take every lane: a bulk write and a small one arriving later, the small one first.
+        for _ in 0..2 {
+            lanes.push(job("kemendag", 1, "query", &answers));
+            assert_eq!(taken(lanes.next_group(now), &answers), ["query"]);
+        }
+        lanes.push(job("kp2mi", 1000, "bulk", &answers));
+        lanes.push(job("kemendag", 1, "late query", &answers));
+        assert_eq!(taken(lanes.next_group(now), &answers), ["late query"]);
+        assert_eq!(taken(lanes.next_group(now), &answers), ["bulk"]);
+
+        // Small writes go in groups of about SMALL_GROUP_RECORDS records, however many wait.
+        for _ in 0..100 {
+            lanes.push(job("kemendag", 1, "query", &answers));
+        }
+        assert_eq!(
+            taken(lanes.next_group(now), &answers).len(),
+            SMALL_GROUP_RECORDS
+        );
+        assert_eq!(taken(lanes.next_group(now), &answers).len(), 36);
+
+        // Small writes whose time ran out are answered, and the bulk write behind them is
+        // taken in the same turn.
+        let mut late = job("kemendag", 1, "expired query", &answers);
+        late.caller_deadline = Some(now);
+        lanes.push(late);
+        lanes.push(job("kp2mi", 1000, "bulk", &answers));
+        let group = lanes.next_group(now);
+        assert_eq!(
+            *answers.lock().expect("answers"),
+            ["expired query: the caller's deadline passed before its turn to write"]
+        );
+        answers.lock().expect("answers").clear();
+        assert_eq!(taken(group, &answers), ["bulk"]);
+        assert!(lanes.is_empty());
     }
 
     #[test]

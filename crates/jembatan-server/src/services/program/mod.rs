@@ -446,7 +446,9 @@ impl ProgramService for ProgramApi {
         // logged before it, and none after.
         let keys = CellKeys::new(self.key.count_secret());
         let perturbation = self.perturbation.clone();
-        let ticket = caller.ticket(1);
+        // Sized by the programs it reads in the writer, so that a question of many programs
+        // is not taken for a small write (which goes first).
+        let ticket = caller.ticket(r.program_ids.len());
         let (mut answer, receipts) = self
             .store
             .write(ticket, move |write| {
