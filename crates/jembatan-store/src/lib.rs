@@ -328,7 +328,6 @@ impl Store {
             }
             StoreLocation::Postgres(url) => {
                 let connect: PgConnectOptions = url.parse().map_err(connect_error)?;
-
                 let pool = pool_options(options)
                     .connect_with(connect)
                     .await

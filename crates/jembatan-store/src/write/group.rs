@@ -135,7 +135,8 @@ fn start_next_of_chain(queue: &mut VecDeque<Job>, taken: &Job, now: Instant) {
 #[derive(Default)]
 struct Lanes {
     lanes: VecDeque<(String, VecDeque<Job>)>,
-    /// The last group was of small writes only: the next takes every lane.
+    /// The last group was of small writes, and larger ones sat it out: the next takes every
+    /// lane.
     after_small: bool,
 }
 
